@@ -1,0 +1,84 @@
+/** fork(2) (kernel/fork.c dup_mmap, mm/memory.c copy_page_range) and exit_mmap. */
+import { zapRange } from './mmap.js';
+import { Mm } from './mm.js';
+import { walkPageRange } from './pagewalk.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_RW,
+  _PAGE_SPECIAL,
+  _PAGE_SWP_EXCLUSIVE,
+  swp_offset,
+} from './pgtable-types.js';
+import { newAnonVmaId, VM_SHARED } from './vma.js';
+
+/**
+ * dup_mmap(): the child gets copies of all VMAs (VM_SOFTDIRTY included) and, for VMAs with an
+ * anon_vma, of their page tables: private pages are write-protected in both for copy-on-write,
+ * soft-dirty bits are kept on both sides, swap entries are shared.
+ */
+export function forkMm(parent: Mm): Mm {
+  const child = new Mm(parent.kernel);
+  const anonVmas = new Map<number, number>();
+  const mem = parent.mem;
+  for (const vma of parent.vmas) {
+    const c = vma.clone();
+    if (c.anonVma !== 0) {
+      let id = anonVmas.get(c.anonVma);
+      if (id === undefined) anonVmas.set(c.anonVma, (id = newAnonVmaId()));
+      c.anonVma = id;
+    }
+    child.insertVma(c);
+    if (vma.anonVma === 0) continue;
+    const cow = (vma.flags & VM_SHARED) === 0;
+    walkPageRange(parent, vma.start, vma.end, {
+      pmdEntry(pmd, from) {
+        const e = parent.pt.lo[pmd];
+        const wp = cow ? e & ~_PAGE_RW : e;
+        parent.pt.lo[pmd] = wp;
+        const cp = child.pt.pmdSlot(from, true);
+        child.pt.lo[cp] = wp & ~_PAGE_ACCESSED;
+        mem.getPmd(e >>> 12);
+        return true;
+      },
+      pteRange(slot, from, to) {
+        for (let i = 0; i < to - from; i++) {
+          const pl = parent.pt.lo;
+          const ph = parent.pt.hi;
+          const e = pl[slot + i];
+          const h = ph[slot + i];
+          if (e === 0 && h === 0) continue;
+          let ce: number;
+          if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
+            let pe = e;
+            if (cow && (e & _PAGE_RW) !== 0) pe = e & ~_PAGE_RW;
+            pl[slot + i] = pe;
+            ce = pe & ~_PAGE_ACCESSED;
+            if (!cow) ce &= ~_PAGE_DIRTY;
+            if ((e & _PAGE_SPECIAL) === 0) mem.getPte(e >>> 12);
+          } else {
+            parent.swap.dup(swp_offset(e, h));
+            pl[slot + i] = e & ~_PAGE_SWP_EXCLUSIVE;
+            ce = e & ~_PAGE_SWP_EXCLUSIVE;
+          }
+          const cs = child.pt.pteSlot(from + i, true);
+          child.pt.lo[cs] = ce;
+          child.pt.hi[cs] = h;
+        }
+      },
+    });
+  }
+  parent.flushTlb();
+  return child;
+}
+
+/** exit_mmap(): tear down every mapping. */
+export function exitMm(mm: Mm): void {
+  for (const vma of [...mm.vmas]) {
+    zapRange(mm, vma.start, vma.end);
+    mm.removeVma(vma);
+  }
+  mm.flushTlb();
+}

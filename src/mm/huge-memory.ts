@@ -1,0 +1,127 @@
+/**
+ * Transparent huge pages (mm/huge_memory.c). THP mode is `madvise`: only VMAs with VM_HUGEPAGE
+ * get 2 MiB pages, one PMD each, and soft-dirty is tracked per PMD until the PMD is split.
+ */
+import { FAULT_OK, type FaultResult } from './errno.js';
+import type { Mm } from './mm.js';
+import { PG_head, PG_thp } from './page-alloc.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_PSE,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SPECIAL,
+  _PAGE_USER,
+  HPAGE_PMD_NR,
+} from './pgtable-types.js';
+import { anonVmaPrepare, VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
+
+export const HUGE_FALLBACK = 1;
+
+/** hugepage_vma_check() + transhuge_vma_suitable() for an anonymous fault at vpn. */
+export function thpEligible(mm: Mm, vma: Vma, vpn: number): boolean {
+  if (vma.kind !== 'anon') return false;
+  if ((vma.flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)) !== VM_HUGEPAGE) return false;
+  const haddr = vpn - (vpn % HPAGE_PMD_NR);
+  void mm;
+  return haddr >= vma.start && haddr + HPAGE_PMD_NR <= vma.end;
+}
+
+/** do_huge_pmd_anonymous_page(): a read maps the huge zero page, a write a fresh THP. */
+export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: number, write: boolean): FaultResult | typeof HUGE_FALLBACK {
+  const prot = mm.pageProt(vma);
+  void vpn;
+  if (!write) {
+    mm.pt.lo[pmd] = (mm.mem.hugeZeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_PSE | _PAGE_SPECIAL;
+    mm.pt.hi[pmd] = 0;
+    mm.counters.thpFaults++;
+    return FAULT_OK;
+  }
+  const head = mm.mem.allocHuge();
+  if (head < 0) return HUGE_FALLBACK;
+  anonVmaPrepare(vma);
+  mm.mem.getPmd(head);
+  mm.pt.lo[pmd] = (head << 12) | prot | _PAGE_RW | _PAGE_PSE | mm.dirtyBits;
+  mm.pt.hi[pmd] = 0;
+  mm.counters.thpFaults++;
+  return FAULT_OK;
+}
+
+/**
+ * do_huge_pmd_wp_page(): a write to a write-protected huge PMD. An exclusive THP is reused whole
+ * (pmd_mkdirty sets soft-dirty for all 512 pages); the huge zero page and shared THPs are split
+ * and the write is handled per 4 KiB page.
+ */
+export function doHugePmdWpPage(mm: Mm, vma: Vma, vpn: number, pmd: number): FaultResult | typeof HUGE_FALLBACK {
+  const e = mm.pt.lo[pmd];
+  const head = e >>> 12;
+  void vma;
+  if (!mm.mem.isZero(head) && mm.mem.refs[head] === 1 && mm.mem.compound[head] === 1) {
+    mm.pt.lo[pmd] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+    mm.counters.softDirtyFaults++;
+    return FAULT_OK;
+  }
+  splitHugePmd(mm, pmd);
+  void vpn;
+  return HUGE_FALLBACK;
+}
+
+/**
+ * __split_huge_pmd_locked(): replace a huge PMD by a table of 512 ptes. Write, young and soft-dirty
+ * pass to every pte; dirty does not (pte_mkdirty would set soft-dirty on x86). The huge zero page
+ * becomes 512 mappings of the 4 KiB zero page, without soft-dirty.
+ */
+export function splitHugePmd(mm: Mm, pmd: number): void {
+  const pt = mm.pt;
+  const e = pt.lo[pmd];
+  if ((e & _PAGE_PSE) === 0) return;
+  const head = e >>> 12;
+  const base = pt.installPteTable(pmd);
+  const lo = pt.lo;
+  const mem = mm.mem;
+  if (mem.isZero(head)) {
+    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED)) | _PAGE_SPECIAL;
+    for (let i = 0; i < HPAGE_PMD_NR; i++) lo[base + i] = z;
+  } else {
+    const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    for (let i = 0; i < HPAGE_PMD_NR; i++) {
+      lo[base + i] = ((head + i) << 12) | keep;
+      mem.getPte(head + i);
+    }
+    mem.putPmd(head);
+  }
+  pt.generation++;
+}
+
+/** split_huge_pmd_address(): split the huge PMD covering vpn, if vpn is not at its start. */
+export function splitHugePmdAt(mm: Mm, vpn: number): void {
+  if (vpn % HPAGE_PMD_NR === 0) return;
+  const pmd = mm.pt.pmdSlot(vpn, false);
+  if (pmd >= 0 && (mm.pt.lo[pmd] & _PAGE_PSE) !== 0) splitHugePmd(mm, pmd);
+}
+
+/**
+ * split_huge_page(): turn a THP (already mapped only by ptes) into 512 ordinary pages. Pages no pte
+ * maps any more are freed.
+ */
+export function splitHugePage(mm: Mm, head: number): void {
+  const mem = mm.mem;
+  if (mem.isZero(head) || (mem.flags[head] & PG_head) === 0 || mem.compound[head] !== 0) return;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] &= ~(PG_thp | PG_head);
+  mem.refs[head] = 0;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    if (mem.mapcount[head + i] === 0) mem.freeFrame(head + i);
+  }
+  // The chunk's frames now live as single frames; the allocator counted the THP as 512 used.
+}
+
+/** zap_huge_pmd(): drop a whole huge PMD. */
+export function zapHugePmd(mm: Mm, pmd: number): void {
+  const e = mm.pt.lo[pmd];
+  mm.pt.lo[pmd] = 0;
+  mm.pt.hi[pmd] = 0;
+  mm.mem.putPmd(e >>> 12);
+  mm.pt.generation++;
+}

@@ -1,0 +1,94 @@
+/**
+ * Kernel profiles: which soft-dirty rules the emulated kernel follows.
+ *
+ * - `6.1`: Linux 6.1 with CONFIG_MEM_SOFT_DIRTY=y, as recorded in ../shared/kernel-traces.
+ * - `seed`: the patch as posted in April 2013 (Pavel Emelyanov, "mm: Soft-dirty bits for user
+ *   memory changes tracking"), on the kernel of its day. Known gaps, each later fixed upstream:
+ *     * no VM_SOFTDIRTY: a region unmapped and mapped again at the same address after a clear
+ *       reports clean, including pages that are present again through read faults (zero page);
+ *     * swap entries carry no soft-dirty bit: a page written after a clear and then swapped out
+ *       reports clean;
+ *     * clear_refs splits THPs (split_huge_page_pmd) instead of tracking per PMD;
+ *     * shared writable mappings get writable ptes from vm_page_prot (no write-notify), so a read
+ *       fault followed by a write, or mprotect r -> rw, lets writes through without a fault;
+ *     * soft-dirty is read from /proc/PID/pagemap2 (bits 55-60 of pagemap hold the page shift).
+ * - `no-soft-dirty`: 6.1 built without CONFIG_MEM_SOFT_DIRTY: _PAGE_SOFT_DIRTY and VM_SOFTDIRTY are
+ *   0, so bit 55 is never set.
+ */
+export const KERNEL_PROFILES = ['6.1', 'seed', 'no-soft-dirty'] as const;
+export type KernelProfileName = (typeof KERNEL_PROFILES)[number];
+export const DEFAULT_KERNEL: KernelProfileName = '6.1';
+
+export interface KernelProfile {
+  readonly name: KernelProfileName;
+  /** CONFIG_MEM_SOFT_DIRTY: _PAGE_SOFT_DIRTY is a real bit. */
+  readonly softDirty: boolean;
+  /** New and expanded VMAs carry VM_SOFTDIRTY; pagemap reports it for every page of the VMA. */
+  readonly vmSoftDirty: boolean;
+  /** try_to_unmap_one() copies soft-dirty into the swap pte, do_swap_page() copies it back. */
+  readonly swapSoftDirty: boolean;
+  /** clear_refs splits huge PMDs (and their THPs) before clearing. */
+  readonly clearRefsSplitsThp: boolean;
+  /** Highest accepted clear_refs value (CLEAR_REFS_LAST - 1). */
+  readonly clearRefsMax: number;
+  /** Shared writable mappings are write-notified once VM_SOFTDIRTY is clear. */
+  readonly sharedWriteNotify: boolean;
+  /** PM_MMAP_EXCLUSIVE (bit 56) exists in pagemap. */
+  readonly pagemapExclusive: boolean;
+  /** /proc/PID/pagemap2 exists (the seed patch's file). */
+  readonly pagemap2: boolean;
+  /** mremap moves whole PMD-aligned page tables without touching their ptes (move_normal_pmd). */
+  readonly moveNormalPmd: boolean;
+  /** mprotect may make a dirty, exclusive pte writable without a fault (MM_CP_TRY_CHANGE_WRITABLE). */
+  readonly mprotectTryWritable: boolean;
+}
+
+const PROFILES: Record<KernelProfileName, KernelProfile> = {
+  '6.1': {
+    name: '6.1',
+    softDirty: true,
+    vmSoftDirty: true,
+    swapSoftDirty: true,
+    clearRefsSplitsThp: false,
+    clearRefsMax: 5,
+    sharedWriteNotify: true,
+    pagemapExclusive: true,
+    pagemap2: false,
+    moveNormalPmd: true,
+    mprotectTryWritable: true,
+  },
+  seed: {
+    name: 'seed',
+    softDirty: true,
+    vmSoftDirty: false,
+    swapSoftDirty: false,
+    clearRefsSplitsThp: true,
+    clearRefsMax: 4,
+    sharedWriteNotify: false,
+    pagemapExclusive: false,
+    pagemap2: true,
+    moveNormalPmd: false,
+    mprotectTryWritable: false,
+  },
+  'no-soft-dirty': {
+    name: 'no-soft-dirty',
+    softDirty: false,
+    vmSoftDirty: false,
+    swapSoftDirty: false,
+    clearRefsSplitsThp: false,
+    clearRefsMax: 5,
+    sharedWriteNotify: false,
+    pagemapExclusive: true,
+    pagemap2: false,
+    moveNormalPmd: true,
+    mprotectTryWritable: true,
+  },
+};
+
+export function isKernelProfileName(s: string): s is KernelProfileName {
+  return (KERNEL_PROFILES as readonly string[]).includes(s);
+}
+
+export function kernelProfile(name: KernelProfileName): KernelProfile {
+  return PROFILES[name];
+}

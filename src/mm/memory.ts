@@ -1,0 +1,233 @@
+/**
+ * Page faults (mm/memory.c): what the kernel does when an access finds no pte, a swap pte, or a
+ * write-protected pte. Every path that makes a pte writable goes through pte_mkdirty(), which on
+ * x86 also sets _PAGE_SOFT_DIRTY: that is how soft-dirty tracking sees writes.
+ */
+import { FAULT_OK, FAULT_OOM, FAULT_SIGBUS, FAULT_SIGSEGV, type FaultResult } from './errno.js';
+import { doHugePmdAnonymousPage, doHugePmdWpPage, HUGE_FALLBACK, thpEligible } from './huge-memory.js';
+import type { Mm } from './mm.js';
+import { PG_anon, PG_swapcache } from './page-alloc.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_PSE,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_SPECIAL,
+  _PAGE_SWP_EXCLUSIVE,
+  _PAGE_SWP_SOFT_DIRTY,
+  swp_offset,
+} from './pgtable-types.js';
+import { anonVmaPrepare, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
+
+/** fault_around_bytes: read faults on file mappings also map up to 16 cached neighbours. */
+export const FAULT_AROUND_PAGES = 16;
+
+/** handle_mm_fault(): resolve an access to vpn, or say which signal it raises. */
+export function handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult {
+  const vma = mm.findVma(vpn);
+  if (vma === null) return FAULT_SIGSEGV;
+  if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return FAULT_SIGSEGV;
+  mm.counters.faults++;
+  const pt = mm.pt;
+  const pmd = pt.pmdSlot(vpn, true);
+  let e = pt.lo[pmd];
+  if (e === 0 && thpEligible(mm, vma, vpn)) {
+    const r = doHugePmdAnonymousPage(mm, vma, vpn, pmd, write);
+    if (r !== HUGE_FALLBACK) return r;
+  } else if ((e & _PAGE_PSE) !== 0) {
+    if (!write || (e & _PAGE_RW) !== 0) {
+      pt.lo[pmd] = e | _PAGE_ACCESSED | (write ? mm.dirtyBits : 0);
+      return FAULT_OK;
+    }
+    const r = doHugePmdWpPage(mm, vma, vpn, pmd);
+    if (r !== HUGE_FALLBACK) return r;
+  }
+  const slot = pt.pteTable(pmd, true) | (vpn & 511);
+  e = pt.lo[slot];
+  const h = pt.hi[slot];
+  if (e === 0 && h === 0) return doPteMissing(mm, vma, vpn, slot, write);
+  if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return doSwapPage(mm, vma, vpn, slot, write);
+  if (write) {
+    if ((e & _PAGE_RW) === 0) return doWpPage(mm, vma, slot);
+    pt.lo[slot] = e | _PAGE_ACCESSED | mm.dirtyBits;
+  } else {
+    pt.lo[slot] = e | _PAGE_ACCESSED;
+  }
+  return FAULT_OK;
+}
+
+function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean): FaultResult {
+  const prot = mm.pageProt(vma);
+  const mem = mm.mem;
+  if (vma.kind === 'anon') {
+    if (!write) {
+      // do_anonymous_page(): a read maps the shared zero page, special and read-only.
+      mm.pt.lo[slot] = (mem.zeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_SPECIAL;
+      return FAULT_OK;
+    }
+    anonVmaPrepare(vma);
+    const pfn = mem.allocFrame(PG_anon);
+    if (pfn < 0) return FAULT_OOM;
+    mem.getPte(pfn);
+    mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    return FAULT_OK;
+  }
+  const file = vma.file!;
+  const index = vma.fileIndex(vpn);
+  if (index >= file.nrPages) return FAULT_SIGBUS;
+  if (!write) {
+    doFaultAround(mm, vma, vpn, prot);
+    if (mm.pt.lo[slot] !== 0) return FAULT_OK;
+    // do_read_fault(): map the page cache page; private mappings get it read-only for COW.
+    const pfn = file.getPage(index, mem, mm.swap);
+    if (pfn < 0) return FAULT_OOM;
+    mem.getPte(pfn);
+    mm.pt.lo[slot] = (pfn << 12) | prot;
+    return FAULT_OK;
+  }
+  const page = file.getPage(index, mem, mm.swap);
+  if (page < 0) return FAULT_OOM;
+  if ((vma.flags & VM_SHARED) !== 0) {
+    // do_shared_fault()
+    mem.getPte(page);
+    mm.pt.lo[slot] = (page << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    return FAULT_OK;
+  }
+  // do_cow_fault(): a private copy of the file page.
+  anonVmaPrepare(vma);
+  const pfn = mem.allocFrame(PG_anon);
+  if (pfn < 0) return FAULT_OOM;
+  mem.copyFrame(pfn, page);
+  mem.getPte(pfn);
+  mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+  mm.counters.cowFaults++;
+  return FAULT_OK;
+}
+
+/**
+ * do_fault_around(): map the page cache pages of the aligned 16-page window around a read fault
+ * (clipped to the VMA and to the page table), read-only and clean, where no pte exists yet.
+ */
+function doFaultAround(mm: Mm, vma: Vma, vpn: number, prot: number): void {
+  const file = vma.file!;
+  const windowStart = Math.max(vpn - (vpn % FAULT_AROUND_PAGES), vma.start);
+  const tableEnd = (Math.floor(vpn / 512) + 1) * 512;
+  const end = Math.min(windowStart + FAULT_AROUND_PAGES, vma.end, tableEnd);
+  const base = mm.pt.pteSlot(windowStart, true);
+  const lo = mm.pt.lo;
+  const hi = mm.pt.hi;
+  for (let v = windowStart; v < end; v++) {
+    const s = base + (v - windowStart);
+    if (lo[s] !== 0 || hi[s] !== 0) continue;
+    const index = vma.fileIndex(v);
+    if (index >= file.nrPages) break;
+    const pfn = file.pfn[index];
+    if (pfn < 0) continue;
+    mm.mem.getPte(pfn);
+    lo[s] = (pfn << 12) | prot;
+  }
+}
+
+/** do_swap_page(): bring a swapped page back; soft-dirty comes back from the swap pte. */
+function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean): FaultResult {
+  const mem = mm.mem;
+  const swap = mm.swap;
+  const e = mm.pt.lo[slot];
+  const s = swp_offset(e, mm.pt.hi[slot]);
+  let pfn = swap.cache[s];
+  if (pfn < 0) {
+    pfn = mem.allocFrame(PG_anon);
+    if (pfn < 0) return FAULT_OOM;
+    mem.frame(pfn).set(swap.read(s));
+    if (swap.swapMap[s] > 1) {
+      // Others still hold this swap entry (fork): keep the page in the swap cache for them.
+      swap.cache[s] = pfn;
+      mem.flags[pfn] |= PG_swapcache;
+      mem.swapSlot[pfn] = s;
+    }
+  }
+  mm.counters.swapIns++;
+  const exclusive = (e & _PAGE_SWP_EXCLUSIVE) !== 0 || (swap.swapMap[s] === 1 && mem.mapcount[pfn] === 0);
+  let pte = (pfn << 12) | mm.pageProt(vma);
+  if (mm.profile.swapSoftDirty && (e & _PAGE_SWP_SOFT_DIRTY) !== 0) pte |= _PAGE_SOFT_DIRTY;
+  let handledWrite = false;
+  if (exclusive && write) {
+    pte |= _PAGE_RW | mm.dirtyBits;
+    handledWrite = true;
+  }
+  mem.getPte(pfn);
+  mm.pt.lo[slot] = pte;
+  mm.pt.hi[slot] = 0;
+  if (swap.put(s) >= 0) mem.flags[pfn] &= ~PG_swapcache;
+  anonVmaPrepare(vma);
+  if (write && !handledWrite) return doWpPage(mm, vma, slot);
+  void vpn;
+  return FAULT_OK;
+}
+
+/**
+ * do_wp_page(): a write hit a present, write-protected pte. Reuse the page when only this pte maps
+ * it (the soft-dirty fast path after clear_refs), otherwise copy it (COW, or away from the zero page).
+ */
+export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
+  const mem = mm.mem;
+  const lo = mm.pt.lo;
+  const e = lo[slot];
+  const pfn = e >>> 12;
+  if ((e & _PAGE_SPECIAL) === 0) {
+    if ((vma.flags & VM_SHARED) !== 0) {
+      // wp_page_shared()
+      lo[slot] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+      mm.counters.softDirtyFaults++;
+      return FAULT_OK;
+    }
+    const flags = mem.flags[pfn];
+    if ((flags & PG_anon) !== 0 && (flags & PG_swapcache) === 0 && mem.pageMapcount(pfn) === 1) {
+      // wp_page_reuse()
+      lo[slot] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+      mm.counters.softDirtyFaults++;
+      return FAULT_OK;
+    }
+  }
+  // wp_page_copy()
+  anonVmaPrepare(vma);
+  const copy = mem.allocFrame(PG_anon);
+  if (copy < 0) return FAULT_OOM;
+  if ((e & _PAGE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
+  mem.getPte(copy);
+  mm.pt.lo[slot] = (copy << 12) | mm.pageProt(vma) | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+  if ((e & _PAGE_SPECIAL) === 0) mem.putPte(pfn);
+  mm.counters.cowFaults++;
+  return FAULT_OK;
+}
+
+/**
+ * zap_pte_range(): drop the ptes of [start, end) within one page table (the PMD must not be huge).
+ * Page references and swap references go with them.
+ */
+export function zapPtes(mm: Mm, start: number, end: number): void {
+  const base = mm.pt.pteSlot(start, false);
+  if (base < 0) return;
+  const lo = mm.pt.lo;
+  const hi = mm.pt.hi;
+  const mem = mm.mem;
+  for (let v = start; v < end; v++) {
+    const s = base + (v - start);
+    const e = lo[s];
+    const h = hi[s];
+    if (e === 0 && h === 0) continue;
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
+      if ((e & _PAGE_SPECIAL) === 0) mem.putPte(e >>> 12);
+    } else {
+      const freed = mm.swap.put(swp_offset(e, h));
+      if (freed >= 0) {
+        mem.flags[freed] &= ~PG_swapcache;
+        if (mem.mapcount[freed] === 0) mem.freeFrame(freed);
+      }
+    }
+    lo[s] = 0;
+    hi[s] = 0;
+  }
+}

@@ -1,0 +1,292 @@
+import { FAULT_OK, type FaultResult } from './errno.js';
+import type { Kernel } from './kernel.js';
+import type { KernelProfile } from './kernel-profile.js';
+import { handleMmFault } from './memory.js';
+import type { PageAlloc } from './page-alloc.js';
+import { PageTable } from './page-table.js';
+import {
+  _PAGE_ACCESSED,
+  _PAGE_DIRTY,
+  _PAGE_PRESENT,
+  _PAGE_PROTNONE,
+  _PAGE_PSE,
+  _PAGE_RW,
+  _PAGE_SOFT_DIRTY,
+  _PAGE_USER,
+} from './pgtable-types.js';
+import type { SwapDevice } from './swap.js';
+import { canMerge, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
+
+/** Direct-mapped software TLB: caches where a page's pte (or huge pmd) lives, never its bits. */
+const TLB_BITS = 14;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+const PRESENT_RW = _PAGE_PRESENT | _PAGE_RW;
+const ACCESSED_DIRTY = _PAGE_ACCESSED | _PAGE_DIRTY;
+
+/**
+ * An mm_struct: the VMAs (sorted, non-overlapping) and the page table of one process, and the
+ * memory accesses a CPU makes through them. A store to a present, writable page is the fast path
+ * (TLB hit, one pte load, one store); anything else goes through handleMmFault() as a page fault.
+ */
+export class Mm {
+  readonly mem: PageAlloc;
+  readonly swap: SwapDevice;
+  readonly profile: KernelProfile;
+  readonly pt = new PageTable();
+  vmas: Vma[] = [];
+  /** pte_mkdirty(): on x86 with CONFIG_MEM_SOFT_DIRTY it sets soft-dirty too. */
+  readonly dirtyBits: number;
+  /** _PAGE_SOFT_DIRTY, or 0 on a kernel without soft-dirty. */
+  readonly softDirtyBit: number;
+  /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
+  readonly vmSoftDirty: number;
+  private readonly tlbTag = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly tlbSlot = new Int32Array(TLB_SIZE);
+  private tlbGeneration = 0;
+  private lastVma: Vma | null = null;
+  /** Counts of what the MMU did, for stats and benchmarks. */
+  readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
+
+  constructor(readonly kernel: Kernel) {
+    this.mem = kernel.mem;
+    this.swap = kernel.swap;
+    this.profile = kernel.profile;
+    this.softDirtyBit = this.profile.softDirty ? _PAGE_SOFT_DIRTY : 0;
+    this.dirtyBits = _PAGE_DIRTY | this.softDirtyBit;
+    this.vmSoftDirty = this.profile.vmSoftDirty ? VM_SOFTDIRTY : 0;
+  }
+
+  // ---- memory accesses -------------------------------------------------------------------------
+
+  /** Store one byte at a virtual address. Returns 0, or a negative fault code (see errno.ts). */
+  write8(addr: number, value: number): FaultResult {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & TLB_MASK;
+    if (this.tlbTag[i] === vpn) {
+      const lo = this.pt.lo;
+      const slot = this.tlbSlot[i];
+      const e = lo[slot];
+      if ((e & PRESENT_RW) === PRESENT_RW) {
+        if ((e & ACCESSED_DIRTY) !== ACCESSED_DIRTY) lo[slot] = e | ACCESSED_DIRTY;
+        const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+        this.mem.chunks[pfn >>> 9][((pfn & 511) << 12) | (addr & 4095)] = value;
+        return FAULT_OK;
+      }
+    }
+    return this.accessSlow(vpn, addr, true, value);
+  }
+
+  /** Load one byte. Returns the byte (0..255), or a negative fault code. */
+  read8(addr: number): number {
+    const vpn = Math.floor(addr / 4096);
+    const i = vpn & TLB_MASK;
+    if (this.tlbTag[i] === vpn) {
+      const lo = this.pt.lo;
+      const slot = this.tlbSlot[i];
+      const e = lo[slot];
+      if ((e & _PAGE_PRESENT) !== 0) {
+        if ((e & _PAGE_ACCESSED) === 0) lo[slot] = e | _PAGE_ACCESSED;
+        const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+        return this.mem.chunks[pfn >>> 9][((pfn & 511) << 12) | (addr & 4095)];
+      }
+    }
+    return this.accessSlow(vpn, addr, false, 0);
+  }
+
+  /** TLB miss or a protection the fast path cannot satisfy: walk, fault if needed, retry. */
+  private accessSlow(vpn: number, addr: number, write: boolean, value: number): number {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
+      const slot = this.leafSlot(vpn);
+      if (slot >= 0) {
+        const lo = this.pt.lo;
+        const e = lo[slot];
+        const need = write ? PRESENT_RW : _PAGE_PRESENT;
+        if ((e & need) === need) {
+          lo[slot] = e | (write ? ACCESSED_DIRTY : _PAGE_ACCESSED);
+          const i = vpn & TLB_MASK;
+          this.tlbTag[i] = vpn;
+          this.tlbSlot[i] = slot;
+          const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+          const chunk = this.mem.chunks[pfn >>> 9];
+          const off = ((pfn & 511) << 12) | (addr & 4095);
+          if (!write) return chunk[off];
+          chunk[off] = value;
+          return FAULT_OK;
+        }
+      }
+      const r = handleMmFault(this, vpn, write);
+      if (r !== FAULT_OK) return r;
+    }
+    throw new Error(`page fault at page ${vpn} did not resolve`);
+  }
+
+  /** Slot of the pte, or of the huge pmd, that maps vpn; -1 if no table leads there. No side effects. */
+  leafSlot(vpn: number): number {
+    const pmd = this.pt.pmdSlot(vpn, false);
+    if (pmd < 0) return -1;
+    const e = this.pt.lo[pmd];
+    if (e === 0) return -1;
+    if ((e & _PAGE_PSE) !== 0) return pmd;
+    return ((e >>> 12) << 9) | (vpn & 511);
+  }
+
+  flushTlb(): void {
+    this.tlbTag.fill(-1);
+    this.tlbGeneration = this.pt.generation;
+  }
+
+  /** Write `data` at a virtual address, page by page, faulting as a CPU would. */
+  writeBytes(addr: number, data: Uint8Array): FaultResult {
+    for (let i = 0; i < data.length; i++) {
+      const r = this.write8(addr + i, data[i]);
+      if (r !== FAULT_OK) return r;
+    }
+    return FAULT_OK;
+  }
+
+  // ---- VMAs --------------------------------------------------------------------------------------
+
+  /** find_vma(): the VMA containing vpn, or null. */
+  findVma(vpn: number): Vma | null {
+    const last = this.lastVma;
+    if (last !== null && vpn >= last.start && vpn < last.end) return last;
+    const vmas = this.vmas;
+    let lo = 0;
+    let hi = vmas.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = vmas[mid];
+      if (vpn < v.start) hi = mid - 1;
+      else if (vpn >= v.end) lo = mid + 1;
+      else {
+        this.lastVma = v;
+        return v;
+      }
+    }
+    return null;
+  }
+
+  /** Index of the first VMA that ends after vpn. */
+  vmaIndexFrom(vpn: number): number {
+    const vmas = this.vmas;
+    let lo = 0;
+    let hi = vmas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (vmas[mid].end <= vpn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** VMAs overlapping [start, end), in order. */
+  vmasIn(start: number, end: number): Vma[] {
+    const out: Vma[] = [];
+    for (let i = this.vmaIndexFrom(start); i < this.vmas.length && this.vmas[i].start < end; i++) out.push(this.vmas[i]);
+    return out;
+  }
+
+  insertVma(vma: Vma): void {
+    const i = this.vmaIndexFrom(vma.start);
+    this.vmas.splice(i, 0, vma);
+    if (vma.file !== null) vma.file.refs++;
+    this.lastVma = null;
+  }
+
+  removeVma(vma: Vma): void {
+    const i = this.vmas.indexOf(vma);
+    if (i >= 0) this.vmas.splice(i, 1);
+    if (vma.file !== null && --vma.file.refs === 0) vma.file.release(this.mem, this.swap);
+    this.lastVma = null;
+  }
+
+  /** __split_vma(): cut `vma` at vpn; returns the upper part. A huge PMD across the cut is split. */
+  splitVma(vma: Vma, at: number): Vma {
+    splitHugePmdAt(this, at);
+    const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma);
+    vma.end = at;
+    this.insertVma(upper);
+    return upper;
+  }
+
+  /** Make VMA boundaries fall on start and end (both inside or at edges of VMAs). */
+  splitAround(start: number, end: number): void {
+    const first = this.findVma(start);
+    if (first !== null && first.start < start) this.splitVma(first, start);
+    const last = this.findVma(end - 1);
+    if (last !== null && last.end > end) this.splitVma(last, end);
+  }
+
+  /** vma_merge() after a change to `vma`: absorb compatible neighbours; returns the survivor. */
+  mergeNeighbours(vma: Vma): Vma {
+    let cur = vma;
+    const i = this.vmas.indexOf(cur);
+    const prev = i > 0 ? this.vmas[i - 1] : null;
+    if (prev !== null && canMerge(prev, cur)) {
+      prev.end = cur.end;
+      prev.flags = cur.flags;
+      if (prev.anonVma === 0) prev.anonVma = cur.anonVma;
+      this.removeVma(cur);
+      cur = prev;
+    }
+    const j = this.vmas.indexOf(cur);
+    const next = j + 1 < this.vmas.length ? this.vmas[j + 1] : null;
+    if (next !== null && canMerge(cur, next)) {
+      cur.end = next.end;
+      if (cur.anonVma === 0) cur.anonVma = next.anonVma;
+      this.removeVma(next);
+    }
+    this.lastVma = null;
+    return cur;
+  }
+
+  /** vm_page_prot as pte bits: what a pte of this VMA gets before any write fault. */
+  pageProt(vma: Vma): number {
+    const f = vma.flags;
+    if ((f & (VM_READ | VM_WRITE | VM_EXEC)) === 0) return _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED;
+    let prot = _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
+    if ((f & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE) && !this.wantsWriteNotify(vma)) prot |= _PAGE_RW;
+    return prot;
+  }
+
+  /** vma_wants_writenotify() for soft-dirty: shared writable VMAs whose VM_SOFTDIRTY is clear. */
+  wantsWriteNotify(vma: Vma): boolean {
+    return this.profile.sharedWriteNotify && (vma.flags & VM_SOFTDIRTY) === 0;
+  }
+
+  /** vma_soft_dirty_enabled(): writes to this VMA must fault so soft-dirty can be set. */
+  softDirtyEnabled(vma: Vma): boolean {
+    return this.profile.softDirty && (!this.profile.vmSoftDirty || (vma.flags & VM_SOFTDIRTY) === 0);
+  }
+
+  /** Resident pages (ptes and huge pmds mapping real frames), as RSS counts them. */
+  rssPages(): number {
+    let n = 0;
+    const lo = this.pt.lo;
+    for (const vma of this.vmas) {
+      for (let vpn = vma.start; vpn < vma.end; ) {
+        const pmd = this.pt.pmdSlot(vpn, false);
+        const next = Math.min(vma.end, (Math.floor(vpn / 512) + 1) * 512);
+        if (pmd >= 0 && lo[pmd] !== 0) {
+          const e = lo[pmd];
+          if ((e & _PAGE_PSE) !== 0) {
+            if (!this.mem.isZero(e >>> 12)) n += next - vpn;
+          } else {
+            const base = (e >>> 12) << 9;
+            for (let v = vpn; v < next; v++) {
+              const p = lo[base | (v & 511)];
+              if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0 && !this.mem.isZero(p >>> 12)) n++;
+            }
+          }
+        }
+        vpn = next;
+      }
+    }
+    return n;
+  }
+}
+
+// Imported last: huge-memory.ts uses Mm only as a type.
+import { splitHugePmdAt } from './huge-memory.js';

@@ -1,0 +1,118 @@
+/** mremap(2) (mm/mremap.c). Moved ptes become soft-dirty: for the user their contents moved. */
+import { EFAULT, EINVAL, ENOMEM } from './errno.js';
+import { splitHugePmd } from './huge-memory.js';
+import { getUnmappedArea, munmap, TASK_SIZE_VPN } from './mmap.js';
+import type { Mm } from './mm.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SWP_SOFT_DIRTY } from './pgtable-types.js';
+import { Vma } from './vma.js';
+
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+
+/** move_page_tables(): move the entries of `pages` pages from oldStart to newStart. */
+function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: number): void {
+  const pt = mm.pt;
+  const sd = mm.softDirtyBit;
+  const swpSd = mm.profile.swapSoftDirty ? _PAGE_SWP_SOFT_DIRTY : 0;
+  for (let off = 0; off < pages; ) {
+    const o = oldStart + off;
+    const n = newStart + off;
+    const extent = Math.min(512 - (o % 512), pages - off, 512 - (n % 512));
+    const oldPmd = pt.pmdSlot(o, false);
+    if (oldPmd < 0 || pt.lo[oldPmd] === 0) {
+      off += extent;
+      continue;
+    }
+    if ((pt.lo[oldPmd] & _PAGE_PSE) !== 0) {
+      if (extent === 512) {
+        // move_huge_pmd(): the PMD moves whole and becomes soft-dirty.
+        const newPmd = pt.pmdSlot(n, true);
+        const e = pt.lo[oldPmd];
+        pt.lo[oldPmd] = 0;
+        pt.lo[newPmd] = e | sd;
+        pt.generation++;
+        off += extent;
+        continue;
+      }
+      splitHugePmd(mm, oldPmd);
+    } else if (mm.profile.moveNormalPmd && extent === 512) {
+      // move_normal_pmd(): the whole pte table changes hands; its ptes are not touched, so they
+      // keep the soft-dirty state they had (Linux 6.1 marks nothing here).
+      const newPmd = pt.pmdSlot(n, true);
+      if (pt.lo[newPmd] === 0) {
+        const table = pt.detachPteTable(oldPmd);
+        pt.attachPteTable(newPmd, table);
+        off += extent;
+        continue;
+      }
+    }
+    // move_ptes() with move_soft_dirty_pte()
+    for (let i = 0; i < extent; i++) {
+      const os = pt.pteSlot(o + i, false);
+      if (os < 0) continue;
+      const e = pt.lo[os];
+      const h = pt.hi[os];
+      if (e === 0 && h === 0) continue;
+      pt.lo[os] = 0;
+      pt.hi[os] = 0;
+      const ns = pt.pteSlot(n + i, true);
+      const present = (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
+      pt.lo[ns] = e | (present ? sd : swpSd);
+      pt.hi[ns] = h;
+    }
+    off += extent;
+  }
+  pt.generation++;
+}
+
+/** move_vma(): copy_vma() at the new place, move the page tables, unmap the old range. */
+function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart: number, newPages: number): number {
+  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, vma.fileIndex(oldStart), vma.file, vma.anonVma);
+  mm.insertVma(moved);
+  mm.mergeNeighbours(moved);
+  movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages));
+  munmap(mm, oldStart, oldPages);
+  mm.flushTlb();
+  return newStart;
+}
+
+/**
+ * mremap(2) on [oldStart, oldStart + oldPages): shrink, grow in place, or (with MREMAP_MAYMOVE)
+ * move, to `newAddr` with MREMAP_FIXED. Returns the new first page or -errno.
+ */
+export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: number, flags = 0, newAddr?: number): number {
+  if (!Number.isInteger(newPages) || newPages <= 0 || !Number.isInteger(oldPages) || oldPages <= 0) return -EINVAL;
+  if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
+  const vma = mm.findVma(oldStart);
+  if (vma === null || vma.start > oldStart || oldStart + oldPages > vma.end) return -EFAULT;
+  if ((flags & MREMAP_FIXED) !== 0) {
+    if (newAddr === undefined || newAddr < 0 || newAddr + newPages > TASK_SIZE_VPN) return -EINVAL;
+    if (newAddr < oldStart + oldPages && oldStart < newAddr + newPages) return -EINVAL;
+    munmap(mm, newAddr, newPages);
+    if (oldPages > newPages) {
+      munmap(mm, oldStart + newPages, oldPages - newPages);
+      oldPages = newPages;
+    }
+    const v = mm.findVma(oldStart)!;
+    return moveVma(mm, v, oldStart, oldPages, newAddr, newPages);
+  }
+  if (newPages <= oldPages) {
+    if (newPages < oldPages) munmap(mm, oldStart + newPages, oldPages - newPages);
+    return oldStart;
+  }
+  if (oldStart + oldPages === vma.end) {
+    const i = mm.vmas.indexOf(vma);
+    const next = i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
+    const newEnd = oldStart + newPages;
+    if ((next === null || next.start >= newEnd) && newEnd <= TASK_SIZE_VPN) {
+      // vma_merge() on the extension: the VMA grows, keeping its VM_SOFTDIRTY state.
+      vma.end = newEnd;
+      mm.mergeNeighbours(vma);
+      return oldStart;
+    }
+  }
+  if ((flags & MREMAP_MAYMOVE) === 0) return -ENOMEM;
+  const dest = getUnmappedArea(mm, newPages);
+  if (dest < 0) return dest;
+  return moveVma(mm, vma, oldStart, oldPages, dest, newPages);
+}

@@ -1,0 +1,94 @@
+import type { ShmemFile } from './shmem.js';
+
+/** vm_flags bits (include/linux/mm.h), by the kernel's names and values. */
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYEXEC = 0x40;
+export const VM_MAYSHARE = 0x80;
+export const VM_ACCOUNT = 0x100000;
+export const VM_SOFTDIRTY = 0x8000000;
+export const VM_HUGEPAGE = 0x20000000;
+export const VM_NOHUGEPAGE = 0x40000000;
+
+/** smaps VmFlags mnemonics, in bit order as show_smap_vma_flags() prints them. */
+const MNEMONICS: ReadonlyArray<readonly [number, string]> = [
+  [VM_READ, 'rd'],
+  [VM_WRITE, 'wr'],
+  [VM_EXEC, 'ex'],
+  [VM_SHARED, 'sh'],
+  [VM_MAYREAD, 'mr'],
+  [VM_MAYWRITE, 'mw'],
+  [VM_MAYEXEC, 'me'],
+  [VM_MAYSHARE, 'ms'],
+  [VM_ACCOUNT, 'ac'],
+  [VM_SOFTDIRTY, 'sd'],
+  [VM_HUGEPAGE, 'hg'],
+  [VM_NOHUGEPAGE, 'nh'],
+];
+
+export function vmFlagsString(flags: number): string {
+  const out: string[] = [];
+  for (const [bit, name] of MNEMONICS) if ((flags & bit) !== 0) out.push(name);
+  return out.join(' ');
+}
+
+export type VmaKind = 'anon' | 'shared' | 'file';
+
+let nextAnonVma = 1;
+export function newAnonVmaId(): number {
+  return nextAnonVma++;
+}
+
+/** anon_vma_prepare(): the first anonymous page of a VMA gives it an anon_vma. */
+export function anonVmaPrepare(vma: Vma): void {
+  if (vma.anonVma === 0) vma.anonVma = newAnonVmaId();
+}
+
+/**
+ * A vm_area_struct. Addresses are virtual page numbers: [start, end). `pgoff` is the page offset
+ * into the file (for anonymous private memory, the page number the VMA was first mapped at, as
+ * the kernel sets vm_pgoff, so VMAs that were moved apart do not merge back).
+ */
+export class Vma {
+  constructor(
+    public start: number,
+    public end: number,
+    public flags: number,
+    public readonly kind: VmaKind,
+    public pgoff: number,
+    public readonly file: ShmemFile | null,
+    /** anon_vma: 0 until the first anonymous page is faulted in. */
+    public anonVma: number = 0,
+  ) {}
+
+  get pages(): number {
+    return this.end - this.start;
+  }
+
+  contains(vpn: number): boolean {
+    return vpn >= this.start && vpn < this.end;
+  }
+
+  /** Page offset into the backing file of virtual page `vpn`. */
+  fileIndex(vpn: number): number {
+    return this.pgoff + (vpn - this.start);
+  }
+
+  clone(): Vma {
+    return new Vma(this.start, this.end, this.flags, this.kind, this.pgoff, this.file, this.anonVma);
+  }
+}
+
+/** is_mergeable_vma() + is_mergeable_anon_vma(): VM_SOFTDIRTY never blocks a merge. */
+export function canMerge(prev: Vma, next: Vma): boolean {
+  if (prev.end !== next.start) return false;
+  if (((prev.flags ^ next.flags) & ~VM_SOFTDIRTY) !== 0) return false;
+  if (prev.kind !== next.kind || prev.file !== next.file) return false;
+  if (prev.pgoff + prev.pages !== next.pgoff) return false;
+  if (prev.anonVma !== 0 && next.anonVma !== 0 && prev.anonVma !== next.anonVma) return false;
+  return true;
+}

@@ -1,0 +1,240 @@
+/**
+ * Runs op-script ops on an emulated process and produces the observations the reference runner
+ * prints (../shared/spec/ops-language.md), in the same field order.
+ */
+import { EFAULT, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
+import type { Kernel, Task } from '../mm/kernel.js';
+import { madvise } from '../mm/madvise.js';
+import { mmap, munmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { mprotect } from '../mm/mprotect.js';
+import { mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { ShmemFile } from '../mm/shmem.js';
+import { clearRefsWrite } from '../proc/clear-refs.js';
+import { KPF_THP, KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
+import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../proc/pagemap.js';
+import { smapsVma } from '../proc/smaps.js';
+import type { Op, OpProt } from './ops-parser.js';
+
+/** The observation flag values of the spec's pagemap table. */
+export const OBS_PRESENT = 1;
+export const OBS_SWAPPED = 2;
+export const OBS_FILE = 4;
+export const OBS_EXCLUSIVE = 8;
+export const OBS_SOFT_DIRTY = 16;
+export const OBS_ZERO_PAGE = 32;
+export const OBS_THP = 64;
+
+/** The reference runner's first mmap slot (0x100000000000) and the gap after every slot (128 MiB). */
+export const OPS_FIRST_SLOT_VPN = 0x100000000;
+export const OPS_SLOT_GAP_PAGES = 32768;
+
+export type Observation = Record<string, unknown>;
+
+interface Range {
+  start: number;
+  pages: number;
+}
+
+interface Frame {
+  task: Task;
+  names: Map<string, Range>;
+  nextSlot: number;
+}
+
+function protBits(p: OpProt): number {
+  return p === 'none' ? 0 : p === 'r' ? PROT_READ : PROT_READ | PROT_WRITE;
+}
+
+export interface OpsExecutorState {
+  names: [string, Range][];
+  nextSlot: number;
+  files: number;
+}
+
+export class OpsExecutor {
+  private stack: Frame[] = [];
+  private cur: Frame;
+  private files = 0;
+
+  constructor(
+    readonly kernel: Kernel,
+    task: Task,
+    state?: OpsExecutorState,
+  ) {
+    this.cur = {
+      task,
+      names: new Map(state?.names ?? []),
+      nextSlot: state?.nextSlot ?? OPS_FIRST_SLOT_VPN,
+    };
+    this.files = state?.files ?? 0;
+  }
+
+  /** The process ops run in now (a child between fork and endchild). */
+  get task(): Task {
+    return this.cur.task;
+  }
+
+  get inChild(): boolean {
+    return this.stack.length > 0;
+  }
+
+  state(): OpsExecutorState {
+    const main = this.stack.length > 0 ? this.stack[0] : this.cur;
+    return { names: [...main.names], nextSlot: main.nextSlot, files: this.files };
+  }
+
+  range(name: string): Range | undefined {
+    return this.cur.names.get(name);
+  }
+
+  private slot(pages: number): number {
+    const start = Math.ceil(this.cur.nextSlot / 512) * 512;
+    this.cur.nextSlot = start + pages + OPS_SLOT_GAP_PAGES;
+    return start;
+  }
+
+  private need(name: string, line: number): Range {
+    const r = this.cur.names.get(name);
+    if (r === undefined) throw new Error(`line ${line}: unknown mapping name '${name}'`);
+    return r;
+  }
+
+  /** Run one op; observations (and failures) go to `emit`. */
+  exec(op: Op, emit: (o: Observation) => void): void {
+    const mm = this.cur.task.mm;
+    const head = (): Observation => (this.inChild ? { line: op.line, op: op.op, proc: 'child' } : { line: op.line, op: op.op });
+    const fail = (errno: number, extra: Observation = {}): void => emit({ ...head(), errno, ...extra });
+    switch (op.op) {
+      case 'mmap': {
+        let start: number;
+        if (op.at !== undefined) start = this.need(op.at.name, op.line).start + op.at.offset;
+        else start = this.slot(op.pages);
+        const file = op.kind === 'file' ? ShmemFile.withPattern(`/tmp/tracker-ops-file-${++this.files}`, op.pages) : undefined;
+        const r = mmap(mm, { start, pages: op.pages, prot: protBits(op.prot), kind: op.kind, fixed: true, file });
+        if (r < 0) return fail(-r);
+        this.cur.names.set(op.name, { start: r, pages: op.pages });
+        if (op.huge) {
+          const h = madvise(mm, r, op.pages, 'hugepage');
+          if (h < 0) return fail(-h);
+        }
+        return;
+      }
+      case 'write':
+      case 'read': {
+        const r = this.need(op.name, op.line);
+        for (let i = op.first; i < op.first + op.count; i++) {
+          const addr = (r.start + i) * PAGE_SIZE;
+          const res = op.op === 'write' ? mm.write8(addr, op.byte) : mm.read8(addr);
+          if (res < 0) {
+            if (res === -SIGSEGV || res === -SIGBUS) return fail(EFAULT, { signal: -res, page: i });
+            return fail(ENOMEM, { page: i });
+          }
+        }
+        return;
+      }
+      case 'clear_refs':
+        emit({ ...head(), value: op.value, errno: clearRefsWrite(mm, op.value) });
+        return;
+      case 'mprotect': {
+        const r = this.need(op.name, op.line);
+        const res = mprotect(mm, r.start + op.first, op.count, protBits(op.prot));
+        if (res < 0) fail(-res);
+        return;
+      }
+      case 'munmap': {
+        const r = this.need(op.name, op.line);
+        const res = munmap(mm, r.start + op.first, op.count);
+        if (res < 0) fail(-res);
+        return;
+      }
+      case 'mremap': {
+        const r = this.need(op.name, op.line);
+        const res = op.move
+          ? mremap(mm, r.start, r.pages, op.pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(op.pages))
+          : mremap(mm, r.start, r.pages, op.pages, 0);
+        if (res < 0) return fail(-res);
+        this.cur.names.set(op.name, { start: res, pages: op.pages });
+        return;
+      }
+      case 'madvise': {
+        const r = this.need(op.name, op.line);
+        const res = madvise(mm, r.start + op.first, op.count, op.advice);
+        if (res < 0) fail(-res);
+        return;
+      }
+      case 'fork': {
+        const child = this.kernel.fork(this.cur.task);
+        this.stack.push(this.cur);
+        this.cur = { task: child, names: new Map(this.cur.names), nextSlot: this.cur.nextSlot };
+        return;
+      }
+      case 'endchild': {
+        const parent = this.stack.pop();
+        if (parent === undefined) return fail(ENOMEM);
+        this.kernel.exit(this.cur.task);
+        this.cur = parent;
+        return;
+      }
+      case 'pagemap': {
+        const r = this.need(op.name, op.line);
+        emit({ ...head(), name: op.name, flags: pagemapFlags(this.kernel, this.cur.task, r.start, r.pages) });
+        return;
+      }
+      case 'smaps': {
+        const r = this.need(op.name, op.line);
+        const vmas = mm.vmasIn(r.start, r.start + r.pages).map((v) => {
+          const e = smapsVma(mm, v);
+          return { from: v.start - r.start, to: v.end - r.start, sd: e.softDirty ? 1 : 0, anon_huge_kb: e.anonHugeKb, vmflags: e.vmFlags };
+        });
+        const sd = vmas.length > 0 && vmas.every((v) => v.sd === 1) ? 1 : 0;
+        emit({ ...head(), name: op.name, sd, vmas });
+        return;
+      }
+    }
+  }
+
+  /** End the script: a child still running exits. */
+  finish(): void {
+    while (this.stack.length > 0) {
+      this.kernel.exit(this.cur.task);
+      this.cur = this.stack.pop()!;
+    }
+  }
+}
+
+/** The spec's per-page flags for pages [start, start+pages), read through pagemap and kpageflags. */
+export function pagemapFlags(kernel: Kernel, task: Task, start: number, pages: number): number[] {
+  const words = new Uint32Array(pages * 2);
+  readPagemap(task.mm, start, pages, words, kernel.profile.pagemap2 ? 'pagemap2' : 'pagemap');
+  const out: number[] = new Array(pages);
+  for (let i = 0; i < pages; i++) {
+    const lo = words[2 * i];
+    const hi = words[2 * i + 1];
+    let f = 0;
+    if ((hi & PM_PRESENT_HI) !== 0) {
+      f |= OBS_PRESENT;
+      const kpf = kpageflags(kernel.mem, lo);
+      if ((kpf & (1 << KPF_ZERO_PAGE)) !== 0) f |= OBS_ZERO_PAGE;
+      if ((kpf & (1 << KPF_THP)) !== 0) f |= OBS_THP;
+    }
+    if ((hi & PM_SWAP_HI) !== 0) f |= OBS_SWAPPED;
+    if ((hi & PM_FILE_HI) !== 0) f |= OBS_FILE;
+    if ((hi & PM_MMAP_EXCLUSIVE_HI) !== 0) f |= OBS_EXCLUSIVE;
+    if ((hi & PM_SOFT_DIRTY_HI) !== 0) f |= OBS_SOFT_DIRTY;
+    out[i] = f;
+  }
+  return out;
+}
+
+/** Run a whole parsed script on a fresh process and collect its observations. */
+export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
+  const task = kernel.spawn('ops');
+  const ex = new OpsExecutor(kernel, task);
+  const out: Observation[] = [];
+  for (const op of ops) ex.exec(op, (o) => out.push(o));
+  ex.finish();
+  return out;
+}
+
+export { ENOMEM };
