@@ -34,9 +34,13 @@ export function madvise(mm: Mm, start: number, pages: number, advice: MadviseAdv
   const end = start + pages;
   let unmapped = false;
   let cur = start;
-  for (const vma of mm.vmasIn(start, end)) {
+  // Walk by address, not over a snapshot: advice that changes flags may merge VMAs as it goes.
+  while (cur < end) {
+    const i = mm.vmaIndexFrom(cur);
+    if (i >= mm.vmas.length || mm.vmas[i].start >= end) break;
+    const vma = mm.vmas[i];
     if (vma.start > cur) unmapped = true;
-    const from = Math.max(vma.start, start);
+    const from = Math.max(vma.start, cur);
     const to = Math.min(vma.end, end);
     const r = madviseVma(mm, vma, from, to, advice);
     if (r < 0) return r;

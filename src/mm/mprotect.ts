@@ -76,8 +76,9 @@ export function mprotect(mm: Mm, start: number, pages: number, prot: number): nu
     }
     cur = pieceEnd;
     if (cur >= end) return 0;
+    // A merge may have swallowed cur into the VMA before it: look it up, do not expect a boundary.
     const next = mm.findVma(cur);
-    if (next === null || next.start !== cur) return -ENOMEM;
+    if (next === null) return -ENOMEM;
     vma = next;
   }
 }
