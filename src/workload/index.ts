@@ -1,0 +1,75 @@
+/**
+ * The workload side of tracker: simulated processes that drive an emulated task, created from a
+ * built-in model, a model file, an op script or a Lackey trace, and resumed from their saved state
+ * after a restore. This module is the public surface; the rest of tracker imports from here.
+ */
+import { ImageError, InputError } from '../errors.js';
+import type { Kernel, Task } from '../mm/kernel.js';
+import { isLackeyPath, LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
+import type { ModelState } from './model.js';
+import { readModelFile } from './model-file.js';
+import { OpsWorkload, type OpsWorkloadState } from './ops-workload.js';
+import type { WorkloadProcess, WorkloadState } from './process.js';
+import { DEFAULT_WORKLOAD, findModel, launchModel, modelNames } from './registry.js';
+
+export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
+export { runMeasured, VIRTUAL_NS_PER_STEP, type RunOptions, type RunReport, type RunSample } from './run.js';
+export { memoryDigest } from './digest.js';
+export { kerndatSoftDirty } from './kerndat.js';
+export type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
+
+const OVERRIDES = 'param ';
+
+/**
+ * Start a workload in a new task of `kernel`. `spec` is a built-in model name, or a path to a
+ * .json model file, a .ops op script or a Lackey trace (.lackey, .lackey.gz, .gz). `overrides`
+ * set model parameters over the defaults and the model file's (not allowed for scripts and traces).
+ */
+export function createWorkload(kernel: Kernel, spec: string, seed: number, overrides: Record<string, unknown> = {}): WorkloadProcess {
+  const name = spec === '' ? DEFAULT_WORKLOAD : spec;
+  const def = findModel(name);
+  if (def !== undefined) return launchModel(kernel, { def, seed, source: name, layers: [{ where: OVERRIDES, values: overrides }], phases: [] });
+  if (name.endsWith('.json')) {
+    const f = readModelFile(name);
+    return launchModel(kernel, {
+      def: f.def,
+      seed: f.seed ?? seed,
+      source: f.source,
+      layers: [
+        { where: `${name}: params.`, values: f.params },
+        { where: OVERRIDES, values: overrides },
+      ],
+      phases: f.phases,
+    });
+  }
+  const noParams = (what: string): void => {
+    const k = Object.keys(overrides);
+    if (k.length > 0) throw new InputError(`${OVERRIDES}${k[0]}: ${what} workloads take no parameters`);
+  };
+  if (name.endsWith('.ops')) {
+    noParams('op-script');
+    return OpsWorkload.create(kernel, name, seed);
+  }
+  if (isLackeyPath(name)) {
+    noParams('Lackey trace');
+    return LackeyWorkload.create(kernel, name, seed);
+  }
+  throw new InputError(`unknown workload '${spec}': expected a model (${modelNames()}) or a .json model file, .ops op script or .lackey/.lackey.gz trace`);
+}
+
+/**
+ * Continue a process whose memory and VMAs the restorer put back into `task.mm`, from the state
+ * its saveState() returned at checkpoint time.
+ */
+export function resumeWorkload(kernel: Kernel, task: Task, state: WorkloadState): WorkloadProcess {
+  const kind = state.kind;
+  if (kind === 'model') {
+    const s = state as ModelState;
+    const def = findModel(s.identity.model);
+    if (def === undefined) throw new ImageError(`workload state: unknown model '${s.identity.model}' (known: ${modelNames()})`);
+    return def.create({ kernel, task, identity: s.identity, phases: s.phases, state: s });
+  }
+  if (kind === 'ops') return OpsWorkload.resume(kernel, task, state as OpsWorkloadState);
+  if (kind === 'lackey') return LackeyWorkload.resume(kernel, task, state as LackeyWorkloadState);
+  throw new ImageError(`workload state: unknown kind ${JSON.stringify(kind)} (expected model, ops or lackey)`);
+}

@@ -1,0 +1,186 @@
+/**
+ * A synchronous reader of Valgrind Lackey traces (`valgrind --tool=lackey --trace-mem=yes`):
+ *
+ *   I  04010a0c,3          instruction fetch (leading space: one; data accesses: one before)
+ *    S 1ffefff8a8,8        store
+ *    L 04022d68,8          load
+ *    M 0402a070,4          modify (load and store)
+ *
+ * Lines of any other shape (Valgrind's "==PID==" banner, program output) are skipped.
+ *
+ * run() is synchronous and Node's streams are not, so instead of readline over a read stream:
+ *  - plain-text traces are streamed with positional fs.readSync in 1 MiB chunks, never whole;
+ *  - .gz traces are inflated at once with zlib.gunzipSync (Node has no synchronous streaming
+ *    inflate), refused above 64 MiB compressed or 512 MiB inflated: decompress those first.
+ * Records are parsed from the bytes (no string per line). `offset` is the byte offset, in the
+ * (decompressed) trace, of the next unread line: a resumed process reopens the file there.
+ */
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { InputError } from '../errors.js';
+
+export const LACKEY_INSTR = 1;
+export const LACKEY_LOAD = 2;
+export const LACKEY_STORE = 3;
+export const LACKEY_MODIFY = 4;
+/** next() at the end of the trace. */
+export const LACKEY_END = -1;
+
+const CHUNK_BYTES = 1024 * 1024;
+export const GZ_MAX_COMPRESSED = 64 * 1024 * 1024;
+export const GZ_MAX_INFLATED = 512 * 1024 * 1024;
+
+/** Hex digit value of a byte, or -1. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[65 + c] = HEX[97 + c] = 10 + c;
+
+export function isGzipPath(file: string): boolean {
+  return file.endsWith('.gz');
+}
+
+function ioMessage(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String(code ?? e);
+}
+
+export class LackeyReader {
+  /** Address and size of the record next() returned last. */
+  addr = 0;
+  size = 0;
+  private buf: Buffer;
+  private len = 0;
+  private pos = 0;
+  /** Offset in the trace of buf[0]. */
+  private base: number;
+  private eof: boolean;
+  private readonly streamed: boolean;
+
+  constructor(
+    readonly file: string,
+    offset = 0,
+  ) {
+    this.streamed = !isGzipPath(file);
+    if (this.streamed) {
+      try {
+        statSync(file);
+      } catch (e) {
+        throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
+      }
+      this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
+      this.base = offset;
+      this.eof = false;
+    } else {
+      this.buf = inflateTrace(file);
+      this.len = this.buf.length;
+      this.base = 0;
+      this.pos = Math.min(offset, this.len);
+      this.eof = true;
+    }
+  }
+
+  /** Byte offset of the next unread line. */
+  get offset(): number {
+    return this.base + this.pos;
+  }
+
+  /** The next record's kind (LACKEY_*, address and size in this.addr / this.size), or LACKEY_END. */
+  next(): number {
+    for (;;) {
+      const buf = this.buf;
+      const start = this.pos;
+      let end = buf.indexOf(10, start);
+      if (end < 0 || end >= this.len) {
+        if (!this.eof) {
+          this.refill();
+          continue;
+        }
+        if (start >= this.len) return LACKEY_END;
+        end = this.len;
+      }
+      this.pos = end + 1;
+      const kind = this.parse(start, end);
+      if (kind !== 0) return kind;
+    }
+  }
+
+  /** Parse the line [i, end); 0 if it is not a trace record. */
+  private parse(i: number, end: number): number {
+    const buf = this.buf;
+    if (end > i && buf[end - 1] === 13) end--;
+    while (i < end && buf[i] === 32) i++;
+    if (i + 2 >= end) return 0;
+    const c = buf[i];
+    const kind = c === 73 ? LACKEY_INSTR : c === 76 ? LACKEY_LOAD : c === 83 ? LACKEY_STORE : c === 77 ? LACKEY_MODIFY : 0;
+    if (kind === 0 || buf[i + 1] !== 32) return 0;
+    i += 2;
+    while (i < end && buf[i] === 32) i++;
+    let addr = 0;
+    const first = i;
+    for (; i < end; i++) {
+      const d = HEX[buf[i]];
+      if (d < 0) break;
+      addr = addr * 16 + d;
+    }
+    if (i === first || i >= end || buf[i] !== 44) return 0;
+    i++;
+    let size = 0;
+    const sizeFirst = i;
+    for (; i < end; i++) {
+      const d = buf[i] - 48;
+      if (d < 0 || d > 9) break;
+      size = size * 10 + d;
+    }
+    if (i !== end || i === sizeFirst) return 0;
+    this.addr = addr;
+    this.size = size;
+    return kind;
+  }
+
+  /** Keep the unread tail, read the next chunk behind it (the file is opened only for the read). */
+  private refill(): void {
+    const tail = this.len - this.pos;
+    if (tail === this.buf.length) {
+      // A line longer than the buffer: make room rather than split it.
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(bigger, 0, 0, this.len);
+      this.buf = bigger;
+    } else if (this.pos > 0) {
+      this.buf.copy(this.buf, 0, this.pos, this.len);
+    }
+    this.base += this.pos;
+    this.pos = 0;
+    this.len = tail;
+    let n: number;
+    let fd = -1;
+    try {
+      fd = openSync(this.file, 'r');
+      n = readSync(fd, this.buf, tail, this.buf.length - tail, this.base + tail);
+    } catch (e) {
+      throw new InputError(`cannot read Lackey trace ${this.file}: ${ioMessage(e)}`);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
+    if (n === 0) this.eof = true;
+    this.len += n;
+  }
+}
+
+function inflateTrace(file: string): Buffer {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (e) {
+    throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
+  }
+  const hint = `decompress it first (gunzip -k ${file}) and replay the plain-text trace, which is streamed`;
+  if (size > GZ_MAX_COMPRESSED) throw new InputError(`Lackey trace ${file} is larger than ${GZ_MAX_COMPRESSED / 2 ** 20} MiB compressed: ${hint}`);
+  try {
+    return gunzipSync(readFileSync(file), { maxOutputLength: GZ_MAX_INFLATED });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw new InputError(`Lackey trace ${file} inflates to more than ${GZ_MAX_INFLATED / 2 ** 20} MiB: ${hint}`);
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') throw new InputError(`Lackey trace ${file}: not a valid gzip file (${(e as Error).message})`);
+    throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
+  }
+}

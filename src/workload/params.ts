@@ -1,0 +1,107 @@
+/**
+ * Workload parameters: declared once per model (name, kind, default, description), parsed from
+ * model files, CLI overrides and saved states by the same code, so every source is checked alike.
+ * Sizes are kept as page counts; fractions as numbers in [0, 1]; counts as whole numbers.
+ */
+import { InputError } from '../errors.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+
+export type ParamKind = 'pages' | 'fraction' | 'count';
+
+export interface ParamSpec {
+  readonly name: string;
+  readonly kind: ParamKind;
+  /** As a user would write it ('128M', 0.9, 1000). */
+  readonly default: number | string;
+  readonly description: string;
+  /** Smallest accepted value (pages or count); fractions are always 0..1. */
+  readonly min?: number;
+  /** The parameter shapes the address space (sizes, counts of mappings) and cannot change in a phase. */
+  readonly layout?: boolean;
+}
+
+export type ResolvedParams = Record<string, number>;
+
+const UNIT: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?|(B))$/i;
+
+/** '8M', '64KiB', '2GB', '4096B' -> pages (rounded up); 2048 or '2048' -> pages. NaN if malformed. */
+export function parsePages(v: unknown): number {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : NaN;
+  if (typeof v !== 'string') return NaN;
+  const s = v.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  const m = SIZE_RE.exec(s);
+  if (m === null) return NaN;
+  const unit = m[3] !== undefined ? 'B' : m[2].toUpperCase();
+  return Math.ceil((Number(m[1]) * UNIT[unit]) / PAGE_SIZE);
+}
+
+function describe(v: unknown): string {
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** Parse one value; `where` prefixes the message (e.g. 'fixtures/workloads/x.json: params.'). */
+export function parseParam(spec: ParamSpec, v: unknown, where: string): number {
+  const field = `${where}${spec.name}`;
+  const min = spec.min ?? 0;
+  switch (spec.kind) {
+    case 'pages': {
+      const p = parsePages(v);
+      if (!Number.isSafeInteger(p)) throw new InputError(`${field}: expected a size such as 8M or a page count, got ${describe(v)}`);
+      if (p < min) throw new InputError(`${field}: must be at least ${min} page${min === 1 ? '' : 's'}, got ${describe(v)}`);
+      return p;
+    }
+    case 'fraction': {
+      const f = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!(f >= 0 && f <= 1)) throw new InputError(`${field}: expected a fraction between 0 and 1, got ${describe(v)}`);
+      return f;
+    }
+    case 'count': {
+      const c = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(c) || c < min) throw new InputError(`${field}: expected a whole number of at least ${min}, got ${describe(v)}`);
+      return c;
+    }
+  }
+}
+
+/**
+ * Defaults, overridden by each layer in turn. Unknown names are refused, naming the field and the
+ * parameters the model has.
+ */
+export function resolveParams(
+  model: string,
+  specs: readonly ParamSpec[],
+  layers: readonly { where: string; values: Record<string, unknown> }[],
+): ResolvedParams {
+  const out: ResolvedParams = {};
+  for (const s of specs) out[s.name] = parseParam(s, s.default, `model ${model}: default `);
+  for (const layer of layers) applyParams(model, specs, out, layer.values, layer.where, false);
+  return out;
+}
+
+/** Apply `values` onto `out`; with `steadyOnly`, layout parameters are refused (phases). */
+export function applyParams(
+  model: string,
+  specs: readonly ParamSpec[],
+  out: ResolvedParams,
+  values: Record<string, unknown>,
+  where: string,
+  steadyOnly: boolean,
+): void {
+  for (const [k, v] of Object.entries(values)) {
+    const s = specs.find((p) => p.name === k);
+    if (s === undefined) {
+      const known = specs.map((p) => p.name).join(', ') || 'none';
+      throw new InputError(`${where}${k}: unknown parameter for model ${model} (allowed: ${known})`);
+    }
+    if (steadyOnly && s.layout === true) {
+      throw new InputError(`${where}${k}: shapes the address space and cannot change in a phase (allowed here: ${steadyNames(specs)})`);
+    }
+    out[k] = parseParam(s, v, where);
+  }
+}
+
+function steadyNames(specs: readonly ParamSpec[]): string {
+  return specs.filter((p) => p.layout !== true).map((p) => p.name).join(', ') || 'none';
+}
