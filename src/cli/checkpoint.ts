@@ -1,5 +1,165 @@
-import type { Command } from 'commander';
+/** `tracker dump` and `tracker restore`. */
+import chalk from 'chalk';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import ora, { type Ora } from 'ora';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport } from '../criu/iterative.js';
+import { restore, type RestoreReport } from '../criu/restore.js';
+import type { IterationStats } from '../criu/schema.js';
+import { UsageError } from '../errors.js';
+import type { KernelProfileName } from '../mm/kernel-profile.js';
+import { DEFAULT_WORKLOAD } from '../workload/index.js';
+import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
+import { processOutput, type Output } from './output.js';
+import { formatBytes, formatUs, parseBytes } from './units.js';
+
+export const DEFAULT_IMAGES_DIR = 'tracker-images';
+
+interface DumpFlags {
+  iterative: boolean;
+  imagesDir: string;
+  workload: string;
+  seed: number;
+  kernel: KernelProfileName;
+  interval: number;
+  policy: 'phaul' | 'fixed';
+  iterations?: number;
+  maxIters: number;
+  minPages: number;
+  maxGrowth: number;
+  preDumpMode: 'splice' | 'read';
+  bandwidth: number;
+  leaveRunning: boolean;
+  force: boolean;
+  json: boolean;
+}
+
+function choice<T extends string>(what: string, values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${what} must be one of ${values.join(', ')}`);
+    return v as T;
+  };
+}
+
+function iterationLine(s: IterationStats): string {
+  return `${s.type === 'dump' ? 'dump    ' : 'pre-dump'} ${String(s.iteration).padStart(2)}: scanned ${s.pages_scanned} pages, ${s.pages_skipped_parent} in parent, wrote ${s.pages_written} (${formatBytes(s.bytes_written)}), frozen ${formatUs(s.frozen_time)}`;
+}
+
+export function renderDumpTable(r: DumpReport): string {
+  const head = ['iter', 'type', 'scanned', 'in parent', 'written', 'bytes', 'frozen'];
+  const rows = r.iterations.map((s) => [
+    String(s.iteration),
+    s.type,
+    String(s.pages_scanned),
+    String(s.pages_skipped_parent),
+    String(s.pages_written),
+    formatBytes(s.bytes_written),
+    formatUs(s.frozen_time),
+  ]);
+  rows.push(['total', '', '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time)]);
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const lines = [chalk.bold(fmt(head)), ...rows.slice(0, -1).map((row) => fmt(row)), chalk.dim('-'.repeat(fmt(head).length)), chalk.bold(fmt(rows[rows.length - 1]))];
+  lines.push('');
+  lines.push(`stopped: ${r.stop_reason}`);
+  lines.push(`downtime (final dump frozen): ${chalk.bold(formatUs(r.final_frozen_time))}; images in ${r.images_dir}/1..${r.iterations.length}`);
+  return lines.join('\n');
+}
+
+export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
+  if (!f.iterative) throw new UsageError('only iterative dumps are supported in this version: pass --iterative');
+  if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
+  if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError('--iterations goes with --policy fixed (use --max-iters with phaul)');
+  let spinner: Ora | null = null;
+  const report = iterativeDump({
+    imagesDir: f.imagesDir,
+    workload: f.workload,
+    seed: f.seed,
+    kernel: f.kernel,
+    interval: f.interval,
+    policy: f.policy,
+    iterations: f.iterations ?? DEFAULT_DUMP_OPTIONS.iterations,
+    maxIters: f.maxIters,
+    minPages: f.minPages,
+    maxGrowthPercent: f.maxGrowth,
+    preDumpMode: f.preDumpMode,
+    bandwidth: f.bandwidth,
+    leaveRunning: f.leaveRunning,
+    force: f.force,
+    onIteration: (s, phase) => {
+      if (f.json) return;
+      if (phase === 'start') {
+        if (out.isTTY) spinner = ora(`iteration ${s.iteration}: running the workload and dumping`).start();
+        return;
+      }
+      if (spinner !== null) spinner.succeed(iterationLine(s));
+      else out.out(iterationLine(s));
+      spinner = null;
+    },
+  });
+  if (f.json) out.out(JSON.stringify(report, null, 2));
+  else {
+    if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
+    out.out('\n' + renderDumpTable(report));
+  }
+  return report;
+}
+
+function renderRestore(r: RestoreReport): string {
+  const lines = r.iterations.map((i) => `  ${i.dir.padStart(4)}  ${String(i.pages_restored).padStart(8)} pages`);
+  lines.unshift(chalk.bold(`restored ${r.pages_restored} pages from ${r.iterations.length} image${r.iterations.length === 1 ? '' : 's'}:`));
+  lines.push(`memory digest ${r.memory_digest.slice(0, 16)}… ${chalk.green('matches the dump')}`);
+  if (r.resumed_steps > 0) lines.push(`resumed the workload for ${r.resumed_steps} steps`);
+  if (r.verify.ran) lines.push(chalk.green(`verify: identical to an uninterrupted run after ${r.steps + r.resumed_steps} steps`));
+  return lines.join('\n');
+}
 
 export function registerCheckpointCommands(program: Command): void {
-  void program;
+  program
+    .command('dump')
+    .description('checkpoint a simulated process: iterative pre-dumps with soft-dirty tracking, then the final dump')
+    .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
+    .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)
+    .option('--workload <name|file>', 'a built-in model (see `tracker workloads`), a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
+    .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
+    .addOption(kernelOption())
+    .option('--interval <steps>', 'workload steps between iterations', intArg('--interval', 1), DEFAULT_DUMP_OPTIONS.interval)
+    .addOption(new Option('--policy <policy>', 'when to stop pre-dumping: phaul or fixed').default('phaul').argParser(choice('--policy', ['phaul', 'fixed'] as const)))
+    .option('--iterations <n>', 'with --policy fixed: exactly N iterations (N-1 pre-dumps and the dump)', intArg('--iterations', 1))
+    .option('--max-iters <n>', 'phaul: at most N iterations', intArg('--max-iters', 1), DEFAULT_DUMP_OPTIONS.maxIters)
+    .option('--min-pages <n>', 'phaul: stop once a pre-dump writes at most N pages', intArg('--min-pages'), DEFAULT_DUMP_OPTIONS.minPages)
+    .option('--max-growth <percent>', 'phaul: stop once a pre-dump grows more than this over the one before', intArg('--max-growth'), DEFAULT_DUMP_OPTIONS.maxGrowthPercent)
+    .addOption(
+      new Option('--pre-dump-mode <mode>', "splice: copy pages while frozen; read: copy after unfreezing while the workload runs")
+        .default('splice')
+        .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
+    )
+    .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures (e.g. 1G, 100M/s)', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
+    .option('--leave-running', 'leave the process running after the final dump', false)
+    .option('--force', 'replace the images in a non-empty -D', false)
+    .option('--json', 'print one JSON document with CRIU stats names', false)
+    .addHelpText(
+      'after',
+      `
+Each iteration runs the workload --interval steps, freezes it, reads /proc/PID/pagemap (pagemap2 on
+the seed kernel), takes the soft-dirty pages (all present pages the first time), writes
+clear_refs 4, unfreezes it and writes DIR/N (under DIR/.N.tmp, renamed when complete).
+${EXIT_CODES_HELP}`,
+    )
+    .action((opts: DumpFlags) => {
+      dumpCommand(opts, processOutput(opts.json));
+    });
+
+  program
+    .command('restore')
+    .description('restore the process of an image chain and check it against the dump')
+    .requiredOption('-D, --images-dir <dir>', 'the final dump, DIR/N')
+    .option('--verify', 'also run the same workload uninterrupted to the same step and compare memories', false)
+    .option('--resume-steps <k>', 'continue the restored workload for K steps', intArg('--resume-steps'), 0)
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
+      const out = processOutput(opts.json);
+      const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
+      out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+    });
 }

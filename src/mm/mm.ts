@@ -23,6 +23,8 @@ const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const PRESENT_RW = _PAGE_PRESENT | _PAGE_RW;
 const ACCESSED_DIRTY = _PAGE_ACCESSED | _PAGE_DIRTY;
+/** _PAGE_PSE as a literal: imported bindings are not constant-folded in the hot path. */
+const PSE = 0x80;
 
 /**
  * An mm_struct: the VMAs (sorted, non-overlapping) and the page table of one process, and the
@@ -31,6 +33,8 @@ const ACCESSED_DIRTY = _PAGE_ACCESSED | _PAGE_DIRTY;
  */
 export class Mm {
   readonly mem: PageAlloc;
+  /** mem.chunks, one load closer to the hot path. */
+  private readonly chunks: Uint8Array[];
   readonly swap: SwapDevice;
   readonly profile: KernelProfile;
   readonly pt = new PageTable();
@@ -50,6 +54,7 @@ export class Mm {
 
   constructor(readonly kernel: Kernel) {
     this.mem = kernel.mem;
+    this.chunks = kernel.mem.chunks;
     this.swap = kernel.swap;
     this.profile = kernel.profile;
     this.softDirtyBit = this.profile.softDirty ? _PAGE_SOFT_DIRTY : 0;
@@ -75,6 +80,26 @@ export class Mm {
       }
     }
     return this.accessSlow(vpn, addr, true, value);
+  }
+
+  /**
+   * Store one byte at byte `offset` of virtual page `vpn`: the same as write8(vpn * 4096 + offset),
+   * for callers that keep page numbers, which stay small integers where byte addresses would not.
+   */
+  store8(vpn: number, offset: number, value: number): FaultResult {
+    const i = vpn & TLB_MASK;
+    if (this.tlbTag[i] === vpn) {
+      const lo = this.pt.lo;
+      const slot = this.tlbSlot[i];
+      const e = lo[slot];
+      if ((e & PRESENT_RW) === PRESENT_RW) {
+        if ((e & ACCESSED_DIRTY) !== ACCESSED_DIRTY) lo[slot] = e | ACCESSED_DIRTY;
+        const pfn = (e >>> 12) + ((e & PSE) !== 0 ? vpn & 511 : 0);
+        this.chunks[pfn >>> 9][((pfn & 511) << 12) | offset] = value;
+        return 0;
+      }
+    }
+    return this.accessSlow(vpn, vpn * 4096 + offset, true, value);
   }
 
   /** Load one byte. Returns the byte (0..255), or a negative fault code. */
@@ -130,6 +155,26 @@ export class Mm {
     if (e === 0) return -1;
     if ((e & _PAGE_PSE) !== 0) return pmd;
     return ((e >>> 12) << 9) | (vpn & 511);
+  }
+
+  /** PFN of the frame mapped at vpn, or -1 if none (no side effects). */
+  framePfn(vpn: number): number {
+    const slot = this.leafSlot(vpn);
+    if (slot < 0) return -1;
+    const e = this.pt.lo[slot];
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return -1;
+    return (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+  }
+
+  /**
+   * Fill page vpn with `data` the way a restorer writing into its own memory would: one store
+   * faults a private, writable page in, then the whole page is copied. The VMA must be writable.
+   */
+  populatePage(vpn: number, data: Uint8Array): FaultResult {
+    const r = this.store8(vpn, 0, data[0]);
+    if (r !== FAULT_OK) return r;
+    this.mem.frame(this.framePfn(vpn)).set(data);
+    return FAULT_OK;
   }
 
   flushTlb(): void {

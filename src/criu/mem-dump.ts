@@ -1,0 +1,298 @@
+/**
+ * The pre-dump loop and the dump (CRIU's criu/mem.c, seen through procfs as CRIU sees a real
+ * process): freeze, read pagemap, collect the pages to dump, clear_refs 4, unfreeze, write images.
+ *
+ * Which pages go into an iteration:
+ *   no pte / zero page                  hole: restored as zeros (never dumped)
+ *   page cache page of a private file   not dumped: the restorer maps the same file
+ *   present or swapped, soft-dirty      dumped here (PE_PRESENT)
+ *   present or swapped, clean           left to the parent (PE_PARENT) when tracking memory
+ * "If we do memory tracking, but w/o parent images, then we have to dump all memory."
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ImageError, UsageError } from '../errors.js';
+import { Kernel } from '../mm/kernel.js';
+import type { KernelProfileName } from '../mm/kernel-profile.js';
+import type { Mm } from '../mm/mm.js';
+import { mmap as sysMmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { clearRefsWrite } from '../proc/clear-refs.js';
+import { KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
+import { accessPage, memoryDigest } from '../proc/mem.js';
+import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
+import type { WorkloadProcess } from '../workload/process.js';
+import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
+import {
+  PE_PARENT,
+  PE_PRESENT,
+  type InventoryEntry,
+  type IterationStats,
+  type MmEntry,
+  type PagemapEntry,
+  type ShmemImage,
+  type VmaEntry,
+} from './schema.js';
+
+/** Virtual time: one workload step is 10 ns; pagemap costs 2 ns a page to scan. */
+export const STEP_NS = 10;
+const PAGEMAP_NS_PER_PAGE = 2;
+/** vmsplice into pipes while frozen ('splice' mode) runs at memory speed. */
+const SPLICE_BYTES_PER_S = 10 * 1024 ** 3;
+
+export type PreDumpMode = 'splice' | 'read';
+
+/**
+ * kerndat_get_dirty_track(): map a page, write it, and see whether pagemap reports bit 55.
+ * The seed kernel exports soft-dirty only through pagemap2.
+ */
+export function kerndatDirtyTrack(kernel: Kernel): { supported: boolean; format: PagemapFormat } {
+  const format: PagemapFormat = kernel.profile.pagemap2 ? 'pagemap2' : 'pagemap';
+  const probe = kernel.spawn('kerndat');
+  const vpn = sysMmap(probe.mm, { pages: 1, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
+  probe.mm.store8(vpn, 0, 1);
+  const w = new Uint32Array(2);
+  readPagemap(probe.mm, vpn, 1, w, format);
+  kernel.exit(probe);
+  return { supported: (w[1] & PM_SOFT_DIRTY_HI) !== 0, format };
+}
+
+export interface CollectedPages {
+  entries: PagemapEntry[];
+  /** Page numbers whose contents go into pages.img, in order. */
+  dump: number[];
+  scanned: number;
+  skippedParent: number;
+  zero: number;
+}
+
+/** Read pagemap over the private VMAs and decide, page by page, what this iteration dumps. */
+export function collectPages(mm: Mm, format: PagemapFormat, incremental: boolean): CollectedPages {
+  const entries: PagemapEntry[] = [];
+  const dump: number[] = [];
+  let scanned = 0;
+  let skippedParent = 0;
+  let zero = 0;
+  let runStart = -1;
+  let runFlags = 0;
+  let runLen = 0;
+  const flush = () => {
+    if (runLen > 0) entries.push({ vaddr: runStart, nr_pages: runLen, flags: runFlags });
+    runLen = 0;
+  };
+  const mem = mm.mem;
+  for (const vma of mm.vmas) {
+    if (vma.kind === 'shared') continue; // dumped by contents, as CRIU dumps shmem apart
+    const n = vma.pages;
+    const words = new Uint32Array(n * 2);
+    readPagemap(mm, vma.start, n, words, format);
+    for (let i = 0; i < n; i++) {
+      const lo = words[2 * i];
+      const hi = words[2 * i + 1];
+      let flags = 0;
+      if ((hi & PM_PRESENT_HI) !== 0) {
+        if ((kpageflags(mem, lo) & (1 << KPF_ZERO_PAGE)) !== 0) {
+          zero++;
+        } else if (vma.kind !== 'file' || (hi & PM_FILE_HI) === 0) {
+          flags = incremental && (hi & PM_SOFT_DIRTY_HI) === 0 ? PE_PARENT : PE_PRESENT;
+        }
+      } else if ((hi & PM_SWAP_HI) !== 0) {
+        flags = incremental && (hi & PM_SOFT_DIRTY_HI) === 0 ? PE_PARENT : PE_PRESENT;
+      }
+      const vpn = vma.start + i;
+      if (flags === 0) {
+        flush();
+        continue;
+      }
+      scanned++;
+      if (flags === PE_PARENT) skippedParent++;
+      else dump.push(vpn);
+      if (runLen > 0 && runFlags === flags && runStart + runLen === vpn) runLen++;
+      else {
+        flush();
+        runStart = vpn;
+        runFlags = flags;
+        runLen = 1;
+      }
+    }
+    flush();
+  }
+  return { entries, dump, scanned, skippedParent, zero };
+}
+
+/** Copy the pages out of the process (like vmsplice or process_vm_readv): one buffer. */
+export function copyPages(mm: Mm, vpns: number[]): Buffer {
+  const out = Buffer.allocUnsafe(vpns.length * PAGE_SIZE);
+  let vi = 0;
+  let vma = mm.vmas[0];
+  for (let i = 0; i < vpns.length; i++) {
+    const v = vpns[i];
+    if (vma === undefined || v < vma.start || v >= vma.end) {
+      vma = mm.findVma(v)!;
+      vi++;
+    }
+    out.set(accessPage(mm, vma, v), i * PAGE_SIZE);
+  }
+  void vi;
+  return out;
+}
+
+function vmaEntries(mm: Mm): { mmEntry: MmEntry; shmem: Omit<ShmemImage, 'data'>; shmemPages: Buffer[] } {
+  const vmas: VmaEntry[] = [];
+  const shmem: Omit<ShmemImage, 'data'> = { objects: [] };
+  const shmemPages: Buffer[] = [];
+  const ids = new Map<number, number>();
+  for (const vma of mm.vmas) {
+    let shmemIndex = -1;
+    if (vma.kind === 'shared' && vma.file !== null) {
+      const f = vma.file;
+      let idx = ids.get(f.id);
+      if (idx === undefined) {
+        idx = shmem.objects.length;
+        ids.set(f.id, idx);
+        const runs: [number, number][] = [];
+        for (let i = 0; i < f.nrPages; i++) {
+          if (f.pfn[i] < 0 && f.swap[i] === 0) continue;
+          const data = f.pfn[i] >= 0 ? mm.mem.frame(f.pfn[i]) : mm.swap.read(f.swap[i]);
+          const last = runs[runs.length - 1];
+          if (last !== undefined && last[0] + last[1] === i) last[1]++;
+          else runs.push([i, 1]);
+          shmemPages.push(Buffer.from(data));
+        }
+        shmem.objects.push({ id: f.id, pages: f.nrPages, runs });
+      }
+      shmemIndex = idx;
+    }
+    vmas.push({
+      start: vma.start,
+      end: vma.end,
+      flags: vma.flags,
+      kind: vma.kind,
+      pgoff: vma.kind === 'anon' ? 0 : vma.pgoff,
+      file: vma.kind === 'file' && vma.file !== null ? { name: vma.file.name, pages: vma.file.nrPages, pattern: vma.file.pattern } : null,
+      shmem: shmemIndex,
+    });
+  }
+  return { mmEntry: { vmas }, shmem, shmemPages };
+}
+
+export interface IterationResult {
+  dir: string;
+  stats: IterationStats;
+}
+
+export interface DumpIterationOptions {
+  imagesRoot: string;
+  iteration: number;
+  type: 'pre-dump' | 'dump';
+  trackMem: boolean;
+  hasParent: boolean;
+  format: PagemapFormat;
+  softDirty: boolean;
+  preDumpMode: PreDumpMode;
+  bandwidth: number;
+  kernelName: KernelProfileName;
+  /** For tests of crash safety: called before each file is written and before the rename. */
+  faultPoint?: (name: string) => void;
+}
+
+/**
+ * One iteration: freeze, collect, clear_refs, copy (while frozen for 'splice' and the final dump,
+ * after unfreezing for 'read'), write DIR/N.tmp and rename it to DIR/N.
+ */
+export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): IterationResult {
+  const mm = proc.task.mm;
+  const incremental = o.trackMem && o.softDirty && o.hasParent;
+  const c = collectPages(mm, o.format, incremental);
+  let pages: Buffer | null = null;
+  const final = o.type === 'dump';
+  if (final || o.preDumpMode === 'splice') pages = copyPages(mm, c.dump);
+  if (o.softDirty && o.trackMem) clearRefsWrite(mm, '4');
+  const bytes = c.dump.length * PAGE_SIZE;
+  const memdumpUs = (c.scanned + c.zero) * PAGEMAP_NS_PER_PAGE / 1000;
+  const memwriteUs = (bytes / o.bandwidth) * 1e6;
+  let frozenUs = memdumpUs;
+  let stepsDuringCopy = 0;
+  if (final) frozenUs += memwriteUs;
+  else if (o.preDumpMode === 'splice') frozenUs += (bytes / SPLICE_BYTES_PER_S) * 1e6;
+  else {
+    // 'read': the process runs again while its pages are copied; whatever it writes meanwhile is
+    // soft-dirty again and goes into the next iteration.
+    stepsDuringCopy = Math.round((memwriteUs * 1000) / STEP_NS);
+    proc.run(stepsDuringCopy);
+    pages = copyPages(mm, c.dump);
+  }
+  const stats: IterationStats = {
+    iteration: o.iteration,
+    type: o.type,
+    pages_scanned: c.scanned,
+    pages_skipped_parent: c.skippedParent,
+    pages_written: c.dump.length,
+    pages_zero: c.zero,
+    bytes_written: bytes,
+    frozen_time: Math.round(frozenUs),
+    memdump_time: Math.round(memdumpUs),
+    memwrite_time: Math.round(memwriteUs),
+    steps_during_copy: stepsDuringCopy,
+  };
+  const dir = join(o.imagesRoot, String(o.iteration));
+  const tmp = join(o.imagesRoot, `.${o.iteration}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const inventory: InventoryEntry = {
+    format: 'tracker',
+    version: IMAGE_VERSION,
+    kernel: o.kernelName,
+    iteration: o.iteration,
+    type: o.type,
+    parent: o.hasParent ? `../${o.iteration - 1}` : null,
+    workload: proc.identity,
+    trackMem: incremental,
+    memoryDigest: final ? memoryDigest(mm) : null,
+    steps: proc.steps,
+  };
+  const put = (name: string, data: Buffer) => {
+    o.faultPoint?.(name);
+    writeFileSync(join(tmp, name), data);
+  };
+  put(IMAGE_FILES.pagemap, encodeImage('pagemap', { entries: c.entries }));
+  o.faultPoint?.(IMAGE_FILES.pages);
+  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', [pages!], bytes);
+  if (final) {
+    const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
+    put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));
+    put(IMAGE_FILES.shmem, encodeImage('shmem', { objects: shmem.objects, data: Buffer.concat(shmemPages) }));
+    put(IMAGE_FILES.core, encodeImage('core', { state: proc.saveState() }));
+  }
+  put(IMAGE_FILES.stats, encodeImage('stats', stats));
+  // The inventory goes last: an iteration without one was never finished.
+  put(IMAGE_FILES.inventory, encodeImage('inventory', inventory));
+  o.faultPoint?.('rename');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { dir, stats };
+}
+
+/** Prepare the images root: refuse a non-empty one unless forced. */
+export function prepareImagesRoot(root: string, force: boolean): void {
+  if (existsSync(root)) {
+    let entries: string[];
+    try {
+      entries = readdirSync(root);
+    } catch {
+      throw new UsageError(`${root} exists and is not a directory; choose another -D`);
+    }
+    if (entries.length > 0) {
+      if (!force) throw new UsageError(`${root} is not empty; pass --force to replace its images, or choose another -D`);
+      for (const e of entries) rmSync(join(root, e), { recursive: true, force: true });
+    }
+  } else {
+    try {
+      mkdirSync(root, { recursive: true });
+    } catch (e) {
+      throw new UsageError(`cannot create images directory ${root}: ${(e as NodeJS.ErrnoException).code}`);
+    }
+  }
+}
+
+export { ImageError };

@@ -1,0 +1,78 @@
+/** What the image files hold (see README "Image format" for a table per file). */
+import type { WorkloadIdentity, WorkloadState } from '../workload/process.js';
+
+export interface InventoryEntry {
+  format: 'tracker';
+  version: number;
+  kernel: string;
+  iteration: number;
+  /** 'pre-dump' images hold memory only; 'dump' is a final dump with VMAs and program state. */
+  type: 'pre-dump' | 'dump';
+  /** Relative path of the parent iteration ("../1"), or null for the first. */
+  parent: string | null;
+  workload: WorkloadIdentity;
+  /** Incremental: pages not soft-dirty since the parent are left to it. */
+  trackMem: boolean;
+  /** sha256 of the whole process memory at this dump (final dumps only). */
+  memoryDigest: string | null;
+  steps: number;
+}
+
+export interface VmaEntry {
+  start: number;
+  end: number;
+  /** vm_flags (VM_READ, VM_WRITE, VM_SHARED, VM_HUGEPAGE, ...). */
+  flags: number;
+  kind: 'anon' | 'shared' | 'file';
+  pgoff: number;
+  /** For file mappings: the file to map again. For shared: index into shmem.img. */
+  file: { name: string; pages: number; pattern: boolean } | null;
+  shmem: number;
+}
+
+export interface MmEntry {
+  vmas: VmaEntry[];
+}
+
+/** PE_* flags of a pagemap entry, as CRIU's pagemap.proto. */
+export const PE_PARENT = 1 << 0;
+export const PE_PRESENT = 1 << 2;
+
+export interface PagemapEntry {
+  /** First page of the run. */
+  vaddr: number;
+  nr_pages: number;
+  flags: number;
+}
+
+export interface PagemapImage {
+  entries: PagemapEntry[];
+}
+
+export interface ShmemImage {
+  /** One per shared mapping object: its size and the pages (index runs) that are not zero. */
+  objects: { id: number; pages: number; runs: [number, number][] }[];
+  /** The pages of every run of every object, in order, 4096 bytes each. */
+  data: Uint8Array;
+}
+
+export interface CoreImage {
+  state: WorkloadState;
+}
+
+export interface IterationStats {
+  iteration: number;
+  type: 'pre-dump' | 'dump';
+  pages_scanned: number;
+  pages_skipped_parent: number;
+  pages_written: number;
+  pages_zero: number;
+  bytes_written: number;
+  /** Microseconds of virtual time the process was frozen. */
+  frozen_time: number;
+  /** Virtual microseconds spent reading pagemap and collecting pages, and copying them out. */
+  memdump_time: number;
+  memwrite_time: number;
+  /** Steps the workload ran while pages were being copied ('read' mode). */
+  steps_during_copy: number;
+}
