@@ -13,7 +13,7 @@ import { walkPageRange } from '../mm/pagewalk.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../proc/pagemap.js';
-import { kerndatSoftDirty } from './kerndat.js';
+import { kerndat } from './kerndat.js';
 import type { WorkloadIdentity, WorkloadProcess } from './process.js';
 
 export const VIRTUAL_NS_PER_STEP = 10;
@@ -29,7 +29,10 @@ export interface RunSample {
   index: number;
   /** Steps the process ran in this interval (more than asked only for a fork child's lifetime). */
   steps: number;
-  /** Pages a pre-dump would copy: soft-dirty and present or swapped. null without soft-dirty. */
+  /**
+   * Pages a pre-dump would copy: soft-dirty and present (not the zero page) or swapped.
+   * null without soft-dirty.
+   */
   dirtyPages: number | null;
   /** dirtyPages as MiB per virtual second. */
   dirtyMiBps: number | null;
@@ -60,16 +63,20 @@ function dirtyRate(pages: number, steps: number): number {
   return steps === 0 ? 0 : (pages * PAGE_SIZE) / MIB / ((steps * VIRTUAL_NS_PER_STEP) / 1e9);
 }
 
-/** Count pagemap entries with soft-dirty set on a page that has contents (present or swapped). */
-export function countSoftDirty(mm: Mm, words: Uint32Array, pagemap2: boolean): number {
+/**
+ * Count pagemap entries with soft-dirty set on a page that has contents: present and not the
+ * zero page, or swapped. A range only flagged VM_SOFTDIRTY holds nothing to copy.
+ */
+export function countSoftDirty(mm: Mm, words: Uint32Array, pagemap2: boolean, zeroPagePfn: number): number {
   let n = 0;
   for (const v of [...mm.vmas]) {
     for (let at = v.start; at < v.end; at += PAGEMAP_BATCH) {
       const count = Math.min(PAGEMAP_BATCH, v.end - at);
       readPagemap(mm, at, count, words, pagemap2 ? 'pagemap2' : 'pagemap');
-      for (let i = 1; i < count * 2; i += 2) {
-        const hi = words[i];
-        if ((hi & PM_SOFT_DIRTY_HI) !== 0 && (hi & (PM_PRESENT_HI | PM_SWAP_HI)) !== 0) n++;
+      for (let i = 0; i < count * 2; i += 2) {
+        const hi = words[i + 1];
+        if ((hi & PM_SOFT_DIRTY_HI) === 0) continue;
+        if ((hi & PM_SWAP_HI) !== 0 || ((hi & PM_PRESENT_HI) !== 0 && words[i] !== zeroPagePfn)) n++;
       }
     }
   }
@@ -104,7 +111,8 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   if (!Number.isSafeInteger(opts.sampleInterval) || opts.sampleInterval < 1) throw new RangeError(`sampleInterval must be at least 1, got ${opts.sampleInterval}`);
   const kernel = proc.kernel;
   const mm = proc.task.mm;
-  const softDirty = kerndatSoftDirty(kernel);
+  const kd = kerndat(kernel);
+  const softDirty = kd.softDirty;
   const pagemap2 = kernel.profile.pagemap2;
   const words = new Uint32Array(PAGEMAP_BATCH * 2);
   const samples: RunSample[] = [];
@@ -118,7 +126,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
     proc.run(Math.min(opts.sampleInterval, opts.steps - done));
     const ran = proc.steps - before;
     done += ran;
-    const dirty = softDirty ? countSoftDirty(mm, words, pagemap2) : null;
+    const dirty = softDirty ? countSoftDirty(mm, words, pagemap2, kd.zeroPagePfn) : null;
     const ws = referencedPages(mm);
     maxWs = Math.max(maxWs, ws);
     if (dirty !== null) dirtyTotal += dirty;
@@ -138,7 +146,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
     workload: proc.identity,
     kernel: kernel.profile.name,
     softDirty,
-    note: softDirty ? undefined : `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable`,
+    ...(softDirty ? {} : { note: `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable` }),
     virtualNsPerStep: VIRTUAL_NS_PER_STEP,
     samples,
     totals: {

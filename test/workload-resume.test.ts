@@ -1,0 +1,104 @@
+/**
+ * Checkpoint/restore of a workload process: state saved mid-run (and passed through JSON, as an
+ * image would carry it), memory and VMAs copied into a task of a fresh kernel as a restorer does,
+ * then both processes run on and must hold the same memory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { Task } from '../src/mm/kernel.js';
+import { Kernel } from '../src/mm/kernel.js';
+import { madvise } from '../src/mm/madvise.js';
+import { mmap, PROT_EXEC, PROT_READ, PROT_WRITE } from '../src/mm/mmap.js';
+import { mprotect } from '../src/mm/mprotect.js';
+import { PAGE_SIZE } from '../src/mm/pgtable-types.js';
+import { VM_EXEC, VM_HUGEPAGE, VM_READ, VM_WRITE } from '../src/mm/vma.js';
+import { createWorkload, forEachPage, memoryDigest, resumeWorkload, type WorkloadState } from '../src/workload/index.js';
+
+/** A restorer in miniature: same VMAs at the same addresses, every non-zero page written back. */
+function restoreInto(kernel: Kernel, src: Task): Task {
+  const dst = kernel.spawn(src.comm);
+  const mm = dst.mm;
+  for (const v of src.mm.vmas) {
+    assert.equal(v.kind, 'anon', 'these workloads map only private anonymous memory');
+    assert.ok(mmap(mm, { start: v.start, pages: v.pages, prot: PROT_READ | PROT_WRITE, kind: 'anon', fixed: true }) >= 0);
+    if ((v.flags & VM_HUGEPAGE) !== 0) madvise(mm, v.start, v.pages, 'hugepage');
+    forEachPage(src.mm, v.start, v.end, (vpn, data) => {
+      if (data === null || data.every((b) => b === 0)) return;
+      for (let i = 0; i < PAGE_SIZE; i++) assert.equal(mm.write8(vpn * PAGE_SIZE + i, data[i]), 0);
+    });
+    const prot = ((v.flags & VM_READ) !== 0 ? PROT_READ : 0) | ((v.flags & VM_WRITE) !== 0 ? PROT_WRITE : 0) | ((v.flags & VM_EXEC) !== 0 ? PROT_EXEC : 0);
+    mprotect(mm, v.start, v.pages, prot);
+  }
+  return dst;
+}
+
+function checkResume(spec: string, overrides: Record<string, unknown>, k: number, n: number, expectChange = true): void {
+  const a = createWorkload(new Kernel(), spec, 11, overrides);
+  a.run(k);
+  const state = JSON.parse(JSON.stringify(a.saveState())) as WorkloadState;
+  assert.equal(state.steps, a.steps);
+  const kernel = new Kernel();
+  const task = restoreInto(kernel, a.task);
+  assert.equal(memoryDigest(task), memoryDigest(a.task), 'the copy holds the same memory');
+  const atCheckpoint = memoryDigest(a.task);
+  const b = resumeWorkload(kernel, task, state);
+  assert.deepEqual(b.identity, a.identity);
+  a.run(n);
+  b.run(n);
+  assert.equal(b.steps, a.steps);
+  assert.equal(memoryDigest(b.task), memoryDigest(a.task), 'the resumed process did what the original did');
+  assert.deepEqual(JSON.parse(JSON.stringify(b.saveState())), JSON.parse(JSON.stringify(a.saveState())));
+  // The run after the checkpoint changed memory, so the comparison means something.
+  if (expectChange) assert.notEqual(memoryDigest(a.task), atCheckpoint);
+}
+
+const MODELS: [string, Record<string, unknown>][] = [
+  ['hot-cold', { heap: '1M', hotSet: 32 }],
+  ['uniform', { heap: '1M' }],
+  ['sequential', { heap: '1M', stride: 1000 }],
+  ['idle', { heap: '1M' }],
+  ['churn', { buffers: 3, bufferSize: '128K', churnEvery: 300 }],
+  ['fork-cow', { heap: '1M', hotSet: 32, forkEvery: 3000, childWrites: 4 }],
+  ['thp', { heap: '4M', hotSet: 32 }],
+  ['swap', { heap: '1M', hotSet: 32, pageoutEvery: 1000, pageoutPages: 32 }],
+];
+
+for (const [model, params] of MODELS) {
+  test(`${model}: a process resumed from saved state on restored memory continues exactly`, () => {
+    // Mid-populate, then in the steady state.
+    checkResume(model, params, 100, 20_000);
+    checkResume(model, params, 17_777, 20_000, model !== 'idle');
+  });
+}
+
+test('a resumed process diverges if its state is not the one saved with its memory', () => {
+  const a = createWorkload(new Kernel(), 'hot-cold', 11, { heap: '1M', hotSet: 32 });
+  a.run(5_000);
+  const early = a.saveState();
+  a.run(5_000);
+  const kernel = new Kernel();
+  const b = resumeWorkload(kernel, restoreInto(kernel, a.task), early);
+  a.run(5_000);
+  b.run(5_000);
+  assert.notEqual(memoryDigest(b.task), memoryDigest(a.task));
+});
+
+test('an op script resumes at the next op, with its mapping names', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tracker-resume-'));
+  const f = join(dir, 'steps.ops');
+  writeFileSync(f, ['mmap a 16 rw anon', 'write a 0 16 0x01', 'mmap b 4 rw anon', 'write b 0 4 0x02', 'mremap a 32', 'write a 20 4 0x03', 'fork', 'write b 0 1 0x09', 'endchild', 'munmap a 0 2', 'write b 3 1 0x04', 'write a 31 1 0x05', ''].join('\n'));
+  for (const k of [1, 3, 5, 9]) checkResume(f, {}, k, 20);
+});
+
+test('a Lackey replay resumes at the byte offset of its next record, plain or gzip', () => {
+  const gz = 'fixtures/traces/hotcold.lackey.gz';
+  checkResume(gz, {}, 150_001, 100_000);
+  // Past the first 1 MiB chunk of the plain text, so the resumed reader starts mid-file.
+  const plain = join(mkdtempSync(join(tmpdir(), 'tracker-resume-')), 'hotcold.lackey');
+  writeFileSync(plain, gunzipSync(readFileSync(gz)));
+  checkResume(plain, {}, 150_001, 100_000);
+});
