@@ -46,18 +46,18 @@ export class LackeyWorkload implements WorkloadProcess {
     readonly identity: WorkloadIdentity,
     private readonly file: string,
     state?: LackeyWorkloadState,
+    reader?: LackeyReader,
   ) {
-    this.reader = new LackeyReader(file, state?.offset ?? 0);
+    this.reader = reader ?? new LackeyReader(file, state?.offset ?? 0);
     this.records = state?.records ?? 0;
     this._steps = state?.steps ?? 0;
   }
 
   static create(kernel: Kernel, file: string, seed: number): LackeyWorkload {
     const abs = resolve(file);
-    const reader = new LackeyReader(abs); // fail on a bad file before spawning anything
-    void reader;
+    const reader = new LackeyReader(abs); // a bad file fails before a task is spawned
     const task = kernel.spawn(basename(file).slice(0, 15));
-    return new LackeyWorkload(kernel, task, { model: 'lackey', source: basename(file), seed, params: {} }, abs);
+    return new LackeyWorkload(kernel, task, { model: 'lackey', source: basename(file), seed, params: {} }, abs, undefined, reader);
   }
 
   static resume(kernel: Kernel, task: Task, state: LackeyWorkloadState): LackeyWorkload {
