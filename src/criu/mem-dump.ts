@@ -15,6 +15,7 @@ import { ImageError, UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Mm } from '../mm/mm.js';
+import type { Vma } from '../mm/vma.js';
 import { mmap as sysMmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
@@ -122,18 +123,15 @@ export function collectPages(mm: Mm, format: PagemapFormat, incremental: boolean
 
 /** Copy the pages out of the process (like vmsplice or process_vm_readv): one buffer. */
 export function copyPages(mm: Mm, vpns: number[]): Buffer {
-  const out = Buffer.allocUnsafe(vpns.length * PAGE_SIZE);
-  let vi = 0;
-  let vma = mm.vmas[0];
+  const out = Buffer.alloc(vpns.length * PAGE_SIZE);
+  let vma: Vma | null = mm.vmas[0] ?? null;
   for (let i = 0; i < vpns.length; i++) {
     const v = vpns[i];
-    if (vma === undefined || v < vma.start || v >= vma.end) {
-      vma = mm.findVma(v)!;
-      vi++;
-    }
-    out.set(accessPage(mm, vma, v), i * PAGE_SIZE);
+    if (vma === null || v < vma.start || v >= vma.end) vma = mm.findVma(v);
+    // In 'read' mode the process ran since pagemap was read: a page whose mapping went away
+    // reads as zeros; whatever is mapped there later is new (VM_SOFTDIRTY) and dumped again.
+    if (vma !== null) out.set(accessPage(mm, vma, v), i * PAGE_SIZE);
   }
-  void vi;
   return out;
 }
 
