@@ -64,7 +64,7 @@ test('a model file sets parameters and may pin the seed', () => {
   const q = createWorkload(new Kernel(), 'uniform', 9, { heap: 256, writeFraction: 1 });
   p.run(5000);
   q.run(5000);
-  assert.equal(memoryDigest(p.task), memoryDigest(q.task));
+  assert.equal(memoryDigest(p.task.mm), memoryDigest(q.task.mm));
 });
 
 test('model files with bad fields are refused, naming the file and the field', () => {
@@ -164,7 +164,7 @@ test('a plain-text trace (streamed in chunks) replays to the same memory as its 
   const b = createWorkload(new Kernel(), plain, 1);
   a.run(400_000);
   b.run(400_000);
-  assert.equal(memoryDigest(a.task), memoryDigest(b.task));
+  assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
 });
 
 test('the Lackey reader takes records of each kind and skips other lines, CRLF and a missing final newline', () => {

@@ -9,7 +9,8 @@ import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
-import { dumpIteration, kerndatDirtyTrack, prepareImagesRoot, type PreDumpMode } from './mem-dump.js';
+import { kerndat } from '../proc/kerndat.js';
+import { dumpIteration, prepareImagesRoot, type PreDumpMode } from './mem-dump.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -63,8 +64,8 @@ export const DEFAULT_DUMP_OPTIONS = {
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   prepareImagesRoot(o.imagesDir, o.force);
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
-  const dt = kerndatDirtyTrack(kernel);
-  const warning = dt.supported ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
+  const dt = kerndat(kernel);
+  const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
   const proc = createWorkload(kernel, o.workload, o.seed);
   const all: IterationStats[] = [];
   let stop = '';
@@ -99,10 +100,10 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         imagesRoot: o.imagesDir,
         iteration: it,
         type: final ? 'dump' : 'pre-dump',
-        trackMem: dt.supported,
+        trackMem: dt.softDirty,
         hasParent: it > 1,
-        format: dt.format,
-        softDirty: dt.supported,
+        format: dt.pagemapFormat,
+        softDirty: dt.softDirty,
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
@@ -123,7 +124,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
     images_dir: o.imagesDir,
     workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
     kernel: o.kernel,
-    dirty_tracking: dt.supported,
+    dirty_tracking: dt.softDirty,
     warning,
     stop_reason: stop,
     iterations: all,

@@ -23,6 +23,7 @@ import { KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
 import { accessPage, memoryDigest } from '../proc/mem.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import type { WorkloadProcess } from '../workload/process.js';
+import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
 import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
 import {
   PE_PARENT,
@@ -35,28 +36,12 @@ import {
   type VmaEntry,
 } from './schema.js';
 
-/** Virtual time: one workload step is 10 ns; pagemap costs 2 ns a page to scan. */
-export const STEP_NS = 10;
+/** Virtual time: pagemap costs 2 ns a page to scan (a workload step is VIRTUAL_NS_PER_STEP). */
 const PAGEMAP_NS_PER_PAGE = 2;
 /** vmsplice into pipes while frozen ('splice' mode) runs at memory speed. */
 const SPLICE_BYTES_PER_S = 10 * 1024 ** 3;
 
 export type PreDumpMode = 'splice' | 'read';
-
-/**
- * kerndat_get_dirty_track(): map a page, write it, and see whether pagemap reports bit 55.
- * The seed kernel exports soft-dirty only through pagemap2.
- */
-export function kerndatDirtyTrack(kernel: Kernel): { supported: boolean; format: PagemapFormat } {
-  const format: PagemapFormat = kernel.profile.pagemap2 ? 'pagemap2' : 'pagemap';
-  const probe = kernel.spawn('kerndat');
-  const vpn = sysMmap(probe.mm, { pages: 1, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
-  probe.mm.store8(vpn, 0, 1);
-  const w = new Uint32Array(2);
-  readPagemap(probe.mm, vpn, 1, w, format);
-  kernel.exit(probe);
-  return { supported: (w[1] & PM_SOFT_DIRTY_HI) !== 0, format };
-}
 
 export interface CollectedPages {
   entries: PagemapEntry[];
@@ -216,7 +201,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   else {
     // 'read': the process runs again while its pages are copied; whatever it writes meanwhile is
     // soft-dirty again and goes into the next iteration.
-    stepsDuringCopy = Math.round((memwriteUs * 1000) / STEP_NS);
+    stepsDuringCopy = Math.round((memwriteUs * 1000) / VIRTUAL_NS_PER_STEP);
     proc.run(stepsDuringCopy);
     pages = copyPages(mm, c.dump);
   }

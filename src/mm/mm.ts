@@ -66,20 +66,7 @@ export class Mm {
 
   /** Store one byte at a virtual address. Returns 0, or a negative fault code (see errno.ts). */
   write8(addr: number, value: number): FaultResult {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & TLB_MASK;
-    if (this.tlbTag[i] === vpn) {
-      const lo = this.pt.lo;
-      const slot = this.tlbSlot[i];
-      const e = lo[slot];
-      if ((e & PRESENT_RW) === PRESENT_RW) {
-        if ((e & ACCESSED_DIRTY) !== ACCESSED_DIRTY) lo[slot] = e | ACCESSED_DIRTY;
-        const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
-        this.mem.chunks[pfn >>> 9][((pfn & 511) << 12) | (addr & 4095)] = value;
-        return FAULT_OK;
-      }
-    }
-    return this.accessSlow(vpn, addr, true, value);
+    return this.store8(Math.floor(addr / 4096), addr & 4095, value);
   }
 
   /**

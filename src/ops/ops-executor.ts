@@ -12,7 +12,7 @@ import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { ShmemFile } from '../mm/shmem.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { KPF_THP, KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
-import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../proc/pagemap.js';
+import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, softDirtyPagemap } from '../proc/pagemap.js';
 import { smapsVma } from '../proc/smaps.js';
 import type { Op, OpProt } from './ops-parser.js';
 
@@ -206,7 +206,7 @@ export class OpsExecutor {
 /** The spec's per-page flags for pages [start, start+pages), read through pagemap and kpageflags. */
 export function pagemapFlags(kernel: Kernel, task: Task, start: number, pages: number): number[] {
   const words = new Uint32Array(pages * 2);
-  readPagemap(task.mm, start, pages, words, kernel.profile.pagemap2 ? 'pagemap2' : 'pagemap');
+  readPagemap(task.mm, start, pages, words, softDirtyPagemap(kernel.profile));
   const out: number[] = new Array(pages);
   for (let i = 0; i < pages; i++) {
     const lo = words[2 * i];

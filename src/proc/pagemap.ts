@@ -43,6 +43,11 @@ const PM_PSHIFT_HI = PAGE_SHIFT << 23;
 
 export type PagemapFormat = 'pagemap' | 'pagemap2';
 
+/** The file that reports soft-dirty: pagemap2 on the seed kernel, pagemap everywhere else. */
+export function softDirtyPagemap(profile: { pagemap2: boolean }): PagemapFormat {
+  return profile.pagemap2 ? 'pagemap2' : 'pagemap';
+}
+
 /**
  * Fill `out` (2 words per page) with the entries of pages [start, start + count).
  * `format` chooses the file: 'pagemap' (today's layout, or v1 on the seed kernel) or 'pagemap2'.

@@ -14,8 +14,8 @@ import { DEFAULT_WORKLOAD, findModel, launchModel, modelNames } from './registry
 
 export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
 export { runMeasured, VIRTUAL_NS_PER_STEP, type RunOptions, type RunReport, type RunSample } from './run.js';
-export { forEachPage, memoryDigest } from './digest.js';
-export { kerndat, kerndatSoftDirty, type Kerndat } from './kerndat.js';
+export { accessPage, memoryDigest } from '../proc/mem.js';
+export { kerndat, kerndatSoftDirty, type Kerndat } from '../proc/kerndat.js';
 export type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
 
 const OVERRIDES = 'param ';

@@ -12,8 +12,8 @@ import type { Mm } from '../mm/mm.js';
 import { walkPageRange } from '../mm/pagewalk.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
-import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../proc/pagemap.js';
-import { kerndat } from './kerndat.js';
+import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
+import { kerndat } from '../proc/kerndat.js';
 import type { WorkloadIdentity, WorkloadProcess } from './process.js';
 
 export const VIRTUAL_NS_PER_STEP = 10;
@@ -67,12 +67,12 @@ function dirtyRate(pages: number, steps: number): number {
  * Count pagemap entries with soft-dirty set on a page that has contents: present and not the
  * zero page, or swapped. A range only flagged VM_SOFTDIRTY holds nothing to copy.
  */
-export function countSoftDirty(mm: Mm, words: Uint32Array, pagemap2: boolean, zeroPagePfn: number): number {
+export function countSoftDirty(mm: Mm, words: Uint32Array, format: PagemapFormat, zeroPagePfn: number): number {
   let n = 0;
   for (const v of [...mm.vmas]) {
     for (let at = v.start; at < v.end; at += PAGEMAP_BATCH) {
       const count = Math.min(PAGEMAP_BATCH, v.end - at);
-      readPagemap(mm, at, count, words, pagemap2 ? 'pagemap2' : 'pagemap');
+      readPagemap(mm, at, count, words, format);
       for (let i = 0; i < count * 2; i += 2) {
         const hi = words[i + 1];
         if ((hi & PM_SOFT_DIRTY_HI) === 0) continue;
@@ -113,7 +113,6 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   const mm = proc.task.mm;
   const kd = kerndat(kernel);
   const softDirty = kd.softDirty;
-  const pagemap2 = kernel.profile.pagemap2;
   const words = new Uint32Array(PAGEMAP_BATCH * 2);
   const samples: RunSample[] = [];
   clearRefsWrite(mm, '4');
@@ -126,7 +125,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
     proc.run(Math.min(opts.sampleInterval, opts.steps - done));
     const ran = proc.steps - before;
     done += ran;
-    const dirty = softDirty ? countSoftDirty(mm, words, pagemap2, kd.zeroPagePfn) : null;
+    const dirty = softDirty ? countSoftDirty(mm, words, kd.pagemapFormat, kd.zeroPagePfn) : null;
     const ws = referencedPages(mm);
     maxWs = Math.max(maxWs, ws);
     if (dirty !== null) dirtyTotal += dirty;

@@ -9,11 +9,13 @@
 import type { Kernel } from '../mm/kernel.js';
 import { mmap, munmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { clearRefsWrite } from '../proc/clear-refs.js';
-import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, readPagemap } from '../proc/pagemap.js';
+import { clearRefsWrite } from './clear-refs.js';
+import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, readPagemap, softDirtyPagemap, type PagemapFormat } from './pagemap.js';
 
 export interface Kerndat {
   softDirty: boolean;
+  /** The file soft-dirty is read from. */
+  pagemapFormat: PagemapFormat;
   /** PFN of the shared zero page, or -1 if it could not be found. */
   zeroPagePfn: number;
 }
@@ -25,11 +27,11 @@ export function kerndat(kernel: Kernel): Kerndat {
   if (known !== undefined) return known;
   const task = kernel.spawn('kerndat');
   const mm = task.mm;
-  const kd: Kerndat = { softDirty: false, zeroPagePfn: -1 };
+  const format = softDirtyPagemap(kernel.profile);
+  const kd: Kerndat = { softDirty: false, pagemapFormat: format, zeroPagePfn: -1 };
   const page = mmap(mm, { pages: 2, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
   if (page >= 0) {
     const words = new Uint32Array(4);
-    const format = kernel.profile.pagemap2 ? 'pagemap2' : 'pagemap';
     // Clear first, so a bit set by the new VMA (VM_SOFTDIRTY) cannot pass for the write's.
     clearRefsWrite(mm, '4');
     const wrote = mm.write8(page * PAGE_SIZE, 1) === 0;
