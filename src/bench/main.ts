@@ -4,7 +4,8 @@ import { benchMmu } from './mmu-bench.js';
 import { benchWorkloads } from './workload-bench.js';
 
 const result: Record<string, unknown> = { node: process.version };
-Object.assign(result, benchMmu());
-Object.assign(result, benchWorkloads());
-Object.assign(result, benchCheckpoint());
+const only = process.argv[2];
+if (only === undefined || only === 'mmu') Object.assign(result, benchMmu());
+if (only === undefined || only === 'workload') Object.assign(result, benchWorkloads());
+if (only === undefined || only === 'checkpoint') Object.assign(result, benchCheckpoint());
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

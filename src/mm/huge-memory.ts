@@ -93,6 +93,8 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
     mem.putPmd(head);
   }
   pt.generation++;
+  // pmdp_invalidate(): the cached huge translation goes, so dirty is tracked per pte from now on.
+  mm.flushTlb();
 }
 
 /** split_huge_pmd_address(): split the huge PMD covering vpn, if vpn is not at its start. */

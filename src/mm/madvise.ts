@@ -43,7 +43,10 @@ export function madvise(mm: Mm, start: number, pages: number, advice: MadviseAdv
     const from = Math.max(vma.start, cur);
     const to = Math.min(vma.end, end);
     const r = madviseVma(mm, vma, from, to, advice);
-    if (r < 0) return r;
+    if (r < 0) {
+      mm.flushTlb();
+      return r;
+    }
     cur = to;
   }
   if (cur < end) unmapped = true;

@@ -21,6 +21,16 @@ import {
 } from './pgtable-types.js';
 import { anonVmaPrepare, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
 
+// Bits the wp fault path tests, as module constants: the JIT folds these, not imported bindings.
+const PTE_SPECIAL = 0x200; // _PAGE_SPECIAL
+const RW_ACCESSED = 0x22; // _PAGE_RW | _PAGE_ACCESSED
+const VMF_SHARED = 0x8; // VM_SHARED
+const F_ANON = 0x1; // PG_anon
+const F_SWAPCACHE = 0x20; // PG_swapcache
+if (PTE_SPECIAL !== _PAGE_SPECIAL || RW_ACCESSED !== (_PAGE_RW | _PAGE_ACCESSED) || VMF_SHARED !== VM_SHARED || F_ANON !== PG_anon || F_SWAPCACHE !== PG_swapcache) {
+  throw new Error('memory.ts: local bit constants disagree with pgtable-types.ts / vma.ts / page-alloc.ts');
+}
+
 /** fault_around_bytes: read faults on file mappings also map up to 16 cached neighbours. */
 export const FAULT_AROUND_PAGES = 16;
 
@@ -176,29 +186,29 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
   const lo = mm.pt.lo;
   const e = lo[slot];
   const pfn = e >>> 12;
-  if ((e & _PAGE_SPECIAL) === 0) {
-    if ((vma.flags & VM_SHARED) !== 0) {
+  if ((e & PTE_SPECIAL) === 0) {
+    if ((vma.flags & VMF_SHARED) !== 0) {
       // wp_page_shared()
-      lo[slot] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+      lo[slot] = e | RW_ACCESSED | mm.dirtyBits;
       mm.counters.softDirtyFaults++;
       return FAULT_OK;
     }
     const flags = mem.flags[pfn];
-    if ((flags & PG_anon) !== 0 && (flags & PG_swapcache) === 0 && mem.pageMapcount(pfn) === 1) {
+    if ((flags & F_ANON) !== 0 && (flags & F_SWAPCACHE) === 0 && mem.pageMapcount(pfn) === 1) {
       // wp_page_reuse()
-      lo[slot] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
+      lo[slot] = e | RW_ACCESSED | mm.dirtyBits;
       mm.counters.softDirtyFaults++;
       return FAULT_OK;
     }
   }
   // wp_page_copy()
   anonVmaPrepare(vma);
-  const copy = mem.allocFrame(PG_anon);
+  const copy = mem.allocFrame(F_ANON);
   if (copy < 0) return FAULT_OOM;
-  if ((e & _PAGE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
+  if ((e & PTE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
   mem.getPte(copy);
-  mm.pt.lo[slot] = (copy << 12) | mm.pageProt(vma) | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
-  if ((e & _PAGE_SPECIAL) === 0) mem.putPte(pfn);
+  mm.pt.lo[slot] = (copy << 12) | mm.pageProt(vma) | RW_ACCESSED | mm.dirtyBits;
+  if ((e & PTE_SPECIAL) === 0) mem.putPte(pfn);
   mm.counters.cowFaults++;
   return FAULT_OK;
 }

@@ -1,7 +1,7 @@
-import { FAULT_OK, type FaultResult } from './errno.js';
+import { FAULT_OK, FAULT_SIGSEGV, type FaultResult } from './errno.js';
 import type { Kernel } from './kernel.js';
 import type { KernelProfile } from './kernel-profile.js';
-import { handleMmFault } from './memory.js';
+import { doWpPage, handleMmFault } from './memory.js';
 import type { PageAlloc } from './page-alloc.js';
 import { PageTable } from './page-table.js';
 import {
@@ -17,19 +17,38 @@ import {
 import type { SwapDevice } from './swap.js';
 import { canMerge, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
 
-/** Direct-mapped software TLB: caches where a page's pte (or huge pmd) lives, never its bits. */
+/**
+ * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
+ * chunk and byte offset, so a hit never walks or reads the page table.
+ */
 const TLB_BITS = 14;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
-const PRESENT_RW = _PAGE_PRESENT | _PAGE_RW;
-const ACCESSED_DIRTY = _PAGE_ACCESSED | _PAGE_DIRTY;
-/** _PAGE_PSE as a literal: imported bindings are not constant-folded in the hot path. */
-const PSE = 0x80;
+const NO_FRAME = new Uint8Array(0);
+// Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
+const PRESENT = 0x1; // _PAGE_PRESENT
+const ACCESSED = 0x20; // _PAGE_ACCESSED
+const PSE = 0x80; // _PAGE_PSE
+const PRESENT_RW = 0x3; // _PAGE_PRESENT | _PAGE_RW
+const ACCESSED_DIRTY = 0x60; // _PAGE_ACCESSED | _PAGE_DIRTY
+const RW_DIRTY = 0x42; // _PAGE_RW | _PAGE_DIRTY
+const VMF_WRITE = 0x2; // VM_WRITE
+if (
+  PRESENT !== _PAGE_PRESENT ||
+  ACCESSED !== _PAGE_ACCESSED ||
+  PSE !== _PAGE_PSE ||
+  PRESENT_RW !== (_PAGE_PRESENT | _PAGE_RW) ||
+  ACCESSED_DIRTY !== (_PAGE_ACCESSED | _PAGE_DIRTY) ||
+  RW_DIRTY !== (_PAGE_RW | _PAGE_DIRTY) ||
+  VMF_WRITE !== VM_WRITE
+) {
+  throw new Error('mm.ts: local bit constants disagree with pgtable-types.ts / vma.ts');
+}
 
 /**
  * An mm_struct: the VMAs (sorted, non-overlapping) and the page table of one process, and the
- * memory accesses a CPU makes through them. A store to a present, writable page is the fast path
- * (TLB hit, one pte load, one store); anything else goes through handleMmFault() as a page fault.
+ * memory accesses a CPU makes through them. An access the TLB knows is the fast path; a miss walks
+ * the page table, and anything the entry does not allow goes through handleMmFault().
  */
 export class Mm {
   readonly mem: PageAlloc;
@@ -45,9 +64,16 @@ export class Mm {
   readonly softDirtyBit: number;
   /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
   readonly vmSoftDirty: number;
-  private readonly tlbTag = new Float64Array(TLB_SIZE).fill(-1);
-  private readonly tlbSlot = new Int32Array(TLB_SIZE);
+  private readonly wTag = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly wFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
+  private readonly wOff = new Int32Array(TLB_SIZE);
+  private readonly rTag = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
+  private readonly rOff = new Int32Array(TLB_SIZE);
   private tlbGeneration = 0;
+  private walkKey = -1;
+  private walkBase = 0;
+  private walkGeneration = -1;
   private lastVma: Vma | null = null;
   /** Counts of what the MMU did, for stats and benchmarks. */
   readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
@@ -71,77 +97,100 @@ export class Mm {
 
   /**
    * Store one byte at byte `offset` of virtual page `vpn`: the same as write8(vpn * 4096 + offset),
-   * for callers that keep page numbers, which stay small integers where byte addresses would not.
+   * for callers that keep page numbers. A write-TLB hit is one tag compare and one store.
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
     const i = vpn & TLB_MASK;
-    if (this.tlbTag[i] === vpn) {
-      const lo = this.pt.lo;
-      const slot = this.tlbSlot[i];
-      const e = lo[slot];
-      if ((e & PRESENT_RW) === PRESENT_RW) {
-        if ((e & ACCESSED_DIRTY) !== ACCESSED_DIRTY) lo[slot] = e | ACCESSED_DIRTY;
-        const pfn = (e >>> 12) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-        this.chunks[pfn >>> 9][((pfn & 511) << 12) | offset] = value;
-        return 0;
-      }
+    if (this.wTag[i] === vpn) {
+      this.wFrame[i][this.wOff[i] | offset] = value;
+      return 0;
     }
-    return this.accessSlow(vpn, vpn * 4096 + offset, true, value);
+    return this.accessSlow(vpn, offset, true, value);
   }
 
   /** Load one byte. Returns the byte (0..255), or a negative fault code. */
   read8(addr: number): number {
-    const vpn = Math.floor(addr / 4096);
-    const i = vpn & TLB_MASK;
-    if (this.tlbTag[i] === vpn) {
-      const lo = this.pt.lo;
-      const slot = this.tlbSlot[i];
-      const e = lo[slot];
-      if ((e & _PAGE_PRESENT) !== 0) {
-        if ((e & _PAGE_ACCESSED) === 0) lo[slot] = e | _PAGE_ACCESSED;
-        const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
-        return this.mem.chunks[pfn >>> 9][((pfn & 511) << 12) | (addr & 4095)];
-      }
-    }
-    return this.accessSlow(vpn, addr, false, 0);
+    return this.load8(Math.floor(addr / 4096), addr & 4095);
   }
 
-  /** TLB miss or a protection the fast path cannot satisfy: walk, fault if needed, retry. */
-  private accessSlow(vpn: number, addr: number, write: boolean, value: number): number {
+  /** Load byte `offset` of page vpn. */
+  load8(vpn: number, offset: number): number {
+    const i = vpn & TLB_MASK;
+    if (this.rTag[i] === vpn) return this.rFrame[i][this.rOff[i] | offset];
+    return this.accessSlow(vpn, offset, false, 0);
+  }
+
+  /**
+   * TLB miss: walk the page table as the CPU does, setting accessed (and, for a write, dirty) in the
+   * entry, fault if the entry does not allow the access, and fill the TLB. Like an x86 TLB, a write
+   * translation is cached only once the entry is writable and dirty, so the fast path never has to
+   * touch the page table; whoever takes permissions away flushes (flushTlb), as the kernel does.
+   */
+  private accessSlow(vpn: number, offset: number, write: boolean, value: number): number {
+    const need = write ? PRESENT_RW : PRESENT;
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
       const slot = this.leafSlot(vpn);
       if (slot >= 0) {
-        const lo = this.pt.lo;
-        const e = lo[slot];
-        const need = write ? PRESENT_RW : _PAGE_PRESENT;
-        if ((e & need) === need) {
-          lo[slot] = e | (write ? ACCESSED_DIRTY : _PAGE_ACCESSED);
-          const i = vpn & TLB_MASK;
-          this.tlbTag[i] = vpn;
-          this.tlbSlot[i] = slot;
-          const pfn = (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
-          const chunk = this.mem.chunks[pfn >>> 9];
-          const off = ((pfn & 511) << 12) | (addr & 4095);
-          if (!write) return chunk[off];
-          chunk[off] = value;
-          return FAULT_OK;
+        const e = this.pt.lo[slot];
+        if ((e & need) === need) return this.fillAndAccess(vpn, slot, offset, write, value);
+        // The soft-dirty fast path: a write to a present, write-protected pte is resolved on the
+        // entry already found, without a second walk.
+        if (write && (e & (PRESENT | PSE)) === PRESENT) {
+          const vma = this.findVma(vpn);
+          if (vma === null || (vma.flags & VMF_WRITE) === 0) return FAULT_SIGSEGV;
+          this.counters.faults++;
+          const r = doWpPage(this, vma, slot);
+          if (r !== FAULT_OK) return r;
+          // fillAndAccess rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
+          return this.fillAndAccess(vpn, slot, offset, write, value);
         }
       }
       const r = handleMmFault(this, vpn, write);
       if (r !== FAULT_OK) return r;
+      // The fault may have replaced the frame (COW): drop what the TLB knew about this page.
+      this.flushTlbPage(vpn);
     }
     throw new Error(`page fault at page ${vpn} did not resolve`);
   }
 
+  /** The entry at `slot` allows the access: set accessed/dirty as the CPU does, fill the TLB, access. */
+  private fillAndAccess(vpn: number, slot: number, offset: number, write: boolean, value: number): number {
+    const lo = this.pt.lo;
+    const e = lo[slot];
+    const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
+    if (ne !== e) lo[slot] = ne;
+    const pfn = (e >>> 12) + ((e & PSE) !== 0 ? vpn & 511 : 0);
+    const chunk = this.chunks[pfn >>> 9];
+    const base = (pfn & 511) << 12;
+    const i = vpn & TLB_MASK;
+    this.rTag[i] = vpn;
+    this.rFrame[i] = chunk;
+    this.rOff[i] = base;
+    if ((ne & RW_DIRTY) === RW_DIRTY) {
+      this.wTag[i] = vpn;
+      this.wFrame[i] = chunk;
+      this.wOff[i] = base;
+    } else if (this.wTag[i] === vpn) this.wTag[i] = -1;
+    if (!write) return chunk[base | offset];
+    chunk[base | offset] = value;
+    return FAULT_OK;
+  }
+
   /** Slot of the pte, or of the huge pmd, that maps vpn; -1 if no table leads there. No side effects. */
   leafSlot(vpn: number): number {
+    // Faults come in runs over one pte table: remember the last table walked to.
+    const key = Math.floor(vpn / 512);
+    if (key === this.walkKey && this.walkGeneration === this.pt.generation) return this.walkBase | (vpn & 511);
     const pmd = this.pt.pmdSlot(vpn, false);
     if (pmd < 0) return -1;
     const e = this.pt.lo[pmd];
     if (e === 0) return -1;
     if ((e & _PAGE_PSE) !== 0) return pmd;
-    return ((e >>> 12) << 9) | (vpn & 511);
+    this.walkKey = key;
+    this.walkBase = (e >>> 12) << 9;
+    this.walkGeneration = this.pt.generation;
+    return this.walkBase | (vpn & 511);
   }
 
   /** PFN of the frame mapped at vpn, or -1 if none (no side effects). */
@@ -164,9 +213,18 @@ export class Mm {
     return FAULT_OK;
   }
 
+  /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
-    this.tlbTag.fill(-1);
+    this.wTag.fill(-1);
+    this.rTag.fill(-1);
     this.tlbGeneration = this.pt.generation;
+  }
+
+  /** flush_tlb_page() */
+  flushTlbPage(vpn: number): void {
+    const i = vpn & TLB_MASK;
+    if (this.wTag[i] === vpn) this.wTag[i] = -1;
+    if (this.rTag[i] === vpn) this.rTag[i] = -1;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */

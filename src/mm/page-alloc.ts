@@ -88,12 +88,19 @@ export class PageAlloc {
     return this.maxFrames - 2 * FRAMES_PER_CHUNK;
   }
 
+  /**
+   * A whole free chunk, zero-filled: a new one is zero already (and untouched, so the host has not
+   * committed it); a recycled one is cleared.
+   */
   private takeChunk(): number {
     let c: number;
-    if (this.freeChunks.length > 0) c = this.freeChunks.pop()!;
-    else if (this.nextChunk < this.maxChunks) c = this.nextChunk++;
-    else return -1;
-    if (this.chunks[c] === undefined) this.chunks[c] = new Uint8Array(CHUNK_BYTES);
+    if (this.freeChunks.length > 0) {
+      c = this.freeChunks.pop()!;
+      this.chunks[c].fill(0);
+    } else if (this.nextChunk < this.maxChunks) {
+      c = this.nextChunk++;
+      this.chunks[c] = new Uint8Array(CHUNK_BYTES);
+    } else return -1;
     return c;
   }
 
@@ -107,8 +114,6 @@ export class PageAlloc {
       const c = this.takeChunk();
       if (c < 0) return -1;
       pfn = c * FRAMES_PER_CHUNK;
-      const chunk = this.chunks[c];
-      chunk.fill(0);
       for (let i = FRAMES_PER_CHUNK - 1; i >= 1; i--) this.freeFrames[this.nrFree++] = pfn + i;
     }
     this.flags[pfn] = PG_used | pageFlags;
@@ -122,7 +127,6 @@ export class PageAlloc {
     if (this.totalFrames - this.nrUsed < FRAMES_PER_CHUNK) return -1;
     const c = this.takeChunk();
     if (c < 0) return -1;
-    this.chunks[c].fill(0);
     const head = c * FRAMES_PER_CHUNK;
     for (let i = 0; i < FRAMES_PER_CHUNK; i++) {
       this.flags[head + i] = PG_used | PG_anon | PG_thp;

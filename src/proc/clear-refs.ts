@@ -79,6 +79,7 @@ export function clearRefsWrite(mm: Mm, data: string): number {
       },
     });
   }
+  mm.flushTlb();
   return 0;
 }
 

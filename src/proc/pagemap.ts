@@ -93,33 +93,9 @@ export function readPagemap(mm: Mm, start: number, count: number, out: Uint32Arr
           out[o + 1] = hi;
         }
       } else {
-        const lo = pt.lo;
-        const hiw = pt.hi;
-        const base = (pe >>> 12) << 9;
-        for (let v = vpn; v < next; v++, o += 2) {
-          const s = base | (v & 511);
-          const e = lo[s];
-          const h = hiw[s];
-          let hi = vmaSd | (v1 ? PM_PSHIFT_HI : 0);
-          if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-            const pfn = e >>> 12;
-            out[o] = pfn;
-            hi |= PM_PRESENT_HI;
-            if ((e & _PAGE_SOFT_DIRTY) !== 0) hi |= sdBit;
-            if ((e & _PAGE_SPECIAL) === 0) {
-              if ((pflags[pfn] & PG_anon) === 0) hi |= PM_FILE_HI;
-              const mc = (pflags[pfn] & PG_thp) !== 0 ? mem.pageMapcount(pfn) : mapcount[pfn];
-              if (mc === 1) hi |= exclusiveBit;
-            }
-          } else if (e !== 0 || h !== 0) {
-            // Swap entry: type in bits 0-4, offset from bit 5.
-            const off = swp_offset(e, h);
-            out[o] = ((off << 5) | swp_type(h)) >>> 0;
-            hi |= PM_SWAP_HI | (Math.floor(off / 2 ** 27) & PM_PFRAME_HI_MASK);
-            if (swapSd && (e & _PAGE_SWP_SOFT_DIRTY) !== 0) hi |= PM_SOFT_DIRTY_HI;
-          }
-          out[o + 1] = hi >>> 0;
-        }
+        const first = ((pe >>> 12) << 9) + (vpn - Math.floor(vpn / 512) * 512);
+        const holeWord = vmaSd | (v1 ? PM_PSHIFT_HI : 0);
+        ptePagemap(mm, first, next - vpn, out, o, holeWord, sdBit, exclusiveBit, swapSd);
       }
       vpn = next;
     }
@@ -154,4 +130,60 @@ export function pmExclusive(hi: number): boolean {
 /** The PFN of a present entry (emulated PFNs fit in the low word). */
 export function pmPfn(lo: number): number {
   return lo;
+}
+
+// Local copies of the bits the pte loop tests: the JIT folds module constants, not imported bindings.
+const PTE_PRESENT_MASK = 0x101; // _PAGE_PRESENT | _PAGE_PROTNONE
+const PTE_SOFT_DIRTY = 0x800; // _PAGE_SOFT_DIRTY
+const PTE_SPECIAL = 0x200; // _PAGE_SPECIAL
+const PTE_SWP_SOFT_DIRTY = 0x2; // _PAGE_SWP_SOFT_DIRTY
+const F_ANON = 1; // PG_anon
+const F_THP = 4; // PG_thp
+if (
+  PTE_PRESENT_MASK !== (_PAGE_PRESENT | _PAGE_PROTNONE) ||
+  PTE_SOFT_DIRTY !== _PAGE_SOFT_DIRTY ||
+  PTE_SPECIAL !== _PAGE_SPECIAL ||
+  PTE_SWP_SOFT_DIRTY !== _PAGE_SWP_SOFT_DIRTY ||
+  F_ANON !== PG_anon ||
+  F_THP !== PG_thp
+) {
+  throw new Error('pagemap.ts: local bit constants disagree with pgtable-types.ts / page-alloc.ts');
+}
+
+/**
+ * pagemap_pte_range() over one pte table: entries for `n` ptes from slot `first` into out[o..].
+ * Kept apart so the JIT compiles this loop on its own. Indexes are integers only: page numbers
+ * themselves are beyond 2^31 for addresses above 8 TiB.
+ */
+function ptePagemap(mm: Mm, first: number, n: number, out: Uint32Array, o: number, holeWord: number, sdBit: number, exclusiveBit: number, swapSd: boolean): void {
+  const lo = mm.pt.lo;
+  const hiw = mm.pt.hi;
+  const mem = mm.mem;
+  const pflags = mem.flags;
+  const mapcount = mem.mapcount;
+  const presentWord = holeWord | PM_PRESENT_HI;
+  for (let j = 0; j < n; j++, o += 2) {
+    const s = first + j;
+    const e = lo[s];
+    if ((e & (PTE_PRESENT_MASK)) !== 0) {
+      const pfn = e >>> 12;
+      out[o] = pfn;
+      let hi = presentWord;
+      if ((e & PTE_SOFT_DIRTY) !== 0) hi |= sdBit;
+      if ((e & PTE_SPECIAL) === 0) {
+        const f = pflags[pfn];
+        if ((f & F_ANON) === 0) hi |= PM_FILE_HI;
+        if (((f & F_THP) !== 0 ? mem.pageMapcount(pfn) : mapcount[pfn]) === 1) hi |= exclusiveBit;
+      }
+      out[o + 1] = hi;
+    } else if (e !== 0 || hiw[s] !== 0) {
+      // Swap entry: type in bits 0-4, offset from bit 5.
+      const h = hiw[s];
+      const off = swp_offset(e, h);
+      out[o] = ((off << 5) | swp_type(h)) >>> 0;
+      let hi = holeWord | PM_SWAP_HI | (Math.floor(off / 2 ** 27) & PM_PFRAME_HI_MASK);
+      if (swapSd && (e & PTE_SWP_SOFT_DIRTY) !== 0) hi |= PM_SOFT_DIRTY_HI;
+      out[o + 1] = hi;
+    } else if (holeWord !== 0) out[o + 1] = holeWord;
+  }
 }
