@@ -8,6 +8,7 @@ import { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfil
 import { processOutput } from './output.js';
 import { scriptCommand } from './script.js';
 import { registerCheckpointCommands } from './checkpoint.js';
+import { registerRunCommands } from './run.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -43,7 +44,13 @@ export function buildProgram(): Command {
         'page tracking: clear_refs 4, run, read bit 55 of pagemap, dump only what changed.',
     )
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', EXIT_CODES_HELP);
+    .addHelpText('after', EXIT_CODES_HELP)
+    // Set before the subcommands exist: they copy these settings when they are created.
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`tracker: ${s.replace(/^error: /, '')}`),
+    });
 
   program
     .command('script')
@@ -57,15 +64,16 @@ export function buildProgram(): Command {
     });
 
   registerCheckpointCommands(program);
+  registerRunCommands(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    outputError: (s, write) => write(`tracker: ${s.replace(/^error: /, '')}`),
+  // `tracker ... | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
   });
   try {
     await program.parseAsync(argv);

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { sparkline } from '../src/cli/run.js';
+import { ROOT } from './helpers.js';
+
+function tracker(...args: string[]) {
+  return spawnSync(process.execPath, [join(ROOT, 'bin', 'tracker.js'), ...args], { encoding: 'utf8' });
+}
+
+test('tracker run --json reports dirty pages per interval that settle near the hot set', () => {
+  const r = tracker('run', '--steps', '300000', '--sample-interval', '50000', '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { samples: { dirtyPages: number }[]; softDirty: boolean };
+  assert.equal(report.softDirty, true);
+  assert.equal(report.samples.length, 6);
+  assert.equal(report.samples[0].dirtyPages, 32768, 'the first interval populates the 128 MiB heap');
+  for (const s of report.samples.slice(1)) assert.ok(s.dirtyPages >= 2048 && s.dirtyPages < 2400, `${s.dirtyPages} dirty pages`);
+});
+
+test('tracker run prints a table and a sparkline of dirty pages', () => {
+  const r = tracker('run', '--steps', '200000', '--sample-interval', '50000');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /dirty pages per interval +\S*█/);
+});
+
+test('tracker workloads lists every built-in model with its parameters', () => {
+  const r = tracker('workloads', '--json');
+  assert.equal(r.status, 0);
+  const list = JSON.parse(r.stdout) as { name: string; params: unknown[] }[];
+  assert.deepEqual(
+    list.map((w) => w.name),
+    ['hot-cold', 'uniform', 'sequential', 'idle', 'churn', 'fork-cow', 'thp', 'swap'],
+  );
+  assert.ok(list.every((w) => w.params.length > 0));
+});
+
+test('bad flags and values are one-line usage errors with exit 2', () => {
+  for (const args of [['run', '--steps', 'abc'], ['dump', '--bogus'], ['dump', '--iterative', '--kernel', '5.0'], ['dump', '--iterative', '--bandwidth', '-1G'], ['run', '--workload', 'nope']]) {
+    const r = tracker(...args);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, /^tracker: [^\n]+\n(\(run with --help for usage\)\n)?$/, args.join(' '));
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('sparkline scales to the largest value and leaves gaps for missing ones', () => {
+  assert.equal(sparkline([0, 4, 8, null]), '▁▅█ ');
+});
