@@ -10,14 +10,13 @@
  *
  * run() is synchronous and Node's streams are not, so instead of readline over a read stream:
  *  - plain-text traces are streamed with positional fs.readSync in 1 MiB chunks, never whole;
- *  - .gz traces are inflated at once with zlib.gunzipSync (Node has no synchronous streaming
- *    inflate), refused above 64 MiB compressed or 512 MiB inflated: decompress those first.
+ *  - .gz traces are inflated as a stream by a worker thread (GunzipSource), 1 MiB at a time.
  * Records are parsed from the bytes (no string per line). `offset` is the byte offset, in the
  * (decompressed) trace, of the next unread line: a resumed process reopens the file there.
  */
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { GunzipError, GunzipSource } from './gunzip-source.js';
 
 export const LACKEY_INSTR = 1;
 export const LACKEY_LOAD = 2;
@@ -27,8 +26,6 @@ export const LACKEY_MODIFY = 4;
 export const LACKEY_END = -1;
 
 const CHUNK_BYTES = 1024 * 1024;
-export const GZ_MAX_COMPRESSED = 64 * 1024 * 1024;
-export const GZ_MAX_INFLATED = 512 * 1024 * 1024;
 
 /** Hex digit value of a byte, or -1. */
 const HEX = new Int8Array(256).fill(-1);
@@ -53,29 +50,26 @@ export class LackeyReader {
   private pos = 0;
   /** Offset in the trace of buf[0]. */
   private base: number;
-  private eof: boolean;
-  private readonly streamed: boolean;
+  private eof = false;
+  /** For .gz traces: the inflating stream (plain text is read by position instead). */
+  private readonly gz: GunzipSource | null;
 
   constructor(
     readonly file: string,
     offset = 0,
   ) {
-    this.streamed = !isGzipPath(file);
-    if (this.streamed) {
-      try {
-        statSync(file);
-      } catch (e) {
-        throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
-      }
-      this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
-      this.base = offset;
-      this.eof = false;
-    } else {
-      this.buf = inflateTrace(file);
-      this.len = this.buf.length;
-      this.base = 0;
-      this.pos = Math.min(offset, this.len);
-      this.eof = true;
+    try {
+      statSync(file);
+    } catch (e) {
+      throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
+    }
+    this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.base = offset;
+    this.gz = isGzipPath(file) ? new GunzipSource(file) : null;
+    if (this.gz !== null) {
+      this.guard(() => this.gz!.skip(offset));
+      // Read the first piece now, so a file that is not gzip is refused when it is opened.
+      this.refill();
     }
   }
 
@@ -151,36 +145,29 @@ export class LackeyReader {
     this.base += this.pos;
     this.pos = 0;
     this.len = tail;
-    let n: number;
+    const n = this.gz !== null ? this.guard(() => this.gz!.read(this.buf, tail, this.buf.length - tail)) : this.readAt(tail);
+    if (n === 0) this.eof = true;
+    this.len += n;
+  }
+
+  private readAt(tail: number): number {
     let fd = -1;
     try {
       fd = openSync(this.file, 'r');
-      n = readSync(fd, this.buf, tail, this.buf.length - tail, this.base + tail);
+      return readSync(fd, this.buf, tail, this.buf.length - tail, this.base + tail);
     } catch (e) {
       throw new InputError(`cannot read Lackey trace ${this.file}: ${ioMessage(e)}`);
     } finally {
       if (fd >= 0) closeSync(fd);
     }
-    if (n === 0) this.eof = true;
-    this.len += n;
   }
-}
 
-function inflateTrace(file: string): Buffer {
-  let size: number;
-  try {
-    size = statSync(file).size;
-  } catch (e) {
-    throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
-  }
-  const hint = `decompress it first (gunzip -k ${file}) and replay the plain-text trace, which is streamed`;
-  if (size > GZ_MAX_COMPRESSED) throw new InputError(`Lackey trace ${file} is larger than ${GZ_MAX_COMPRESSED / 2 ** 20} MiB compressed: ${hint}`);
-  try {
-    return gunzipSync(readFileSync(file), { maxOutputLength: GZ_MAX_INFLATED });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') throw new InputError(`Lackey trace ${file} inflates to more than ${GZ_MAX_INFLATED / 2 ** 20} MiB: ${hint}`);
-    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') throw new InputError(`Lackey trace ${file}: not a valid gzip file (${(e as Error).message})`);
-    throw new InputError(`cannot read Lackey trace ${file}: ${ioMessage(e)}`);
+  private guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof GunzipError) throw new InputError(`Lackey trace ${this.file}: not a valid gzip file (${e.message})`);
+      throw e;
+    }
   }
 }
