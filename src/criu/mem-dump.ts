@@ -20,7 +20,7 @@ import { mmap as sysMmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
-import { accessPage, memoryDigest } from '../proc/mem.js';
+import { accessPage, forEachPageRun, memoryDigest } from '../proc/mem.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import type { WorkloadProcess } from '../workload/process.js';
 import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
@@ -106,18 +106,14 @@ export function collectPages(mm: Mm, format: PagemapFormat, incremental: boolean
   return { entries, dump, scanned, skippedParent, zero };
 }
 
-/** Copy the pages out of the process (like vmsplice or process_vm_readv): one buffer. */
-export function copyPages(mm: Mm, vpns: number[]): Buffer {
-  const out = Buffer.alloc(vpns.length * PAGE_SIZE);
-  let vma: Vma | null = mm.vmas[0] ?? null;
-  for (let i = 0; i < vpns.length; i++) {
-    const v = vpns[i];
-    if (vma === null || v < vma.start || v >= vma.end) vma = mm.findVma(v);
-    // In 'read' mode the process ran since pagemap was read: a page whose mapping went away
-    // reads as zeros; whatever is mapped there later is new (VM_SOFTDIRTY) and dumped again.
-    if (vma !== null) out.set(accessPage(mm, vma, v), i * PAGE_SIZE);
-  }
-  return out;
+/**
+ * The contents of `vpns` as views of the frames and swap slots that hold them, neighbours merged:
+ * what vmsplice hands to a pipe, with no copy. Valid until the process runs again.
+ */
+export function pageRuns(mm: Mm, vpns: number[]): Uint8Array[] {
+  const runs: Uint8Array[] = [];
+  forEachPageRun(mm, vpns.length, (i) => vpns[i], (arr, off, len) => runs.push(arr.subarray(off, off + len)));
+  return runs;
 }
 
 function vmaEntries(mm: Mm): { mmEntry: MmEntry; shmem: Omit<ShmemImage, 'data'>; shmemPages: Buffer[] } {
@@ -187,9 +183,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const mm = proc.task.mm;
   const incremental = o.trackMem && o.softDirty && o.hasParent;
   const c = collectPages(mm, o.format, incremental);
-  let pages: Buffer | null = null;
   const final = o.type === 'dump';
-  if (final || o.preDumpMode === 'splice') pages = copyPages(mm, c.dump);
   if (o.softDirty && o.trackMem) clearRefsWrite(mm, '4');
   const bytes = c.dump.length * PAGE_SIZE;
   const memdumpUs = (c.scanned + c.zero) * PAGEMAP_NS_PER_PAGE / 1000;
@@ -203,7 +197,6 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     // soft-dirty again and goes into the next iteration.
     stepsDuringCopy = Math.round((memwriteUs * 1000) / VIRTUAL_NS_PER_STEP);
     proc.run(stepsDuringCopy);
-    pages = copyPages(mm, c.dump);
   }
   const stats: IterationStats = {
     iteration: o.iteration,
@@ -240,7 +233,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   };
   put(IMAGE_FILES.pagemap, encodeImage('pagemap', { entries: c.entries }));
   o.faultPoint?.(IMAGE_FILES.pages);
-  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', [pages!], bytes);
+  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes);
   if (final) {
     const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
     put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));

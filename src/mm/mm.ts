@@ -209,7 +209,8 @@ export class Mm {
   populatePage(vpn: number, data: Uint8Array): FaultResult {
     const r = this.store8(vpn, 0, data[0]);
     if (r !== FAULT_OK) return r;
-    this.mem.frame(this.framePfn(vpn)).set(data);
+    const pfn = this.framePfn(vpn);
+    this.chunks[pfn >>> 9].set(data, (pfn & 511) << 12);
     return FAULT_OK;
   }
 

@@ -40,6 +40,11 @@ export class SwapDevice {
     return slot;
   }
 
+  /** The array holding slot's data, at byte (slot % 512) * 4096. */
+  chunkOf(slot: number): Uint8Array {
+    return this.chunks[Math.floor(slot / SLOTS_PER_CHUNK)];
+  }
+
   read(slot: number): Uint8Array {
     const off = (slot % SLOTS_PER_CHUNK) * PAGE_SIZE;
     return this.chunks[Math.floor(slot / SLOTS_PER_CHUNK)].subarray(off, off + PAGE_SIZE);
