@@ -8,6 +8,7 @@ import { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfil
 import { processOutput } from './output.js';
 import { scriptCommand } from './script.js';
 import { registerCheckpointCommands } from './checkpoint.js';
+import { registerInspectCommands } from './inspect.js';
 import { registerRunCommands } from './run.js';
 
 export const EXIT_CODES_HELP = `
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
 
   registerCheckpointCommands(program);
   registerRunCommands(program);
+  registerInspectCommands(program);
   return program;
 }
 
