@@ -200,8 +200,10 @@ function compareRows(r: CompareResult): CompareRow[] {
   const rows: CompareRow[] = [];
   const anyDisk = r.base.from === 'images' || r.head.from === 'images';
   for (const it of r.iterations) {
-    const type = it.type.base ?? it.type.head;
-    const group = `${it.iteration}${type === 'dump' || (it.type.base !== it.type.head && it.type.base !== null && it.type.head !== null) ? ` (${it.type.base ?? '-'}/${it.type.head ?? '-'})` : ''}`;
+    // Mark final dumps, and iterations that are a pre-dump on one side and the dump on the other.
+    const { base: tb, head: th } = it.type;
+    const note = tb !== null && th !== null && tb !== th ? ` (${tb}/${th})` : (tb ?? th) === 'dump' ? ' (dump)' : '';
+    const group = `${it.iteration}${note}`;
     rows.push({ group, metric: 'pages written', d: it.pages_written, unit: 'pages' });
     if (anyDisk) rows.push({ group: '', metric: 'bytes on disk', d: it.bytes_on_disk, unit: 'bytes' });
   }
