@@ -11,6 +11,7 @@
  * in pagemap order, so page data pays no per-page encoding cost.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
@@ -59,16 +60,21 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
 }
 
 /** Write raw page data: chunks are written as they are, the crc computed on the way. */
-export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number): void {
+export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number, faultPoint?: (name: string) => void): void {
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, Buffer.alloc(HEADER_BYTES));
     let crc = 0;
     let n = 0;
+    let middle = faultPoint !== undefined && length > 0;
     for (const c of chunks) {
       crc = crc32(c, crc);
       writeSync(fd, c);
       n += c.length;
+      if (middle && n >= length / 2) {
+        middle = false;
+        faultPoint!(`${basename(path)}:middle`);
+      }
     }
     if (n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
     writeSync(fd, header(kind, length, crc), 0, HEADER_BYTES, 0);
@@ -86,6 +92,7 @@ export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer
   if (version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${version}, this tracker reads version ${IMAGE_VERSION}`);
   const length = data.readBigUInt64LE(8);
   if (length !== BigInt(data.length - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${data.length - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
+  if (data.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
   const payload = data.subarray(HEADER_BYTES);
   if ((crc32(payload) >>> 0) !== data.readUInt32LE(16)) throw new ImageError(`${path}: checksum mismatch; the image is corrupted`);
   return payload;

@@ -171,7 +171,10 @@ export interface DumpIterationOptions {
   preDumpMode: PreDumpMode;
   bandwidth: number;
   kernelName: KernelProfileName;
-  /** For tests of crash safety: called before each file is written and before the rename. */
+  /**
+   * Crash points, for tests of crash safety: called with a file name before that file is written,
+   * with 'pages.img:middle' halfway through the page data, and with 'rename' before the rename.
+   */
   faultPoint?: (name: string) => void;
 }
 
@@ -233,7 +236,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   };
   put(IMAGE_FILES.pagemap, encodeImage('pagemap', { entries: c.entries }));
   o.faultPoint?.(IMAGE_FILES.pages);
-  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes);
+  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes, o.faultPoint);
   if (final) {
     const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
     put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));
@@ -259,6 +262,11 @@ export function prepareImagesRoot(root: string, force: boolean): void {
       throw new UsageError(`${root} exists and is not a directory; choose another -D`);
     }
     if (entries.length > 0) {
+      const interrupted = entries.filter((e) => /^\.\d+\.tmp$/.test(e));
+      if (!force && interrupted.length > 0) {
+        const done = entries.filter((e) => /^\d+$/.test(e)).length;
+        throw new UsageError(`${root} holds an interrupted dump (${interrupted.join(', ')} after ${done} complete iteration${done === 1 ? '' : 's'}); pass --force to start over, or choose another -D`);
+      }
       if (!force) throw new UsageError(`${root} is not empty; pass --force to replace its images, or choose another -D`);
       for (const e of entries) rmSync(join(root, e), { recursive: true, force: true });
     }

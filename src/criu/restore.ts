@@ -5,8 +5,8 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { ImageError, VerifyError } from '../errors.js';
-import { Kernel, type Task } from '../mm/kernel.js';
+import { ImageError, TrackerError, VerifyError } from '../errors.js';
+import { DEFAULT_MEMORY_BYTES, Kernel, type Task } from '../mm/kernel.js';
 import { isKernelProfileName } from '../mm/kernel-profile.js';
 import { madvise } from '../mm/madvise.js';
 import { mmap, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
@@ -37,9 +37,13 @@ function loadLink(dir: string): ChainLink {
   const inventory = readImage<InventoryEntry>(join(dir, IMAGE_FILES.inventory), 'inventory');
   if (inventory === null || typeof inventory !== 'object' || inventory.format !== 'tracker') throw new ImageError(`${dir}: inventory is not a tracker inventory`);
   if (!Number.isSafeInteger(inventory.iteration) || inventory.iteration < 1) throw new ImageError(`${dir}: inventory has a bad iteration number`);
+  if (inventory.type !== 'dump' && inventory.type !== 'pre-dump') throw new ImageError(`${dir}: inventory has an unknown type`);
+  if (inventory.parent !== null && typeof inventory.parent !== 'string') throw new ImageError(`${dir}: inventory parent must be a relative path or null`);
   const pm = readImage<PagemapImage>(join(dir, IMAGE_FILES.pagemap), 'pagemap');
   if (pm === null || !Array.isArray(pm.entries)) throw new ImageError(`${dir}: pagemap image has no entries list`);
   const pages = readRawImage(join(dir, IMAGE_FILES.pages), 'pages');
+  // Not needed to rebuild memory, but a restore checks every checksum of the chain.
+  readImage(join(dir, IMAGE_FILES.stats), 'stats');
   const offsets: number[] = [];
   let off = 0;
   let prevEnd = -1;
@@ -64,7 +68,11 @@ function loadLink(dir: string): ChainLink {
  */
 export function loadChain(finalDir: string): ChainLink[] {
   const start = resolve(finalDir);
-  if (!existsSync(start)) throw new ImageError(`${finalDir}: no such image directory`);
+  if (!existsSync(start)) {
+    const tmp = join(dirname(start), `.${basename(start)}.tmp`);
+    if (existsSync(tmp)) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
+    throw new ImageError(`${finalDir}: no such image directory`);
+  }
   const root = realpathSync(dirname(start));
   const chain: ChainLink[] = [];
   const seen = new Set<string>();
@@ -79,15 +87,22 @@ export function loadChain(finalDir: string): ChainLink[] {
     if (parent === null) break;
     if (typeof parent !== 'string' || parent.startsWith('/')) throw new ImageError(`${dir}: parent reference must be relative`);
     const p = resolve(dir, parent);
-    const rel = relative(root, p);
-    if (rel.startsWith('..') || rel.includes(sep) || rel === '') throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
+    if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
     if (!existsSync(p)) throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
     dir = realpathSync(p);
+    // Checked again after symlinks are resolved: a link must not lead out of the root either.
+    if (!insideRoot(root, dir)) throw new ImageError(`${p}: resolves to ${dir}, outside the images directory ${root}`);
   }
   for (let i = 1; i < chain.length; i++) {
     if (chain[i].inventory.iteration !== chain[i - 1].inventory.iteration + 1) throw new ImageError(`${chain[i].dir}: parent is iteration ${chain[i - 1].inventory.iteration}, expected ${chain[i].inventory.iteration - 1}`);
   }
   return chain;
+}
+
+/** A direct child of the images root (an iteration directory), nothing above or beside it. */
+function insideRoot(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel !== '' && !rel.startsWith('..') && !rel.includes(sep);
 }
 
 /** Find page vpn in link i or, through in-parent entries, its parents. */
@@ -134,6 +149,48 @@ export interface RestoreOptions {
   verify: boolean;
 }
 
+const MAX_USER_VPN = 2 ** 35;
+/** Shmem files keep per-page arrays: bound them so a corrupt image cannot ask for gigabytes. */
+const MAX_FILE_PAGES = 1 << 22;
+
+function validateMm(dir: string, m: MmEntry): void {
+  if (m === null || typeof m !== 'object' || !Array.isArray(m.vmas)) throw new ImageError(`${dir}: mm image has no VMA list`);
+  let prevEnd = 0;
+  for (const v of m.vmas) {
+    const ok =
+      v !== null &&
+      typeof v === 'object' &&
+      Number.isSafeInteger(v.start) &&
+      Number.isSafeInteger(v.end) &&
+      v.start >= prevEnd &&
+      v.end > v.start &&
+      v.end <= MAX_USER_VPN &&
+      Number.isSafeInteger(v.flags) &&
+      Number.isSafeInteger(v.pgoff) &&
+      v.pgoff >= 0 &&
+      (v.kind === 'anon' || v.kind === 'shared' || v.kind === 'file');
+    if (!ok) throw new ImageError(`${dir}: mm image has a malformed or overlapping VMA`);
+    if (v.kind === 'shared' && v.end - v.start > MAX_FILE_PAGES) throw new ImageError(`${dir}: shared VMA larger than ${MAX_FILE_PAGES} pages`);
+    if (v.kind === 'file' && (v.file === null || typeof v.file !== 'object' || typeof v.file.name !== 'string' || !Number.isSafeInteger(v.file.pages) || v.file.pages < 0 || v.file.pages > MAX_FILE_PAGES))
+      throw new ImageError(`${dir}: file VMA without a valid file`);
+    prevEnd = v.end;
+  }
+}
+
+function validateShmem(dir: string, sh: ShmemImage, m: MmEntry): void {
+  if (sh === null || typeof sh !== 'object' || !Array.isArray(sh.objects) || !(sh.data instanceof Uint8Array)) throw new ImageError(`${dir}: shmem image is malformed`);
+  let pages = 0;
+  for (const o of sh.objects) {
+    if (o === null || typeof o !== 'object' || !Array.isArray(o.runs)) throw new ImageError(`${dir}: shmem object is malformed`);
+    for (const r of o.runs) {
+      if (!Array.isArray(r) || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[0] < 0 || r[1] < 1) throw new ImageError(`${dir}: shmem run is malformed`);
+      pages += r[1];
+    }
+  }
+  if (pages * PAGE_SIZE !== sh.data.length) throw new ImageError(`${dir}: shmem image names ${pages} pages but holds ${sh.data.length / PAGE_SIZE}`);
+  for (const v of m.vmas) if (v.kind === 'shared' && (!Number.isSafeInteger(v.shmem) || v.shmem < 0 || v.shmem >= sh.objects.length)) throw new ImageError(`${dir}: shared VMA names a missing shmem object`);
+}
+
 function vmProt(flags: number): number {
   return (flags & VM_READ ? PROT_READ : 0) | (flags & VM_WRITE ? PROT_WRITE : 0) | (flags & VM_EXEC ? PROT_EXEC : 0);
 }
@@ -146,15 +203,20 @@ export function restoreProcess(chain: ChainLink[]): { kernel: Kernel; task: Task
   const mmImg = readImage<MmEntry>(join(last.dir, IMAGE_FILES.mm), 'mm');
   const shmem = readImage<ShmemImage>(join(last.dir, IMAGE_FILES.shmem), 'shmem');
   const core = readImage<CoreImage>(join(last.dir, IMAGE_FILES.core), 'core');
-  if (mmImg === null || !Array.isArray(mmImg.vmas)) throw new ImageError(`${last.dir}: mm image has no VMA list`);
-  const kernel = new Kernel({ profile: last.inventory.kernel });
+  validateMm(last.dir, mmImg);
+  validateShmem(last.dir, shmem, mmImg);
+  if (core === null || typeof core !== 'object' || core.state === null || typeof core.state !== 'object') throw new ImageError(`${last.dir}: core image holds no program state`);
+  // Every page the images name must fit in the emulated machine: refuse absurd counts up front.
+  let needed = shmem.data.length / PAGE_SIZE;
+  for (const e of last.entries) needed += e.nr_pages;
+  const memoryBytes = Math.min(DEFAULT_MEMORY_BYTES, Math.max(64 << 20, Math.ceil((needed * 1.25) / 512) * 512 * PAGE_SIZE + (16 << 20)));
+  if (needed * PAGE_SIZE > DEFAULT_MEMORY_BYTES) throw new ImageError(`${last.dir}: the images name ${needed} pages, more than an emulated machine holds`);
+  const kernel = new Kernel({ profile: last.inventory.kernel, memoryBytes });
   const task = kernel.spawn('restore');
   const mm = task.mm;
   const shmemFiles = new Map<number, ShmemFile>();
   for (const v of mmImg.vmas) {
     const pages = v.end - v.start;
-    if (!Number.isSafeInteger(v.start) || !Number.isSafeInteger(pages) || pages < 1 || pages > kernel.mem.totalFrames * 64)
-      throw new ImageError(`${last.dir}: VMA with a bad range`);
     let file: ShmemFile | undefined;
     if (v.kind === 'file') {
       if (v.file === null) throw new ImageError(`${last.dir}: file VMA without a file`);
@@ -226,7 +288,12 @@ export function restore(o: RestoreOptions): RestoreReport {
   }
   let proc: WorkloadProcess | null = null;
   if (o.resumeSteps > 0 || o.verify) {
-    proc = resumeWorkload(kernel, task, core.state);
+    try {
+      proc = resumeWorkload(kernel, task, core.state);
+    } catch (e) {
+      if (e instanceof TrackerError) throw e;
+      throw new ImageError(`${o.dir}: core image does not describe a process tracker can resume (${(e as Error).message})`);
+    }
     proc.run(o.resumeSteps);
     report.resumed_steps = o.resumeSteps;
   }
@@ -244,8 +311,7 @@ export function restore(o: RestoreOptions): RestoreReport {
 }
 
 /** The spec createWorkload takes for a workload identity. */
-function workloadSpec(id: { model: string; source: string; params: Record<string, unknown> }): string {
-  const p = id.params as { path?: unknown };
-  return typeof p.path === 'string' ? p.path : id.source;
+function workloadSpec(id: { source: string; spec?: string }): string {
+  return typeof id.spec === 'string' ? id.spec : id.source;
 }
 

@@ -3,6 +3,7 @@
  * built-in model, a model file, an op script or a Lackey trace, and resumed from their saved state
  * after a restore. This module is the public surface; the rest of tracker imports from here.
  */
+import { resolve } from 'node:path';
 import { ImageError, InputError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
 import { isLackeyPath, LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
@@ -26,6 +27,13 @@ const OVERRIDES = 'param ';
  * set model parameters over the defaults and the model file's (not allowed for scripts and traces).
  */
 export function createWorkload(kernel: Kernel, spec: string, seed: number, overrides: Record<string, unknown> = {}): WorkloadProcess {
+  const proc = startWorkload(kernel, spec, seed, overrides);
+  const name = spec === '' ? DEFAULT_WORKLOAD : spec;
+  proc.identity.spec = findModel(name) !== undefined ? name : resolve(name);
+  return proc;
+}
+
+function startWorkload(kernel: Kernel, spec: string, seed: number, overrides: Record<string, unknown>): WorkloadProcess {
   const name = spec === '' ? DEFAULT_WORKLOAD : spec;
   const def = findModel(name);
   if (def !== undefined) return launchModel(kernel, { def, seed, source: name, layers: [{ where: OVERRIDES, values: overrides }], phases: [] });

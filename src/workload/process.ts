@@ -13,6 +13,11 @@ export interface WorkloadIdentity {
   seed: number;
   /** The resolved parameters (defaults filled in), JSON-serialisable. */
   params: Record<string, unknown>;
+  /**
+   * What createWorkload was given, files as absolute paths: enough to start the same process again
+   * from scratch (restore --verify).
+   */
+  spec?: string;
 }
 
 /** Small, JSON-serialisable program state: enough to continue exactly where the process stopped. */
