@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sparkline } from '../src/cli/run.js';
@@ -47,4 +49,24 @@ test('bad flags and values are one-line usage errors with exit 2', () => {
 
 test('sparkline scales to the largest value and leaves gaps for missing ones', () => {
   assert.equal(sparkline([0, 4, 8, null]), '▁▅█ ');
+});
+
+test('a workload larger than --memory fails cleanly with exit 4, not by exhausting Node', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tracker-oom-'));
+  try {
+    const model = join(dir, 'big.json');
+    writeFileSync(model, JSON.stringify({ model: 'uniform', params: { heap: '64M' } }));
+    const r = tracker('dump', '--iterative', '--workload', model, '-D', join(dir, 'img'), '--memory', '32M');
+    assert.equal(r.status, 4);
+    assert.match(r.stderr, /^tracker: workload uniform: emulated memory exhausted at 0x[0-9a-f]+; use a smaller heap or more --memory\n$/);
+    assert.deepEqual(readdirSync(join(dir, 'img')), [], 'no partial iteration is left');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an images directory that cannot be created is a one-line error, exit 2', () => {
+  const r = tracker('dump', '--iterative', '-D', '/etc/passwd/images');
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, 'tracker: cannot create images directory /etc/passwd/images: ENOTDIR\n');
 });

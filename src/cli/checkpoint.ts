@@ -7,12 +7,20 @@ import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
 import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
+import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
 import { DEFAULT_WORKLOAD } from '../workload/index.js';
 import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatUs, parseBytes } from './units.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
+
+/** --memory: a size the emulated machine can have (4 MiB to 4 GiB). */
+export function memorySize(v: string): number {
+  const n = parseBytes('--memory')(v);
+  if (n < 4 * 1024 * 1024 || n > 4 * 1024 ** 3) throw new InvalidArgumentError(`--memory must be between 4M and 4G, got '${v}'`);
+  return Math.min(n, DEFAULT_MEMORY_BYTES);
+}
 
 interface DumpFlags {
   iterative: boolean;
@@ -31,6 +39,7 @@ interface DumpFlags {
   leaveRunning: boolean;
   force: boolean;
   json: boolean;
+  memory?: number;
 }
 
 function choice<T extends string>(what: string, values: readonly T[]): (v: string) => T {
@@ -85,6 +94,7 @@ export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
     bandwidth: f.bandwidth,
     leaveRunning: f.leaveRunning,
     force: f.force,
+    memoryBytes: f.memory,
     onIteration: (s, phase) => {
       if (f.json) return;
       if (phase === 'start') {
@@ -134,6 +144,7 @@ export function registerCheckpointCommands(program: Command): void {
         .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
     )
     .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures (e.g. 1G, 100M/s)', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
+    .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
     .option('--leave-running', 'leave the process running after the final dump', false)
     .option('--force', 'replace the images in a non-empty -D', false)
     .option('--json', 'print one JSON document with CRIU stats names', false)

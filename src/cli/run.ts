@@ -4,9 +4,20 @@ import type { Command } from 'commander';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload, DEFAULT_WORKLOAD, listWorkloads, runMeasured, type RunReport } from '../workload/index.js';
+import { memorySize } from './checkpoint.js';
 import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes } from './units.js';
+
+interface RunFlags {
+  workload: string;
+  seed: number;
+  steps: number;
+  sampleInterval: number;
+  kernel: KernelProfileName;
+  memory?: number;
+  json: boolean;
+}
 
 const SPARKS = '▁▂▃▄▅▆▇█';
 
@@ -48,8 +59,8 @@ export function renderRun(r: RunReport): string {
   return lines.join('\n');
 }
 
-export function runCommand(o: { workload: string; seed: number; steps: number; sampleInterval: number; kernel: KernelProfileName; json: boolean }, out: Output): RunReport {
-  const proc = createWorkload(new Kernel({ profile: o.kernel }), o.workload, o.seed);
+export function runCommand(o: RunFlags, out: Output): RunReport {
+  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes: o.memory }), o.workload, o.seed);
   const report = runMeasured(proc, { steps: o.steps, sampleInterval: o.sampleInterval });
   out.out(o.json ? JSON.stringify(report, null, 2) : renderRun(report));
   return report;
@@ -64,9 +75,10 @@ export function registerRunCommands(program: Command): void {
     .option('--steps <n>', 'steps to run', intArg('--steps', 1), 1_600_000)
     .option('--sample-interval <steps>', 'steps between samples: each reads soft-dirty through pagemap, then writes clear_refs 4', intArg('--sample-interval', 1), 200_000)
     .addOption(kernelOption())
+    .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', `\nOne step is one memory access or system call, 10 ns of virtual time.\n${EXIT_CODES_HELP}`)
-    .action((o: { workload: string; seed: number; steps: number; sampleInterval: number; kernel: KernelProfileName; json: boolean }) => {
+    .action((o: RunFlags) => {
       runCommand(o, processOutput(o.json));
     });
 
