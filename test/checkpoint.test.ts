@@ -142,3 +142,29 @@ test('a corrupted page image is refused by its checksum', () => {
   assert.throws(() => restore({ dir: join(dir, '3'), resumeSteps: 0, verify: false }), /checksum mismatch/);
 });
 
+
+test('pre-dump / dump --prev-images-dir --track-mem scripted by hand give the same images as dump --iterative', () => {
+  const base = join(tmp, `prim${n++}`);
+  const run = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'tracker.js'), ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  run('pre-dump', '-D', join(base, '1'), '--workload', 'hot-cold', '--interval', '20000', '--track-mem');
+  run('pre-dump', '-D', join(base, '2'), '--prev-images-dir', '../1', '--interval', '20000', '--track-mem');
+  run('dump', '-D', join(base, '3'), '--prev-images-dir', '../2', '--interval', '20000', '--track-mem');
+  const { dir } = dump({ memoryBytes: undefined });
+  for (const it of ['1', '2', '3']) {
+    for (const f of readdirSync(join(dir, it))) assert.deepEqual(readFileSync(join(base, it, f)), readFileSync(join(dir, it, f)), `${it}/${f}`);
+  }
+  assert.equal(restore({ dir: join(base, '3'), resumeSteps: 1000, verify: true }).verify.identical, true);
+});
+
+test('a primitive dump refuses a final dump as parent, and flags that contradict the parent', () => {
+  const { dir } = dump({});
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'pre-dump', '-D', join(dir, '4'), '--prev-images-dir', '../3'], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /is a final dump/);
+  const s = spawnSync(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'pre-dump', '-D', join(dir, '9'), '--prev-images-dir', '../2', '--seed', '7'], { encoding: 'utf8' });
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /--seed 7 differs from the parent's 1/);
+});

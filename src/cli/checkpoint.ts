@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport } from '../criu/iterative.js';
+import { primitiveDump, type PrimitiveDumpReport } from '../criu/primitive.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
 import { UsageError } from '../errors.js';
@@ -40,6 +41,8 @@ interface DumpFlags {
   force: boolean;
   json: boolean;
   memory?: number;
+  trackMem: boolean;
+  prevImagesDir?: string;
 }
 
 function choice<T extends string>(what: string, values: readonly T[]): (v: string) => T {
@@ -74,8 +77,29 @@ export function renderDumpTable(r: DumpReport): string {
   return lines.join('\n');
 }
 
+/** The flags a user gave (not those left at their defaults): a primitive dump inherits the rest. */
+type Given = (name: string) => boolean;
+
+export function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given: Given, out: Output): PrimitiveDumpReport {
+  const r = primitiveDump({
+    imagesDir: f.imagesDir,
+    prevImagesDir: f.prevImagesDir,
+    trackMem: f.trackMem,
+    type,
+    workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
+    seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
+    kernel: given('kernel') ? f.kernel : f.prevImagesDir === undefined ? f.kernel : undefined,
+    interval: f.interval,
+    bandwidth: f.bandwidth,
+    force: f.force,
+    memoryBytes: f.memory,
+  });
+  out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
+  return r;
+}
+
 export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
-  if (!f.iterative) throw new UsageError('only iterative dumps are supported in this version: pass --iterative');
+  if (f.prevImagesDir !== undefined || f.trackMem) throw new UsageError('--prev-images-dir and --track-mem go with a single dump (without --iterative), which pre-dumps itself');
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError('--iterations goes with --policy fixed (use --max-iters with phaul)');
   let spinner: Ora | null = null;
@@ -126,7 +150,7 @@ function renderRestore(r: RestoreReport): string {
 export function registerCheckpointCommands(program: Command): void {
   program
     .command('dump')
-    .description('checkpoint a simulated process: iterative pre-dumps with soft-dirty tracking, then the final dump')
+    .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
     .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)
     .option('--workload <name|file>', 'a built-in model (see `tracker workloads`), a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
@@ -146,6 +170,8 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures (e.g. 1G, 100M/s)', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
     .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
     .option('--leave-running', 'leave the process running after the final dump', false)
+    .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
+    .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', 'replace the images in a non-empty -D', false)
     .option('--json', 'print one JSON document with CRIU stats names', false)
     .addHelpText(
@@ -156,8 +182,40 @@ the seed kernel), takes the soft-dirty pages (all present pages the first time),
 clear_refs 4, unfreezes it and writes DIR/N (under DIR/.N.tmp, renamed when complete).
 ${EXIT_CODES_HELP}`,
     )
-    .action((opts: DumpFlags) => {
-      dumpCommand(opts, processOutput(opts.json));
+    .action((opts: DumpFlags, cmd: Command) => {
+      if (opts.iterative) dumpCommand(opts, processOutput(opts.json));
+      else primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+    });
+
+  program
+    .command('pre-dump')
+    .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
+    .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
+    .option('--prev-images-dir <dir>', 'the parent iteration, relative to -D (e.g. ../1): only pages written since are dumped')
+    .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
+    .option('--workload <name|file>', 'first iteration: the workload (later ones replay the parent\'s)', DEFAULT_WORKLOAD)
+    .option('--seed <n>', 'first iteration: seed of the workload', intArg('--seed'), 1)
+    .addOption(kernelOption())
+    .option('--interval <steps>', 'workload steps to run before this iteration', intArg('--interval', 1), DEFAULT_DUMP_OPTIONS.interval)
+    .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
+    .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
+    .option('--force', 'replace an existing -D', false)
+    .option('--json', 'print the iteration\'s stats as JSON', false)
+    .addHelpText(
+      'after',
+      `
+The simulated process lives only inside one tracker run, so each pre-dump brings it back by
+replaying the workload (deterministic) to the parent's step, writing clear_refs 4 where the parent
+did; the page tables are then exactly as they were.
+Example:
+  tracker pre-dump -D img/1 --workload hot-cold --track-mem
+  tracker pre-dump -D img/2 --prev-images-dir ../1 --track-mem
+  tracker dump     -D img/3 --prev-images-dir ../2 --track-mem
+  tracker restore  -D img/3 --verify
+${EXIT_CODES_HELP}`,
+    )
+    .action((opts: DumpFlags, cmd: Command) => {
+      primitiveCommand('pre-dump', { ...opts, iterative: false } as DumpFlags, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
     });
 
   program

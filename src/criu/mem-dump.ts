@@ -162,6 +162,10 @@ export interface IterationResult {
 
 export interface DumpIterationOptions {
   imagesRoot: string;
+  /** Name of the iteration directory in imagesRoot (default: the iteration number). */
+  dirName?: string;
+  /** The parent reference to record (default: ../N-1 when hasParent). */
+  parentRef?: string;
   iteration: number;
   type: 'pre-dump' | 'dump';
   trackMem: boolean;
@@ -214,8 +218,9 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     memwrite_time: Math.round(memwriteUs),
     steps_during_copy: stepsDuringCopy,
   };
-  const dir = join(o.imagesRoot, String(o.iteration));
-  const tmp = join(o.imagesRoot, `.${o.iteration}.tmp`);
+  const name = o.dirName ?? String(o.iteration);
+  const dir = join(o.imagesRoot, name);
+  const tmp = join(o.imagesRoot, `.${name}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   const inventory: InventoryEntry = {
@@ -224,9 +229,10 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     kernel: o.kernelName,
     iteration: o.iteration,
     type: o.type,
-    parent: o.hasParent ? `../${o.iteration - 1}` : null,
+    parent: o.hasParent ? (o.parentRef ?? `../${o.iteration - 1}`) : null,
     workload: proc.identity,
     trackMem: incremental,
+    clearedRefs: o.softDirty && o.trackMem,
     memoryDigest: final ? memoryDigest(mm) : null,
     steps: proc.steps,
   };

@@ -13,6 +13,8 @@ export interface InventoryEntry {
   workload: WorkloadIdentity;
   /** Incremental: pages not soft-dirty since the parent are left to it. */
   trackMem: boolean;
+  /** clear_refs 4 was written at this iteration (so the next one can be incremental). */
+  clearedRefs: boolean;
   /** sha256 of the whole process memory at this dump (final dumps only). */
   memoryDigest: string | null;
   steps: number;
