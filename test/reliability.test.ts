@@ -11,8 +11,10 @@ import { after, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
 import { CRASH_POINTS, DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/criu/iterative.js';
-import { loadChain, restore } from '../src/criu/restore.js';
+import { closeChain, loadChain, restore } from '../src/criu/restore.js';
 import { TrackerError } from '../src/errors.js';
+import { showIteration, showRss } from '../src/criu/show.js';
+import { chainStats } from '../src/criu/stats.js';
 import { ROOT } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-rel-'));
@@ -41,6 +43,7 @@ test('a crash at every write point leaves earlier iterations intact and the inte
       // Everything before it still loads with every checksum verified.
       const chain = loadChain(join(dir, String(iteration - 1)));
       assert.equal(chain.length, iteration - 1);
+      closeChain(chain);
       const rr = tracker(['restore', '-D', join(dir, String(iteration))]);
       assert.equal(rr.status, 3);
       assert.match(rr.stderr, /^tracker: .*interrupted while being written.*dump again\n$/);
@@ -95,7 +98,7 @@ test('thousands of corruptions: restore succeeds with verified memory or refuses
   const rand = mulberry32(20261125);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const work = join(tmp, 'fuzz');
-  const counts = { tried: 0, refused: 0, restored_and_verified: 0, other: 0 };
+  const counts = { tried: 0, refused: 0, restored_and_verified: 0, show_tried: 0, show_ok: 0, show_refused: 0, other: 0 };
   const others: string[] = [];
   const semantic: ((o: Record<string, unknown>, kind: ImageKind) => void)[] = [
     (o, k) => {
@@ -197,6 +200,20 @@ test('thousands of corruptions: restore succeeds with verified memory or refuses
       }
     }
     assert.ok(Date.now() - t0 < 5000, `${kind} ${rel}: restore took ${Date.now() - t0} ms`);
+    // show and stats read the same images: they must decode or refuse, never crash.
+    for (const view of [() => showIteration(join(work, '3')), () => showRss(join(work, '3')), () => chainStats(work)]) {
+      counts.show_tried++;
+      try {
+        view();
+        counts.show_ok++;
+      } catch (e) {
+        if (e instanceof TrackerError && !e.message.includes('\n')) counts.show_refused++;
+        else {
+          counts.other++;
+          if (others.length < 5) others.push(`show after ${kind} ${rel}: ${(e as Error).stack}`);
+        }
+      }
+    }
   }
   process.stdout.write(`# corruption fuzz: ${JSON.stringify(counts)}\n`);
   assert.deepEqual(others, []);

@@ -22,7 +22,7 @@ import { kerndat } from '../proc/kerndat.js';
 import { createWorkload } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from './image.js';
 import { dumpIteration } from './mem-dump.js';
-import { loadChain } from './restore.js';
+import { closeChain, loadChain } from './restore.js';
 import type { IterationStats } from './schema.js';
 
 export interface PrimitiveDumpOptions {
@@ -61,6 +61,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     const parentDir = resolve(dir, o.prevImagesDir);
     if (dirname(parentDir) !== root) throw new UsageError(`--prev-images-dir ${o.prevImagesDir} must name a sibling of ${o.imagesDir} (e.g. ../1)`);
     chain = loadChain(parentDir);
+    closeChain(chain); // only the inventories are needed
     const inv = chain[chain.length - 1].inventory;
     if (inv.type === 'dump') throw new UsageError(`${o.prevImagesDir} is a final dump: its process was killed; pre-dump and dump after a pre-dump`);
     const id = inv.workload;

@@ -17,7 +17,7 @@ import { VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vm
 import { memoryDigest } from '../proc/mem.js';
 import { createWorkload, resumeWorkload } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
-import { IMAGE_FILES, readImage, readRawImage } from './image.js';
+import { IMAGE_FILES, RawImage, readImage } from './image.js';
 import { PE_PARENT, PE_PRESENT, type CoreImage, type InventoryEntry, type MmEntry, type PagemapImage, type ShmemImage } from './schema.js';
 
 /** One iteration directory, loaded and checked. */
@@ -27,7 +27,8 @@ export interface ChainLink {
   entries: PagemapImage['entries'];
   /** Offset in pages.img of each entry's first page (-1 for in-parent entries). */
   offsets: number[];
-  pages: Buffer;
+  /** pages.img, checked and open; read on demand. */
+  pages: RawImage;
 }
 
 const MAX_CHAIN = 10_000;
@@ -41,7 +42,6 @@ function loadLink(dir: string): ChainLink {
   if (inventory.parent !== null && typeof inventory.parent !== 'string') throw new ImageError(`${dir}: inventory parent must be a relative path or null`);
   const pm = readImage<PagemapImage>(join(dir, IMAGE_FILES.pagemap), 'pagemap');
   if (pm === null || !Array.isArray(pm.entries)) throw new ImageError(`${dir}: pagemap image has no entries list`);
-  const pages = readRawImage(join(dir, IMAGE_FILES.pages), 'pages');
   // Not needed to rebuild memory, but a restore checks every checksum of the chain.
   readImage(join(dir, IMAGE_FILES.stats), 'stats');
   const offsets: number[] = [];
@@ -55,10 +55,13 @@ function loadLink(dir: string): ChainLink {
     if (e.flags === PE_PRESENT) {
       offsets.push(off);
       off += e.nr_pages * PAGE_SIZE;
-      if (off > pages.length) throw new ImageError(`${dir}: pagemap names more pages than pages.img holds`);
     } else offsets.push(-1);
   }
-  if (off !== pages.length) throw new ImageError(`${dir}: pages.img holds ${pages.length / PAGE_SIZE} pages, pagemap names ${off / PAGE_SIZE}`);
+  const pages = RawImage.open(join(dir, IMAGE_FILES.pages), 'pages');
+  if (off !== pages.length) {
+    pages.close();
+    throw new ImageError(`${dir}: pages.img holds ${pages.length / PAGE_SIZE} pages, pagemap names ${off / PAGE_SIZE}`);
+  }
   return { dir, inventory, entries: pm.entries, offsets, pages };
 }
 
@@ -75,28 +78,39 @@ export function loadChain(finalDir: string): ChainLink[] {
   }
   const root = realpathSync(dirname(start));
   const chain: ChainLink[] = [];
-  const seen = new Set<string>();
-  let dir: string | null = realpathSync(start);
-  while (dir !== null) {
-    if (seen.has(dir)) throw new ImageError(`${dir}: parent chain loops back to itself`);
-    if (seen.size >= MAX_CHAIN) throw new ImageError(`${finalDir}: parent chain longer than ${MAX_CHAIN}`);
-    seen.add(dir);
-    const link = loadLink(dir);
-    chain.unshift(link);
-    const parent = link.inventory.parent;
-    if (parent === null) break;
-    if (typeof parent !== 'string' || parent.startsWith('/')) throw new ImageError(`${dir}: parent reference must be relative`);
-    const p = resolve(dir, parent);
-    if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
-    if (!existsSync(p)) throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
-    dir = realpathSync(p);
-    // Checked again after symlinks are resolved: a link must not lead out of the root either.
-    if (!insideRoot(root, dir)) throw new ImageError(`${p}: resolves to ${dir}, outside the images directory ${root}`);
-  }
-  for (let i = 1; i < chain.length; i++) {
-    if (chain[i].inventory.iteration !== chain[i - 1].inventory.iteration + 1) throw new ImageError(`${chain[i].dir}: parent is iteration ${chain[i - 1].inventory.iteration}, expected ${chain[i].inventory.iteration - 1}`);
+  try {
+    const seen = new Set<string>();
+    let dir: string | null = realpathSync(start);
+    while (dir !== null) {
+      if (seen.has(dir)) throw new ImageError(`${dir}: parent chain loops back to itself`);
+      if (seen.size >= MAX_CHAIN) throw new ImageError(`${finalDir}: parent chain longer than ${MAX_CHAIN}`);
+      seen.add(dir);
+      const link = loadLink(dir);
+      chain.unshift(link);
+      const parent = link.inventory.parent;
+      if (parent === null) break;
+      if (typeof parent !== 'string' || parent.startsWith('/')) throw new ImageError(`${dir}: parent reference must be relative`);
+      const p = resolve(dir, parent);
+      if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
+      if (!existsSync(p)) throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
+      dir = realpathSync(p);
+      // Checked again after symlinks are resolved: a link must not lead out of the root either.
+      if (!insideRoot(root, dir)) throw new ImageError(`${p}: resolves to ${dir}, outside the images directory ${root}`);
+    }
+    for (let i = 1; i < chain.length; i++) {
+      if (chain[i].inventory.iteration !== chain[i - 1].inventory.iteration + 1) throw new ImageError(`${chain[i].dir}: parent is iteration ${chain[i - 1].inventory.iteration}, expected ${chain[i].inventory.iteration - 1}`);
+    }
+
+  } catch (e) {
+    closeChain(chain);
+    throw e;
   }
   return chain;
+}
+
+/** Close the page images a chain holds open. */
+export function closeChain(chain: ChainLink[]): void {
+  for (const l of chain) l.pages.close();
 }
 
 /** A direct child of the images root (an iteration directory), nothing above or beside it. */
@@ -126,7 +140,7 @@ function findPage(chain: ChainLink[], i: number, vpn: number): { data: Buffer; l
     const e = l.entries[found];
     if (e.flags === PE_PRESENT) {
       const off = l.offsets[found] + (vpn - e.vaddr) * PAGE_SIZE;
-      return { data: l.pages.subarray(off, off + PAGE_SIZE), link: k };
+      return { data: l.pages.read(off, PAGE_SIZE), link: k };
     }
   }
   throw new ImageError(`${chain[i].dir}: page 0x${(vpn * PAGE_SIZE).toString(16)} is marked in-parent but no parent image holds it`);
@@ -268,7 +282,13 @@ export function restoreProcess(chain: ChainLink[]): { kernel: Kernel; task: Task
 export function restore(o: RestoreOptions): RestoreReport {
   const chain = loadChain(o.dir);
   const last = chain[chain.length - 1];
-  const { kernel, task, perIteration, core } = restoreProcess(chain);
+  let rebuilt: ReturnType<typeof restoreProcess>;
+  try {
+    rebuilt = restoreProcess(chain);
+  } finally {
+    closeChain(chain);
+  }
+  const { kernel, task, perIteration, core } = rebuilt;
   const digest = memoryDigest(task.mm);
   const digestOk = digest === last.inventory.memoryDigest;
   const report: RestoreReport = {

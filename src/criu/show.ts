@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
-import { HEADER_BYTES, IMAGE_FILES, readImage, readRawImage, type ImageKind } from './image.js';
+import { HEADER_BYTES, IMAGE_FILES, RawImage, readImage, type ImageKind } from './image.js';
 import { PE_PARENT, PE_PRESENT, type CoreImage, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
 import { IMAGE_KINDS, imageKindOf, readInventory, readInventoryFile, readStatsFile, walkChain } from './stats.js';
 import * as zlib from 'node:zlib';
@@ -146,9 +146,11 @@ function decodeContents(path: string, kind: ImageKind): Record<string, unknown> 
       };
     }
     case 'pages': {
-      const data = readRawImage(path, 'pages');
-      if (data.length % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${data.length} bytes, not a whole number of pages`);
-      return { pages: data.length / PAGE_SIZE, bytes: data.length, crc32: hex(crc32(data) >>> 0) };
+      // Streamed: the checksum is verified on open, without loading the page data.
+      const img = RawImage.open(path, 'pages');
+      img.close();
+      if (img.length % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${img.length} bytes, not a whole number of pages`);
+      return { pages: img.length / PAGE_SIZE, bytes: img.length, crc32: hex(readFileCrc(path)) };
     }
     case 'shmem': {
       const s = readShmem(path);
@@ -268,7 +270,15 @@ export function showPages(path: string, spec: PageSpec): PagesView {
   const dir = iterationDirOf(path);
   requireIterationDir(dir);
   const entries = readPagemap(join(dir, IMAGE_FILES.pagemap));
-  const data = readRawImage(join(dir, IMAGE_FILES.pages), 'pages');
+  const data = RawImage.open(join(dir, IMAGE_FILES.pages), 'pages');
+  try {
+    return showPagesFrom(dir, entries, data, spec);
+  } finally {
+    data.close();
+  }
+}
+
+function showPagesFrom(dir: string, entries: PagemapEntry[], data: RawImage, spec: PageSpec): PagesView {
   // Offset in pages.img of each entry's first page: PE_PRESENT runs are stored back to back.
   const offsets: number[] = [];
   let off = 0;
@@ -294,7 +304,7 @@ export function showPages(path: string, spec: PageSpec): PagesView {
       continue;
     }
     const start = offsets[i] + (vpn - e.vaddr) * PAGE_SIZE;
-    const page = data.subarray(start, start + PAGE_SIZE);
+    const page = data.read(start, PAGE_SIZE);
     pages.push({ vaddr: vaddrHex(vpn), where: 'present', iteration: here, crc32: hex(crc32(page) >>> 0), hexdump: hexdumpRows(page, vpn * PAGE_SIZE) });
   }
   return { dir, pages };
@@ -436,4 +446,16 @@ function findFirstAtOrAfter(entries: PagemapEntry[], vpn: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** The crc32 recorded in a checked image header (the checksum of its payload). */
+function readFileCrc(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(HEADER_BYTES);
+    readSync(fd, head, 0, HEADER_BYTES, 0);
+    return head.readUInt32LE(16);
+  } finally {
+    closeSync(fd);
+  }
 }
