@@ -10,32 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type IterativeDumpOptions } from '../src/criu/iterative.js';
+import type { IterativeDumpOptions } from '../src/criu/iterative.js';
 import type { CompareResult } from '../src/criu/compare.js';
 import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../src/criu/show.js';
 import type { ChainStats } from '../src/criu/stats.js';
+import { quickDump } from './dump-helpers.js';
 import { ROOT } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-inspect-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function dump(name: string, extra: Partial<IterativeDumpOptions> = {}) {
-  const dir = join(tmp, name);
-  const report = iterativeDump({
-    ...DEFAULT_DUMP_OPTIONS,
-    imagesDir: dir,
-    workload: 'hot-cold',
-    seed: 1,
-    kernel: '6.1',
-    interval: 20_000,
-    policy: 'fixed',
-    iterations: 3,
-    leaveRunning: false,
-    force: false,
-    memoryBytes: 512 * 1024 * 1024,
-    ...extra,
-  });
-  return { dir, report };
+  return quickDump(tmp, name, extra);
 }
 
 function tracker(...args: string[]) {

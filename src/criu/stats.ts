@@ -140,20 +140,15 @@ export function walkChain(path: string): ChainIteration[] {
   return chain;
 }
 
-export interface IterationSummary {
-  iteration: number;
+export type IterationSummary = Pick<
+  IterationStats,
+  'iteration' | 'type' | 'pages_scanned' | 'pages_skipped_parent' | 'pages_written' | 'pages_zero' | 'bytes_written' | 'frozen_time'
+> & {
   /** The directory's name inside the images root. */
   dir: string;
-  type: 'pre-dump' | 'dump';
-  pages_scanned: number;
-  pages_skipped_parent: number;
-  pages_written: number;
-  pages_zero: number;
-  bytes_written: number;
-  frozen_time: number;
   files: FileSizes;
   bytes_on_disk: number;
-}
+};
 
 export interface ChainStats {
   images_dir: string;

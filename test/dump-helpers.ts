@@ -1,0 +1,22 @@
+import { join } from 'node:path';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/criu/iterative.js';
+
+/** A quick 3-iteration dump of the default workload into root/name, options overridable. */
+export function quickDump(root: string, name: string, extra: Partial<IterativeDumpOptions> = {}): { dir: string; report: DumpReport } {
+  const dir = join(root, name);
+  const report = iterativeDump({
+    ...DEFAULT_DUMP_OPTIONS,
+    imagesDir: dir,
+    workload: 'hot-cold',
+    seed: 1,
+    kernel: '6.1',
+    interval: 20_000,
+    policy: 'fixed',
+    iterations: 3,
+    leaveRunning: false,
+    force: false,
+    memoryBytes: 512 * 1024 * 1024,
+    ...extra,
+  });
+  return { dir, report };
+}
