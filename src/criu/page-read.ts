@@ -118,12 +118,18 @@ function insideRoot(root: string, p: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !rel.includes(sep);
 }
 
+/** The temporary directory an interrupted dump of iteration directory `dir` left, or null. */
+export function interruptedTmp(dir: string): string | null {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp`);
+  return existsSync(tmp) ? tmp : null;
+}
+
 /** Open DIR/N and its parents, validating everything but the page data's checksums (PageRead streams those). */
 export function openChain(finalDir: string): Chain {
   const start = resolve(finalDir);
   if (!existsSync(start)) {
-    const tmp = join(dirname(start), `.${basename(start)}.tmp`);
-    if (existsSync(tmp)) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
+    const tmp = interruptedTmp(start);
+    if (tmp !== null) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
     throw new ImageError(`${finalDir}: no such image directory`);
   }
   const root = realpathSync(dirname(start));
@@ -143,8 +149,8 @@ export function openChain(finalDir: string): Chain {
     const p = resolve(dir, parent);
     if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
     if (!existsSync(p)) {
-      const tmp = join(dirname(p), `.${basename(p)}.tmp`);
-      if (existsSync(tmp)) throw new ImageError(`${dir}: parent ${parent} was interrupted while being written (${tmp} is left); the chain is broken`);
+      const tmp = interruptedTmp(p);
+      if (tmp !== null) throw new ImageError(`${dir}: parent ${parent} was interrupted while being written (${tmp} is left); the chain is broken`);
       throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
     }
     dir = realpathSync(p);

@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from
 import { basename, join } from 'node:path';
 import { ImageError, InputError } from '../errors.js';
 import { HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, type ImageKind } from './image.js';
-import { checkChain, IMAGE_KINDS, type ChainLink, type FileSizes } from './page-read.js';
+import { checkChain, IMAGE_KINDS, interruptedTmp, type ChainLink, type FileSizes } from './page-read.js';
 import type { IterationStats } from './schema.js';
 
 export { IMAGE_KINDS };
@@ -45,6 +45,8 @@ export function imageKindOf(path: string): ImageKind | null {
  * numbered iteration in it (the others are its parents).
  */
 export function resolveIterationDir(path: string): string {
+  const tmp = interruptedTmp(path);
+  if (!existsSync(path) && tmp !== null) throw new ImageError(`${path}: this iteration was interrupted while being written (${tmp} is left); dump again`);
   if (!existsSync(path)) throw new InputError(`${path}: no such file or directory`);
   if (!isDir(path)) throw new InputError(`${path}: not a directory (expected an images root or an iteration DIR/N)`);
   if (existsSync(join(path, IMAGE_FILES.inventory))) return path;
@@ -53,7 +55,11 @@ export function resolveIterationDir(path: string): string {
     .map(Number)
     .sort((a, b) => a - b);
   if (numbered.length === 0) throw new ImageError(`${path}: holds no iterations (no inventory.img and no numbered directories); is it an images directory?`);
-  return join(path, String(numbered[numbered.length - 1]));
+  // A dump interrupted after its last complete iteration left a chain without its head.
+  const last = numbered[numbered.length - 1];
+  const later = readdirSync(path).filter((e) => /^\.\d+\.tmp$/.test(e) && Number(e.slice(1, -4)) > last);
+  if (later.length > 0) throw new ImageError(`${join(path, later[0])}: iteration ${later[0].slice(1, -4)} was interrupted while being written, after iteration ${last}; dump again`);
+  return join(path, String(last));
 }
 
 export type IterationSummary = Pick<
