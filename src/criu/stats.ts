@@ -54,6 +54,8 @@ export function resolveIterationDir(path: string): string {
     .filter((e) => /^\d+$/.test(e) && isDir(join(path, e)))
     .map(Number)
     .sort((a, b) => a - b);
+  // An iteration directory that lost its inventory: page-read names what is missing.
+  if (numbered.length === 0 && /^\d+$/.test(basename(path))) return path;
   if (numbered.length === 0) throw new ImageError(`${path}: holds no iterations (no inventory.img and no numbered directories); is it an images directory?`);
   // A dump interrupted after its last complete iteration left a chain without its head.
   const last = numbered[numbered.length - 1];
