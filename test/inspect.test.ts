@@ -4,8 +4,7 @@
  * `tracker compare` catches a workload whose hot set doubled.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
@@ -13,10 +12,10 @@ import type { IterativeDumpOptions } from '../src/criu/iterative.js';
 import type { CompareResult } from '../src/criu/compare.js';
 import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../src/criu/show.js';
 import type { ChainStats } from '../src/criu/stats.js';
-import { quickDump } from './dump-helpers.js';
+import { quickDump, scratchDir } from './dump-helpers.js';
 import { trackerInProcess } from './cli-in-process.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tracker-inspect-'));
+const tmp = scratchDir('tracker-inspect-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** hot-cold on a 8 MiB heap (2048 pages): what the views show does not depend on its size. */
