@@ -4,7 +4,7 @@
  * uninterrupted run; then the dumper's and the restorer's edges, all in-process.
  */
 import assert from 'node:assert/strict';
-import { existsSync , readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { chainStats } from '../src/criu/stats.js';
