@@ -89,7 +89,6 @@ test('thousands of corruptions: restore succeeds with verified memory or refuses
     interval: 4,
     policy: 'fixed',
     iterations: 3,
-    leaveRunning: false,
     force: false,
     memoryBytes: 64 << 20,
   });

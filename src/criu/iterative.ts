@@ -3,14 +3,15 @@
  * P.Haul's rule: stop when an iteration writes few pages, when it grows over the previous one,
  * or after a number of iterations.
  */
-import { ResourceError } from '../errors.js';
+import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
 import { kerndat } from '../proc/kerndat.js';
-import { dumpIteration, prepareImagesRoot, type PreDumpMode } from './mem-dump.js';
+import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
+import { dumpIteration, type PreDumpMode } from './mem-dump.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -29,11 +30,31 @@ export interface IterativeDumpOptions {
   preDumpMode: PreDumpMode;
   /** Bytes per second the pages travel at (virtual time). */
   bandwidth: number;
-  leaveRunning: boolean;
   force: boolean;
   memoryBytes?: number;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
-  faultPoint?: (name: string) => void;
+  /** Called at each crash point of each iteration (CRASH_POINTS); tests inject faults here. */
+  faultPoint?: (iteration: number, point: string) => void;
+  /** Checked at every safe point: once aborted, the dump removes the partial iteration and throws InterruptedError. */
+  signal?: CancelSignal;
+  /** Who locks the images directory (default: this process, from /proc/self). */
+  lockOwner?: LockOwner;
+}
+
+/** What the dump checks to stop early: an AbortSignal, or anything with `aborted`. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+}
+
+/** What survives a failure in `iteration`: "iterations 1-2 are intact". */
+export function intactPhrase(iteration: number): string {
+  const done = iteration - 1;
+  return done === 0 ? 'nothing was kept' : done === 1 ? 'iteration 1 is intact' : `iterations 1-${done} are intact`;
+}
+
+/** "interrupted in iteration 3; iterations 1-2 are intact" */
+export function interruptedMessage(iteration: number): string {
+  return `interrupted in iteration ${iteration}; ${intactPhrase(iteration)}`;
 }
 
 export interface DumpReport {
@@ -47,7 +68,6 @@ export interface DumpReport {
   totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number };
   final_frozen_time: number;
   memory_digest_steps: number;
-  left_running: boolean;
 }
 
 export const DEFAULT_DUMP_OPTIONS = {
@@ -64,32 +84,34 @@ export const DEFAULT_DUMP_OPTIONS = {
 /** The crash points dumpIteration reports, in the order it reaches them. */
 export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm.img', 'shmem.img', 'core.img', 'stats.img', 'inventory.img', 'rename'] as const;
 
-/**
- * TRACKER_FAULT=N:POINT (e.g. 2:pages.img:middle) kills the dumping process at that point of
- * iteration N with SIGKILL, as a crash would: nothing is cleaned up.
- */
-function crashPoint(iteration: number, hook: ((name: string) => void) | undefined): ((name: string) => void) | undefined {
-  const spec = process.env.TRACKER_FAULT;
-  if (spec === undefined || spec === '') return hook;
-  return (name) => {
-    hook?.(name);
-    if (spec === `${iteration}:${name}`) process.kill(process.pid, 'SIGKILL');
-  };
-}
-
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  prepareImagesRoot(o.imagesDir, o.force);
-  const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
-  const dt = kerndat(kernel);
-  const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
-  const proc = createWorkload(kernel, o.workload, o.seed);
+  const images = prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   const all: IterationStats[] = [];
   let stop = '';
+  let it = 1;
+  const check = () => {
+    if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(it));
+  };
+  let kernel: Kernel;
+  let dt: ReturnType<typeof kerndat>;
+  let proc: ReturnType<typeof createWorkload>;
+  let warning: string | null = null;
   try {
-    for (let it = 1; ; it++) {
+    kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
+    dt = kerndat(kernel);
+    // P.Haul without memory tracking: no pre-dumps (each would be a full copy), one final dump.
+    if (!dt.softDirty) warning = `kernel profile '${o.kernel}' has no soft-dirty tracking: no pre-dumps, one full dump (as P.Haul does without memory tracking)`;
+    proc = createWorkload(kernel, o.workload, o.seed);
+    for (; ; it++) {
+      check();
       proc.run(o.interval);
+      check();
       let final = false;
-      if (o.policy === 'fixed') {
+      if (!dt.softDirty) {
+        final = true;
+        stop = 'no soft-dirty tracking: one full dump';
+      }
+      else if (o.policy === 'fixed') {
         final = it >= o.iterations;
         if (final) stop = `fixed policy: ${o.iterations} iterations`;
       } else if (it >= o.maxIters) {
@@ -123,18 +145,26 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
-        faultPoint: crashPoint(it, o.faultPoint),
+        faultPoint: (point) => {
+          o.faultPoint?.(it, point);
+          check();
+        },
       });
       all.push(r.stats);
       o.onIteration?.(r.stats, 'done');
       if (final) break;
     }
   } catch (e) {
+    images.abandon(String(it));
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
+    if (!(e instanceof TrackerError) && typeof (e as NodeJS.ErrnoException)?.code === 'string') {
+      throw fsError(`iteration ${it} could not be written to ${o.imagesDir}`, e, `its partial .${it}.tmp was removed and ${intactPhrase(it)}; free some space or choose another -D`);
+    }
     throw e;
   }
+  images.release();
   const steps = proc.steps;
-  if (!o.leaveRunning) kernel.exit(proc.task);
+  kernel.exit(proc.task);
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
   return {
     images_dir: o.imagesDir,
@@ -152,6 +182,5 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
     },
     final_frozen_time: all[all.length - 1].frozen_time,
     memory_digest_steps: steps,
-    left_running: o.leaveRunning,
   };
 }
