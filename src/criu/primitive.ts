@@ -18,7 +18,7 @@ import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { createWorkload } from '../workload/index.js';
+import { canonicalSpec, createWorkload } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from './image.js';
 import { prepareIterationDir, type LockOwner } from './images-dir.js';
 import type { CancelSignal } from './iterative.js';
@@ -75,7 +75,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     };
     agree('--seed', seed, id.seed);
     agree('--kernel', kernelName, inv.kernel);
-    if (workload !== undefined && resolveSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
+    if (workload !== undefined && canonicalSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
     workload = id.spec ?? id.source;
     seed = id.seed;
     if (!isKernelProfileName(inv.kernel)) throw new ImageError(`${o.prevImagesDir}: unknown kernel profile '${inv.kernel}'`);
@@ -146,6 +146,3 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ReturnType<typeof loadCha
   return { images_dir: o.imagesDir, parent: o.prevImagesDir ?? null, replayed_steps: replayed, stats: r.stats };
 }
 
-function resolveSpec(spec: string): string {
-  return spec.endsWith('.json') || spec.endsWith('.ops') || spec.endsWith('.gz') || spec.endsWith('.lackey') ? resolve(spec) : spec;
-}
