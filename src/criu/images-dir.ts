@@ -226,8 +226,22 @@ function makeRoot(root: string): string | null {
   try {
     return mkdirSync(root, { recursive: true }) ?? null;
   } catch (e) {
-    throw fsError(`cannot create images directory ${root}`, e, 'choose another -D');
+    throw fsError(`cannot create images directory ${root}`, realMkdirError(root, e), 'choose another -D');
   }
+}
+
+/** mkdir -p reports ENOENT where the first missing directory cannot be made (EROFS, EACCES): find the real error. */
+function realMkdirError(root: string, e: unknown): unknown {
+  if (errnoCode(e) !== 'ENOENT') return e;
+  let d = resolve(root);
+  while (!existsSync(dirname(d)) && dirname(d) !== d) d = dirname(d);
+  try {
+    mkdirSync(d);
+    rmdirSync(d);
+  } catch (inner) {
+    return inner;
+  }
+  return e;
 }
 
 /** Whether path is a directory (following symlinks), null if nothing is there. */
