@@ -249,8 +249,7 @@ function isDirectory(path: string): boolean | null {
   try {
     return statSync(path).isDirectory();
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return null;
-    if (errnoCode(e) === 'ENOTDIR') return false;
+    if (errnoCode(e) === 'ENOENT' || errnoCode(e) === 'ENOTDIR') return null; // mkdir names the problem
     throw fsError(`cannot read ${path}`, e, 'check the path');
   }
 }
