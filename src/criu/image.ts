@@ -10,8 +10,7 @@
  * Payloads are msgpack, except pages.img whose payload is the raw page data, 4096 bytes per page,
  * in pagemap order, so page data pays no per-page encoding cost.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
@@ -43,7 +42,7 @@ export const IMAGE_FILES: Record<ImageKind, string> = {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
-const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
+export const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
 function header(kind: ImageKind, length: number, crc: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
@@ -59,29 +58,9 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
   return Buffer.concat([header(kind, payload.length, crc32(payload)), payload]);
 }
 
-/** Write raw page data: chunks are written as they are, the crc computed on the way. */
-export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number, faultPoint?: (name: string) => void): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, Buffer.alloc(HEADER_BYTES));
-    let crc = 0;
-    let n = 0;
-    let middle = faultPoint !== undefined && length > 0;
-    for (const c of chunks) {
-      crc = crc32(c, crc);
-      writeSync(fd, c);
-      n += c.length;
-      if (middle && n >= length / 2) {
-        middle = false;
-        faultPoint!(`${basename(path)}:middle`);
-      }
-    }
-    if (n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
-    writeSync(fd, header(kind, length, crc), 0, HEADER_BYTES, 0);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** The header of pages.img, whose payload is written after it (as a placeholder first, then for real). */
+export function pagesHeader(length: number, crc: number): Buffer {
+  return header('pages', length, crc);
 }
 
 export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {

@@ -11,7 +11,8 @@ import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
 import { kerndat } from '../proc/kerndat.js';
 import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
-import { dumpIteration, type PreDumpMode } from './mem-dump.js';
+import { dumpIteration } from './mem-dump.js';
+import type { PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -150,6 +151,8 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
           check();
         },
       });
+      // The workload runs on while the pages are copied; what it writes is dirty for the next one.
+      proc.run(r.stats.steps_during_copy);
       all.push(r.stats);
       o.onIteration?.(r.stats, 'done');
       if (final) break;

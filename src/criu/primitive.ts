@@ -23,7 +23,7 @@ import { IMAGE_FILES, readImage } from './image.js';
 import { prepareIterationDir, type LockOwner } from './images-dir.js';
 import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from './mem-dump.js';
-import { closeChain, loadChain } from './restore.js';
+import { openChain, type ChainLink } from './page-read.js';
 import type { IterationStats } from './schema.js';
 
 export interface PrimitiveDumpOptions {
@@ -60,13 +60,12 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   let workload = o.workload;
   let seed = o.seed;
   let kernelName = o.kernel;
-  let chain: ReturnType<typeof loadChain> = [];
+  let chain: ChainLink[] = [];
   if (o.prevImagesDir !== undefined) {
     if (o.prevImagesDir.startsWith('/')) throw new UsageError('--prev-images-dir must be relative to the images directory (e.g. ../1), as CRIU takes it');
     const parentDir = resolve(dir, o.prevImagesDir);
     if (dirname(parentDir) !== root) throw new UsageError(`--prev-images-dir ${o.prevImagesDir} must name a sibling of ${o.imagesDir} (e.g. ../1)`);
-    chain = loadChain(parentDir);
-    closeChain(chain); // only the inventories are needed
+    chain = openChain(parentDir).links;
     const inv = chain[chain.length - 1].inventory;
     if (inv.type === 'dump') throw new UsageError(`${o.prevImagesDir} is a final dump: its process was killed; pre-dump and dump after a pre-dump`);
     const id = inv.workload;
@@ -107,18 +106,18 @@ interface Resolved {
   check: () => void;
 }
 
-function replayAndDump(o: PrimitiveDumpOptions, chain: ReturnType<typeof loadChain>, { root, dir, iteration, workload, seed, kernelName, check }: Resolved): PrimitiveDumpReport {
+function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, kernelName, check }: Resolved): PrimitiveDumpReport {
   const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
   const proc = createWorkload(kernel, workload, seed ?? 1);
   // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
   for (const link of chain) {
-    const stats = readImage<IterationStats>(join(link.dir, IMAGE_FILES.stats), 'stats');
-    const clearAt = link.inventory.steps - (stats.steps_during_copy ?? 0);
-    proc.run(clearAt - proc.steps);
-    if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
+    const stats = link.stats;
+    // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
     proc.run(link.inventory.steps - proc.steps);
+    if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
+    proc.run(stats.steps_during_copy ?? 0);
     check();
   }
   const replayed = proc.steps;
@@ -142,6 +141,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ReturnType<typeof loadCha
       check();
     },
   });
+  // The process would run on for steps_during_copy; the next command's replay runs them instead.
   kernel.exit(proc.task);
   return { images_dir: o.imagesDir, parent: o.prevImagesDir ?? null, replayed_steps: replayed, stats: r.stats };
 }
