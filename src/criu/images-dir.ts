@@ -224,7 +224,10 @@ export interface ImagesRoot {
 /** mkdir -p, returning the first directory it created (null if root existed). */
 function makeRoot(root: string): string | null {
   try {
-    return mkdirSync(root, { recursive: true }) ?? null;
+    const first = mkdirSync(root, { recursive: true }) ?? null;
+    // The new directory's entry is durable once its parent is fsynced.
+    if (first !== null) fsyncDir(dirname(resolve(first)));
+    return first;
   } catch (e) {
     throw fsError(`cannot create images directory ${root}`, realMkdirError(root, e), 'choose another -D');
   }
