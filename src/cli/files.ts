@@ -20,12 +20,13 @@ export function readInputFile(file: string, what: string): string {
  * by the library, and a damaged image is exit 3. An iteration that exists only as its .N.tmp is an
  * interrupted dump: left to the library, which says so (exit 3).
  */
-export function requireImagesPath(path: string): void {
+export function requireImagesPath(path: string, side?: 'base' | 'head'): void {
+  const named = side === undefined ? path : `${side} ${path}`;
   if (!existsSync(path)) {
     if (existsSync(join(dirname(path), `.${basename(path)}.tmp`))) return;
-    throw new UsageError(`${path}: no such file or directory`);
+    throw new UsageError(`${named}: no such file or directory`);
   }
-  if (statSync(path).isDirectory() && readdirSync(path).length === 0) throw new UsageError(`${path} is empty: it holds no images`);
+  if (statSync(path).isDirectory() && readdirSync(path).length === 0) throw new UsageError(`${named} is empty: it holds no images`);
 }
 
 /** restore reads a chain: refuse while a dump holds the images root. */

@@ -304,8 +304,8 @@ export function registerInspectCommands(program: Command): void {
     )
     .addHelpText('after', EXIT_CODES_HELP)
     .action((base: string, head: string, opts: CompareFlags) => {
-      requireImagesPath(base);
-      requireImagesPath(head);
+      requireImagesPath(base, 'base');
+      requireImagesPath(head, 'head');
       compareCommand(base, head, opts, processOutput(opts.format === 'json'));
     });
 }
