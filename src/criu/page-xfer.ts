@@ -49,10 +49,8 @@ const WHY: Record<string, string> = {
 export function openLocalXfer(o: LocalXferOptions): PageXfer {
   const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
   const dir = join(o.imagesRoot, o.name);
-  let file = '';
   /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
   const io = <T>(what: string, f: () => T): T => {
-    file = what;
     try {
       return f();
     } catch (e) {
