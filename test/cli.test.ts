@@ -67,7 +67,7 @@ test('tracker --version prints the package version', () => {
 });
 
 test('one exit-code table: in --help of every command and in the README, with 70 and 130', async () => {
-  const cmds = ['', 'dump', 'pre-dump', 'restore', 'run', 'show', 'stats', 'compare', 'script'];
+  const cmds = ['', 'dump', 'pre-dump', 'restore', 'check', 'run', 'show', 'stats', 'compare', 'script'];
   const runs = await Promise.all(cmds.map((c) => startTracker(c === '' ? ['--help'] : [c, '--help']).done));
   for (const [i, r] of runs.entries()) {
     assert.equal(r.status, 0, cmds[i]);
@@ -97,11 +97,13 @@ test('a missing path is exit 2 for every command that reads images; so is an emp
     [['show', missing], `tracker: ${missing}: no such file or directory\n`],
     [['stats', missing], `tracker: ${missing}: no such file or directory\n`],
     [['restore', '-D', missing], `tracker: ${missing}: no such file or directory\n`],
+    [['check', missing], `tracker: ${missing}: no such file or directory\n`],
     [['compare', missing, empty], `tracker: base ${missing}: no such file or directory\n`],
     [['compare', missing.replace('nope', ''), empty], `tracker: head ${empty} is empty: it holds no images\n`],
     [['show', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['stats', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['restore', '-D', empty], `tracker: ${empty} is empty: it holds no images\n`],
+    [['check', empty], `tracker: ${empty} is empty: it holds no images\n`],
   ];
   const runs = await Promise.all(cases.map(([args]) => startTracker(args).done));
   for (const [i, r] of runs.entries()) {
