@@ -9,9 +9,9 @@ import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
-import { kerndat } from '../proc/kerndat.js';
-import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
+import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from './mem-dump.js';
+import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
 import type { PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
@@ -85,34 +85,59 @@ export const DEFAULT_DUMP_OPTIONS = {
 /** The crash points dumpIteration reports, in the order it reaches them. */
 export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm.img', 'shmem.img', 'core.img', 'stats.img', 'inventory.img', 'rename'] as const;
 
+/**
+ * The images directory is locked for the whole dump. A safe point (each iteration's start, each
+ * crash point) checks `signal`; on any failure the partial .N.tmp is removed, the lock released,
+ * and a -D tracker created and left empty removed. Without soft-dirty tracking there are no
+ * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
+ */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   const images = prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
+  let current = 1;
+  const check = () => {
+    if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
+  };
+  try {
+    const tracked = kerndatSoftDirty(new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 }));
+    const r = dumpLoop({
+      ...o,
+      ...(tracked ? {} : { policy: 'fixed' as const, iterations: 1 }),
+      onIteration: (s, phase) => {
+        if (phase === 'start') {
+          current = s.iteration;
+          check();
+        }
+        o.onIteration?.(s, phase);
+      },
+      faultPoint: (it, point) => {
+        o.faultPoint?.(it, point);
+        check();
+      },
+    });
+    images.release();
+    if (tracked) return r;
+    return { ...r, warning: `kernel profile '${o.kernel}' has no soft-dirty tracking: no pre-dumps, one full dump (as P.Haul does without memory tracking)`, stop_reason: 'no soft-dirty tracking: one full dump' };
+  } catch (e) {
+    images.abandon(String(current));
+    if (!(e instanceof TrackerError) && typeof (e as NodeJS.ErrnoException)?.code === 'string') {
+      throw fsError(`iteration ${current} could not be written to ${o.imagesDir}`, e, `its partial .${current}.tmp was removed and ${intactPhrase(current)}; free some space or choose another -D`);
+    }
+    throw e;
+  }
+}
+
+function dumpLoop(o: IterativeDumpOptions): DumpReport {
+  const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
+  const dt = kerndat(kernel);
+  const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
+  const proc = createWorkload(kernel, o.workload, o.seed);
   const all: IterationStats[] = [];
   let stop = '';
-  let it = 1;
-  const check = () => {
-    if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(it));
-  };
-  let kernel: Kernel;
-  let dt: ReturnType<typeof kerndat>;
-  let proc: ReturnType<typeof createWorkload>;
-  let warning: string | null = null;
   try {
-    kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
-    dt = kerndat(kernel);
-    // P.Haul without memory tracking: no pre-dumps (each would be a full copy), one final dump.
-    if (!dt.softDirty) warning = `kernel profile '${o.kernel}' has no soft-dirty tracking: no pre-dumps, one full dump (as P.Haul does without memory tracking)`;
-    proc = createWorkload(kernel, o.workload, o.seed);
-    for (; ; it++) {
-      check();
+    for (let it = 1; ; it++) {
       proc.run(o.interval);
-      check();
       let final = false;
-      if (!dt.softDirty) {
-        final = true;
-        stop = 'no soft-dirty tracking: one full dump';
-      }
-      else if (o.policy === 'fixed') {
+      if (o.policy === 'fixed') {
         final = it >= o.iterations;
         if (final) stop = `fixed policy: ${o.iterations} iterations`;
       } else if (it >= o.maxIters) {
@@ -146,10 +171,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
-        faultPoint: (point) => {
-          o.faultPoint?.(it, point);
-          check();
-        },
+        faultPoint: (point) => o.faultPoint?.(it, point),
       });
       // The workload runs on while the pages are copied; what it writes is dirty for the next one.
       proc.run(r.stats.steps_during_copy);
@@ -158,14 +180,9 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
       if (final) break;
     }
   } catch (e) {
-    images.abandon(String(it));
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
-    if (!(e instanceof TrackerError) && typeof (e as NodeJS.ErrnoException)?.code === 'string') {
-      throw fsError(`iteration ${it} could not be written to ${o.imagesDir}`, e, `its partial .${it}.tmp was removed and ${intactPhrase(it)}; free some space or choose another -D`);
-    }
     throw e;
   }
-  images.release();
   const steps = proc.steps;
   kernel.exit(proc.task);
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
