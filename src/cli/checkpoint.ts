@@ -19,6 +19,8 @@ import { table } from './table.js';
 import { formatBytes, formatUs, parseBytes } from './units.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
+/** The parser lives in options.ts; re-exported for the commands that imported it from here. */
+export { memorySize } from './options.js';
 
 interface DumpFlags {
   iterative: boolean;
