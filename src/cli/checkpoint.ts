@@ -179,6 +179,9 @@ export function registerCheckpointCommands(program: Command): void {
 Each iteration runs the workload --interval steps, freezes it, reads /proc/PID/pagemap (pagemap2 on
 the seed kernel), takes the soft-dirty pages (all present pages the first time), writes
 clear_refs 4, unfreezes it and writes DIR/N (under DIR/.N.tmp, renamed when complete).
+Without soft-dirty tracking (--kernel no-soft-dirty) there are no pre-dumps: one full dump and a
+warning, as P.Haul does. DIR is locked (DIR/.tracker.lock) while the dump runs. Ctrl-C or SIGTERM
+stops it at the next safe point and removes the partial iteration; earlier ones stay.
 ${EXIT_CODES_HELP}`,
     )
     .action(async (opts: DumpFlags, cmd: Command) => {
