@@ -9,8 +9,9 @@ export { iterativeDump, interruptedMessage, CRASH_POINTS, DEFAULT_DUMP_OPTIONS, 
 export { primitiveDump, type PrimitiveDumpOptions, type PrimitiveDumpReport } from './criu/primitive.js';
 // The images directory: its lock and what --force may remove
 export { assertNotLocked, foreignEntry, LOCK_FILE, lockImagesDir, ownerAlive, prepareImagesRoot, selfOwner, type ImagesRoot, type LockOwner } from './criu/images-dir.js';
-// tracker restore
+// tracker restore, tracker check (the one chain reader)
 export { restore, type RestoreOptions, type RestoreReport } from './criu/restore.js';
+export { checkChain, checkReport, openChain, type Chain, type ChainLink, type CheckReport } from './criu/page-read.js';
 // tracker show, stats, compare
 export { showImageFile, showIteration, showMems, showPages, showRss, type MemsView, type PageSpec, type PagesView, type RssView, type ShownImage, type ShownIteration } from './criu/show.js';
 export { chainStats, type ChainStats } from './criu/stats.js';

@@ -43,8 +43,8 @@ test('npm pack, install the tarball in an empty folder, run tracker --version, i
   const v = spawnSync(join(app, 'node_modules', '.bin', 'tracker'), ['--version'], { cwd: app, encoding: 'utf8' });
   assert.equal(v.status, 0, v.stderr);
   assert.equal(v.stdout, `${PKG.version}\n`);
-  const lib = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('soft-dirty-tracker'); console.log(['iterativeDump','primitiveDump','restore','chainStats','compare','showIteration','runMeasured','runOps'].map((k) => typeof m[k]).join(' '), m.EXIT_IO)"], { cwd: app, encoding: 'utf8' });
+  const lib = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('soft-dirty-tracker'); console.log(['iterativeDump','primitiveDump','restore','checkReport','chainStats','compare','showIteration','runMeasured','runOps'].map((k) => typeof m[k]).join(' '), m.EXIT_IO)"], { cwd: app, encoding: 'utf8' });
   assert.equal(lib.status, 0, lib.stderr);
-  assert.equal(lib.stdout, `${Array(8).fill('function').join(' ')} 5\n`);
+  assert.equal(lib.stdout, `${Array(9).fill('function').join(' ')} 5\n`);
   assert.deepEqual(readdirSync(join(app, 'node_modules', 'soft-dirty-tracker')).sort(), ['README.md', 'bin', 'dist', 'package.json']);
 });
