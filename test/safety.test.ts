@@ -194,6 +194,21 @@ test('an aborted dump stops at the next safe point, removes the partial iteratio
   }
 });
 
+test('an aborted pre-dump leaves nothing of its iteration and releases the lock', () => {
+  const root = join(tmp, 'abort-prim');
+  const base = { trackMem: true, kernel: '6.1' as const, interval: 2000, bandwidth: 1 << 30, force: false, memoryBytes: 64 << 20 };
+  primitiveDump({ ...base, imagesDir: join(root, '1'), type: 'pre-dump', workload: model, seed: 1 });
+  const ac = new AbortController();
+  throwsWith(
+    () => primitiveDump({ ...base, imagesDir: join(root, '2'), prevImagesDir: '../1', type: 'pre-dump', signal: ac.signal, faultPoint: (it, p) => p === 'pages.img:middle' && it === 2 && ac.abort() }),
+    InterruptedError,
+    `interrupted in iteration 2 (${join(root, '2')}); nothing of it was kept`,
+  );
+  assert.deepEqual(readdirSync(root), ['1']);
+  primitiveDump({ ...base, imagesDir: join(root, '2'), prevImagesDir: '../1', type: 'dump' });
+  assertRestores(root, 2);
+});
+
 async function interrupt(sig: 'SIGINT' | 'SIGTERM', code: number): Promise<void> {
   const d = join(tmp, `signal-${sig}`);
   const { child, done } = startTracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '200', '--interval', '20000']);
