@@ -46,3 +46,19 @@ export class ResourceError extends TrackerError {
 export class IoError extends TrackerError {
   override readonly exitCode = EXIT_IO;
 }
+
+/** Another tracker holds the images directory's lock. */
+export class LockedError extends TrackerError {
+  override readonly exitCode = EXIT_USAGE;
+}
+
+/** SIGINT (130) or SIGTERM (143) stopped a dump; the CLI sets the code from the signal. */
+export const EXIT_INTERRUPTED = 130;
+
+/** A dump stopped at a safe point because it was asked to (the CLI's AbortSignal). */
+export class InterruptedError extends TrackerError {
+  override readonly exitCode: number = EXIT_INTERRUPTED;
+}
+
+/** A bug in tracker, not a user's mistake (EX_SOFTWARE). */
+export const EXIT_INTERNAL = 70;

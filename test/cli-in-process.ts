@@ -14,6 +14,8 @@ export interface CliResult {
 }
 
 export function trackerInProcess(...args: string[]): CliResult {
+  // Dumps run in a worker thread behind an async action: start them with test/spawn.ts.
+  if (args[0] === 'dump' || args[0] === 'pre-dump') throw new Error(`trackerInProcess: '${args[0]}' is asynchronous; use tracker() from test/spawn.ts`);
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write;

@@ -15,7 +15,6 @@ export function quickDump(root: string, name: string, extra: Partial<IterativeDu
     interval: 20_000,
     policy: 'fixed',
     iterations: 3,
-    leaveRunning: false,
     force: false,
     memoryBytes: 512 * 1024 * 1024,
     ...extra,

@@ -14,6 +14,7 @@ import { showImageFile, type MemsView, type PagesView, type RssView, type ShownI
 import type { ChainStats } from '../src/criu/stats.js';
 import { quickDump, scratchDir } from './dump-helpers.js';
 import { trackerInProcess } from './cli-in-process.js';
+import { tracker as spawnTracker } from './spawn.js';
 
 const tmp = scratchDir('tracker-inspect-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -234,7 +235,7 @@ test('a doubled hot set exceeds --max-increase 5% and compare exits 1 with the r
 
 test('a saved `dump --iterative --json` report compares against an images directory', () => {
   const reportDir = join(tmp, 'from-cli');
-  const d = tracker('dump', '--iterative', '--json', '-D', reportDir, '--workload', SMALL, '--memory', '64M', '--interval', '5000', '--policy', 'fixed', '--iterations', '3');
+  const d = spawnTracker(['dump', '--iterative', '--json', '-D', reportDir, '--workload', SMALL, '--memory', '64M', '--interval', '5000', '--policy', 'fixed', '--iterations', '3']);
   assert.equal(d.status, 0, d.stderr);
   const file = join(tmp, 'report.json');
   writeFileSync(file, d.stdout);

@@ -123,7 +123,7 @@ export function benchSparse(): SparseBench {
 
 function sparseChild(ops: string, dir: string): void {
   let t0 = process.hrtime.bigint();
-  iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: dir, workload: ops, seed: 1, kernel: '6.1', interval: 10, policy: 'fixed', iterations: 2, leaveRunning: false, force: false, memoryBytes: 64 << 20 });
+  iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: dir, workload: ops, seed: 1, kernel: '6.1', interval: 10, policy: 'fixed', iterations: 2, force: false, memoryBytes: 64 << 20 });
   const dumpS = Number(process.hrtime.bigint() - t0) / 1e9;
   t0 = process.hrtime.bigint();
   const r = restore({ dir: join(dir, '2'), resumeSteps: 0, verify: true });

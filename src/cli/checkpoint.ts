@@ -1,29 +1,27 @@
 /** `tracker dump` and `tracker restore`. */
 import chalk from 'chalk';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import ora, { type Ora } from 'ora';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport } from '../criu/iterative.js';
+import { Command, Option } from 'commander';
+import type { Ora } from 'ora';
+import { DEFAULT_DUMP_OPTIONS, type DumpReport } from '../criu/iterative.js';
+import type { PrimitiveDumpReport } from '../criu/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
-import { primitiveDump, type PrimitiveDumpReport } from '../criu/primitive.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
 import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
 import { DEFAULT_WORKLOAD } from '../workload/index.js';
-import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
-import { processOutput, type Output } from './output.js';
+import { runDump } from './dump-runner.js';
+import { requireImagesPath, requireUnlockedChain } from './files.js';
+import { EXIT_CODES_HELP } from './help.js';
+import { choice, intArg, kernelOption, memorySize } from './options.js';
+import { processOutput, startSpinner, type Output } from './output.js';
+import { table } from './table.js';
 import { formatBytes, formatUs, parseBytes } from './units.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
-
-/** --memory: a size the emulated machine can have (4 MiB to 4 GiB). */
-export function memorySize(v: string): number {
-  const n = parseBytes('--memory')(v);
-  if (n < 4 * 1024 * 1024 || n > 4 * 1024 ** 3) throw new InvalidArgumentError(`--memory must be between 4M and 4G, got '${v}'`);
-  return Math.min(n, DEFAULT_MEMORY_BYTES);
-}
+/** The parser lives in options.ts; re-exported for the commands that imported it from here. */
+export { memorySize } from './options.js';
 
 interface DumpFlags {
   iterative: boolean;
@@ -39,19 +37,11 @@ interface DumpFlags {
   maxGrowth: number;
   preDumpMode: 'splice' | 'read';
   bandwidth: number;
-  leaveRunning: boolean;
   force: boolean;
   json: boolean;
   memory?: number;
   trackMem: boolean;
   prevImagesDir?: string;
-}
-
-function choice<T extends string>(what: string, values: readonly T[]): (v: string) => T {
-  return (v) => {
-    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${what} must be one of ${values.join(', ')}`);
-    return v as T;
-  };
 }
 
 function iterationLine(s: IterationStats): string {
@@ -69,10 +59,10 @@ export function renderDumpTable(r: DumpReport): string {
     formatBytes(s.bytes_written),
     formatUs(s.frozen_time),
   ]);
-  rows.push(['total', '', '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time)]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  const lines = [chalk.bold(fmt(head)), ...rows.slice(0, -1).map((row) => fmt(row)), chalk.dim('-'.repeat(fmt(head).length)), chalk.bold(fmt(rows[rows.length - 1]))];
+  const total = ['total', '', '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time)];
+  const lines = table(head, [...rows, total], ['l', 'l', 'r', 'r', 'r', 'r', 'r']);
+  const last = lines.pop()!;
+  lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
   lines.push('');
   lines.push(`stopped: ${r.stop_reason}`);
   lines.push(`downtime (final dump frozen): ${chalk.bold(formatUs(r.final_frozen_time))}; images in ${r.images_dir}/1..${r.iterations.length}`);
@@ -82,8 +72,10 @@ export function renderDumpTable(r: DumpReport): string {
 /** The flags a user gave (not those left at their defaults): a primitive dump inherits the rest. */
 type Given = (name: string) => boolean;
 
-export function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given: Given, out: Output): PrimitiveDumpReport {
-  const r = primitiveDump({
+export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given: Given, out: Output): Promise<PrimitiveDumpReport> {
+  const r = await runDump<PrimitiveDumpReport>({
+    kind: 'primitive',
+    options: {
     imagesDir: f.imagesDir,
     prevImagesDir: f.prevImagesDir,
     trackMem: f.trackMem,
@@ -95,17 +87,20 @@ export function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given:
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    },
   });
   out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
   return r;
 }
 
-export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
+export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport> {
   if (f.prevImagesDir !== undefined || f.trackMem) throw new UsageError('--prev-images-dir and --track-mem go with a single dump (without --iterative), which pre-dumps itself');
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError('--iterations goes with --policy fixed (use --max-iters with phaul)');
   let spinner: Ora | null = null;
-  const report = iterativeDump({
+  const report = await runDump<DumpReport>({
+    kind: 'iterative',
+    options: {
     imagesDir: f.imagesDir,
     workload: f.workload,
     seed: f.seed,
@@ -118,20 +113,19 @@ export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
     maxGrowthPercent: f.maxGrowth,
     preDumpMode: f.preDumpMode,
     bandwidth: f.bandwidth,
-    leaveRunning: f.leaveRunning,
     force: f.force,
     memoryBytes: f.memory,
-    onIteration: (s, phase) => {
+    },
+  }, (s, phase) => {
       if (f.json) return;
       if (phase === 'start') {
-        if (out.isTTY) spinner = ora(`iteration ${s.iteration}: running the workload and dumping`).start();
+        spinner = startSpinner(`iteration ${s.iteration}: running the workload and dumping`);
         return;
       }
-      if (spinner !== null) spinner.succeed(iterationLine(s));
+      if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: iterationLine(s) });
       else out.out(iterationLine(s));
       spinner = null;
-    },
-  });
+  }).finally(() => (spinner as Ora | null)?.stop());
   if (f.json) out.out(JSON.stringify(report, null, 2));
   else {
     if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
@@ -176,10 +170,9 @@ export function registerCheckpointCommands(program: Command): void {
     )
     .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures (e.g. 1G, 100M/s)', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
     .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
-    .option('--leave-running', 'leave the process running after the final dump', false)
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
-    .option('--force', 'replace the images in a non-empty -D', false)
+    .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
     .option('--json', 'print one JSON document with CRIU stats names', false)
     .addHelpText(
       'after',
@@ -187,11 +180,14 @@ export function registerCheckpointCommands(program: Command): void {
 Each iteration runs the workload --interval steps, freezes it, reads /proc/PID/pagemap (pagemap2 on
 the seed kernel), takes the soft-dirty pages (all present pages the first time), writes
 clear_refs 4, unfreezes it and writes DIR/N (under DIR/.N.tmp, renamed when complete).
+Without soft-dirty tracking (--kernel no-soft-dirty) there are no pre-dumps: one full dump and a
+warning, as P.Haul does. DIR is locked (DIR/.tracker.lock) while the dump runs. Ctrl-C or SIGTERM
+stops it at the next safe point and removes the partial iteration; earlier ones stay.
 ${EXIT_CODES_HELP}`,
     )
-    .action((opts: DumpFlags, cmd: Command) => {
-      if (opts.iterative) dumpCommand(opts, processOutput(opts.json));
-      else primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+    .action(async (opts: DumpFlags, cmd: Command) => {
+      if (opts.iterative) await dumpCommand(opts, processOutput(opts.json));
+      else await primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
     });
 
   program
@@ -206,7 +202,7 @@ ${EXIT_CODES_HELP}`,
     .option('--interval <steps>', 'workload steps to run before this iteration', intArg('--interval', 1), DEFAULT_DUMP_OPTIONS.interval)
     .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
     .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
-    .option('--force', 'replace an existing -D', false)
+    .option('--force', 'replace an existing -D if tracker wrote it', false)
     .option('--json', 'print the iteration\'s stats as JSON', false)
     .addHelpText(
       'after',
@@ -221,8 +217,8 @@ Example:
   tracker restore  -D img/3 --verify
 ${EXIT_CODES_HELP}`,
     )
-    .action((opts: DumpFlags, cmd: Command) => {
-      primitiveCommand('pre-dump', { ...opts, iterative: false } as DumpFlags, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+    .action(async (opts: DumpFlags, cmd: Command) => {
+      await primitiveCommand('pre-dump', { ...opts, iterative: false } as DumpFlags, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
     });
 
   program
@@ -235,6 +231,8 @@ ${EXIT_CODES_HELP}`,
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
       const out = processOutput(opts.json);
+      requireImagesPath(opts.imagesDir);
+      requireUnlockedChain(opts.imagesDir);
       const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
     });
@@ -249,6 +247,7 @@ Makes every check restore makes of the images, and exits 3 naming the first thin
 ${EXIT_CODES_HELP}`)
     .action((dir: string, opts: { json: boolean }) => {
       const out = processOutput(opts.json);
+      requireImagesPath(dir);
       const r = checkReport(resolveIterationDir(dir));
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
     });

@@ -10,28 +10,11 @@ import { checkThresholds, compare, type CompareResult, type MetricDiff } from '.
 import { showImageFile, showIteration, showMems, showPages, showRss, type MemsView, type PageSpec, type PagesView, type RssView, type ShownImage, type ShownIteration, type ShownVma } from '../criu/show.js';
 import { chainStats, IMAGE_KINDS, type ChainStats } from '../criu/stats.js';
 import { UsageError } from '../errors.js';
-import { EXIT_CODES_HELP } from './main.js';
+import { requireImagesPath } from './files.js';
+import { EXIT_CODES_HELP } from './help.js';
+import { markdownTable, table, type Align } from './table.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatUs } from './units.js';
-
-// ---------------------------------------------------------------------------------------------
-// Tables
-
-type Align = 'l' | 'r';
-
-/** Columns padded to their widest cell; colour codes do not count towards the width. */
-function table(head: string[], rows: string[][], align: Align[]): string[] {
-  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => visible(r[i]))));
-  const pad = (s: string, i: number) => (align[i] === 'r' ? ' '.repeat(w[i] - visible(s)) + s : s + ' '.repeat(w[i] - visible(s)));
-  const fmt = (r: string[]) => r.map(pad).join('  ').trimEnd();
-  return [chalk.bold(fmt(head)), ...rows.map(fmt)];
-}
-
-function markdownTable(head: string[], rows: string[][], align: Align[]): string[] {
-  const cell = (s: string) => s.replace(/\|/g, '\\|');
-  return [`| ${head.map(cell).join(' | ')} |`, `|${align.map((a) => (a === 'r' ? '---:' : '---')).join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)];
-}
 
 // ---------------------------------------------------------------------------------------------
 // tracker show
@@ -289,6 +272,7 @@ export function registerInspectCommands(program: Command): void {
     .option('--rss', 'per VMA, pages in this image and pages in parents (crit x DIR rss)', false)
     .addHelpText('after', EXIT_CODES_HELP)
     .action((path: string, opts: ShowFlags) => {
+      requireImagesPath(path);
       showCommand(path, opts, processOutput(opts.json));
     });
 
@@ -300,6 +284,7 @@ export function registerInspectCommands(program: Command): void {
     .addHelpText('after', EXIT_CODES_HELP)
     .action((dir: string, opts: { json: boolean }) => {
       const out = processOutput(opts.json);
+      requireImagesPath(dir);
       const s = chainStats(dir);
       out.out(opts.json ? JSON.stringify(s, null, 2) : renderStats(s));
     });
@@ -319,6 +304,8 @@ export function registerInspectCommands(program: Command): void {
     )
     .addHelpText('after', EXIT_CODES_HELP)
     .action((base: string, head: string, opts: CompareFlags) => {
+      requireImagesPath(base, 'base');
+      requireImagesPath(head, 'head');
       compareCommand(base, head, opts, processOutput(opts.format === 'json'));
     });
 }

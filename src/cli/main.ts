@@ -1,41 +1,24 @@
 /**
- * The tracker command line: a thin shell over the library. Commands are declared here; each calls
- * one library function. One catch maps error classes to exit codes; nothing deeper exits.
+ * The tracker command line: a thin shell over the library. Commands are declared here and in the
+ * register* modules; each calls one library function. One catch maps error classes to exit codes
+ * (the table in help.ts); nothing deeper exits.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { EXIT_IMAGE, EXIT_IO, EXIT_RESOURCE, EXIT_USAGE, EXIT_VERIFY, TrackerError } from '../errors.js';
-import { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from '../mm/kernel-profile.js';
-import { processOutput } from './output.js';
-import { scriptCommand } from './script.js';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, TrackerError } from '../errors.js';
+import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { registerCheckpointCommands } from './checkpoint.js';
+import { interruptExitCode } from './dump-runner.js';
+import { EXIT_CODES_HELP } from './help.js';
 import { registerInspectCommands } from './inspect.js';
+import { kernelOption } from './options.js';
+import { applyColourEnv, processOutput } from './output.js';
 import { registerRunCommands } from './run.js';
+import { scriptCommand } from './script.js';
 
-export const EXIT_CODES_HELP = `
-Exit codes:
-  0  success
-  ${EXIT_VERIFY}  a verification or comparison failed
-  ${EXIT_USAGE}  bad usage or input (flags, op scripts, workload files)
-  ${EXIT_IMAGE}  an image problem (missing, corrupt, wrong version, broken parent chain)
-  ${EXIT_RESOURCE}  the emulated machine ran out of memory or swap
-  ${EXIT_IO}  a file could not be read or written`;
-
-export function kernelOption(): Option {
-  return new Option('--kernel <profile>', `kernel profile: ${KERNEL_PROFILES.join(', ')}`)
-    .default(DEFAULT_KERNEL)
-    .argParser((v: string): KernelProfileName => {
-      if (!isKernelProfileName(v)) throw new InvalidArgumentError(`must be one of ${KERNEL_PROFILES.join(', ')}`);
-      return v;
-    });
-}
-
-export function intArg(what: string, min = 0): (v: string) => number {
-  return (v: string) => {
-    if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`${what} must be a whole number, got '${v}'`);
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be at least ${min}, got '${v}'`);
-    return n;
-  };
+/** The package's version (package.json sits two levels above dist/src/cli). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
 export function buildProgram(): Command {
@@ -44,6 +27,7 @@ export function buildProgram(): Command {
       'CRIU-style incremental checkpoints of a simulated process on an emulated Linux MMU with soft-dirty\n' +
         'page tracking: clear_refs 4, run, read bit 55 of pagemap, dump only what changed.',
     )
+    .version(version(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', EXIT_CODES_HELP)
     // Set before the subcommands exist: they copy these settings when they are created.
@@ -71,36 +55,35 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  applyColourEnv(process.env);
   // `tracker ... | head` closes stdout early: that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
   try {
+    const program = buildProgram();
     await program.parseAsync(argv);
   } catch (e) {
     process.exitCode = exitCodeFor(e);
   }
 }
 
-function exitCodeFor(e: unknown): number {
+/** One line on stderr (none for --help and --version) and the exit code of the table in help.ts. */
+export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) {
     // --help and --version end here too, with exit code 0.
     return e.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   if (e instanceof TrackerError) {
     process.stderr.write(`tracker: ${e.message}\n`);
-    return e.exitCode;
+    return e instanceof InterruptedError ? interruptExitCode() : e.exitCode;
   }
   const code = (e as NodeJS.ErrnoException)?.code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
     process.stderr.write(`tracker: ${(e as Error).message}\n`);
     return EXIT_IO;
   }
-  process.stderr.write(`tracker: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-  return 70;
+  process.stderr.write(`tracker: internal error (a bug in tracker; please report it with the command): ${(e as Error)?.stack ?? String(e)}\n`);
+  return EXIT_INTERNAL;
 }
-
-void EXIT_IMAGE;
-void EXIT_RESOURCE;

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload, DEFAULT_WORKLOAD, listWorkloads, runMeasured, type RunReport } from '../workload/index.js';
-import { memorySize } from './checkpoint.js';
-import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
+import { EXIT_CODES_HELP } from './help.js';
+import { intArg, kernelOption, memorySize } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes } from './units.js';
 

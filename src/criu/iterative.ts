@@ -3,15 +3,15 @@
  * P.Haul's rule: stop when an iteration writes few pages, when it grows over the previous one,
  * or after a number of iterations.
  */
-import { ResourceError } from '../errors.js';
+import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
-import { kerndat } from '../proc/kerndat.js';
+import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from './mem-dump.js';
-import { prepareImagesRoot } from './images-dir.js';
+import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
 import type { PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
@@ -31,11 +31,31 @@ export interface IterativeDumpOptions {
   preDumpMode: PreDumpMode;
   /** Bytes per second the pages travel at (virtual time). */
   bandwidth: number;
-  leaveRunning: boolean;
   force: boolean;
   memoryBytes?: number;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
-  faultPoint?: (name: string) => void;
+  /** Called at each crash point of each iteration (CRASH_POINTS); tests inject faults here. */
+  faultPoint?: (iteration: number, point: string) => void;
+  /** Checked at every safe point: once aborted, the dump removes the partial iteration and throws InterruptedError. */
+  signal?: CancelSignal;
+  /** Who locks the images directory (default: this process, from /proc/self). */
+  lockOwner?: LockOwner;
+}
+
+/** What the dump checks to stop early: an AbortSignal, or anything with `aborted`. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+}
+
+/** What survives a failure in `iteration`: "iterations 1-2 are intact". */
+export function intactPhrase(iteration: number): string {
+  const done = iteration - 1;
+  return done === 0 ? 'nothing was kept' : done === 1 ? 'iteration 1 is intact' : `iterations 1-${done} are intact`;
+}
+
+/** "interrupted in iteration 3; iterations 1-2 are intact" */
+export function interruptedMessage(iteration: number): string {
+  return `interrupted in iteration ${iteration}; ${intactPhrase(iteration)}`;
 }
 
 export interface DumpReport {
@@ -49,7 +69,6 @@ export interface DumpReport {
   totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number };
   final_frozen_time: number;
   memory_digest_steps: number;
-  left_running: boolean;
 }
 
 export const DEFAULT_DUMP_OPTIONS = {
@@ -67,20 +86,47 @@ export const DEFAULT_DUMP_OPTIONS = {
 export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm.img', 'shmem.img', 'core.img', 'stats.img', 'inventory.img', 'rename'] as const;
 
 /**
- * TRACKER_FAULT=N:POINT (e.g. 2:pages.img:middle) kills the dumping process at that point of
- * iteration N with SIGKILL, as a crash would: nothing is cleaned up.
+ * The images directory is locked for the whole dump. A safe point (each iteration's start, each
+ * crash point) checks `signal`; on any failure the partial .N.tmp is removed, the lock released,
+ * and a -D tracker created and left empty removed. Without soft-dirty tracking there are no
+ * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
-function crashPoint(iteration: number, hook: ((name: string) => void) | undefined): ((name: string) => void) | undefined {
-  const spec = process.env.TRACKER_FAULT;
-  if (spec === undefined || spec === '') return hook;
-  return (name) => {
-    hook?.(name);
-    if (spec === `${iteration}:${name}`) process.kill(process.pid, 'SIGKILL');
+export function iterativeDump(o: IterativeDumpOptions): DumpReport {
+  const images = prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
+  let current = 1;
+  const check = () => {
+    if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
   };
+  try {
+    const tracked = kerndatSoftDirty(new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 }));
+    const r = dumpLoop({
+      ...o,
+      ...(tracked ? {} : { policy: 'fixed' as const, iterations: 1 }),
+      onIteration: (s, phase) => {
+        if (phase === 'start') {
+          current = s.iteration;
+          check();
+        }
+        o.onIteration?.(s, phase);
+      },
+      faultPoint: (it, point) => {
+        o.faultPoint?.(it, point);
+        check();
+      },
+    });
+    images.release();
+    if (tracked) return r;
+    return { ...r, warning: `kernel profile '${o.kernel}' has no soft-dirty tracking: no pre-dumps, one full dump (as P.Haul does without memory tracking)`, stop_reason: 'no soft-dirty tracking: one full dump' };
+  } catch (e) {
+    images.abandon(String(current));
+    if (!(e instanceof TrackerError) && typeof (e as NodeJS.ErrnoException)?.code === 'string') {
+      throw fsError(`iteration ${current} could not be written to ${o.imagesDir}`, e, `its partial .${current}.tmp was removed and ${intactPhrase(current)}; free some space or choose another -D`);
+    }
+    throw e;
+  }
 }
 
-export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  prepareImagesRoot(o.imagesDir, o.force);
+function dumpLoop(o: IterativeDumpOptions): DumpReport {
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
@@ -125,7 +171,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
-        faultPoint: crashPoint(it, o.faultPoint),
+        faultPoint: (point) => o.faultPoint?.(it, point),
       });
       // The workload runs on while the pages are copied; what it writes is dirty for the next one.
       proc.run(r.stats.steps_during_copy);
@@ -138,7 +184,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
     throw e;
   }
   const steps = proc.steps;
-  if (!o.leaveRunning) kernel.exit(proc.task);
+  kernel.exit(proc.task);
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
   return {
     images_dir: o.imagesDir,
@@ -156,6 +202,5 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
     },
     final_frozen_time: all[all.length - 1].frozen_time,
     memory_digest_steps: steps,
-    left_running: o.leaveRunning,
   };
 }

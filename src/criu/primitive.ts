@@ -12,13 +12,16 @@
  * command runs --interval more steps and dumps.
  */
 import { basename, dirname, resolve } from 'node:path';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { ImageError, UsageError } from '../errors.js';
+import { join } from 'node:path';
+import { ImageError, InterruptedError, UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { createWorkload } from '../workload/index.js';
+import { canonicalSpec, createWorkload } from '../workload/index.js';
+import { IMAGE_FILES, readImage } from './image.js';
+import { prepareIterationDir, type LockOwner } from './images-dir.js';
+import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from './mem-dump.js';
 import { openChain, type ChainLink } from './page-read.js';
 import type { IterationStats } from './schema.js';
@@ -38,6 +41,10 @@ export interface PrimitiveDumpOptions {
   bandwidth: number;
   force: boolean;
   memoryBytes?: number;
+  /** As for iterativeDump: crash points, cancellation, the lock's owner. */
+  faultPoint?: (iteration: number, point: string) => void;
+  signal?: CancelSignal;
+  lockOwner?: LockOwner;
 }
 
 export interface PrimitiveDumpReport {
@@ -67,22 +74,39 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     };
     agree('--seed', seed, id.seed);
     agree('--kernel', kernelName, inv.kernel);
-    if (workload !== undefined && resolveSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
+    if (workload !== undefined && canonicalSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
     workload = id.spec ?? id.source;
     seed = id.seed;
     if (!isKernelProfileName(inv.kernel)) throw new ImageError(`${o.prevImagesDir}: unknown kernel profile '${inv.kernel}'`);
     kernelName = inv.kernel;
   }
   if (workload === undefined) throw new UsageError('the first iteration needs --workload (later ones take it from --prev-images-dir)');
-  if (existsSync(dir)) {
-    if (!o.force) throw new UsageError(`${o.imagesDir} already exists; pass --force to replace it, or choose a new directory for this iteration`);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const images = prepareIterationDir(root, basename(dir), o.force, o.imagesDir, o.lockOwner);
+  const iteration = chain.length === 0 ? 1 : chain[chain.length - 1].inventory.iteration + 1;
+  const check = () => {
+    if (o.signal?.aborted === true) throw new InterruptedError(`interrupted in iteration ${iteration} (${o.imagesDir}); nothing of it was kept`);
+  };
   try {
-    mkdirSync(root, { recursive: true });
+    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, kernelName, check });
+    images.release();
+    return r;
   } catch (e) {
-    throw new UsageError(`cannot create images directory ${root}: ${(e as NodeJS.ErrnoException).code}`);
+    images.abandon(basename(dir));
+    throw e;
   }
+}
+
+interface Resolved {
+  root: string;
+  dir: string;
+  iteration: number;
+  workload: string;
+  seed: number | undefined;
+  kernelName: KernelProfileName | undefined;
+  check: () => void;
+}
+
+function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, kernelName, check }: Resolved): PrimitiveDumpReport {
   const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
@@ -94,10 +118,11 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     proc.run(link.inventory.steps - proc.steps);
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
     proc.run(stats.steps_during_copy ?? 0);
+    check();
   }
   const replayed = proc.steps;
   proc.run(o.interval);
-  const iteration = chain.length === 0 ? 1 : chain[chain.length - 1].inventory.iteration + 1;
+  check();
   const r = dumpIteration(proc, {
     imagesRoot: root,
     dirName: basename(dir),
@@ -111,12 +136,13 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     preDumpMode: 'splice',
     bandwidth: o.bandwidth,
     kernelName: kernelName ?? '6.1',
+    faultPoint: (point) => {
+      o.faultPoint?.(iteration, point);
+      check();
+    },
   });
   // The process would run on for steps_during_copy; the next command's replay runs them instead.
   kernel.exit(proc.task);
   return { images_dir: o.imagesDir, parent: o.prevImagesDir ?? null, replayed_steps: replayed, stats: r.stats };
 }
 
-function resolveSpec(spec: string): string {
-  return spec.endsWith('.json') || spec.endsWith('.ops') || spec.endsWith('.gz') || spec.endsWith('.lackey') ? resolve(spec) : spec;
-}

@@ -6,7 +6,8 @@
 import { resolve } from 'node:path';
 import { ImageError, InputError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { isLackeyPath, LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
+import { existsSync } from 'node:fs';
+import { LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
 import type { ModelState } from './model.js';
 import { readModelFile } from './model-file.js';
 import { OpsWorkload, type OpsWorkloadState } from './ops-workload.js';
@@ -28,9 +29,14 @@ const OVERRIDES = 'param ';
  */
 export function createWorkload(kernel: Kernel, spec: string, seed: number, overrides: Record<string, unknown> = {}): WorkloadProcess {
   const proc = startWorkload(kernel, spec, seed, overrides);
-  const name = spec === '' ? DEFAULT_WORKLOAD : spec;
-  proc.identity.spec = findModel(name) !== undefined ? name : resolve(name);
+  proc.identity.spec = canonicalSpec(spec);
   return proc;
+}
+
+/** How a workload spec is recorded: a model by its name, a file by its absolute path. */
+export function canonicalSpec(spec: string): string {
+  const name = spec === '' ? DEFAULT_WORKLOAD : spec;
+  return findModel(name) !== undefined ? name : resolve(name);
 }
 
 function startWorkload(kernel: Kernel, spec: string, seed: number, overrides: Record<string, unknown>): WorkloadProcess {
@@ -58,11 +64,12 @@ function startWorkload(kernel: Kernel, spec: string, seed: number, overrides: Re
     noParams('op-script');
     return OpsWorkload.create(kernel, name, seed);
   }
-  if (isLackeyPath(name)) {
+  // Any other file is taken for a Lackey trace, recognised by its content (gzip or text).
+  if (existsSync(name)) {
     noParams('Lackey trace');
     return LackeyWorkload.create(kernel, name, seed);
   }
-  throw new InputError(`unknown workload '${spec}': expected a model (${modelNames()}) or a .json model file, .ops op script or .lackey/.lackey.gz trace`);
+  throw new InputError(`unknown workload '${spec}': expected a model (${modelNames()}) or a .json model file, .ops op script or a Valgrind Lackey trace (a file, plain or gzip)`);
 }
 
 /**

@@ -6,7 +6,10 @@
  *    L 04022d68,8          load
  *    M 0402a070,4          modify (load and store)
  *
- * Lines of any other shape (Valgrind's "==PID==" banner, program output) are skipped.
+ * Valgrind's own lines ("==PID== …", "--PID-- …") and blank lines are skipped; any other line is
+ * refused with the file and the line number (exit 2), and so is a file with no record at all. A
+ * trace is recognised by its content, whatever its name: gzip by its magic bytes, text by its
+ * first lines (probe()).
  *
  * run() is synchronous and Node's streams are not, so instead of readline over a read stream:
  *  - plain-text traces are streamed with positional fs.readSync in 1 MiB chunks, never whole;
@@ -32,8 +35,18 @@ const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[48 + c] = c;
 for (let c = 0; c < 6; c++) HEX[65 + c] = HEX[97 + c] = 10 + c;
 
-export function isGzipPath(file: string): boolean {
-  return file.endsWith('.gz');
+/** Whether a file starts with the gzip magic bytes (1f 8b). */
+export function isGzipFile(file: string): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } catch {
+    return false;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }
 
 function ioMessage(e: unknown): string {
@@ -51,6 +64,8 @@ export class LackeyReader {
   /** Offset in the trace of buf[0]. */
   private base: number;
   private eof = false;
+  /** Line number of the last line read (1-based), or -1 when unknown (a reader resumed at an offset). */
+  private line: number;
   /** For .gz traces: the inflating stream (plain text is read by position instead). */
   private readonly gz: GunzipSource | null;
 
@@ -65,7 +80,8 @@ export class LackeyReader {
     }
     this.buf = Buffer.allocUnsafe(CHUNK_BYTES);
     this.base = offset;
-    this.gz = isGzipPath(file) ? new GunzipSource(file) : null;
+    this.line = offset === 0 ? 0 : -1;
+    this.gz = isGzipFile(file) ? new GunzipSource(file) : null;
     if (this.gz !== null) {
       this.guard(() => this.gz!.skip(offset));
       // Read the first piece now, so a file that is not gzip is refused when it is opened.
@@ -93,9 +109,59 @@ export class LackeyReader {
         end = this.len;
       }
       this.pos = end + 1;
+      if (this.line >= 0) this.line++;
       const kind = this.parse(start, end);
       if (kind !== 0) return kind;
+      if (!this.skippable(start, end)) throw this.badLine(start, end, this.line, this.base + start);
     }
+  }
+
+  /**
+   * Check, without consuming anything, that the trace starts like a Lackey trace: its first 1 MiB
+   * holds a record before any line that is not one, or the whole file is Valgrind's lines only.
+   */
+  probe(): void {
+    let line = this.line;
+    let start = this.pos;
+    for (;;) {
+      const buf = this.buf;
+      let end = buf.indexOf(10, start);
+      if (end < 0 || end >= this.len) {
+        if (!this.eof && this.len - this.pos < CHUNK_BYTES) {
+          const scanned = start - this.pos;
+          this.refill();
+          start = this.pos + scanned;
+          continue;
+        }
+        if (!this.eof || start >= this.len) break;
+        end = this.len;
+      }
+      if (line >= 0) line++;
+      if (this.parse(start, end) !== 0) return;
+      if (!this.skippable(start, end)) throw this.badLine(start, end, line, this.base + start);
+      start = end + 1;
+    }
+    throw new InputError(`${this.file}: not a Lackey trace: no trace record (I, L, S or M lines from valgrind --tool=lackey --trace-mem=yes)${this.eof ? '' : ' in its first MiB'}`);
+  }
+
+  /** Blank lines and Valgrind's own "==PID==" and "--PID--" lines. */
+  private skippable(i: number, end: number): boolean {
+    const buf = this.buf;
+    if (end > i && buf[end - 1] === 13) end--;
+    let j = i;
+    while (j < end && (buf[j] === 32 || buf[j] === 9)) j++;
+    if (j === end) return true;
+    const c = buf[i];
+    if ((c !== 61 && c !== 45) || buf[i + 1] !== c) return false; // '==' or '--'
+    let k = i + 2;
+    while (k < end && buf[k] >= 48 && buf[k] <= 57) k++;
+    return k > i + 2 && k + 1 < end && buf[k] === c && buf[k + 1] === c;
+  }
+
+  private badLine(start: number, end: number, line: number, offset: number): InputError {
+    const text = this.buf.toString('latin1', start, Math.min(end, start + 60)).replace(/[^\x20-\x7e]/g, '?');
+    const where = line >= 0 ? `${this.file}:${line}` : `${this.file} (byte ${offset})`;
+    return new InputError(`${where}: not a Lackey trace record: '${text}'${end - start > 60 ? '…' : ''} (expected I, L, S or M lines from valgrind --tool=lackey --trace-mem=yes)`);
   }
 
   /** Parse the line [i, end); 0 if it is not a trace record. */

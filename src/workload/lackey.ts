@@ -28,10 +28,6 @@ export interface LackeyWorkloadState extends WorkloadState {
   records: number;
 }
 
-export function isLackeyPath(file: string): boolean {
-  return file.endsWith('.lackey') || file.endsWith('.gz');
-}
-
 export class LackeyWorkload implements WorkloadProcess {
   private readonly reader: LackeyReader;
   private records: number;
@@ -55,7 +51,8 @@ export class LackeyWorkload implements WorkloadProcess {
 
   static create(kernel: Kernel, file: string, seed: number): LackeyWorkload {
     const abs = resolve(file);
-    const reader = new LackeyReader(abs); // a bad file fails before a task is spawned
+    const reader = new LackeyReader(abs);
+    reader.probe(); // a file that is not a trace fails before a task is spawned
     const task = kernel.spawn(basename(file).slice(0, 15));
     return new LackeyWorkload(kernel, task, { model: 'lackey', source: basename(file), seed, params: {} }, abs, undefined, reader);
   }

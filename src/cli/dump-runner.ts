@@ -1,0 +1,69 @@
+/**
+ * Runs a dump in a worker thread (dump-worker.ts) while this thread turns SIGINT and SIGTERM into
+ * the dump's cancellation: the first signal asks the dump to stop at its next safe point (it
+ * removes the partial iteration and fails with InterruptedError); a second one exits at once.
+ */
+import { Worker } from 'node:worker_threads';
+import type { IterationStats } from '../criu/schema.js';
+import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
+import type { DumpJob, SerializedError, WorkerData } from './dump-worker.js';
+
+const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
+const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+
+/** The signal that interrupted the last dump (its exit code is 128 + its number). */
+let received: keyof typeof SIGNALS | null = null;
+
+export function interruptExitCode(): number {
+  return 128 + SIGNALS[received ?? 'SIGINT'];
+}
+
+function revive(s: SerializedError): Error {
+  const C = CLASSES[s.name];
+  if (C !== undefined) return new C(s.message);
+  const e = new Error(s.message) as NodeJS.ErrnoException;
+  if (s.code !== undefined) e.code = s.code;
+  e.stack = s.stack;
+  return e;
+}
+
+export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void, fault = process.env.TRACKER_FAULT): Promise<R> {
+  const abort = new SharedArrayBuffer(4);
+  const flag = new Int32Array(abort);
+  const data: WorkerData = { job, abort, fault };
+  const worker = new Worker(new URL('./dump-worker.js', import.meta.url), { workerData: data });
+  return new Promise<R>((resolve, reject) => {
+    const onSignal = (sig: keyof typeof SIGNALS) => {
+      if (received !== null) process.exit(128 + SIGNALS[sig]); // a second signal: stop now, like a crash
+      received = sig;
+      Atomics.store(flag, 0, SIGNALS[sig]);
+    };
+    const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((sig) => [sig, () => onSignal(sig)] as const);
+    for (const [sig, h] of handlers) process.on(sig, h);
+    let settled = false;
+    const finish = () => {
+      settled = true;
+      for (const [sig, h] of handlers) process.off(sig, h);
+    };
+    worker.on('message', (m: { type: 'iteration'; stats: IterationStats; phase: 'start' | 'done' } | { type: 'done'; report: R } | { type: 'error'; error: SerializedError }) => {
+      if (m.type === 'iteration') onIteration?.(m.stats, m.phase);
+      else if (m.type === 'done') {
+        finish();
+        resolve(m.report);
+      } else {
+        finish();
+        reject(revive(m.error));
+      }
+    });
+    worker.on('error', (e) => {
+      if (!settled) finish();
+      reject(e);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) {
+        finish();
+        reject(new Error(`internal: the dump worker exited (${code}) without a result`));
+      }
+    });
+  });
+}

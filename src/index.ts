@@ -1,0 +1,30 @@
+/**
+ * soft-dirty-tracker as a library: the functions behind every `tracker` command, their options
+ * and reports, the error classes with their exit codes. The command line (src/cli) is a thin shell
+ * over exactly these; nothing here touches `process`, the terminal or the environment.
+ */
+
+// tracker dump --iterative, pre-dump, dump --prev-images-dir
+export { iterativeDump, interruptedMessage, CRASH_POINTS, DEFAULT_DUMP_OPTIONS, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './criu/iterative.js';
+export { primitiveDump, type PrimitiveDumpOptions, type PrimitiveDumpReport } from './criu/primitive.js';
+// The images directory: its lock and what --force may remove
+export { assertNotLocked, foreignEntry, LOCK_FILE, lockImagesDir, ownerAlive, prepareImagesRoot, selfOwner, type ImagesRoot, type LockOwner } from './criu/images-dir.js';
+// tracker restore, tracker check (the one chain reader)
+export { restore, type RestoreOptions, type RestoreReport } from './criu/restore.js';
+export { checkChain, checkReport, openChain, type Chain, type ChainLink, type CheckReport } from './criu/page-read.js';
+// tracker show, stats, compare
+export { showImageFile, showIteration, showMems, showPages, showRss, type MemsView, type PageSpec, type PagesView, type RssView, type ShownImage, type ShownIteration } from './criu/show.js';
+export { chainStats, type ChainStats } from './criu/stats.js';
+export { checkThresholds, compare, type CompareResult, type Thresholds } from './criu/compare.js';
+export { IMAGE_FILES, IMAGE_VERSION } from './criu/image.js';
+export type { InventoryEntry, IterationStats, PagemapEntry } from './criu/schema.js';
+// tracker run, workloads
+export { canonicalSpec, createWorkload, DEFAULT_WORKLOAD, listWorkloads, resumeWorkload, runMeasured, type RunOptions, type RunReport, type WorkloadListing, type WorkloadProcess } from './workload/index.js';
+// tracker script
+export { parseOps, OpsSyntaxError, type Op } from './ops/ops-parser.js';
+export { runOps, type Observation } from './ops/ops-executor.js';
+// The emulated machine
+export { Kernel, DEFAULT_MEMORY_BYTES, type KernelOptions } from './mm/kernel.js';
+export { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from './mm/kernel-profile.js';
+// Errors and exit codes
+export * from './errors.js';
