@@ -1,5 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { Duration } from '../workload/clock.js';
+import { formatSeconds } from '../plan/format.js';
+
+export { formatBandwidth, formatBytes, formatSeconds } from '../plan/format.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 /** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */
@@ -80,30 +83,6 @@ export function parseSeconds(what: string): (v: string) => number {
 
 export function formatDuration(d: Duration): string {
   return 'steps' in d ? `${d.steps} steps` : formatSeconds(d.seconds);
-}
-
-export function formatSeconds(s: number): string {
-  if (s === 0) return '0 s';
-  if (s >= 60) return `${(s / 60).toFixed(2)} min`;
-  if (s >= 1) return `${s.toFixed(2)} s`;
-  if (s >= 1e-3) return `${(s * 1e3).toFixed(1)} ms`;
-  return `${(s * 1e6).toFixed(0)} µs`;
-}
-
-/** A link rate for people: 12.5 MB/s is 100 Mbit/s. */
-export function formatBandwidth(bytesPerS: number): string {
-  const bits = bytesPerS * 8;
-  for (const [u, f] of [['Tbit/s', 1e12], ['Gbit/s', 1e9], ['Mbit/s', 1e6], ['kbit/s', 1e3]] as const) {
-    if (bits >= f) return `${+(bits / f).toPrecision(4)} ${u}`;
-  }
-  return `${bits} bit/s`;
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
 }
 
 export function formatUs(us: number): string {
