@@ -169,6 +169,8 @@ export interface DumpIterationOptions {
   softDirty: boolean;
   preDumpMode: PreDumpMode;
   bandwidth: number;
+  /** Workload steps per virtual second: sets stats.steps_during_copy (absent: 0). */
+  rate?: number;
   kernelName: KernelProfileName;
   /**
    * Crash points, for tests of crash safety: called with a file name before that file is written,
@@ -189,7 +191,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(mm, '4');
   const bytes = c.dump.length * PAGE_SIZE;
-  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned + c.zero, pagesWritten: c.dump.length });
+  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned + c.zero, pagesWritten: c.dump.length, rate: o.rate });
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,

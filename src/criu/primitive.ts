@@ -19,7 +19,7 @@ import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { createWorkload } from '../workload/index.js';
+import { createWorkload, workloadRate } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from './image.js';
 import { dumpIteration } from './mem-dump.js';
 import { closeChain, loadChain } from './restore.js';
@@ -98,6 +98,8 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
     proc.run(stats.steps_during_copy ?? 0);
   }
+  // The first iteration finds a running service: setup and populate are over (as dump --iterative).
+  if (chain.length === 0) proc.run(proc.warmUpSteps ?? 0);
   const replayed = proc.steps;
   proc.run(o.interval);
   const iteration = chain.length === 0 ? 1 : chain[chain.length - 1].inventory.iteration + 1;
@@ -113,6 +115,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     softDirty: dt.softDirty,
     preDumpMode: 'splice',
     bandwidth: o.bandwidth,
+    rate: workloadRate(proc),
     kernelName: kernelName ?? '6.1',
   });
   // The process would run on for steps_during_copy; the next command's replay runs them instead.
