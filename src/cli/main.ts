@@ -10,6 +10,7 @@ import { scriptCommand } from './script.js';
 import { registerCheckpointCommands } from './checkpoint.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommands } from './run.js';
+import { registerPlanCommand } from './plan.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -66,6 +67,7 @@ export function buildProgram(): Command {
 
   registerCheckpointCommands(program);
   registerRunCommands(program);
+  registerPlanCommand(program);
   registerInspectCommands(program);
   return program;
 }
