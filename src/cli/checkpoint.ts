@@ -96,7 +96,8 @@ export function renderDumpTable(r: DumpReport): string {
   for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
   lines.push('');
   lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
-  lines.push(`stopped: ${r.stop_reason}${r.policy === 'fixed' ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)')}`);
+  const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
+  lines.push(`stopped: ${r.stop_reason}${verdict}`);
   const limit = r.policy === 'qemu' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
   lines.push(`downtime (final dump frozen): ${chalk.bold(formatSeconds(r.downtime_s))}${limit}; migration took ${chalk.bold(formatSeconds(r.total_time_s))} of virtual time; sent ${formatBytes(r.bytes_sent)}`);
   lines.push(`images in ${r.images_dir}/1..${r.iterations.length}`);
