@@ -3,7 +3,7 @@
  * that a plan row is what `tracker dump --iterative` prints for the same options.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,4 +98,16 @@ test('op scripts take --rate: the same script at twice the rate takes half the v
   const b = run('2k');
   assert.deepEqual([a.rate, b.rate], [1000, 2000]);
   assert.ok(Math.abs(a.totals.virtual_seconds - 2 * b.totals.virtual_seconds) < 1e-12);
+});
+
+test('an interrupted plan exits 130 and leaves no temporary images behind', async () => {
+  const dir = mkdtempSync(join(tmp, 'int-'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'plan', '--bandwidth', '10Mbit', '--policy', 'phaul', '--jobs', '1'], { env: { ...process.env, TMPDIR: dir }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  // Wait until a combination is writing its images.
+  for (let i = 0; i < 200 && !readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(readdirSync(dir).length > 0, 'the plan started');
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.deepEqual(readdirSync(dir), []);
 });

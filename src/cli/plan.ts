@@ -15,6 +15,9 @@ import { writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { rateOption } from './workload-options.js';
 import { InvalidArgumentError } from 'commander';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface PlanFlags {
   workload: string;
@@ -62,23 +65,39 @@ export function renderPlan(p: PlanReport): string {
 export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport> {
   if (f.iterations !== undefined && !f.policy.includes('fixed')) throw new UsageError('--iterations goes with --policy fixed');
   if (f.policy.includes('fixed') && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
-  const outcome = await runPlan({
-    workload: f.workload,
-    seed: f.seed,
-    kernel: f.kernel,
-    bandwidths: f.bandwidth,
-    policies: f.policy,
-    downtimeLimit: f.downtimeLimit,
-    interval: f.interval,
-    maxIters: f.maxIters,
-    iterations: f.iterations,
-    preDumpMode: f.preDumpMode,
-    autoConverge: f.autoConverge,
-    rate: f.rate,
-    memoryBytes: f.memory,
-    jobs: f.jobs ?? defaultJobs(),
-    heatmaps: f.report !== undefined,
-  });
+  // The combinations' temporary images go under one directory that an interrupt removes too.
+  const tmpRoot = mkdtempSync(join(tmpdir(), 'tracker-plan-'));
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(tmpRoot, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let outcome;
+  try {
+    outcome = await runPlan({
+      workload: f.workload,
+      seed: f.seed,
+      kernel: f.kernel,
+      bandwidths: f.bandwidth,
+      policies: f.policy,
+      downtimeLimit: f.downtimeLimit,
+      interval: f.interval,
+      maxIters: f.maxIters,
+      iterations: f.iterations,
+      preDumpMode: f.preDumpMode,
+      autoConverge: f.autoConverge,
+      rate: f.rate,
+      memoryBytes: f.memory,
+      jobs: f.jobs ?? defaultJobs(),
+      heatmaps: f.report !== undefined,
+      tmpRoot,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    rmSync(tmpRoot, { recursive: true, force: true });
+  }
   if (f.report !== undefined) writeReport(f.report, planReportInput(outcome));
   out.out(f.json ? JSON.stringify(outcome.plan, null, 2) : renderPlan(outcome.plan));
   return outcome.plan;
