@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterationReport } from '../criu/iterative.js';
 import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../criu/policy.js';
+import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { primitiveDump, type PrimitiveDumpReport } from '../criu/primitive.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
@@ -243,6 +244,11 @@ export function bandwidthOption(): Option {
   return new Option('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)').default(DEFAULT_DUMP_OPTIONS.bandwidth, '1G').argParser(parseBandwidth('--bandwidth'));
 }
 
+export function renderCheck(r: CheckReport): string {
+  const its = r.iterations.length === 1 ? `iteration ${r.iterations[0]}` : `iterations ${r.iterations[0]}..${r.iterations[r.iterations.length - 1]}`;
+  return `${r.images_dir}: ${chalk.green('whole')}: ${its} (ends in a ${r.final_type}); every checksum verified (${formatBytes(r.page_bytes_checked)} of page data), all ${r.pages_in_parent} in-parent pages of its ${r.pages} found in parents`;
+}
+
 export function registerCheckpointCommands(program: Command): void {
   program
     .command('dump')
@@ -335,5 +341,19 @@ ${EXIT_CODES_HELP}`,
       const out = processOutput(opts.json);
       const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+    });
+
+  program
+    .command('check')
+    .description('check an image chain without restoring it: every checksum, every parent, every in-parent page held by an ancestor')
+    .argument('<dir>', 'an iteration DIR/N (its parents are checked with it)')
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText('after', `
+Makes every check restore makes of the images, and exits 3 naming the first thing wrong.
+${EXIT_CODES_HELP}`)
+    .action((dir: string, opts: { json: boolean }) => {
+      const out = processOutput(opts.json);
+      const r = checkReport(dir);
+      out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
     });
 }

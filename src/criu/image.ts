@@ -10,8 +10,7 @@
  * Payloads are msgpack, except pages.img whose payload is the raw page data, 4096 bytes per page,
  * in pagemap order, so page data pays no per-page encoding cost.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
@@ -43,7 +42,7 @@ export const IMAGE_FILES: Record<ImageKind, string> = {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
-const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
+export const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
 function header(kind: ImageKind, length: number, crc: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
@@ -59,32 +58,12 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
   return Buffer.concat([header(kind, payload.length, crc32(payload)), payload]);
 }
 
-/** Write raw page data: chunks are written as they are, the crc computed on the way. */
-export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number, faultPoint?: (name: string) => void): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, Buffer.alloc(HEADER_BYTES));
-    let crc = 0;
-    let n = 0;
-    let middle = faultPoint !== undefined && length > 0;
-    for (const c of chunks) {
-      crc = crc32(c, crc);
-      writeSync(fd, c);
-      n += c.length;
-      if (middle && n >= length / 2) {
-        middle = false;
-        faultPoint!(`${basename(path)}:middle`);
-      }
-    }
-    if (n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
-    writeSync(fd, header(kind, length, crc), 0, HEADER_BYTES, 0);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** The header of pages.img, whose payload is written after it (as a placeholder first, then for real). */
+export function pagesHeader(length: number, crc: number): Buffer {
+  return header('pages', length, crc);
 }
 
-export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {
+function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {
   if (data.length < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${data.length} bytes); the image is damaged, dump again`);
   const magic = data.readUInt32LE(0);
   if (magic !== IMAGE_MAGIC[kind]) throw new ImageError(`${path}: not a ${kind} image (bad magic 0x${magic.toString(16)})`);
@@ -117,75 +96,3 @@ export function readImage<T>(path: string, kind: ImageKind): T {
 }
 
 
-const WINDOW_BYTES = 1024 * 1024;
-
-/**
- * A raw image (pages.img) opened for reading without loading it: the header and the checksum are
- * verified with one streaming pass, then pages are read on demand through a 1 MiB window. Memory
- * stays bounded whatever the image size.
- */
-export class RawImage {
-  private readonly window = Buffer.allocUnsafe(WINDOW_BYTES);
-  private windowStart = -1;
-  private windowLength = 0;
-
-  private constructor(
-    readonly path: string,
-    private fd: number,
-    /** Payload bytes. */
-    readonly length: number,
-  ) {}
-
-  static open(path: string, kind: ImageKind): RawImage {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ImageError(`${path}: ${code === 'ENOENT' ? 'missing image file' : `cannot read (${code})`}`);
-    }
-    try {
-      const size = fstatSync(fd).size;
-      const head = Buffer.alloc(HEADER_BYTES);
-      const got = size >= HEADER_BYTES ? readSync(fd, head, 0, HEADER_BYTES, 0) : 0;
-      if (got < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${size} bytes); the image is damaged, dump again`);
-      const magic = head.readUInt32LE(0);
-      if (magic !== IMAGE_MAGIC[kind]) throw new ImageError(`${path}: not a ${kind} image (bad magic 0x${magic.toString(16)})`);
-      const version = head.readUInt32LE(4);
-      if (version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${version}, this tracker reads version ${IMAGE_VERSION}`);
-      const length = head.readBigUInt64LE(8);
-      if (length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
-      if (head.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
-      const img = new RawImage(path, fd, size - HEADER_BYTES);
-      let crc = 0;
-      for (let off = 0; off < img.length; off += WINDOW_BYTES) crc = crc32(img.read(off, Math.min(WINDOW_BYTES, img.length - off)), crc);
-      if ((crc >>> 0) !== head.readUInt32LE(16)) throw new ImageError(`${path}: checksum mismatch; the image is corrupted`);
-      return img;
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
-  }
-
-  /** `len` payload bytes from `offset` (at most 1 MiB), as a view valid until the next read. */
-  read(offset: number, len: number): Buffer {
-    if (offset < this.windowStart || offset + len > this.windowStart + this.windowLength) {
-      const n = Math.min(WINDOW_BYTES, this.length - offset);
-      let got = 0;
-      while (got < n) {
-        const k = readSync(this.fd, this.window, got, n - got, HEADER_BYTES + offset + got);
-        if (k === 0) throw new ImageError(`${this.path}: image shrank while being read`);
-        got += k;
-      }
-      this.windowStart = offset;
-      this.windowLength = n;
-    }
-    const at = offset - this.windowStart;
-    return this.window.subarray(at, at + len);
-  }
-
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-  }
-}
