@@ -269,7 +269,7 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--auto-converge', "qemu: QEMU's throttle, slowing the workload 20 % and then 10 % more whenever it dirties over half of what was sent, twice", false)
     .option('--report <file.html>', 'also write an HTML page with charts (pages per iteration, downtime, address-space heat map)')
     .addOption(
-      new Option('--pre-dump-mode <mode>', "splice: copy pages while frozen; read: copy after unfreezing while the workload runs")
+      new Option('--pre-dump-mode <mode>', "splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy")
         .default('splice')
         .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
     )
