@@ -25,7 +25,7 @@ import { kerndat } from '../proc/kerndat.js';
 import { dumpIteration } from './mem-dump.js';
 import { prepareImagesRoot } from './images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { iterationSeconds, pagemapSeconds, type PreDumpMode } from './timing.js';
+import { iterationSeconds, type PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -175,7 +175,8 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         prev.expected_downtime_s = (dirty * PAGE_SIZE) / o.bandwidth;
         if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
-      const scanS = prev === undefined ? 0 : pagemapSeconds(prev.pages_scanned + prev.pages_zero);
+      // The final dump's pagemap read takes about as long as the last one did.
+      const scanS = prev === undefined ? 0 : prev.memdump_time / 1e6;
       const d = decide(policy, { iteration: it, written, dirtyPages: dirty, scanSeconds: scanS });
       const final = d.final;
       if (final) {
@@ -200,8 +201,10 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         faultPoint: crashPoint(it, o.faultPoint),
       });
       const s = r.stats;
-      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: s.pages_scanned + s.pages_zero, pagesWritten: s.pages_written });
-      clock.wait(t.frozen_s);
+      // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
+      const frozen = s.frozen_time / 1e6;
+      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
+      clock.wait(frozen);
       // The workload runs on while the pages leave; what it writes is dirty for the next one.
       if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
       clock.wait(t.running_s);
@@ -214,10 +217,10 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         ...s,
         start_s: start,
         duration_s: clock.now - start,
-        frozen_s: t.frozen_s,
+        frozen_s: frozen,
         running_s: t.running_s,
         dirty_pages_after: null,
-        expected_downtime_s: final ? t.frozen_s : (s.pages_written * PAGE_SIZE) / o.bandwidth,
+        expected_downtime_s: final ? frozen : (s.pages_written * PAGE_SIZE) / o.bandwidth,
         throttle_pct: clock.throttlePct,
         note,
       };
