@@ -5,8 +5,9 @@
  * iterative migration waits for.
  *
  * Defaults: a 128 MiB heap (32768 pages), an 8 MiB hot set (2048 pages), 98% of accesses hot, 80%
- * of hot and 10% of cold accesses are writes. A 200k-step interval then writes ~157k times into the
- * hot set (all 2048 pages) and ~400 times into cold pages: ~2.4k dirty pages per interval.
+ * of hot and 10% of cold accesses are writes, 1M accesses per virtual second. A 200k-step (200 ms)
+ * interval then writes ~157k times into the hot set (all 2048 pages) and ~400 times into cold
+ * pages: ~2.4k dirty pages per interval.
  */
 import { InputError } from '../../errors.js';
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
