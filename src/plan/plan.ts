@@ -89,7 +89,8 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
         minPages: o.minPages ?? DEFAULT_DUMP_OPTIONS.minPages,
         maxGrowthPercent: o.maxGrowthPercent ?? DEFAULT_DUMP_OPTIONS.maxGrowthPercent,
         downtimeLimit: o.downtimeLimit,
-        autoConverge: o.autoConverge,
+        // QEMU's throttle belongs to the qemu policy (as dump --iterative refuses it elsewhere).
+        autoConverge: policy === 'qemu' && o.autoConverge === true,
         rate: o.rate,
         preDumpMode: o.preDumpMode ?? DEFAULT_DUMP_OPTIONS.preDumpMode,
         bandwidth,
