@@ -281,8 +281,11 @@ test('tracker check: a whole chain passes; a truncated pages.img, a renamed pare
       if (what === 'interrupted head' && cmd === 'show') continue; // show names the missing directory itself (exit 2)
       assert.throws(f, (e) => e instanceof ImageError && re.test(e.message), `${cmd} on ${what}`);
     }
-    const cli = trackerInProcess('check', head);
-    assert.equal(cli.status, 3, what);
-    assert.match(cli.stderr, /^tracker: [^\n]+\n$/);
+    for (const path of [head, dir]) {
+      // DIR/N, or the images root whose last iteration it is.
+      const cli = trackerInProcess('check', path);
+      assert.equal(cli.status, 3, `${what}: ${path}`);
+      assert.match(cli.stderr, /^tracker: [^\n]+\n$/);
+    }
   }
 });
