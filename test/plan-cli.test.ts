@@ -111,3 +111,19 @@ test('an interrupted plan exits 130 and leaves no temporary images behind', asyn
   assert.equal(await exited, 130);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('pre-dumps scripted by hand with --interval 20ms give the images of dump --iterative --interval 20ms', () => {
+  const a = join(tmp, 'byhand');
+  const b = join(tmp, 'iterative');
+  const ok = (...args: string[]) => assert.equal(tracker(...args).status, 0, args.join(' '));
+  ok('pre-dump', '-D', join(a, '1'), '--workload', MODEL, '--interval', '20ms', '--track-mem');
+  ok('pre-dump', '-D', join(a, '2'), '--prev-images-dir', '../1', '--interval', '20ms', '--track-mem');
+  ok('dump', '-D', join(a, '3'), '--prev-images-dir', '../2', '--interval', '20ms', '--track-mem');
+  ok('dump', '--iterative', '-D', b, '--workload', MODEL, '--policy', 'fixed', '--iterations', '3', '--interval', '20ms');
+  for (const it of ['1', '2', '3']) {
+    for (const f of readdirSync(join(b, it))) assert.ok(readFileSync(join(a, it, f)).equals(readFileSync(join(b, it, f))), `${it}/${f}`);
+  }
+  const r = tracker('dump', '-D', join(a, '4'), '--prev-images-dir', '../2', '--track-mem', '--rate', '5M');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--rate goes with dump --iterative/);
+});
