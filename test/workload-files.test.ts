@@ -60,7 +60,7 @@ test('a model file sets parameters and may pin the seed', () => {
   const f = file('pinned.json', JSON.stringify({ model: 'uniform', seed: 9, params: { heap: '1M', writeFraction: 1 } }));
   const p = createWorkload(new Kernel(), f, 1);
   assert.equal(p.identity.seed, 9);
-  assert.deepEqual(p.identity.params, { heap: 256, writeFraction: 1 });
+  assert.deepEqual(p.identity.params, { heap: 256, writeFraction: 1, rate: 1_000_000 });
   const q = createWorkload(new Kernel(), 'uniform', 9, { heap: 256, writeFraction: 1 });
   p.run(5000);
   q.run(5000);
@@ -94,8 +94,10 @@ test('model files with bad fields are refused, naming the file and the field', (
 
 test('parameter overrides are checked like model files', () => {
   assert.equal(refusal('hot-cold', { hotSet: 'abc' }), 'param hotSet: expected a size such as 8M or a page count, got "abc"');
-  assert.match(refusal('idle', { hotSet: 1 }), /^param hotSet: unknown parameter for model idle \(allowed: heap\)$/);
-  assert.match(refusal(TRACE, { heap: 1 }), /^param heap: Lackey trace workloads take no parameters$/);
+  assert.match(refusal('idle', { hotSet: 1 }), /^param hotSet: unknown parameter for model idle \(allowed: heap, rate\)$/);
+  assert.match(refusal(TRACE, { heap: 1 }), /^param heap: Lackey trace workloads take no parameters but rate$/);
+  assert.match(refusal('hot-cold', { rate: '0' }), /^param rate: expected a rate in steps per virtual second/);
+  assert.match(refusal(TRACE, { rate: 'fast' }), /^param rate: expected a rate/);
 });
 
 test('an unknown workload name is refused with the choices', () => {
@@ -115,9 +117,9 @@ test('phases change steady-state parameters at their step counts', () => {
       ],
     }),
   );
-  const r = runMeasured(createWorkload(new Kernel(), f, 1), { steps: 120_000, sampleInterval: 20_000 });
+  const r = runMeasured(createWorkload(new Kernel(), f, 1), { warmUp: false, duration: 120_000, sampleInterval: 20_000 });
   assert.deepEqual(
-    r.samples.map((s) => s.dirtyPages),
+    r.samples.map((s) => s.dirty_pages),
     [1024, 64, 256, 256, 256, 256],
     'the last phase stays in force',
   );
@@ -146,9 +148,9 @@ test('an op script with a syntax error is refused with file and line', () => {
 
 test('the committed Lackey trace replays and its dirty pages per interval are reported', () => {
   const p = createWorkload(new Kernel(), TRACE, 1);
-  const r = runMeasured(p, { steps: 500_000, sampleInterval: 200_000 });
+  const r = runMeasured(p, { warmUp: false, duration: 500_000, sampleInterval: 200_000 });
   assert.deepEqual(r.samples.map((s) => s.steps), [200_000, 200_000, 100_000]);
-  const dirty = r.samples.map((s) => s.dirtyPages!);
+  const dirty = r.samples.map((s) => s.dirty_pages!);
   // The 1 MiB cold array (256 pages), the 64 KiB hot one (16), stack and libc data.
   assert.ok(dirty[0] > 256 && dirty[0] < 400, `first interval ${dirty[0]}`);
   // The loop: the hot array and ~310 random cold writes, but not the whole cold array again.

@@ -24,7 +24,7 @@ function start(model: string, seed: number, params: Record<string, unknown> = SM
 }
 
 function measure(p: WorkloadProcess, steps = 60_000, sampleInterval = 20_000): RunReport {
-  return runMeasured(p, { steps, sampleInterval });
+  return runMeasured(p, { warmUp: false, duration: steps, sampleInterval });
 }
 
 test('every listed model has a small configuration here', () => {
@@ -39,7 +39,7 @@ for (const model of Object.keys(SMALL)) {
     const rb = measure(b);
     assert.deepEqual(ra.samples, rb.samples);
     assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
-    assert.ok(ra.samples[0].dirtyPages! > 0, 'populating the heap dirties it');
+    assert.ok(ra.samples[0].dirty_pages! > 0, 'populating the heap dirties it');
   });
 
   if (model !== 'idle') {
@@ -67,8 +67,8 @@ test('hot-cold: after the first interval each interval dirties exactly the hot s
   const hot = 128;
   const p = start('hot-cold', 3, { heap: '4M', hotSet: hot, coldWriteFraction: 0 });
   const r = measure(p, 100_000, 20_000);
-  assert.equal(r.samples[0].dirtyPages, 1024, 'the populated heap');
-  for (const s of r.samples.slice(1)) assert.equal(s.dirtyPages, hot);
+  assert.equal(r.samples[0].dirty_pages, 1024, 'the populated heap');
+  for (const s of r.samples.slice(1)) assert.equal(s.dirty_pages, hot);
 });
 
 test('hot-cold: with cold writes, dirty pages per interval settle near the hot set', () => {
@@ -77,25 +77,25 @@ test('hot-cold: with cold writes, dirty pages per interval settle near the hot s
   const r = measure(p, 120_000, 20_000);
   // 20k steps: ~15.7k hot writes cover all 256 hot pages; ~40 cold writes add at most 40 pages.
   for (const s of r.samples.slice(1)) {
-    assert.ok(s.dirtyPages! >= hot && s.dirtyPages! <= hot + 80, `dirty ${s.dirtyPages} not within [${hot}, ${hot + 80}]`);
+    assert.ok(s.dirty_pages! >= hot && s.dirty_pages! <= hot + 80, `dirty ${s.dirty_pages} not within [${hot}, ${hot + 80}]`);
   }
 });
 
 test('uniform dirties far more than hot-cold over the same heap', () => {
   const u = measure(start('uniform', 1, { heap: '4M' }));
   const h = measure(start('hot-cold', 1, { heap: '4M', hotSet: 64 }));
-  assert.ok(u.samples[2].dirtyPages! > 3 * h.samples[2].dirtyPages!);
+  assert.ok(u.samples[2].dirty_pages! > 3 * h.samples[2].dirty_pages!);
 });
 
 test('sequential: a 20k-step interval at a 64-byte stride dirties about 20000*64/4096 pages', () => {
   const r = measure(start('sequential', 1, { heap: '8M' }));
-  for (const s of r.samples.slice(1)) assert.ok(Math.abs(s.dirtyPages! - 312.5) <= 1.5, `dirty ${s.dirtyPages}`);
+  for (const s of r.samples.slice(1)) assert.ok(Math.abs(s.dirty_pages! - 312.5) <= 1.5, `dirty ${s.dirty_pages}`);
 });
 
 test('idle: nothing is dirty after the first interval, while everything stays resident', () => {
   const r = measure(start('idle', 1));
-  assert.deepEqual(r.samples.slice(1).map((s) => s.dirtyPages), [0, 0]);
-  assert.deepEqual(r.samples.map((s) => s.rssPages), [512, 512, 512]);
+  assert.deepEqual(r.samples.slice(1).map((s) => s.dirty_pages), [0, 0]);
+  assert.deepEqual(r.samples.map((s) => s.rss_pages), [512, 512, 512]);
 });
 
 test('churn: buffers are unmapped, resized and moved, so the address space changes', () => {
@@ -122,8 +122,8 @@ test('fork-cow: children fork and write, but none is alive when run() returns', 
 
 test('thp: soft-dirty is tracked per 2 MiB PMD, so dirty counts come in multiples of 512', () => {
   const r = measure(start('thp', 1));
-  for (const s of r.samples) assert.equal(s.dirtyPages! % 512, 0);
-  assert.ok(r.samples[1].dirtyPages! >= 512);
+  for (const s of r.samples) assert.equal(s.dirty_pages! % 512, 0);
+  assert.ok(r.samples[1].dirty_pages! >= 512);
 });
 
 test('swap: cold pages go to swap and come back, and the process stays consistent', () => {
@@ -131,5 +131,5 @@ test('swap: cold pages go to swap and come back, and the process stays consisten
   const p = start('swap', 1, SMALL.swap, k);
   const r = measure(p);
   assert.ok(k.swap.inUse > 0, 'some pages are in swap');
-  assert.ok(r.samples[2].rssPages < 512, `rss ${r.samples[2].rssPages} is below the heap size`);
+  assert.ok(r.samples[2].rss_pages < 512, `rss ${r.samples[2].rss_pages} is below the heap size`);
 });

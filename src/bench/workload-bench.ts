@@ -1,6 +1,6 @@
 /**
  * Workload benchmarks: how fast the default model runs (steps/s in its steady state, after the
- * heap is populated) and how fast a plain-text Lackey trace replays (records/s, parse and MMU
+ * heap is populated, and so how many virtual seconds at its default rate one real second emulates) and how fast a plain-text Lackey trace replays (records/s, parse and MMU
  * access together). The trace is the committed fixture, inflated and repeated into a temporary
  * file of ~3 million records, so the streamed reader is measured across many 1 MiB chunks.
  */
@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { Kernel } from '../mm/kernel.js';
-import { createWorkload, DEFAULT_WORKLOAD } from '../workload/index.js';
+import { createWorkload, DEFAULT_WORKLOAD, workloadRate } from '../workload/index.js';
 import type { LackeyWorkload } from '../workload/lackey.js';
 
 export interface WorkloadBench {
   workload_steps_per_s: number;
+  /** Virtual seconds of the default workload (at its default rate) one real second emulates. */
+  workload_virtual_s_per_real_s: number;
   trace_lines_per_s: number;
 }
 
@@ -68,6 +70,17 @@ export function benchTraceReplay(copies = 8): number {
   }
 }
 
+/** Steps per real second over virtual seconds per step: how much faster than real time. */
+export function virtualSecondsPerRealSecond(stepsPerS: number): number {
+  const p = createWorkload(new Kernel(), DEFAULT_WORKLOAD, 1);
+  return stepsPerS / workloadRate(p);
+}
+
 export function benchWorkloads(): WorkloadBench {
-  return { workload_steps_per_s: Math.round(benchWorkloadSteps()), trace_lines_per_s: Math.round(benchTraceReplay()) };
+  const steps = benchWorkloadSteps();
+  return {
+    workload_steps_per_s: Math.round(steps),
+    workload_virtual_s_per_real_s: Math.round(virtualSecondsPerRealSecond(steps) * 10) / 10,
+    trace_lines_per_s: Math.round(benchTraceReplay()),
+  };
 }

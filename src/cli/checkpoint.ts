@@ -2,13 +2,17 @@
 import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
-import { DEFAULT_DUMP_OPTIONS, type DumpReport } from '../criu/iterative.js';
+import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../criu/iterative.js';
+import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../criu/policy.js';
 import type { PrimitiveDumpReport } from '../criu/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
 import { UsageError } from '../errors.js';
+import { join } from 'node:path';
+import { IMAGE_FILES, readImage } from '../criu/image.js';
+import type { InventoryEntry } from '../criu/schema.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { DEFAULT_WORKLOAD } from '../workload/index.js';
 import { runDump } from './dump-runner.js';
@@ -17,7 +21,14 @@ import { EXIT_CODES_HELP } from './help.js';
 import { choice, intArg, kernelOption, memorySize } from './options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
-import { formatBytes, formatUs, parseBytes } from './units.js';
+import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
+import type { Duration } from '../workload/clock.js';
+import { rateOption, workloadOverrides } from './workload-options.js';
+import { writeReport } from './report-file.js';
+import { reportRun } from '../plan/plan.js';
+import { heatMapFromImages } from '../plan/heatmap.js';
+import { Kernel } from '../mm/kernel.js';
+import { createWorkload, durationSteps, workloadRate } from '../workload/index.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
 /** The parser lives in options.ts; re-exported for the commands that imported it from here. */
@@ -29,10 +40,14 @@ interface DumpFlags {
   workload: string;
   seed: number;
   kernel: KernelProfileName;
-  interval: number;
-  policy: 'phaul' | 'fixed';
+  interval: Duration;
+  policy: PolicyName;
   iterations?: number;
-  maxIters: number;
+  maxIters?: number;
+  downtimeLimit: number;
+  autoConverge: boolean;
+  rate?: number;
+  report?: string;
   minPages: number;
   maxGrowth: number;
   preDumpMode: 'splice' | 'read';
@@ -48,24 +63,36 @@ function iterationLine(s: IterationStats): string {
   return `${s.type === 'dump' ? 'dump    ' : 'pre-dump'} ${String(s.iteration).padStart(2)}: scanned ${s.pages_scanned} pages, ${s.pages_skipped_parent} in parent, wrote ${s.pages_written} (${formatBytes(s.bytes_written)}), frozen ${formatUs(s.frozen_time)}`;
 }
 
+function timedLine(s: IterationReport): string {
+  return `${iterationLine(s)}, took ${formatSeconds(s.duration_s)} of virtual time`;
+}
+
 export function renderDumpTable(r: DumpReport): string {
-  const head = ['iter', 'type', 'scanned', 'in parent', 'written', 'bytes', 'frozen'];
+  const head = ['iter', 'type', 'start', 'duration', 'scanned', 'in parent', 'written', 'bytes', 'frozen', 'exp. downtime'];
   const rows = r.iterations.map((s) => [
     String(s.iteration),
     s.type,
+    formatSeconds(s.start_s),
+    formatSeconds(s.duration_s),
     String(s.pages_scanned),
     String(s.pages_skipped_parent),
     String(s.pages_written),
     formatBytes(s.bytes_written),
-    formatUs(s.frozen_time),
+    formatSeconds(s.frozen_s),
+    formatSeconds(s.expected_downtime_s),
   ]);
-  const total = ['total', '', '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time)];
-  const lines = table(head, [...rows, total], ['l', 'l', 'r', 'r', 'r', 'r', 'r']);
+  rows.push(['total', '', '', formatSeconds(r.total_time_s), '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time), '']);
+  const lines = table(head, rows, head.map((_, i) => (i < 2 ? 'l' : 'r')));
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
+  for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
   lines.push('');
-  lines.push(`stopped: ${r.stop_reason}`);
-  lines.push(`downtime (final dump frozen): ${chalk.bold(formatUs(r.final_frozen_time))}; images in ${r.images_dir}/1..${r.iterations.length}`);
+  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
+  const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
+  lines.push(`stopped: ${r.stop_reason}${verdict}`);
+  const limit = r.policy === 'qemu' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
+  lines.push(`downtime (final dump frozen): ${chalk.bold(formatSeconds(r.downtime_s))}${limit}; migration took ${chalk.bold(formatSeconds(r.total_time_s))} of virtual time; sent ${formatBytes(r.bytes_sent)}`);
+  lines.push(`images in ${r.images_dir}/1..${r.iterations.length}`);
   return lines.join('\n');
 }
 
@@ -73,6 +100,9 @@ export function renderDumpTable(r: DumpReport): string {
 type Given = (name: string) => boolean;
 
 export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given: Given, out: Output): Promise<PrimitiveDumpReport> {
+  for (const flag of ['rate', 'policy', 'downtimeLimit', 'autoConverge', 'report', 'maxIters']) {
+    if (given(flag)) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} goes with dump --iterative`);
+  }
   const r = await runDump<PrimitiveDumpReport>({
     kind: 'primitive',
     options: {
@@ -83,7 +113,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
     seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
     kernel: given('kernel') ? f.kernel : f.prevImagesDir === undefined ? f.kernel : undefined,
-    interval: f.interval,
+    interval: primitiveIntervalSteps(f, given),
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
@@ -93,10 +123,32 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
   return r;
 }
 
+/**
+ * A pre-dump's --interval in steps: a duration with a unit is converted at the workload's rate
+ * (the parent's recorded one, or the workload's own).
+ */
+function primitiveIntervalSteps(f: DumpFlags, given: Given): number {
+  if ('steps' in f.interval) return f.interval.steps;
+  let rate: number | undefined;
+  if (f.prevImagesDir !== undefined && !given('workload')) rate = parentRate(f.imagesDir, f.prevImagesDir);
+  rate ??= workloadRate(createWorkload(new Kernel(), f.workload, f.seed));
+  return durationSteps(f.interval, rate);
+}
+
+function parentRate(dir: string, prev: string): number | undefined {
+  try {
+    const inv = readImage<InventoryEntry>(join(dir, prev, IMAGE_FILES.inventory), 'inventory');
+    return workloadRate({ identity: inv.workload });
+  } catch {
+    return undefined; // the pre-dump itself reports a missing or broken parent
+  }
+}
+
 export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport> {
   if (f.prevImagesDir !== undefined || f.trackMem) throw new UsageError('--prev-images-dir and --track-mem go with a single dump (without --iterative), which pre-dumps itself');
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
-  if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError('--iterations goes with --policy fixed (use --max-iters with phaul)');
+  if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
+  if (f.autoConverge && f.policy !== 'qemu') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu');
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',
@@ -109,6 +161,9 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     policy: f.policy,
     iterations: f.iterations ?? DEFAULT_DUMP_OPTIONS.iterations,
     maxIters: f.maxIters,
+    downtimeLimit: f.downtimeLimit,
+    autoConverge: f.autoConverge,
+    rate: workloadOverrides(f).rate as number | undefined,
     minPages: f.minPages,
     maxGrowthPercent: f.maxGrowth,
     preDumpMode: f.preDumpMode,
@@ -122,10 +177,20 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
         spinner = startSpinner(`iteration ${s.iteration}: running the workload and dumping`);
         return;
       }
-      if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: iterationLine(s) });
-      else out.out(iterationLine(s));
+      const line = timedLine(s as IterationReport);
+      if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: line });
+      else out.out(line);
       spinner = null;
   }).finally(() => (spinner as Ora | null)?.stop());
+  if (f.report !== undefined) {
+    const run = reportRun(report, heatMapFromImages(report.images_dir, report.iterations.length));
+    writeReport(f.report, {
+      title: `tracker dump --iterative: ${report.workload.source}, seed ${report.workload.seed}`,
+      subtitle: `${report.policy} at ${formatBandwidth(report.bandwidth)}; ${report.stop_reason}; virtual time`,
+      downtime_limit_s: report.downtime_limit_s,
+      runs: [run],
+    });
+  }
   if (f.json) out.out(JSON.stringify(report, null, 2));
   else {
     if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
@@ -143,6 +208,37 @@ function renderRestore(r: RestoreReport): string {
   return lines.join('\n');
 }
 
+export const POLICY_HELP = `Policies (--policy):
+  phaul     P.Haul (phaul/iters.py): stop after a pre-dump that wrote <= 64 pages, or grew more
+            than 10 % over the one before, or after 9 pre-dumps (--max-iters 10 with the dump)
+  go-phaul  go-criu phaul: stop after a pre-dump that wrote < 64 pages, or 32 pages or more than the
+            one before (the first is compared with 0, so one pre-dump), or 8 pre-dumps (9 in all)
+  qemu      QEMU: the first pass always; then the dump as soon as the dirty pages / bandwidth fit
+            --downtime-limit (default 300ms); --max-iters (default 10) bounds it
+  fixed     exactly --iterations`;
+
+export function intervalOption(): Option {
+  return new Option('--interval <time>', 'time the workload runs between iterations (e.g. 0, 250ms, 2s; a bare number is steps)')
+    .default(DEFAULT_DUMP_OPTIONS.interval, '0')
+    .argParser(parseDuration('--interval'));
+}
+
+export function policyOption(): Option {
+  return new Option('--policy <policy>', `when to stop pre-dumping: ${POLICIES.join(', ')}`).default('phaul').argParser(choice('--policy', POLICIES));
+}
+
+export function maxItersOption(): Option {
+  return new Option('--max-iters <n>', `iterations in all at most, the dump included (default: phaul ${DEFAULT_MAX_ITERS.phaul}, go-phaul ${DEFAULT_MAX_ITERS['go-phaul']}, qemu ${DEFAULT_MAX_ITERS.qemu})`).argParser(intArg('--max-iters', 1));
+}
+
+export function downtimeLimitOption(): Option {
+  return new Option('--downtime-limit <time>', 'qemu: the downtime the final dump may take (plan: the limit rows must meet)').default(DEFAULT_DUMP_OPTIONS.downtimeLimit, '300ms').argParser(parseSeconds('--downtime-limit'));
+}
+
+export function bandwidthOption(): Option {
+  return new Option('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)').default(DEFAULT_DUMP_OPTIONS.bandwidth, '1G').argParser(parseBandwidth('--bandwidth'));
+}
+
 export function renderCheck(r: CheckReport): string {
   const its = r.iterations.length === 1 ? `iteration ${r.iterations[0]}` : `iterations ${r.iterations[0]}..${r.iterations[r.iterations.length - 1]}`;
   return `${r.images_dir}: ${chalk.green('whole')}: ${its} (ends in a ${r.final_type}); every checksum verified (${formatBytes(r.page_bytes_checked)} of page data), all ${r.pages_in_parent} in-parent pages of its ${r.pages} found in parents`;
@@ -157,18 +253,22 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--workload <name|file>', 'a built-in model (see `tracker workloads`), a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
     .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
     .addOption(kernelOption())
-    .option('--interval <steps>', 'workload steps between iterations', intArg('--interval', 1), DEFAULT_DUMP_OPTIONS.interval)
-    .addOption(new Option('--policy <policy>', 'when to stop pre-dumping: phaul or fixed').default('phaul').argParser(choice('--policy', ['phaul', 'fixed'] as const)))
+    .addOption(rateOption())
+    .addOption(intervalOption())
+    .addOption(policyOption())
     .option('--iterations <n>', 'with --policy fixed: exactly N iterations (N-1 pre-dumps and the dump)', intArg('--iterations', 1))
-    .option('--max-iters <n>', 'phaul: at most N iterations', intArg('--max-iters', 1), DEFAULT_DUMP_OPTIONS.maxIters)
+    .addOption(maxItersOption())
     .option('--min-pages <n>', 'phaul: stop once a pre-dump writes at most N pages', intArg('--min-pages'), DEFAULT_DUMP_OPTIONS.minPages)
     .option('--max-growth <percent>', 'phaul: stop once a pre-dump grows more than this over the one before', intArg('--max-growth'), DEFAULT_DUMP_OPTIONS.maxGrowthPercent)
+    .addOption(downtimeLimitOption())
+    .option('--auto-converge', "qemu: QEMU's throttle, slowing the workload 20 % and then 10 % more whenever it dirties over half of what was sent, twice", false)
+    .option('--report <file.html>', 'also write an HTML page with charts (pages per iteration, downtime, address-space heat map)')
     .addOption(
-      new Option('--pre-dump-mode <mode>', "splice: copy pages while frozen; read: copy after unfreezing while the workload runs")
+      new Option('--pre-dump-mode <mode>', "splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy")
         .default('splice')
         .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
     )
-    .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures (e.g. 1G, 100M/s)', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
+    .addOption(bandwidthOption())
     .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
@@ -177,12 +277,17 @@ export function registerCheckpointCommands(program: Command): void {
     .addHelpText(
       'after',
       `
-Each iteration runs the workload --interval steps, freezes it, reads /proc/PID/pagemap (pagemap2 on
-the seed kernel), takes the soft-dirty pages (all present pages the first time), writes
-clear_refs 4, unfreezes it and writes DIR/N (under DIR/.N.tmp, renamed when complete).
+The workload first runs its setup and populate (a running service). Each iteration freezes it,
+reads /proc/PID/pagemap (pagemap2 on the seed kernel), takes the soft-dirty pages (all present
+pages the first time), writes clear_refs 4 and writes DIR/N (under DIR/.N.tmp, renamed when
+complete). Virtual time: a pre-dump lets the process run while its pages leave at --bandwidth
+(splice: once they are in pipes; read: during the whole copy), and what it writes then is dirty for
+the next iteration; the final dump stays frozen until its last page has left: the downtime.
+--interval adds running time between iterations (default 0: back to back, as P.Haul).
 Without soft-dirty tracking (--kernel no-soft-dirty) there are no pre-dumps: one full dump and a
 warning, as P.Haul does. DIR is locked (DIR/.tracker.lock) while the dump runs. Ctrl-C or SIGTERM
 stops it at the next safe point and removes the partial iteration; earlier ones stay.
+${POLICY_HELP}
 ${EXIT_CODES_HELP}`,
     )
     .action(async (opts: DumpFlags, cmd: Command) => {
@@ -199,8 +304,8 @@ ${EXIT_CODES_HELP}`,
     .option('--workload <name|file>', 'first iteration: the workload (later ones replay the parent\'s)', DEFAULT_WORKLOAD)
     .option('--seed <n>', 'first iteration: seed of the workload', intArg('--seed'), 1)
     .addOption(kernelOption())
-    .option('--interval <steps>', 'workload steps to run before this iteration', intArg('--interval', 1), DEFAULT_DUMP_OPTIONS.interval)
-    .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
+    .addOption(new Option('--interval <time>', 'time the workload runs before this iteration (e.g. 100ms; a bare number is steps)').default(DEFAULT_DUMP_OPTIONS.interval, '0').argParser(parseDuration('--interval')))
+    .addOption(bandwidthOption())
     .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
     .option('--force', 'replace an existing -D if tracker wrote it', false)
     .option('--json', 'print the iteration\'s stats as JSON', false)

@@ -15,6 +15,7 @@ import { kernelOption } from './options.js';
 import { applyColourEnv, processOutput } from './output.js';
 import { registerRunCommands } from './run.js';
 import { scriptCommand } from './script.js';
+import { registerPlanCommand } from './plan.js';
 
 /** The package's version (package.json sits two levels above dist/src/cli). */
 export function version(): string {
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
 
   registerCheckpointCommands(program);
   registerRunCommands(program);
+  registerPlanCommand(program);
   registerInspectCommands(program);
   return program;
 }

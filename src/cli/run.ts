@@ -1,19 +1,24 @@
 /** `tracker run` and `tracker workloads`. */
 import chalk from 'chalk';
 import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { createWorkload, DEFAULT_WORKLOAD, listWorkloads, runMeasured, type RunReport } from '../workload/index.js';
+import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads, runMeasured, type RunReport } from '../workload/index.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption, memorySize } from './options.js';
 import { processOutput, type Output } from './output.js';
-import { formatBytes } from './units.js';
+import { formatBytes, formatSeconds, parseDuration } from './units.js';
+import type { Duration } from '../workload/clock.js';
+import { rateOption, workloadOverrides } from './workload-options.js';
 
 interface RunFlags {
   workload: string;
   seed: number;
-  steps: number;
-  sampleInterval: number;
+  duration: Duration;
+  steps?: number;
+  sampleInterval: Duration;
+  rate?: number;
   kernel: KernelProfileName;
   memory?: number;
   json: boolean;
@@ -31,15 +36,16 @@ export function sparkline(values: (number | null)[]): string {
 export function renderRun(r: RunReport): string {
   const page = (n: number) => formatBytes(n * 4096);
   const lines = [chalk.bold(`${r.workload.model} (${r.workload.source}), seed ${r.workload.seed}, kernel ${r.kernel}`)];
-  if (!r.softDirty) lines.push(chalk.yellow(`no dirty tracking: ${r.note ?? 'the kernel has no soft-dirty bit'}`));
-  const head = ['interval', 'steps', 'dirty pages', 'dirty MiB/s', 'rss', 'working set'];
+  if (!r.soft_dirty) lines.push(chalk.yellow(`no dirty tracking: ${r.note ?? 'the kernel has no soft-dirty bit'}`));
+  const head = ['interval', 'time', 'steps', 'dirty pages', 'dirty MiB/s', 'rss', 'working set'];
   const rows = r.samples.map((s) => [
     String(s.index),
+    formatSeconds(s.seconds),
     String(s.steps),
-    s.dirtyPages === null ? '-' : String(s.dirtyPages),
-    s.dirtyMiBps === null ? '-' : s.dirtyMiBps.toFixed(1),
-    page(s.rssPages),
-    page(s.workingSetPages),
+    s.dirty_pages === null ? '-' : String(s.dirty_pages),
+    s.dirty_rate_mib_per_s === null ? '-' : s.dirty_rate_mib_per_s.toFixed(1),
+    page(s.rss_pages),
+    page(s.working_set_pages),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const fmt = (row: string[]) => row.map((c, i) => c.padStart(w[i])).join('  ');
@@ -48,20 +54,20 @@ export function renderRun(r: RunReport): string {
   lines.push(chalk.bold(fmt(head)));
   for (const row of shown) lines.push(row === null ? chalk.dim(`  … ${rows.length - 20} intervals …`) : fmt(row));
   lines.push('');
-  if (r.softDirty) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirtyPages)))}`);
-  lines.push(`working set per interval  ${chalk.magenta(sparkline(r.samples.map((s) => s.workingSetPages)))}`);
+  if (r.soft_dirty) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirty_pages)))}`);
+  lines.push(`working set per interval  ${chalk.magenta(sparkline(r.samples.map((s) => s.working_set_pages)))}`);
   const t = r.totals;
   lines.push(
-    `${t.steps} steps = ${t.virtualSeconds.toFixed(4)} virtual s; ` +
-      (t.meanDirtyMiBps === null ? '' : `mean dirty rate ${t.meanDirtyMiBps.toFixed(1)} MiB/s; `) +
-      `final RSS ${page(t.finalRssPages)}; max working set ${page(t.maxWorkingSetPages)}`,
+    `${t.steps} steps at ${r.rate.toLocaleString('en-US')} steps/s = ${formatSeconds(t.virtual_seconds)} virtual, after ${r.warm_up_steps} steps of setup and populate; ` +
+      (r.dirty_rate_mib_per_s === null ? '' : `mean dirty rate ${r.dirty_rate_mib_per_s.toFixed(1)} MiB/s; `) +
+      `final RSS ${page(t.final_rss_pages)}; max working set ${page(t.max_working_set_pages)}`,
   );
   return lines.join('\n');
 }
 
 export function runCommand(o: RunFlags, out: Output): RunReport {
-  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes: o.memory }), o.workload, o.seed);
-  const report = runMeasured(proc, { steps: o.steps, sampleInterval: o.sampleInterval });
+  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes: o.memory }), o.workload, o.seed, workloadOverrides(o));
+  const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval });
   out.out(o.json ? JSON.stringify(report, null, 2) : renderRun(report));
   return report;
 }
@@ -72,13 +78,21 @@ export function registerRunCommands(program: Command): void {
     .description("run a workload without dumping and measure its dirty pages per interval (QEMU's calc-dirty-rate, the soft-dirty way)")
     .option('--workload <name|file>', 'a built-in model, a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
     .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
-    .option('--steps <n>', 'steps to run', intArg('--steps', 1), 1_600_000)
-    .option('--sample-interval <steps>', 'steps between samples: each reads soft-dirty through pagemap, then writes clear_refs 4', intArg('--sample-interval', 1), 200_000)
+    .addOption(rateOption())
+    .option('--duration <time>', 'virtual time to measure after setup and populate (e.g. 2s, 500ms; a bare number is steps)', parseDuration('--duration'), { seconds: 2 })
+    .option('--steps <n>', 'the same as --duration N (steps)', intArg('--steps', 1))
+    .option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4', parseDuration('--sample-interval'), { seconds: 0.25 })
     .addOption(kernelOption())
     .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
     .option('--json', 'print the report as JSON', false)
-    .addHelpText('after', `\nOne step is one memory access or system call, 10 ns of virtual time.\n${EXIT_CODES_HELP}`)
+    .addHelpText(
+      'after',
+      `\nOne step is one memory access or system call and lasts 1/rate of virtual time (the workload's rate,
+shown by \`tracker workloads\`; --rate overrides it). Setup and populate run first, unmeasured; the
+first sample starts from a clear_refs 4 in the steady state.\n${EXIT_CODES_HELP}`,
+    )
     .action((o: RunFlags) => {
+      if (o.sampleInterval !== undefined && ('steps' in o.sampleInterval ? o.sampleInterval.steps : o.sampleInterval.seconds) <= 0) throw new UsageError('--sample-interval must be more than 0');
       runCommand(o, processOutput(o.json));
     });
 
@@ -98,5 +112,6 @@ export function registerRunCommands(program: Command): void {
         for (const p of w.params) out.out(`    ${p.name.padEnd(20)} ${String(p.default).padEnd(10)} ${chalk.dim(p.description)}`);
       }
       out.out(chalk.dim('\nAlso accepted as --workload: a model file (.json, see fixtures/workloads), an op script (.ops), a Valgrind Lackey trace (.lackey, .gz).'));
+      out.out(chalk.dim(`Rates (steps per virtual second; --rate overrides): models ${DEFAULT_RATES.model.toLocaleString('en-US')} (a memory access that misses the caches, ~1 µs), op scripts ${DEFAULT_RATES.ops.toLocaleString('en-US')} (a line is a system call or a store over pages with its faults, ~100 µs), Lackey traces ${DEFAULT_RATES.lackey.toLocaleString('en-US')} (a record is one instruction fetch or data access of a native run, ~1 ns).`));
     });
 }

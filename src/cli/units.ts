@@ -1,8 +1,14 @@
 import { InvalidArgumentError } from 'commander';
+import type { Duration } from '../workload/clock.js';
+import { formatSeconds } from '../plan/format.js';
+
+export { formatBandwidth, formatBytes, formatSeconds } from '../plan/format.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */
+const BIT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
 
-/** A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824. */
+/** A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples). */
 export function parseBytes(what: string): (v: string) => number {
   return (v: string) => {
     const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(?:\/s)?$/i.exec(v.trim());
@@ -13,11 +19,70 @@ export function parseBytes(what: string): (v: string) => number {
   };
 }
 
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(2)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
+/**
+ * A transfer rate in bytes per second: bytes with binary multiples as parseBytes (1G, 100M/s), or
+ * bits with decimal ones, as links are sold (10Gbit, 100Mbit/s, 1Gbps).
+ */
+export function parseBandwidth(what: string): (v: string) => number {
+  const bytes = parseBytes(what);
+  return (v: string) => {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:\/s)?|bps)$/i.exec(v.trim());
+    if (m === null) {
+      try {
+        return bytes(v);
+      } catch {
+        throw new InvalidArgumentError(`${what} must be a rate such as 1G (bytes/s, binary), 100M/s or 10Gbit (bits/s, decimal), got '${v}'`);
+      }
+    }
+    const n = (Number(m[1]) * BIT_UNITS[m[2].toLowerCase()]) / 8;
+    if (!(n >= 1) || !Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be at least 8bit, got '${v}'`);
+    return n;
+  };
+}
+
+/** A comma-separated list, each item parsed by `one` (tracker plan --bandwidth 100Mbit,1Gbit). */
+export function parseList<T>(what: string, one: (v: string) => T): (v: string) => T[] {
+  return (v: string) => {
+    const items = v.split(',').map((s) => s.trim());
+    if (items.some((s) => s === '')) throw new InvalidArgumentError(`${what} must be a comma-separated list without empty items, got '${v}'`);
+    return items.map(one);
+  };
+}
+
+const TIME_UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, sec: 1, min: 60, h: 3600 };
+
+/**
+ * A virtual duration: '0', '250ms', '2s', '1.5min' (seconds), or a bare whole number of workload
+ * steps ('200000'), which existing scripts pass.
+ */
+export function parseDuration(what: string): (v: string) => Duration {
+  return (v: string) => {
+    const s = v.trim();
+    if (/^\d+$/.test(s)) {
+      const n = Number(s);
+      if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${what} is too large, got '${v}'`);
+      return n === 0 ? { seconds: 0 } : { steps: n };
+    }
+    const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(ns|us|µs|ms|s|sec|min|h)$/i.exec(s);
+    if (m === null) throw new InvalidArgumentError(`${what} must be a duration such as 0, 250ms, 2s or 1.5min (or a whole number of steps), got '${v}'`);
+    const seconds = Number(m[1]) * TIME_UNITS[m[2].toLowerCase()];
+    if (!Number.isFinite(seconds)) throw new InvalidArgumentError(`${what} is too large, got '${v}'`);
+    return { seconds };
+  };
+}
+
+/** A duration that must be in time units (no steps): --downtime-limit. */
+export function parseSeconds(what: string): (v: string) => number {
+  const d = parseDuration(what);
+  return (v: string) => {
+    const r = d(v);
+    if ('steps' in r) throw new InvalidArgumentError(`${what} needs a unit, such as 300ms or 1s, got '${v}'`);
+    return r.seconds;
+  };
+}
+
+export function formatDuration(d: Duration): string {
+  return 'steps' in d ? `${d.steps} steps` : formatSeconds(d.seconds);
 }
 
 export function formatUs(us: number): string {

@@ -1,35 +1,55 @@
 /**
- * `tracker dump --iterative`: pre-dump until a policy says stop, then the final dump.
- * P.Haul's rule: stop when an iteration writes few pages, when it grows over the previous one,
- * or after a number of iterations.
+ * `tracker dump --iterative`: pre-dump until a policy (policy.ts) says stop, then the final dump,
+ * on a virtual clock (timing.ts):
+ *
+ *   setup and populate   the service is running before the migration starts: not timed
+ *   iteration k          freeze, read pagemap, take the dirty pages, clear_refs 4; a pre-dump
+ *                        then lets the process run while its pages leave at --bandwidth (splice:
+ *                        after they are spliced into pipes; read: during the whole copy); the
+ *                        final dump keeps it frozen until its last page has left (the downtime)
+ *   --interval           the process runs on between the end of one iteration and the next (and
+ *                        once before the first, as a scripted `tracker pre-dump` does)
+ *
+ * Before each iteration after the first, the dirty pages are counted through pagemap without
+ * clearing (the expected downtime if we stopped here, and what QEMU's rule looks at).
  */
 import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { createWorkload } from '../workload/index.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { createWorkload, durationSeconds, WorkloadClock, type Duration } from '../workload/index.js';
+import { countSoftDirty } from '../workload/run.js';
 import type { IterationStats } from './schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from './mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
-import type { PreDumpMode } from './timing.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
+import { iterationSeconds, type PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
   workload: string;
   seed: number;
   kernel: KernelProfileName;
-  /** Workload steps between iterations. */
-  interval: number;
-  policy: 'phaul' | 'fixed';
+  /** Time the workload runs between iterations; a number is steps. */
+  interval: Duration | number;
+  policy: PolicyName;
   /** With policy 'fixed': exactly this many iterations (N-1 pre-dumps and the final dump). */
   iterations: number;
-  maxIters: number;
+  /** Iterations in all at most; undefined: the policy's own bound (DEFAULT_MAX_ITERS). */
+  maxIters?: number;
   /** P.Haul thresholds. */
   minPages: number;
   maxGrowthPercent: number;
+  /** qemu: the downtime the final dump may take, seconds. */
+  downtimeLimit: number;
+  /** QEMU's auto-converge throttle. */
+  autoConverge?: boolean;
+  /** Steps per virtual second, over the workload's own rate. */
+  rate?: number;
   preDumpMode: PreDumpMode;
-  /** Bytes per second the pages travel at (virtual time). */
+  /** Bytes per second the pages leave at. */
   bandwidth: number;
   force: boolean;
   memoryBytes?: number;
@@ -58,29 +78,66 @@ export function interruptedMessage(iteration: number): string {
   return `interrupted in iteration ${iteration}; ${intactPhrase(iteration)}`;
 }
 
+/** One iteration as `dump --iterative` reports it: CRIU's stats and the virtual clock. */
+export interface IterationReport extends IterationStats {
+  /** Virtual seconds from the first pre-dump's freeze to this iteration's. */
+  start_s: number;
+  /** Freeze to last page sent. */
+  duration_s: number;
+  frozen_s: number;
+  /** Seconds the process ran while the pages left. */
+  running_s: number;
+  /** Dirty pages counted before the next iteration (null for the final dump). */
+  dirty_pages_after: number | null;
+  /** Downtime if the final dump came next: dirty bytes / bandwidth (QEMU's expected-downtime). */
+  expected_downtime_s: number;
+  /** Percentage of the time the workload was throttled during this iteration (auto-converge). */
+  throttle_pct: number;
+  note: string | null;
+}
+
 export interface DumpReport {
   images_dir: string;
   workload: { model: string; source: string; seed: number };
   kernel: KernelProfileName;
   dirty_tracking: boolean;
   warning: string | null;
+  policy: PolicyName;
+  /** Bytes per second. */
+  bandwidth: number;
+  /** Steps per virtual second the workload ran at (before any throttle). */
+  rate: number;
+  interval_s: number;
+  downtime_limit_s: number;
   stop_reason: string;
-  iterations: IterationStats[];
+  /** The policy stopped on its convergence rule. */
+  converged: boolean;
+  /** The first iteration whose pages did not shrink by 5 % from the one before (null: never). */
+  plateau_iteration: number | null;
+  iterations: IterationReport[];
   totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number };
+  bytes_sent: number;
+  /** The final dump's frozen time, seconds. */
+  downtime_s: number;
+  /** From the first freeze to the last page of the final dump. */
+  total_time_s: number;
   final_frozen_time: number;
   memory_digest_steps: number;
 }
 
 export const DEFAULT_DUMP_OPTIONS = {
-  interval: 200_000,
-  policy: 'phaul' as const,
+  interval: { seconds: 0 } as Duration,
+  policy: 'phaul' as PolicyName,
   iterations: 4,
-  maxIters: 8,
-  minPages: 64,
-  maxGrowthPercent: 10,
+  minPages: PHAUL.minPages,
+  maxGrowthPercent: PHAUL.maxGrowthPercent,
+  downtimeLimit: QEMU.downtimeLimitS,
   preDumpMode: 'splice' as const,
   bandwidth: 1024 ** 3,
 };
+
+/** A pre-dump whose pages are within this fraction of the one before has stopped shrinking. */
+const PLATEAU = 0.95;
 
 /** The crash points dumpIteration reports, in the order it reaches them. */
 export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm.img', 'shmem.img', 'core.img', 'stats.img', 'inventory.img', 'rename'] as const;
@@ -126,57 +183,96 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   }
 }
 
+export function resolvedMaxIters(o: Pick<IterativeDumpOptions, 'policy' | 'maxIters' | 'iterations'>): number {
+  if (o.policy === 'fixed') return o.iterations;
+  return o.maxIters ?? DEFAULT_MAX_ITERS[o.policy];
+}
+
 function dumpLoop(o: IterativeDumpOptions): DumpReport {
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
-  const proc = createWorkload(kernel, o.workload, o.seed);
-  const all: IterationStats[] = [];
+  const proc = createWorkload(kernel, o.workload, o.seed, o.rate === undefined ? {} : { rate: o.rate });
+  const clock = new WorkloadClock(proc);
+  const interval: Duration = typeof o.interval === 'number' ? { steps: o.interval } : o.interval;
+  const maxIters = resolvedMaxIters(o);
+  const policy = { policy: o.policy, iterations: o.iterations, maxIters, minPages: o.minPages, maxGrowthPercent: o.maxGrowthPercent, downtimeLimit: o.downtimeLimit, bandwidth: o.bandwidth };
+  const throttle = o.autoConverge === true ? new AutoConverge() : null;
+  const words = new Uint32Array(4096 * 2);
+  const all: IterationReport[] = [];
+  const written: number[] = [];
   let stop = '';
+  let converged = false;
+  let plateau: number | null = null;
   try {
+    // A migration starts from a running service: setup and populate are over, and the service
+    // has run one --interval (as each later iteration has); time counts from the first freeze.
+    proc.run(proc.warmUpSteps ?? 0);
+    clock.run(interval);
+    clock.now = 0;
     for (let it = 1; ; it++) {
-      proc.run(o.interval);
-      let final = false;
-      if (o.policy === 'fixed') {
-        final = it >= o.iterations;
-        if (final) stop = `fixed policy: ${o.iterations} iterations`;
-      } else if (it >= o.maxIters) {
-        final = true;
-        stop = `reached --max-iters ${o.maxIters}`;
+      const prev = all[all.length - 1];
+      let dirty = 0;
+      if (prev !== undefined) {
+        clock.run(interval);
+        // What the next dump would write: soft-dirty pages, or all resident ones without tracking.
+        dirty = dt.softDirty ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn) : proc.task.mm.rssPages();
+        prev.dirty_pages_after = dirty;
+        prev.expected_downtime_s = (dirty * PAGE_SIZE) / o.bandwidth;
+        if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
-      if (!final && o.policy === 'phaul' && it > 1) {
-        const prev = all[all.length - 1];
-        // Peek at what this iteration would write, as P.Haul looks at the last pre-dump.
-        if (prev.pages_written <= o.minPages) {
-          final = true;
-          stop = `pre-dump ${prev.iteration} wrote ${prev.pages_written} pages (<= ${o.minPages})`;
-        } else if (all.length >= 2) {
-          const before = all[all.length - 2];
-          if (prev.pages_written > before.pages_written * (1 + o.maxGrowthPercent / 100)) {
-            final = true;
-            stop = `pre-dump ${prev.iteration} grew ${Math.round((prev.pages_written / before.pages_written - 1) * 100)}% over the one before (> ${o.maxGrowthPercent}%)`;
-          }
-        }
+      // The final dump's pagemap read takes about as long as the last one did.
+      const scanS = prev === undefined ? 0 : prev.memdump_time / 1e6;
+      const d = decide(policy, { iteration: it, written, dirtyPages: dirty, scanSeconds: scanS });
+      const final = d.final;
+      if (final) {
+        stop = d.reason;
+        converged = d.converged;
       }
-      const placeholder = { iteration: it, type: final ? 'dump' : 'pre-dump' } as IterationStats;
-      o.onIteration?.(placeholder, 'start');
+      const type = final ? 'dump' : 'pre-dump';
+      o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
+      const start = clock.now;
       const r = dumpIteration(proc, {
         imagesRoot: o.imagesDir,
         iteration: it,
-        type: final ? 'dump' : 'pre-dump',
+        type,
         trackMem: dt.softDirty,
         hasParent: it > 1,
         format: dt.pagemapFormat,
         softDirty: dt.softDirty,
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
+        rate: clock.rate,
         kernelName: o.kernel,
         faultPoint: (point) => o.faultPoint?.(it, point),
       });
-      // The workload runs on while the pages are copied; what it writes is dirty for the next one.
-      proc.run(r.stats.steps_during_copy);
-      all.push(r.stats);
-      o.onIteration?.(r.stats, 'done');
+      const s = r.stats;
+      // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
+      const frozen = s.frozen_time / 1e6;
+      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
+      clock.wait(frozen);
+      // The workload runs on while the pages leave; what it writes is dirty for the next one.
+      if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
+      clock.wait(t.running_s);
+      let note: string | null = null;
+      if (plateau === null && prev !== undefined && it > 2 && s.pages_written >= PLATEAU * prev.pages_written) {
+        plateau = it;
+        note = `the dirty set stopped shrinking (${s.pages_written} pages after ${prev.pages_written}): later pre-dumps gain nothing`;
+      }
+      const rep: IterationReport = {
+        ...s,
+        start_s: start,
+        duration_s: clock.now - start,
+        frozen_s: frozen,
+        running_s: t.running_s,
+        dirty_pages_after: null,
+        expected_downtime_s: final ? frozen : (s.pages_written * PAGE_SIZE) / o.bandwidth,
+        throttle_pct: clock.throttlePct,
+        note,
+      };
+      all.push(rep);
+      if (!final) written.push(s.pages_written);
+      o.onIteration?.(rep, 'done');
       if (final) break;
     }
   } catch (e) {
@@ -186,13 +282,21 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   const steps = proc.steps;
   kernel.exit(proc.task);
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
+  const last = all[all.length - 1];
   return {
     images_dir: o.imagesDir,
     workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
     kernel: o.kernel,
     dirty_tracking: dt.softDirty,
     warning,
+    policy: o.policy,
+    bandwidth: o.bandwidth,
+    rate: clock.baseRate,
+    interval_s: durationSeconds(interval, clock.baseRate),
+    downtime_limit_s: o.downtimeLimit,
     stop_reason: stop,
+    converged,
+    plateau_iteration: plateau,
     iterations: all,
     totals: {
       pages_written: sum('pages_written'),
@@ -200,7 +304,10 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       pages_skipped_parent: sum('pages_skipped_parent'),
       frozen_time: sum('frozen_time'),
     },
-    final_frozen_time: all[all.length - 1].frozen_time,
+    bytes_sent: sum('bytes_written'),
+    downtime_s: last.frozen_s,
+    total_time_s: clock.now,
+    final_frozen_time: last.frozen_time,
     memory_digest_steps: steps,
   };
 }

@@ -114,6 +114,8 @@ export interface DumpIterationOptions {
   softDirty: boolean;
   preDumpMode: PreDumpMode;
   bandwidth: number;
+  /** Workload steps per virtual second: sets stats.steps_during_copy (absent: 0). */
+  rate?: number;
   kernelName: KernelProfileName;
   /** Crash points (see LocalXferOptions.faultPoint). */
   faultPoint?: (name: string) => void;
@@ -135,7 +137,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
   const bytes = pp.nrPages * PAGE_SIZE;
-  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.read, pagesWritten: pp.nrPages });
+  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.read, pagesWritten: pp.nrPages, rate: o.rate });
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,

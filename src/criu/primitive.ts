@@ -18,7 +18,7 @@ import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { canonicalSpec, createWorkload } from '../workload/index.js';
+import { canonicalSpec, createWorkload, workloadRate } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from './image.js';
 import { prepareIterationDir, type LockOwner } from './images-dir.js';
 import type { CancelSignal } from './iterative.js';
@@ -120,6 +120,8 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     proc.run(stats.steps_during_copy ?? 0);
     check();
   }
+  // The first iteration finds a running service: setup and populate are over (as dump --iterative).
+  if (chain.length === 0) proc.run(proc.warmUpSteps ?? 0);
   const replayed = proc.steps;
   proc.run(o.interval);
   check();
@@ -135,6 +137,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     softDirty: dt.softDirty,
     preDumpMode: 'splice',
     bandwidth: o.bandwidth,
+    rate: workloadRate(proc),
     kernelName: kernelName ?? '6.1',
     faultPoint: (point) => {
       o.faultPoint?.(iteration, point);

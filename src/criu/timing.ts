@@ -1,14 +1,20 @@
 /**
- * Virtual time of one iteration: how long the process is frozen, how long pagemap takes to read
- * and the pages to leave, and how many workload steps run while they are copied.
+ * Virtual time of one iteration (the time model of README "Time model"):
+ *
+ *   memdump    reading pagemap and judging each entry: 2 ns a page, frozen
+ *   splice     'splice' pre-dumps: vmsplice of the pages into pipes at memory speed, frozen
+ *   memwrite   the pages leave at --bandwidth; a pre-dump's process runs meanwhile (splice: the
+ *              pipes drain; read: it was unfrozen before the copy), the final dump's stays frozen
+ *
+ * So a pre-dump is frozen for memdump (+ splice) and the process then runs for memwrite; the final
+ * dump is frozen for memdump + memwrite: the downtime.
  */
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
 
-/** Pagemap costs 2 ns a page to scan (a workload step is VIRTUAL_NS_PER_STEP). */
-const PAGEMAP_NS_PER_PAGE = 2;
+/** Pagemap costs 2 ns a page to read and judge. */
+export const PAGEMAP_NS_PER_PAGE = 2;
 /** vmsplice into pipes while frozen ('splice' mode) runs at memory speed. */
-const SPLICE_BYTES_PER_S = 10 * 1024 ** 3;
+export const SPLICE_BYTES_PER_S = 10 * 1024 ** 3;
 
 export type PreDumpMode = 'splice' | 'read';
 
@@ -21,31 +27,52 @@ export interface IterationWork {
   pagemapPages: number;
   /** Pages whose contents are written. */
   pagesWritten: number;
+  /** Workload steps per virtual second (throttle included); absent: the process does not run. */
+  rate?: number;
 }
 
+/** The CRIU stats fields of an iteration (microseconds, as CRIU's stats-dump). */
 export interface IterationTiming {
   frozen_time: number;
   memdump_time: number;
   memwrite_time: number;
-  /** Steps the caller runs the workload for after the iteration ('read' mode). */
+  /** Steps the caller runs the workload for while the pages leave (pre-dumps). */
   steps_during_copy: number;
 }
 
-export function iterationTiming(w: IterationWork): IterationTiming {
+export interface IterationSeconds {
+  memdump_s: number;
+  splice_s: number;
+  memwrite_s: number;
+  frozen_s: number;
+  /** The process runs while the pages leave (pre-dumps only). */
+  running_s: number;
+}
+
+export function pagemapSeconds(pages: number): number {
+  return (pages * PAGEMAP_NS_PER_PAGE) / 1e9;
+}
+
+export function iterationSeconds(w: IterationWork): IterationSeconds {
   const bytes = w.pagesWritten * PAGE_SIZE;
-  const memdumpUs = (w.pagemapPages * PAGEMAP_NS_PER_PAGE) / 1000;
-  const memwriteUs = (bytes / w.bandwidth) * 1e6;
-  let frozenUs = memdumpUs;
-  let stepsDuringCopy = 0;
-  if (w.final) frozenUs += memwriteUs;
-  else if (w.preDumpMode === 'splice') frozenUs += (bytes / SPLICE_BYTES_PER_S) * 1e6;
-  // 'read': the process runs again while its pages are copied; whatever it writes meanwhile is
-  // soft-dirty again and goes into the next iteration.
-  else stepsDuringCopy = Math.round((memwriteUs * 1000) / VIRTUAL_NS_PER_STEP);
+  const memdump = pagemapSeconds(w.pagemapPages);
+  const memwrite = bytes / w.bandwidth;
+  const splice = !w.final && w.preDumpMode === 'splice' ? bytes / SPLICE_BYTES_PER_S : 0;
   return {
-    frozen_time: Math.round(frozenUs),
-    memdump_time: Math.round(memdumpUs),
-    memwrite_time: Math.round(memwriteUs),
-    steps_during_copy: stepsDuringCopy,
+    memdump_s: memdump,
+    splice_s: splice,
+    memwrite_s: memwrite,
+    frozen_s: memdump + splice + (w.final ? memwrite : 0),
+    running_s: w.final ? 0 : memwrite,
+  };
+}
+
+export function iterationTiming(w: IterationWork): IterationTiming {
+  const s = iterationSeconds(w);
+  return {
+    frozen_time: Math.round(s.frozen_s * 1e6),
+    memdump_time: Math.round(s.memdump_s * 1e6),
+    memwrite_time: Math.round(s.memwrite_s * 1e6),
+    steps_during_copy: w.rate === undefined ? 0 : Math.round(s.running_s * w.rate),
   };
 }

@@ -13,9 +13,12 @@ import { readModelFile } from './model-file.js';
 import { OpsWorkload, type OpsWorkloadState } from './ops-workload.js';
 import type { WorkloadProcess, WorkloadState } from './process.js';
 import { DEFAULT_WORKLOAD, findModel, launchModel, modelNames } from './registry.js';
+import { DEFAULT_RATES } from './clock.js';
+import { parseParam, rateParam } from './params.js';
 
 export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
-export { runMeasured, VIRTUAL_NS_PER_STEP, type RunOptions, type RunReport, type RunSample } from './run.js';
+export { DEFAULT_RATES, durationSeconds, durationSteps, WorkloadClock, workloadRate, type Duration } from './clock.js';
+export { runMeasured, type RunOptions, type RunReport, type RunSample } from './run.js';
 export { accessPage, memoryDigest } from '../proc/mem.js';
 export { kerndat, kerndatSoftDirty, type Kerndat } from '../proc/kerndat.js';
 export type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
@@ -56,19 +59,15 @@ function startWorkload(kernel: Kernel, spec: string, seed: number, overrides: Re
       phases: f.phases,
     });
   }
-  const noParams = (what: string): void => {
-    const k = Object.keys(overrides);
-    if (k.length > 0) throw new InputError(`${OVERRIDES}${k[0]}: ${what} workloads take no parameters`);
+  // Scripts and traces take one parameter: their rate (op-script lines or trace records a second).
+  const rateOnly = (what: string, dflt: number): number => {
+    const k = Object.keys(overrides).filter((n) => n !== 'rate');
+    if (k.length > 0) throw new InputError(`${OVERRIDES}${k[0]}: ${what} workloads take no parameters but rate`);
+    return overrides.rate === undefined ? dflt : parseParam(rateParam(dflt, what), overrides.rate, OVERRIDES);
   };
-  if (name.endsWith('.ops')) {
-    noParams('op-script');
-    return OpsWorkload.create(kernel, name, seed);
-  }
+  if (name.endsWith('.ops')) return OpsWorkload.create(kernel, name, seed, rateOnly('op-script', DEFAULT_RATES.ops));
   // Any other file is taken for a Lackey trace, recognised by its content (gzip or text).
-  if (existsSync(name)) {
-    noParams('Lackey trace');
-    return LackeyWorkload.create(kernel, name, seed);
-  }
+  if (existsSync(name)) return LackeyWorkload.create(kernel, name, seed, rateOnly('Lackey trace', DEFAULT_RATES.lackey));
   throw new InputError(`unknown workload '${spec}': expected a model (${modelNames()}) or a .json model file, .ops op script or a Valgrind Lackey trace (a file, plain or gzip)`);
 }
 

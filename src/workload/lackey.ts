@@ -49,12 +49,12 @@ export class LackeyWorkload implements WorkloadProcess {
     this._steps = state?.steps ?? 0;
   }
 
-  static create(kernel: Kernel, file: string, seed: number): LackeyWorkload {
+  static create(kernel: Kernel, file: string, seed: number, rate: number): LackeyWorkload {
     const abs = resolve(file);
     const reader = new LackeyReader(abs);
     reader.probe(); // a file that is not a trace fails before a task is spawned
     const task = kernel.spawn(basename(file).slice(0, 15));
-    return new LackeyWorkload(kernel, task, { model: 'lackey', source: basename(file), seed, params: {} }, abs, undefined, reader);
+    return new LackeyWorkload(kernel, task, { model: 'lackey', source: basename(file), seed, params: { rate } }, abs, undefined, reader);
   }
 
   static resume(kernel: Kernel, task: Task, state: LackeyWorkloadState): LackeyWorkload {
@@ -64,6 +64,8 @@ export class LackeyWorkload implements WorkloadProcess {
   get steps(): number {
     return this._steps;
   }
+
+  readonly warmUpSteps = 0;
 
   /** Trace records replayed so far. */
   get recordsReplayed(): number {

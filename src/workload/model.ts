@@ -117,6 +117,10 @@ export abstract class ModelProcess implements WorkloadProcess {
     return this._steps;
   }
 
+  get warmUpSteps(): number {
+    return Math.max(0, this.populateEnd - this.pc);
+  }
+
   /** The regions this model maps, from its (layout) parameters. */
   protected abstract regionLayout(p: ResolvedParams): RegionSpec[];
   /** New steady-state parameters are in force (start, or a phase change). */

@@ -59,10 +59,10 @@ export class OpsWorkload implements WorkloadProcess {
     this._steps = state?.steps ?? 0;
   }
 
-  static create(kernel: Kernel, file: string, seed: number): OpsWorkload {
+  static create(kernel: Kernel, file: string, seed: number, rate: number): OpsWorkload {
     const ops = loadOps(file);
     const task = kernel.spawn(basename(file).slice(0, 15));
-    return new OpsWorkload(kernel, task, { model: 'ops', source: basename(file), seed, params: {} }, resolve(file), ops);
+    return new OpsWorkload(kernel, task, { model: 'ops', source: basename(file), seed, params: { rate } }, resolve(file), ops);
   }
 
   static resume(kernel: Kernel, task: Task, state: OpsWorkloadState): OpsWorkload {
@@ -72,6 +72,8 @@ export class OpsWorkload implements WorkloadProcess {
   get steps(): number {
     return this._steps;
   }
+
+  readonly warmUpSteps = 0;
 
   /** The script has run to its end. */
   get finished(): boolean {

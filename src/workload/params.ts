@@ -1,12 +1,13 @@
 /**
  * Workload parameters: declared once per model (name, kind, default, description), parsed from
  * model files, CLI overrides and saved states by the same code, so every source is checked alike.
- * Sizes are kept as page counts; fractions as numbers in [0, 1]; counts as whole numbers.
+ * Sizes are kept as page counts; fractions as numbers in [0, 1]; counts as whole numbers; rates
+ * as steps per virtual second (1e6, '1M', '250k': decimal multiples, as rates are counted).
  */
 import { InputError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 
-export type ParamKind = 'pages' | 'fraction' | 'count';
+export type ParamKind = 'pages' | 'fraction' | 'count' | 'rate';
 
 export interface ParamSpec {
   readonly name: string;
@@ -37,6 +38,24 @@ export function parsePages(v: unknown): number {
   return Math.ceil((Number(m[1]) * UNIT[unit]) / PAGE_SIZE);
 }
 
+const RATE_UNIT: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9 };
+
+/** 1000000, '1M', '250k', '1e6' -> steps per second. NaN if malformed. */
+export function parseRate(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmg]?)(?:\/s)?$/i.exec(v.trim());
+  return m === null ? NaN : Number(m[1]) * RATE_UNIT[m[2].toUpperCase()];
+}
+
+/**
+ * The `rate` every model has: steps (memory accesses) per virtual second. Fixed for the process's
+ * life, like the layout: a phase cannot change it.
+ */
+export function rateParam(rate: number, why: string): ParamSpec {
+  return { name: 'rate', kind: 'rate', default: rate, layout: true, description: `memory accesses per virtual second (${why})` };
+}
+
 function describe(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
@@ -56,6 +75,11 @@ export function parseParam(spec: ParamSpec, v: unknown, where: string): number {
       const f = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
       if (!(f >= 0 && f <= 1)) throw new InputError(`${field}: expected a fraction between 0 and 1, got ${describe(v)}`);
       return f;
+    }
+    case 'rate': {
+      const r = parseRate(v);
+      if (!(r > 0) || !Number.isFinite(r)) throw new InputError(`${field}: expected a rate in steps per virtual second such as 1000000, 1M or 250k, got ${describe(v)}`);
+      return r;
     }
     case 'count': {
       const c = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
@@ -96,7 +120,7 @@ export function applyParams(
       throw new InputError(`${where}${k}: unknown parameter for model ${model} (allowed: ${known})`);
     }
     if (steadyOnly && s.layout === true) {
-      throw new InputError(`${where}${k}: shapes the address space and cannot change in a phase (allowed here: ${steadyNames(specs)})`);
+      throw new InputError(`${where}${k}: ${k === 'rate' ? 'is fixed for the life of the process' : 'shapes the address space'} and cannot change in a phase (allowed here: ${steadyNames(specs)})`);
     }
     out[k] = parseParam(s, v, where);
   }

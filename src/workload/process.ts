@@ -11,7 +11,7 @@ export interface WorkloadIdentity {
   /** Where it came from: a built-in name, or the file's base name. */
   source: string;
   seed: number;
-  /** The resolved parameters (defaults filled in), JSON-serialisable. */
+  /** The resolved parameters (defaults filled in), JSON-serialisable; `rate` is steps per virtual second. */
   params: Record<string, unknown>;
   /**
    * What createWorkload was given, files as absolute paths: enough to start the same process again
@@ -33,6 +33,8 @@ export interface WorkloadProcess {
   readonly identity: WorkloadIdentity;
   /** Steps executed so far. */
   readonly steps: number;
+  /** Steps left before the steady state: the setup system calls and populate writes (0 for none). */
+  readonly warmUpSteps?: number;
   /** Advance by `steps` steps. A process whose program has ended stays alive doing nothing. */
   run(steps: number): void;
   saveState(): WorkloadState;

@@ -4,9 +4,10 @@
  * pagemap entry of its mappings. RSS is what /proc/PID/statm reports; the working set is what
  * smaps' "Referenced:" counts after `clear_refs 1` (ptes whose accessed bit the MMU set again).
  *
- * Virtual time: one step is VIRTUAL_NS_PER_STEP = 10 ns (about one memory access or one short
- * system call on a 2020s CPU), so 100 million steps are one virtual second and rates per virtual
- * second are comparable with a real workload's.
+ * Virtual time: a step lasts 1 / rate of the workload (see clock.ts), so dirty rates are per
+ * virtual second and comparable with a real service's. The measurement is of the steady state:
+ * the setup system calls and the populate writes run first, unmeasured, and sampling starts with
+ * a clear_refs 4 after them (as QEMU's calc-dirty-rate measures a running guest).
  */
 import type { Mm } from '../mm/mm.js';
 import { walkPageRange } from '../mm/pagewalk.js';
@@ -14,54 +15,68 @@ import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, PAGE_SIZE
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { PM_SOFT_DIRTY_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import { kerndat } from '../proc/kerndat.js';
+import { type Duration, WorkloadClock } from './clock.js';
 import { shouldDumpPage } from '../criu/should-dump-page.js';
 import type { WorkloadIdentity, WorkloadProcess } from './process.js';
 
-export const VIRTUAL_NS_PER_STEP = 10;
 const MIB = 1024 * 1024;
 const PAGEMAP_BATCH = 4096;
 
 export interface RunOptions {
-  steps: number;
-  sampleInterval: number;
+  /** How long to measure, after the warm-up; a number is steps. */
+  duration: Duration | number;
+  /** Time between samples; a number is steps. */
+  sampleInterval: Duration | number;
+  /** Run setup and populate first, unmeasured (default true). */
+  warmUp?: boolean;
 }
 
 export interface RunSample {
   index: number;
   /** Steps the process ran in this interval (more than asked only for a fork child's lifetime). */
   steps: number;
+  /** Virtual seconds of the interval. */
+  seconds: number;
   /**
    * Pages a pre-dump would copy: soft-dirty and present (not the zero page) or swapped.
    * null without soft-dirty.
    */
-  dirtyPages: number | null;
-  /** dirtyPages as MiB per virtual second. */
-  dirtyMiBps: number | null;
-  rssPages: number;
-  workingSetPages: number;
+  dirty_pages: number | null;
+  /** dirty_pages as MiB per virtual second. */
+  dirty_rate_mib_per_s: number | null;
+  rss_pages: number;
+  working_set_pages: number;
 }
 
 export interface RunReport {
   workload: WorkloadIdentity;
   kernel: string;
   /** False when the kernel cannot track soft-dirty (see kerndat.ts); dirty figures are then null. */
-  softDirty: boolean;
+  soft_dirty: boolean;
   /** Why dirty figures are missing, when they are. */
   note?: string;
-  virtualNsPerStep: number;
+  /** Steps per virtual second. */
+  rate: number;
+  /** Setup and populate steps run before measuring. */
+  warm_up_steps: number;
+  /** Mean dirty rate over the measurement, MiB per virtual second (null without soft-dirty). */
+  dirty_rate_mib_per_s: number | null;
   samples: RunSample[];
   totals: {
     steps: number;
-    virtualSeconds: number;
-    dirtyPages: number | null;
-    meanDirtyMiBps: number | null;
-    finalRssPages: number;
-    maxWorkingSetPages: number;
+    virtual_seconds: number;
+    dirty_pages: number | null;
+    final_rss_pages: number;
+    max_working_set_pages: number;
   };
 }
 
-function dirtyRate(pages: number, steps: number): number {
-  return steps === 0 ? 0 : (pages * PAGE_SIZE) / MIB / ((steps * VIRTUAL_NS_PER_STEP) / 1e9);
+function dirtyRate(pages: number, seconds: number): number {
+  return seconds === 0 ? 0 : (pages * PAGE_SIZE) / MIB / seconds;
+}
+
+function asDuration(d: Duration | number): Duration {
+  return typeof d === 'number' ? { steps: d } : d;
 }
 
 /**
@@ -108,54 +123,73 @@ export function referencedPages(mm: Mm): number {
 }
 
 export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport {
-  if (!Number.isSafeInteger(opts.steps) || opts.steps < 0) throw new RangeError(`steps must be a whole number, got ${opts.steps}`);
-  if (!Number.isSafeInteger(opts.sampleInterval) || opts.sampleInterval < 1) throw new RangeError(`sampleInterval must be at least 1, got ${opts.sampleInterval}`);
+  const duration = asDuration(opts.duration);
+  const interval = asDuration(opts.sampleInterval);
+  for (const [what, d] of [['duration', duration], ['sampleInterval', interval]] as const) {
+    const v = 'steps' in d ? d.steps : d.seconds;
+    if ('steps' in d ? !Number.isSafeInteger(v) || v < 0 : !(v >= 0 && Number.isFinite(v))) throw new RangeError(`${what} must be a whole number of steps or seconds >= 0, got ${v}`);
+  }
+  if (('steps' in interval ? interval.steps : interval.seconds) <= 0) throw new RangeError('sampleInterval must be positive');
   const kernel = proc.kernel;
   const mm = proc.task.mm;
   const kd = kerndat(kernel);
   const softDirty = kd.softDirty;
   const words = new Uint32Array(PAGEMAP_BATCH * 2);
   const samples: RunSample[] = [];
+  const clock = new WorkloadClock(proc);
+  const warmUp = opts.warmUp === false ? 0 : (proc.warmUpSteps ?? 0);
+  if (warmUp > 0) proc.run(warmUp);
+  // Both in steps: exact step counts as before; otherwise everything in virtual seconds.
+  const inSteps = 'steps' in duration && 'steps' in interval;
+  const total = inSteps ? duration.steps : 'steps' in duration ? duration.steps / clock.rate : duration.seconds;
+  const each = 'steps' in interval ? (inSteps ? interval.steps : interval.steps / clock.rate) : interval.seconds;
   clearRefsWrite(mm, '4');
   clearRefsWrite(mm, '1');
   let done = 0;
+  let steps = 0;
   let dirtyTotal = 0;
   let maxWs = 0;
-  while (done < opts.steps) {
-    const before = proc.steps;
-    proc.run(Math.min(opts.sampleInterval, opts.steps - done));
-    const ran = proc.steps - before;
-    done += ran;
+  const t0 = clock.now;
+  while (total - done > 1e-12) {
+    const chunk = Math.min(each, total - done);
+    const before = clock.now;
+    const ran = inSteps ? (clock.runSteps(chunk), proc.steps - steps - warmUp) : clock.runFor(chunk);
+    done += chunk;
+    const seconds = clock.now - before;
     const dirty = softDirty ? countSoftDirty(mm, words, kd.pagemapFormat, kd.zeroPagePfn) : null;
     const ws = referencedPages(mm);
     maxWs = Math.max(maxWs, ws);
     if (dirty !== null) dirtyTotal += dirty;
+    const stepsRan = ran;
+    steps += stepsRan;
     samples.push({
       index: samples.length,
-      steps: ran,
-      dirtyPages: dirty,
-      dirtyMiBps: dirty === null ? null : dirtyRate(dirty, ran),
-      rssPages: mm.rssPages(),
-      workingSetPages: ws,
+      steps: stepsRan,
+      seconds,
+      dirty_pages: dirty,
+      dirty_rate_mib_per_s: dirty === null ? null : dirtyRate(dirty, seconds),
+      rss_pages: mm.rssPages(),
+      working_set_pages: ws,
     });
     clearRefsWrite(mm, '4');
     clearRefsWrite(mm, '1');
   }
-  const virtualSeconds = (done * VIRTUAL_NS_PER_STEP) / 1e9;
+  const virtualSeconds = clock.now - t0;
   return {
     workload: proc.identity,
     kernel: kernel.profile.name,
-    softDirty,
+    soft_dirty: softDirty,
     ...(softDirty ? {} : { note: `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable` }),
-    virtualNsPerStep: VIRTUAL_NS_PER_STEP,
+    rate: clock.rate,
+    warm_up_steps: warmUp,
+    dirty_rate_mib_per_s: softDirty ? dirtyRate(dirtyTotal, virtualSeconds) : null,
     samples,
     totals: {
-      steps: done,
-      virtualSeconds,
-      dirtyPages: softDirty ? dirtyTotal : null,
-      meanDirtyMiBps: softDirty ? dirtyRate(dirtyTotal, done) : null,
-      finalRssPages: mm.rssPages(),
-      maxWorkingSetPages: maxWs,
+      steps,
+      virtual_seconds: virtualSeconds,
+      dirty_pages: softDirty ? dirtyTotal : null,
+      final_rss_pages: mm.rssPages(),
+      max_working_set_pages: maxWs,
     },
   };
 }

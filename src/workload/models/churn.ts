@@ -13,7 +13,8 @@ import { MMAP_BASE_VPN, mmap, munmap, PROT_READ, PROT_WRITE } from '../../mm/mma
 import { mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../mm/mremap.js';
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
 import { type ModelContext, type ModelDef, ModelProcess, type RegionSpec } from '../model.js';
-import type { ResolvedParams } from '../params.js';
+import { rateParam, type ResolvedParams } from '../params.js';
+import { DEFAULT_RATES } from '../clock.js';
 import { probabilityThreshold } from '../prng.js';
 
 /** Pages from one slot to the next: the buffer rounded up to 2 MiB, plus a 2 MiB gap. */
@@ -123,6 +124,7 @@ export const churn: ModelDef = {
     { name: 'bufferSize', kind: 'pages', default: '1M', min: 1, layout: true, description: 'size of each buffer' },
     { name: 'churnEvery', kind: 'count', default: 5000, min: 1, description: 'steps between remapping system calls' },
     { name: 'writeFraction', kind: 'fraction', default: 0.8, description: 'fraction of accesses that are writes' },
+    rateParam(DEFAULT_RATES.model, 'like hot-cold, ~1 µs per access'),
   ],
   create: (ctx: ModelContext) => new ChurnProcess(ctx),
 };

@@ -5,13 +5,15 @@
  * iterative migration waits for.
  *
  * Defaults: a 128 MiB heap (32768 pages), an 8 MiB hot set (2048 pages), 98% of accesses hot, 80%
- * of hot and 10% of cold accesses are writes. A 200k-step interval then writes ~157k times into the
- * hot set (all 2048 pages) and ~400 times into cold pages: ~2.4k dirty pages per interval.
+ * of hot and 10% of cold accesses are writes, 1M accesses per virtual second. A 200k-step (200 ms)
+ * interval then writes ~157k times into the hot set (all 2048 pages) and ~400 times into cold
+ * pages: ~2.4k dirty pages per interval.
  */
 import { InputError } from '../../errors.js';
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
 import { type ModelContext, type ModelDef, ModelProcess, type RegionSpec } from '../model.js';
-import type { ParamSpec, ResolvedParams } from '../params.js';
+import { rateParam, type ParamSpec, type ResolvedParams } from '../params.js';
+import { DEFAULT_RATES } from '../clock.js';
 import { probabilityThreshold } from '../prng.js';
 
 export const HOT_COLD_PARAMS: readonly ParamSpec[] = [
@@ -20,6 +22,7 @@ export const HOT_COLD_PARAMS: readonly ParamSpec[] = [
   { name: 'hotAccessFraction', kind: 'fraction', default: 0.98, description: 'fraction of accesses that go to the hot set' },
   { name: 'hotWriteFraction', kind: 'fraction', default: 0.8, description: 'fraction of hot-set accesses that are writes' },
   { name: 'coldWriteFraction', kind: 'fraction', default: 0.1, description: 'fraction of cold accesses that are writes' },
+  rateParam(DEFAULT_RATES.model, 'a service thread whose accesses miss the caches, ~1 µs each'),
 ];
 
 export function checkHotSet(p: ResolvedParams, where: string): void {

@@ -5,7 +5,8 @@
  */
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
 import { type ModelContext, type ModelDef, ModelProcess, type RegionSpec } from '../model.js';
-import type { ResolvedParams } from '../params.js';
+import { rateParam, type ResolvedParams } from '../params.js';
+import { DEFAULT_RATES } from '../clock.js';
 import { probabilityThreshold } from '../prng.js';
 
 class SequentialProcess extends ModelProcess {
@@ -67,6 +68,7 @@ export const sequential: ModelDef = {
     { name: 'heap', kind: 'pages', default: '128M', min: 1, layout: true, description: 'size of the anonymous heap, mapped and populated at start' },
     { name: 'stride', kind: 'count', default: 64, min: 1, description: 'bytes between consecutive accesses' },
     { name: 'writeFraction', kind: 'fraction', default: 1, description: 'fraction of accesses that are writes' },
+    rateParam(DEFAULT_RATES.model, 'a streaming writer: 61 MiB/s with the 64-byte stride'),
   ],
   create: (ctx: ModelContext) => new SequentialProcess(ctx),
 };

@@ -4,7 +4,8 @@
  */
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
 import { type ModelContext, type ModelDef, ModelProcess, type RegionSpec } from '../model.js';
-import type { ResolvedParams } from '../params.js';
+import { rateParam, type ResolvedParams } from '../params.js';
+import { DEFAULT_RATES } from '../clock.js';
 import { probabilityThreshold } from '../prng.js';
 
 class UniformProcess extends ModelProcess {
@@ -47,6 +48,7 @@ export const uniform: ModelDef = {
   params: [
     { name: 'heap', kind: 'pages', default: '128M', min: 1, layout: true, description: 'size of the anonymous heap, mapped and populated at start' },
     { name: 'writeFraction', kind: 'fraction', default: 0.5, description: 'fraction of accesses that are writes' },
+    rateParam(DEFAULT_RATES.model, 'random accesses that miss the caches, ~1 µs each'),
   ],
   create: (ctx: ModelContext) => new UniformProcess(ctx, uniform),
 };
