@@ -2,6 +2,10 @@
  * Kernel profiles: which soft-dirty rules the emulated kernel follows.
  *
  * - `6.1`: Linux 6.1 with CONFIG_MEM_SOFT_DIRTY=y, as recorded in ../shared/kernel-traces.
+ * - `6.12`: Debian's Linux 6.12.117, the same configuration (../shared/kernel-traces/traces-6.12).
+ *   What changed since 6.1, as hooks below: a split huge PMD passes its dirty bit to the ptes
+ *   (pte_mkdirty, so soft-dirty too), splitting a THP maps its zero-filled subpages to the shared
+ *   zero page, smaps counts PROT_NONE THPs.
  * - `seed`: the patch as posted in April 2013 (Pavel Emelyanov, "mm: Soft-dirty bits for user
  *   memory changes tracking"), on the kernel of its day. Known gaps, each later fixed upstream:
  *     * no VM_SOFTDIRTY: a region unmapped and mapped again at the same address after a clear
@@ -15,7 +19,7 @@
  * - `no-soft-dirty`: 6.1 built without CONFIG_MEM_SOFT_DIRTY: _PAGE_SOFT_DIRTY and VM_SOFTDIRTY are
  *   0, so bit 55 is never set.
  */
-export const KERNEL_PROFILES = ['6.1', 'seed', 'no-soft-dirty'] as const;
+export const KERNEL_PROFILES = ['6.1', '6.12', 'seed', 'no-soft-dirty'] as const;
 export type KernelProfileName = (typeof KERNEL_PROFILES)[number];
 export const DEFAULT_KERNEL: KernelProfileName = '6.1';
 
@@ -41,6 +45,21 @@ export interface KernelProfile {
   readonly moveNormalPmd: boolean;
   /** mprotect may make a dirty, exclusive pte writable without a fault (MM_CP_TRY_CHANGE_WRITABLE). */
   readonly mprotectTryWritable: boolean;
+  /**
+   * __split_huge_pmd_locked(): a dirty huge PMD makes dirty ptes, and pte_mkdirty() sets
+   * soft-dirty ("mm/thp: re-apply mkdirty for small pages after split", Linux 6.3).
+   */
+  readonly splitPmdKeepsDirty: boolean;
+  /**
+   * remap_page(RMP_USE_SHARED_ZEROPAGE) after __split_huge_page(): zero-filled subpages of an anon
+   * THP are mapped to the shared zero page (try_to_map_unused_to_zeropage(), Linux 6.12).
+   */
+  readonly splitMapsZeroSubpages: boolean;
+  /**
+   * smaps_pmd_entry(): 6.1 looks the page up with follow_trans_huge_pmd(FOLL_DUMP), which refuses
+   * PROT_NONE PMDs (gup_can_follow_protnone()); later kernels use vm_normal_page_pmd().
+   */
+  readonly smapsProtNoneThp: boolean;
 }
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -56,6 +75,25 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     pagemap2: false,
     moveNormalPmd: true,
     mprotectTryWritable: true,
+    splitPmdKeepsDirty: false,
+    splitMapsZeroSubpages: false,
+    smapsProtNoneThp: false,
+  },
+  '6.12': {
+    name: '6.12',
+    softDirty: true,
+    vmSoftDirty: true,
+    swapSoftDirty: true,
+    clearRefsSplitsThp: false,
+    clearRefsMax: 5,
+    sharedWriteNotify: true,
+    pagemapExclusive: true,
+    pagemap2: false,
+    moveNormalPmd: true,
+    mprotectTryWritable: true,
+    splitPmdKeepsDirty: true,
+    splitMapsZeroSubpages: true,
+    smapsProtNoneThp: true,
   },
   seed: {
     name: 'seed',
@@ -69,6 +107,9 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     pagemap2: true,
     moveNormalPmd: false,
     mprotectTryWritable: false,
+    splitPmdKeepsDirty: false,
+    splitMapsZeroSubpages: false,
+    smapsProtNoneThp: false,
   },
   'no-soft-dirty': {
     name: 'no-soft-dirty',
@@ -82,6 +123,9 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     pagemap2: false,
     moveNormalPmd: true,
     mprotectTryWritable: true,
+    splitPmdKeepsDirty: false,
+    splitMapsZeroSubpages: false,
+    smapsProtNoneThp: false,
   },
 };
 

@@ -1,5 +1,5 @@
 /** madvise(2) (mm/madvise.c) and the reclaim it can trigger (MADV_PAGEOUT). */
-import { EINVAL, ENOMEM } from './errno.js';
+import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePage, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import type { Mm } from './mm.js';
@@ -18,7 +18,7 @@ import {
   swp_entry_lo,
   swp_offset,
 } from './pgtable-types.js';
-import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, type Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
 
 export const MADVISE_ADVICE = ['dontneed', 'free', 'pageout', 'cold', 'willneed', 'remove', 'hugepage', 'nohugepage'] as const;
 export type MadviseAdvice = (typeof MADVISE_ADVICE)[number];
@@ -78,7 +78,9 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
       }
       return 0;
     case 'remove':
-      if ((vma.flags & VM_SHARED) === 0) return -EINVAL;
+      // madvise_remove(): no file is -EINVAL, a file not mapped shared and writable -EACCES.
+      if (vma.file === null) return -EINVAL;
+      if ((vma.flags & (VM_SHARED | VM_WRITE)) !== (VM_SHARED | VM_WRITE)) return -EACCES;
       zapRange(mm, from, to);
       for (let v = from; v < to; v++) {
         const index = vma.fileIndex(v);

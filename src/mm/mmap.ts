@@ -66,7 +66,9 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   if (req.kind === 'file' && req.file === undefined) return -EINVAL;
   let start: number;
   if (req.fixed) {
-    if (req.start === undefined || !Number.isInteger(req.start) || req.start < 0 || req.start + pages > TASK_SIZE_VPN) return -EINVAL;
+    if (req.start === undefined || !Number.isInteger(req.start) || req.start < 0) return -EINVAL;
+    // get_unmapped_area(): a range beyond TASK_SIZE is -ENOMEM, also with MAP_FIXED.
+    if (req.start + pages > TASK_SIZE_VPN) return -ENOMEM;
     start = req.start;
     munmap(mm, start, pages);
   } else {

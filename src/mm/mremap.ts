@@ -67,7 +67,10 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
 
 /** move_vma(): copy_vma() at the new place, move the page tables, unmap the old range. */
 function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart: number, newPages: number): number {
-  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, vma.fileIndex(oldStart), vma.file, vma.anonVma);
+  // copy_vma(): an anonymous VMA that never had an anon_vma takes the pgoff of its new address,
+  // so it can merge there; otherwise the pgoff follows the pages.
+  const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);
+  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, pgoff, vma.file, vma.anonVma);
   mm.insertVma(moved);
   mm.mergeNeighbours(moved);
   movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages));
@@ -76,15 +79,24 @@ function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart:
   return newStart;
 }
 
+/** vma_to_resize(): the VMA at oldStart must hold the whole old range. */
+function vmaToResize(mm: Mm, oldStart: number, oldPages: number): Vma | number {
+  const vma = mm.findVma(oldStart);
+  if (vma === null) return -EFAULT;
+  if (oldPages > vma.end - oldStart) return -EFAULT;
+  return vma;
+}
+
 /**
  * mremap(2) on [oldStart, oldStart + oldPages): shrink, grow in place, or (with MREMAP_MAYMOVE)
- * move, to `newAddr` with MREMAP_FIXED. Returns the new first page or -errno.
+ * move, to `newAddr` with MREMAP_FIXED. Returns the new first page or -errno. The order of the
+ * checks and of the unmaps is the kernel's: a shrink never looks past the VMA at oldStart, and a
+ * move unmaps the destination and the old tail before it checks the rest (mremap_to()).
  */
 export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: number, flags = 0, newAddr?: number): number {
-  if (!Number.isInteger(newPages) || newPages <= 0 || !Number.isInteger(oldPages) || oldPages <= 0) return -EINVAL;
+  if (!Number.isInteger(newPages) || newPages <= 0 || !Number.isInteger(oldPages) || oldPages < 0) return -EINVAL;
   if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-  const vma = mm.findVma(oldStart);
-  if (vma === null || vma.start > oldStart || oldStart + oldPages > vma.end) return -EFAULT;
+  if (mm.findVma(oldStart) === null) return -EFAULT;
   if ((flags & MREMAP_FIXED) !== 0) {
     if (newAddr === undefined || newAddr < 0 || newAddr + newPages > TASK_SIZE_VPN) return -EINVAL;
     if (newAddr < oldStart + oldPages && oldStart < newAddr + newPages) return -EINVAL;
@@ -93,17 +105,22 @@ export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: num
       munmap(mm, oldStart + newPages, oldPages - newPages);
       oldPages = newPages;
     }
-    const v = mm.findVma(oldStart)!;
+    const v = vmaToResize(mm, oldStart, oldPages);
+    if (typeof v === 'number') return v;
     return moveVma(mm, v, oldStart, oldPages, newAddr, newPages);
   }
   if (newPages <= oldPages) {
+    // "Always allow a shrinking remap: that just unmaps the unnecessary pages."
     if (newPages < oldPages) munmap(mm, oldStart + newPages, oldPages - newPages);
     return oldStart;
   }
+  const vma = vmaToResize(mm, oldStart, oldPages);
+  if (typeof vma === 'number') return vma;
   if (oldStart + oldPages === vma.end) {
     const i = mm.vmas.indexOf(vma);
     const next = i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
     const newEnd = oldStart + newPages;
+    // vma_expandable()
     if ((next === null || next.start >= newEnd) && newEnd <= TASK_SIZE_VPN) {
       // vma_merge() on the extension: the VMA grows, keeping its VM_SOFTDIRTY state.
       vma.end = newEnd;
