@@ -4,9 +4,10 @@
  */
 import { FAULT_OK, type FaultResult } from './errno.js';
 import type { Mm } from './mm.js';
-import { PG_head, PG_thp } from './page-alloc.js';
+import { PG_head, PG_thp, PG_used } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
+  _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
   _PAGE_PSE,
@@ -85,7 +86,9 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
     const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED)) | _PAGE_SPECIAL;
     for (let i = 0; i < HPAGE_PMD_NR; i++) lo[base + i] = z;
   } else {
-    const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    // 6.3+: "re-apply mkdirty for small pages after split"; pte_mkdirty() sets soft-dirty on x86.
+    if (mm.profile.splitPmdKeepsDirty && (e & _PAGE_DIRTY) !== 0) keep |= mm.dirtyBits;
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
       lo[base + i] = ((head + i) << 12) | keep;
       mem.getPte(head + i);
@@ -95,6 +98,66 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
   pt.generation++;
   // pmdp_invalidate(): the cached huge translation goes, so dirty is tracked per pte from now on.
   mm.flushTlb();
+}
+
+/**
+ * split_huge_page() of the THP at `head`, mapped in `vma` by the huge PMD at `pmd` (or, with
+ * pmd < 0, by ptes near vpn). The kernel unmaps every subpage to a migration entry (which keeps
+ * soft-dirty, and dirty where the pte or PMD was dirty: __split_huge_pmd_locked(freeze),
+ * try_to_migrate_one()) and maps it back (remove_migration_pte(): a dirty entry gets pte_mkdirty(),
+ * so soft-dirty again). On 6.12 a zero-filled subpage comes back as the shared zero page, keeping
+ * only the entry's soft-dirty bit (try_to_map_unused_to_zeropage()). Subpages nothing maps are freed.
+ * Only this mm's mappings are rewritten; a THP also mapped by another mm's PMD stays whole.
+ */
+export function splitHugePageIn(mm: Mm, vma: Vma, head: number, pmd: number, vpn: number): void {
+  const mem = mm.mem;
+  if (mem.isZero(head) || (mem.flags[head] & PG_head) === 0) return;
+  const pt = mm.pt;
+  if (pmd >= 0 && (pt.lo[pmd] & _PAGE_PSE) !== 0) {
+    const e = pt.lo[pmd];
+    if (mem.compound[head] !== 1) return;
+    const base = pt.installPteTable(pmd);
+    const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_DIRTY);
+    for (let i = 0; i < HPAGE_PMD_NR; i++) {
+      pt.lo[base + i] = ((head + i) << 12) | keep;
+      mem.getPte(head + i);
+    }
+    mem.putPmd(head);
+    pt.generation++;
+  }
+  if (mem.compound[head] !== 0) return;
+  const from = Math.max(vma.start, vpn - HPAGE_PMD_NR + 1);
+  const to = Math.min(vma.end, vpn + HPAGE_PMD_NR);
+  const slots: number[] = [];
+  for (let v = from; v < to; v++) {
+    const slot = mm.leafSlot(v);
+    if (slot < 0) continue;
+    const e = pt.lo[slot];
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & (_PAGE_SPECIAL | _PAGE_PSE)) !== 0) continue;
+    const pfn = e >>> 12;
+    if (pfn < head || pfn >= head + HPAGE_PMD_NR) continue;
+    slots.push(slot);
+  }
+  for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] &= ~(PG_thp | PG_head);
+  mem.refs[head] = 0;
+  for (const slot of slots) {
+    const e = pt.lo[slot];
+    const pfn = e >>> 12;
+    if (mm.profile.splitMapsZeroSubpages && isZeroFilled(mem.frame(pfn))) {
+      pt.lo[slot] = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY)) | _PAGE_SPECIAL;
+      mem.putPte(pfn);
+    } else if ((e & _PAGE_DIRTY) !== 0) pt.lo[slot] = e | mm.dirtyBits;
+  }
+  for (let i = 0; i < HPAGE_PMD_NR; i++) {
+    if (mem.mapcount[head + i] === 0 && (mem.flags[head + i] & PG_used) !== 0) mem.freeFrame(head + i);
+  }
+  mm.flushTlb();
+}
+
+function isZeroFilled(page: Uint8Array): boolean {
+  const w = new Int32Array(page.buffer, page.byteOffset, page.length >> 2);
+  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
+  return true;
 }
 
 /** split_huge_pmd_address(): split the huge PMD covering vpn, if vpn is not at its start. */
