@@ -29,6 +29,7 @@ export function forkMm(parent: Mm): Mm {
       let id = anonVmas.get(c.anonVma);
       if (id === undefined) anonVmas.set(c.anonVma, (id = newAnonVmaId()));
       c.anonVma = id;
+      c.forked = true;
     }
     child.insertVma(c);
     if (vma.anonVma === 0) continue;

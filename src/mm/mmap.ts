@@ -89,7 +89,7 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   }
   const vma = new Vma(start, start + pages, flags, req.kind, pgoff, file);
   mm.insertVma(vma);
-  const merged = mm.mergeNeighbours(vma);
+  const merged = mm.mergeNeighbours(vma, 'mmap_region');
   // "New (or expanded) vma always get soft dirty status": a range unmapped and mapped again must
   // look completely new to a soft-dirty tracker.
   merged.flags |= mm.vmSoftDirty;

@@ -70,9 +70,9 @@ function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart:
   // copy_vma(): an anonymous VMA that never had an anon_vma takes the pgoff of its new address,
   // so it can merge there; otherwise the pgoff follows the pages.
   const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);
-  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, pgoff, vma.file, vma.anonVma);
+  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, pgoff, vma.file, vma.anonVma, vma.forked);
   mm.insertVma(moved);
-  mm.mergeNeighbours(moved);
+  mm.mergeNeighbours(moved, 'copy_vma');
   movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages));
   munmap(mm, oldStart, oldPages);
   mm.flushTlb();
@@ -124,7 +124,7 @@ export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: num
     if ((next === null || next.start >= newEnd) && newEnd <= TASK_SIZE_VPN) {
       // vma_merge() on the extension: the VMA grows, keeping its VM_SOFTDIRTY state.
       vma.end = newEnd;
-      mm.mergeNeighbours(vma);
+      mm.mergeNeighbours(vma, 'expand');
       return oldStart;
     }
   }
