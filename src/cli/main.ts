@@ -7,6 +7,7 @@ import { EXIT_IMAGE, EXIT_IO, EXIT_RESOURCE, EXIT_USAGE, EXIT_VERIFY, TrackerErr
 import { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from '../mm/kernel-profile.js';
 import { processOutput } from './output.js';
 import { scriptCommand } from './script.js';
+import { memorySize } from './checkpoint.js';
 import { registerCheckpointCommands } from './checkpoint.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommands } from './run.js';
@@ -59,8 +60,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'the .ops file')
     .addOption(kernelOption())
     .option('--json', 'print the JSON-lines form of the spec (one observation per line)', false)
+    .option('--memory <size>', 'emulated physical memory, at most 4G (default: 1G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
     .addHelpText('after', EXIT_CODES_HELP)
-    .action((file: string, opts: { kernel: KernelProfileName; json: boolean }) => {
+    .action((file: string, opts: { kernel: KernelProfileName; json: boolean; memory?: number }) => {
       scriptCommand(file, opts, processOutput(opts.json));
     });
 

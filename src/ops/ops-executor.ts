@@ -71,6 +71,8 @@ export class OpsExecutor {
   private deadDepth = 0;
   /** The top-level process was killed: the script is over. */
   oomKilled = false;
+  /** Processes the OOM killer killed. */
+  oomKills = 0;
 
   constructor(
     readonly kernel: Kernel,
@@ -138,6 +140,7 @@ export class OpsExecutor {
     o.signal = SIGKILL;
     if (page !== undefined) o.page = page;
     emit(o);
+    this.oomKills++;
     if (!this.inChild) {
       this.oomKilled = true;
       return;
@@ -306,17 +309,27 @@ export function pagemapFlags(kernel: Kernel, task: Task, start: number, pages: n
   return out;
 }
 
+export interface OpsRun {
+  observations: Observation[];
+  /** Processes the OOM killer killed (their SIGKILL is among the observations). */
+  oomKills: number;
+}
+
 /** Run a whole parsed script on a fresh process and collect its observations. */
-export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
+export function runOpsScript(kernel: Kernel, ops: Op[]): OpsRun {
   const task = kernel.spawn('ops');
   const ex = new OpsExecutor(kernel, task);
-  const out: Observation[] = [];
+  const observations: Observation[] = [];
   for (const op of ops) {
-    ex.exec(op, (o) => out.push(o));
+    ex.exec(op, (o) => observations.push(o));
     if (ex.oomKilled) break;
   }
   ex.finish();
-  return out;
+  return { observations, oomKills: ex.oomKills };
+}
+
+export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
+  return runOpsScript(kernel, ops).observations;
 }
 
 /** Thrown inside an op when a fault finds no memory: the OOM killer's SIGKILL for this process. */
