@@ -21,14 +21,13 @@ import { newAnonVmaId, VM_SHARED } from './vma.js';
  */
 export function forkMm(parent: Mm): Mm {
   const child = new Mm(parent.kernel);
-  const anonVmas = new Map<number, number>();
   const mem = parent.mem;
   for (const vma of parent.vmas) {
     const c = vma.clone();
     if (c.anonVma !== 0) {
-      let id = anonVmas.get(c.anonVma);
-      if (id === undefined) anonVmas.set(c.anonVma, (id = newAnonVmaId()));
-      c.anonVma = id;
+      // anon_vma_fork(): every child VMA gets an anon_vma of its own, so pieces of one parent
+      // VMA do not merge back in the child.
+      c.anonVma = newAnonVmaId();
       c.forked = true;
     }
     child.insertVma(c);

@@ -34,6 +34,9 @@ export function thpEligible(mm: Mm, vma: Vma, vpn: number): boolean {
 export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: number, write: boolean): FaultResult | typeof HUGE_FALLBACK {
   const prot = mm.pageProt(vma);
   void vpn;
+  // The anon_vma comes before the zero-page choice, so a read fault gives the VMA one too (and
+  // fork then copies its page tables), unlike do_anonymous_page()'s 4 KiB zero page.
+  anonVmaPrepare(vma);
   if (!write) {
     mm.pt.lo[pmd] = (mm.mem.hugeZeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_PSE | _PAGE_SPECIAL;
     mm.pt.hi[pmd] = 0;
