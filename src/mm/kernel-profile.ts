@@ -60,6 +60,11 @@ export interface KernelProfile {
    * PROT_NONE PMDs (gup_can_follow_protnone()); later kernels use vm_normal_page_pmd().
    */
   readonly smapsProtNoneThp: boolean;
+  /**
+   * mprotect_fixup(): making an anonymous VMA that never had an anon_vma non-writable drops
+   * VM_ACCOUNT ("allow unfaulted VMAs to be unaccounted on mprotect()", Linux 6.5).
+   */
+  readonly mprotectUnaccounts: boolean;
 }
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -78,6 +83,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitPmdKeepsDirty: false,
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
+    mprotectUnaccounts: false,
   },
   '6.12': {
     name: '6.12',
@@ -94,6 +100,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitPmdKeepsDirty: true,
     splitMapsZeroSubpages: true,
     smapsProtNoneThp: true,
+    mprotectUnaccounts: true,
   },
   seed: {
     name: 'seed',
@@ -110,6 +117,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitPmdKeepsDirty: false,
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
+    mprotectUnaccounts: false,
   },
   'no-soft-dirty': {
     name: 'no-soft-dirty',
@@ -126,6 +134,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitPmdKeepsDirty: false,
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
+    mprotectUnaccounts: false,
   },
 };
 

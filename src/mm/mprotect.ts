@@ -66,6 +66,7 @@ export function mprotect(mm: Mm, start: number, pages: number, prot: number): nu
     if ((prot & PROT_WRITE) !== 0 && (vma.flags & VM_MAYWRITE) === 0) return -EACCES;
     let newflags = (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | vmProt;
     if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE) newflags |= VM_ACCOUNT;
+    else if ((newflags & VM_WRITE) === 0 && mm.profile.mprotectUnaccounts && vma.kind === 'anon' && vma.anonVma === 0) newflags &= ~VM_ACCOUNT;
     const pieceEnd = Math.min(vma.end, end);
     if (newflags !== vma.flags) {
       mm.splitAround(cur, pieceEnd);
