@@ -4,7 +4,7 @@
  */
 import { FAULT_OK, type FaultResult } from './errno.js';
 import type { Mm } from './mm.js';
-import { PG_head, PG_thp, PG_used } from './page-alloc.js';
+import { PG_anon_exclusive, PG_head, PG_thp, PG_used } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -62,7 +62,10 @@ export function doHugePmdWpPage(mm: Mm, vma: Vma, vpn: number, pmd: number): Fau
   const e = mm.pt.lo[pmd];
   const head = e >>> 12;
   void vma;
-  if (!mm.mem.isZero(head) && mm.mem.refs[head] === 1 && mm.mem.compound[head] === 1) {
+  const mem = mm.mem;
+  if (!mem.isZero(head) && ((mem.flags[head] & PG_anon_exclusive) !== 0 || (mem.refs[head] === 1 && mem.compound[head] === 1))) {
+    // page_move_anon_rmap(): the whole THP is this process's again.
+    for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] |= PG_anon_exclusive;
     mm.pt.lo[pmd] = e | _PAGE_RW | _PAGE_ACCESSED | mm.dirtyBits;
     mm.counters.softDirtyFaults++;
     return FAULT_OK;

@@ -1,6 +1,6 @@
 /** madvise(2) (mm/madvise.c) and the reclaim it can trigger (MADV_PAGEOUT). */
 import { EACCES, EINVAL, ENOMEM } from './errno.js';
-import { splitHugePageIn, splitHugePmd, zapHugePmd } from './huge-memory.js';
+import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
@@ -188,7 +188,15 @@ function reclaimHugePmd(mm: Mm, pmd: number): void {
   const head = e >>> 12;
   if ((mem.flags[head] & PG_lazyfree) !== 0) {
     if ((e & _PAGE_DIRTY) === 0) {
-      zapHugePmd(mm, pmd);
+      // Dropped pte by pte after the split: the PMD keeps an empty pte table, so the next fault
+      // there is a 4 KiB one.
+      splitHugePmd(mm, pmd);
+      const base = mm.pt.pteTable(pmd, false);
+      for (let i = 0; i < 512; i++) {
+        mm.pt.lo[base + i] = 0;
+        mem.putPte(head + i);
+      }
+      mm.flushTlb();
       return;
     }
     // Written again since MADV_FREE: try_to_unmap_one() puts it back, swap-backed again.
