@@ -2,6 +2,7 @@
 import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
+import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
 import {
@@ -81,11 +82,7 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
       // mappings may punch holes (recorded in test/oracle/mechanisms/m11-madv-remove.ops).
       if (vma.file === null) return -EINVAL;
       if ((vma.flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
-      zapRange(mm, from, to);
-      for (let v = from; v < to; v++) {
-        const index = vma.fileIndex(v);
-        if (index < vma.file!.nrPages) vma.file!.dropPage(index, mm.mem, mm.swap);
-      }
+      punchHole(mm, vma.file, vma.fileIndex(from), vma.fileIndex(to));
       return 0;
     case 'hugepage':
     case 'nohugepage': {
@@ -100,6 +97,33 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
       return 0;
     }
   }
+}
+
+/**
+ * shmem_fallocate(FALLOC_FL_PUNCH_HOLE): unmap_mapping_range() takes the file's pages out of every
+ * process that maps them (a forked parent too; private COW copies stay), then they are freed.
+ */
+function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
+  const mem = mm.mem;
+  for (const task of mm.kernel.tasks.values()) {
+    const m = task.mm;
+    for (const v of m.vmas) {
+      if (v.file !== file) continue;
+      const from = Math.max(v.start, v.start + (first - v.pgoff));
+      const to = Math.min(v.end, v.start + (end - v.pgoff));
+      for (let vpn = from; vpn < to; vpn++) {
+        const slot = m.leafSlot(vpn);
+        if (slot < 0 || (m.pt.lo[slot] & _PAGE_PSE) !== 0) continue;
+        const e = m.pt.lo[slot];
+        if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
+        if ((mem.flags[e >>> 12] & PG_shmem) === 0) continue;
+        m.pt.lo[slot] = 0;
+        mem.putPte(e >>> 12);
+      }
+      m.flushTlb();
+    }
+  }
+  for (let i = first; i < Math.min(end, file.nrPages); i++) file.dropPage(i, mem, mm.swap);
 }
 
 /**
