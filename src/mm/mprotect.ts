@@ -25,8 +25,9 @@ function canChangePteWritable(mm: Mm, vma: Vma, e: number): boolean {
 /** change_protection() over [start, end) of one VMA whose flags are already the new ones. */
 export function changeProtection(mm: Mm, vma: Vma, start: number, end: number): void {
   const prot = mm.pageProt(vma) & PROT_BITS;
+  // vma_wants_manual_pte_write_upgrade(): vma_wants_writenotify() needs a shared *writable* VMA.
   const tryWritable =
-    mm.profile.mprotectTryWritable && ((vma.flags & VM_SHARED) !== 0 ? mm.wantsWriteNotify(vma) : (vma.flags & VM_WRITE) !== 0);
+    mm.profile.mprotectTryWritable && (vma.flags & VM_WRITE) !== 0 && ((vma.flags & VM_SHARED) === 0 || mm.wantsWriteNotify(vma));
   const lo = mm.pt.lo;
   walkPageRange(mm, start, end, {
     pmdEntry(pmd, from, to) {
