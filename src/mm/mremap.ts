@@ -46,7 +46,9 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
         continue;
       }
     }
-    // move_ptes() with move_soft_dirty_pte()
+    // pte_alloc(new_pmd) comes first, so the new place gets a pte table even when no pte moves
+    // (and a later fault there cannot be a THP one); then move_ptes() with move_soft_dirty_pte().
+    pt.pteSlot(n, true);
     for (let i = 0; i < extent; i++) {
       const os = pt.pteSlot(o + i, false);
       if (os < 0) continue;
