@@ -152,7 +152,7 @@ export function splitHugePageIn(mm: Mm, vma: Vma, head: number, pmd: number, vpn
     if (mm.profile.splitMapsZeroSubpages && isZeroFilled(mem.frame(pfn))) {
       pt.lo[slot] = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY)) | _PAGE_SPECIAL;
       mem.putPte(pfn);
-    } else if ((e & _PAGE_DIRTY) !== 0) pt.lo[slot] = e | mm.dirtyBits;
+    } else if (mm.profile.splitPageRedirties && (e & _PAGE_DIRTY) !== 0) pt.lo[slot] = e | mm.dirtyBits;
   }
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     if (mem.mapcount[head + i] === 0 && (mem.flags[head + i] & PG_used) !== 0) mem.freeFrame(head + i);

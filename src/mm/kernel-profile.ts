@@ -65,6 +65,14 @@ export interface KernelProfile {
    * VM_ACCOUNT ("allow unfaulted VMAs to be unaccounted on mprotect()", Linux 6.5).
    */
   readonly mprotectUnaccounts: boolean;
+  /**
+   * split_huge_page(): remove_migration_pte() gives a subpage whose migration entry was dirty
+   * pte_mkdirty(), which sets soft-dirty on x86: on 6.1 a THP written, then cleared by
+   * clear_refs 4, comes out of a split all soft-dirty (fixtures/oracle/6.1 r-1-0080, r-1-0192,
+   * r-1-0267). On 6.12.117 the same scenarios show only the entry's own soft-dirty bit coming
+   * back; which 6.12 change drops the dirty bit there is not pinned down yet.
+   */
+  readonly splitPageRedirties: boolean;
 }
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -84,6 +92,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
+    splitPageRedirties: true,
   },
   '6.12': {
     name: '6.12',
@@ -101,6 +110,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitMapsZeroSubpages: true,
     smapsProtNoneThp: true,
     mprotectUnaccounts: true,
+    splitPageRedirties: false,
   },
   seed: {
     name: 'seed',
@@ -118,6 +128,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
+    splitPageRedirties: true,
   },
   'no-soft-dirty': {
     name: 'no-soft-dirty',
@@ -135,6 +146,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitMapsZeroSubpages: false,
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
+    splitPageRedirties: true,
   },
 };
 
