@@ -118,46 +118,76 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
 export function splitHugePageIn(mm: Mm, vma: Vma, head: number, pmd: number, vpn: number): void {
   const mem = mm.mem;
   if (mem.isZero(head) || (mem.flags[head] & PG_head) === 0) return;
-  const pt = mm.pt;
-  if (pmd >= 0 && (pt.lo[pmd] & _PAGE_PSE) !== 0) {
-    const e = pt.lo[pmd];
-    if (mem.compound[head] !== 1) return;
-    const base = pt.installPteTable(pmd);
-    const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_DIRTY);
-    for (let i = 0; i < HPAGE_PMD_NR; i++) {
-      pt.lo[base + i] = ((head + i) << 12) | keep;
-      mem.getPte(head + i);
-    }
-    mem.putPmd(head);
-    pt.generation++;
-  }
-  if (mem.compound[head] !== 0) return;
-  const from = Math.max(vma.start, vpn - HPAGE_PMD_NR + 1);
-  const to = Math.min(vma.end, vpn + HPAGE_PMD_NR);
-  const slots: number[] = [];
-  for (let v = from; v < to; v++) {
-    const slot = mm.leafSlot(v);
-    if (slot < 0) continue;
-    const e = pt.lo[slot];
-    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & (_PAGE_SPECIAL | _PAGE_PSE)) !== 0) continue;
-    const pfn = e >>> 12;
-    if (pfn < head || pfn >= head + HPAGE_PMD_NR) continue;
-    slots.push(slot);
-  }
+  void vma;
+  void pmd;
+  void vpn;
+  // The rmap walk: every mapping of the THP, in every process (a forked child's too).
+  const mms = new Set<Mm>([mm]);
+  for (const task of mm.kernel.tasks.values()) mms.add(task.mm);
+  const maps: { m: Mm; slot: number }[] = [];
+  for (const m of mms) collectThpMappings(m, head, maps);
   for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] &= ~(PG_thp | PG_head);
   mem.refs[head] = 0;
-  for (const slot of slots) {
-    const e = pt.lo[slot];
+  mem.compound[head] = 0;
+  for (const { m, slot } of maps) {
+    const lo = m.pt.lo;
+    const e = lo[slot];
     const pfn = e >>> 12;
     if (mm.profile.splitMapsZeroSubpages && isZeroFilled(mem.frame(pfn))) {
-      pt.lo[slot] = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY)) | _PAGE_SPECIAL;
+      lo[slot] = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY)) | _PAGE_SPECIAL;
       mem.putPte(pfn);
-    } else if (mm.profile.splitPageRedirties && (e & _PAGE_DIRTY) !== 0) pt.lo[slot] = e | mm.dirtyBits;
+    } else if (mm.profile.splitPageRedirties && (e & _PAGE_DIRTY) !== 0) lo[slot] = e | m.dirtyBits;
   }
   for (let i = 0; i < HPAGE_PMD_NR; i++) {
     if (mem.mapcount[head + i] === 0 && (mem.flags[head + i] & PG_used) !== 0) mem.freeFrame(head + i);
   }
-  mm.flushTlb();
+  for (const m of mms) m.flushTlb();
+}
+
+/**
+ * The slots of m's ptes that map subpages of the THP at `head`; a huge PMD mapping it is first
+ * turned into 512 ptes, as __split_huge_pmd_locked(freeze) does (write, young, dirty and
+ * soft-dirty carried in the migration entries).
+ */
+function collectThpMappings(m: Mm, head: number, out: { m: Mm; slot: number }[]): void {
+  const pt = m.pt;
+  const mem = m.mem;
+  for (const v of m.vmas) {
+    if (v.anonVma === 0) continue;
+    for (let a = v.start; a < v.end; ) {
+      const next = Math.min(v.end, (Math.floor(a / HPAGE_PMD_NR) + 1) * HPAGE_PMD_NR);
+      const pmd = pt.pmdSlot(a, false);
+      if (pmd < 0 || pt.lo[pmd] === 0) {
+        a = next;
+        continue;
+      }
+      let e = pt.lo[pmd];
+      if ((e & _PAGE_PSE) !== 0) {
+        if (e >>> 12 !== head) {
+          a = next;
+          continue;
+        }
+        const base = pt.installPteTable(pmd);
+        const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_DIRTY);
+        for (let i = 0; i < HPAGE_PMD_NR; i++) {
+          pt.lo[base + i] = ((head + i) << 12) | keep;
+          mem.getPte(head + i);
+        }
+        mem.putPmd(head);
+        pt.generation++;
+        e = pt.lo[pmd];
+      }
+      const base = (e >>> 12) << 9;
+      for (let x = a; x < next; x++) {
+        const slot = base | (x & 511);
+        const p = pt.lo[slot];
+        if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (p & _PAGE_SPECIAL) !== 0) continue;
+        const pfn = p >>> 12;
+        if (pfn >= head && pfn < head + HPAGE_PMD_NR) out.push({ m, slot });
+      }
+      a = next;
+    }
+  }
 }
 
 function isZeroFilled(page: Uint8Array): boolean {
