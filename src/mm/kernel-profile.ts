@@ -73,6 +73,12 @@ export interface KernelProfile {
    * back; which 6.12 change drops the dirty bit there is not pinned down yet.
    */
   readonly splitPageRedirties: boolean;
+  /**
+   * do_wp_page() may reuse a subpage of a large folio that nothing else references (6.1: the
+   * folio_ref_count() test); 6.12's wp_can_reuse_anon_folio() never does ("let's just
+   * consistently not reuse subpages"), unless the page is PageAnonExclusive.
+   */
+  readonly wpReusesLargeFolio: boolean;
 }
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -93,6 +99,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
     splitPageRedirties: true,
+    wpReusesLargeFolio: true,
   },
   '6.12': {
     name: '6.12',
@@ -111,6 +118,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     smapsProtNoneThp: true,
     mprotectUnaccounts: true,
     splitPageRedirties: false,
+    wpReusesLargeFolio: false,
   },
   seed: {
     name: 'seed',
@@ -129,6 +137,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
     splitPageRedirties: true,
+    wpReusesLargeFolio: true,
   },
   'no-soft-dirty': {
     name: 'no-soft-dirty',
@@ -147,6 +156,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     smapsProtNoneThp: false,
     mprotectUnaccounts: false,
     splitPageRedirties: true,
+    wpReusesLargeFolio: true,
   },
 };
 

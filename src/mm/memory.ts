@@ -204,7 +204,8 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
     if (
       (flags & F_ANON) !== 0 &&
       ((flags & F_EXCLUSIVE) !== 0 ||
-        ((flags & F_SWAPCACHE) === 0 && ((flags & F_THP) === 0 ? mem.mapcount[pfn] === 1 : mem.refs[pfn - (pfn & 511)] === 1)))
+        ((flags & F_SWAPCACHE) === 0 &&
+          ((flags & F_THP) === 0 ? mem.mapcount[pfn] === 1 : mm.profile.wpReusesLargeFolio && mem.refs[pfn - (pfn & 511)] === 1)))
     ) {
       // wp_page_reuse()
       mem.flags[pfn] = flags | F_EXCLUSIVE;
