@@ -79,6 +79,12 @@ export interface KernelProfile {
    * consistently not reuse subpages"), unless the page is PageAnonExclusive.
    */
   readonly wpReusesLargeFolio: boolean;
+  /**
+   * madvise_cold_or_pageout_pte_range() / madvise_free_pte_range() see a pte-mapped THP as one
+   * folio (madvise_folio_pte_batch(), 6.12): left whole when the range covers it, skipped when
+   * shared; 6.1 splits each exclusive one and stops at a shared one.
+   */
+  readonly madviseFolioBatch: boolean;
 }
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -100,6 +106,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     mprotectUnaccounts: false,
     splitPageRedirties: true,
     wpReusesLargeFolio: true,
+    madviseFolioBatch: false,
   },
   '6.12': {
     name: '6.12',
@@ -119,6 +126,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     mprotectUnaccounts: true,
     splitPageRedirties: false,
     wpReusesLargeFolio: false,
+    madviseFolioBatch: true,
   },
   seed: {
     name: 'seed',
@@ -138,6 +146,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     mprotectUnaccounts: false,
     splitPageRedirties: true,
     wpReusesLargeFolio: true,
+    madviseFolioBatch: false,
   },
   'no-soft-dirty': {
     name: 'no-soft-dirty',
@@ -157,6 +166,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     mprotectUnaccounts: false,
     splitPageRedirties: true,
     wpReusesLargeFolio: true,
+    madviseFolioBatch: false,
   },
 };
 

@@ -135,7 +135,7 @@ function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
  */
 function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: boolean): void {
   const mem = mm.mem;
-  const batch = mm.profile.splitMapsZeroSubpages; // 6.12: folio batches
+  const batch = mm.profile.madviseFolioBatch;
   for (let a = from; a < to; ) {
     const next = Math.min(to, (Math.floor(a / 512) + 1) * 512);
     const pmd = mm.pt.pmdSlot(a, false);
@@ -315,7 +315,7 @@ function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
  */
 function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
   const mem = mm.mem;
-  const batch = mm.profile.splitMapsZeroSubpages;
+  const batch = mm.profile.madviseFolioBatch;
   for (let a = from; a < to; ) {
     const next = Math.min(to, (Math.floor(a / 512) + 1) * 512);
     const pmd = mm.pt.pmdSlot(a, false);
