@@ -89,9 +89,11 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
   }
   const file = vma.file!;
   const index = vma.fileIndex(vpn);
-  if (index >= file.nrPages) return FAULT_SIGBUS;
   if (!write) {
+    // do_read_fault(): ->map_pages() (fault-around) first, so the cached pages around a fault
+    // beyond the end of the file are mapped before ->fault() raises SIGBUS.
     doFaultAround(mm, vma, vpn, prot);
+    if (index >= file.nrPages) return FAULT_SIGBUS;
     if (mm.pt.lo[slot] !== 0) return FAULT_OK;
     // do_read_fault(): map the page cache page; private mappings get it read-only for COW.
     const pfn = file.getPage(index, mem, mm.swap);
@@ -100,6 +102,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     mm.pt.lo[slot] = (pfn << 12) | prot;
     return FAULT_OK;
   }
+  if (index >= file.nrPages) return FAULT_SIGBUS;
   const page = file.getPage(index, mem, mm.swap);
   if (page < 0) return FAULT_OOM;
   if ((vma.flags & VM_SHARED) !== 0) {
