@@ -71,6 +71,8 @@ export class Mm {
   private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
   private readonly rOff = new Int32Array(TLB_SIZE);
   private tlbGeneration = 0;
+  /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
+  private tlbFilled = false;
   private walkKey = -1;
   private walkBase = 0;
   private walkGeneration = -1;
@@ -164,6 +166,7 @@ export class Mm {
     const chunk = this.chunks[pfn >>> 9];
     const base = (pfn & 511) << 12;
     const i = vpn & TLB_MASK;
+    this.tlbFilled = true;
     this.rTag[i] = vpn;
     this.rFrame[i] = chunk;
     this.rOff[i] = base;
@@ -216,8 +219,11 @@ export class Mm {
 
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
-    this.wTag.fill(-1);
-    this.rTag.fill(-1);
+    if (this.tlbFilled) {
+      this.wTag.fill(-1);
+      this.rTag.fill(-1);
+      this.tlbFilled = false;
+    }
     this.tlbGeneration = this.pt.generation;
   }
 

@@ -2,9 +2,9 @@
  * Seeded random op scripts over the whole op language (../shared/spec/ops-language.md), for
  * recording on the real kernel (test/oracle/record.sh) and replaying as regression tests.
  *
- *   node dist/test/oracle/generate.js OUTDIR [COUNT=320] [SEED=1]
+ *   node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1]
  *
- * writes OUTDIR/r-SEED-NNNN.ops. The same seed always gives the same scripts. Every script mixes
+ * writes OUTDIR/r-SEED-NNNN.ops (40-260 ops each). The same seed always gives the same scripts. Every script mixes
  * anonymous, shared and private file mappings (some THP-sized with `huge`, some placed with `at=`
  * next to or over others), writes and reads, clear_refs (mostly 4, sometimes other values),
  * mprotect, munmap, mremap (grow, shrink, move, over several VMAs and holes), every madvise advice
@@ -41,7 +41,7 @@ export function generateScript(seed: number): string {
   const stack: Mapping[][] = [];
   let maps: Mapping[] = [];
   let nameSeq = 0;
-  const nops = int(40, 140);
+  const nops = chance(0.7) ? int(40, 140) : int(140, 260);
   let depth = 0;
   let childOps = 0;
 
@@ -95,7 +95,8 @@ export function generateScript(seed: number): string {
     const x = r();
     if (x < 0.22) {
       const [f, c] = range(m);
-      lines.push(`write ${m.name} ${f} ${c}` + (chance(0.1) ? ` ${pick(['0x0', '0x55', '7'])}` : ''));
+      // zero bytes matter: a split THP maps zero-filled subpages to the zero page on 6.12
+      lines.push(`write ${m.name} ${f} ${c}` + (chance(m.pages >= 512 ? 0.25 : 0.1) ? ` ${pick(['0x0', '0x0', '0x55', '7'])}` : ''));
     } else if (x < 0.3) {
       const [f, c] = range(m);
       lines.push(`read ${m.name} ${f} ${c}`);
@@ -149,10 +150,10 @@ export function generateScript(seed: number): string {
 function main(): void {
   const [out, countArg, seedArg] = process.argv.slice(2);
   if (out === undefined) {
-    process.stderr.write('usage: node dist/test/oracle/generate.js OUTDIR [COUNT=320] [SEED=1]\n');
+    process.stderr.write('usage: node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1]\n');
     process.exit(2);
   }
-  const count = Number(countArg ?? 320);
+  const count = Number(countArg ?? 240);
   const seed = Number(seedArg ?? 1);
   mkdirSync(out, { recursive: true });
   for (let i = 0; i < count; i++) {

@@ -3,15 +3,16 @@
 # writes fixtures/oracle/<kernel>/{scenarios,traces}. Each kernel boots twice; a scenario whose
 # trace differs between the two boots depends on timing and is dropped (and named).
 #   test/oracle/record.sh [KERNEL...]        kernels: 6.1 6.12 (default: both)
-#   COUNT=320 SEED=1   random scenarios (test/oracle/generate.ts) besides test/oracle/mechanisms/
+#   COUNT=240 SEEDS="1 2"   random scenarios per seed (test/oracle/generate.ts), besides
+#                           test/oracle/mechanisms/
 #   ORACLE=../shared/oracle   QEMU_TIMEOUT=2400
 # Needs: apt-get install -y --no-install-recommends qemu-system-x86 gcc libc6-dev cpio xz-utils binutils
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ORACLE=${ORACLE:-$ROOT/../shared/oracle}
-COUNT=${COUNT:-320}
-SEED=${SEED:-1}
-export QEMU_TIMEOUT=${QEMU_TIMEOUT:-2400}
+COUNT=${COUNT:-240}
+SEEDS=${SEEDS:-1 2}
+export QEMU_TIMEOUT=${QEMU_TIMEOUT:-3000}
 KERNELS=("$@")
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=(6.1 6.12)
 cd "$ROOT"
@@ -19,7 +20,7 @@ npx tsc -p tsconfig.json
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tracker-oracle.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/scenarios"
-node dist/test/oracle/generate.js "$WORK/scenarios" "$COUNT" "$SEED"
+for seed in $SEEDS; do node dist/test/oracle/generate.js "$WORK/scenarios" "$COUNT" "$seed"; done
 cp test/oracle/mechanisms/*.ops "$WORK/scenarios/"
 for k in "${KERNELS[@]}"; do
     case "$k" in
