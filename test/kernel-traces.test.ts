@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { scriptRun } from '../src/cli/script.js';
+import { parseOps } from '../src/ops/ops-parser.js';
+import { generateScript } from './oracle/generate.js';
 import { compareTrace, ROOT, traceSets } from './oracle/traces.js';
 
 const KERNELS = ['6.1', '6.12'] as const;
@@ -146,4 +148,24 @@ test('a missing op script file is a one-line error', () => {
   const r = spawnSync(process.execPath, [TRACKER, 'script', '/nonexistent.ops'], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'tracker: cannot read op script /nonexistent.ops: no such file\n');
+});
+
+test('the scenario generator is deterministic, writes scripts tracker parses, and covers the whole language', () => {
+  const seen = new Set<string>();
+  let nested = false;
+  for (let seed = 1; seed <= 60; seed++) {
+    const text = generateScript(seed);
+    assert.equal(generateScript(seed), text);
+    const ops = parseOps(text, `seed-${seed}`);
+    let depth = 0;
+    for (const op of ops) {
+      seen.add(op.op === 'madvise' ? `madvise ${op.advice}` : op.op === 'mmap' ? `mmap ${op.kind}${op.huge ? ' huge' : ''}${op.at ? ' at' : ''}` : op.op);
+      if (op.op === 'mremap' && op.move) seen.add('mremap move');
+      if (op.op === 'fork') nested ||= ++depth > 1;
+      if (op.op === 'endchild') depth--;
+    }
+  }
+  assert.ok(nested, 'no nested fork');
+  for (const k of ['mmap anon', 'mmap anon huge', 'mmap shared', 'mmap file', 'mmap anon at', 'write', 'read', 'clear_refs', 'mprotect', 'munmap', 'mremap', 'mremap move', 'fork', 'endchild', 'pagemap', 'smaps']) assert.ok(seen.has(k), k);
+  for (const a of ['dontneed', 'free', 'pageout', 'cold', 'willneed', 'remove', 'hugepage', 'nohugepage']) assert.ok(seen.has(`madvise ${a}`), a);
 });
