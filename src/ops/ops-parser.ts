@@ -77,8 +77,10 @@ export function parseOps(text: string, file: string): Op[] {
   const ops: Op[] = [];
   const lines = text.split(/\r?\n/);
   let depth = 0;
-  // Whether a name is mapped is known only when its op runs (its mmap may fail, a child's names
-  // die at endchild): the executor reports an unknown name as the spec says, errno 22.
+  // A name no earlier mmap line defines is a typo, refused here. Whether a defined name is mapped
+  // when its op runs (its mmap may fail, a child's names die at endchild) is known only then: the
+  // executor reports it as the reference runner does, errno 22.
+  const known = new Set<string>();
   for (let n = 0; n < lines.length; n++) {
     const line = n + 1;
     const fail = (m: string): never => {
@@ -92,7 +94,7 @@ export function parseOps(text: string, file: string): Op[] {
         fail(`'${op}' takes ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}, got ${args.length}`);
     };
     const name = (s: string): string => (NAME_RE.test(s) ? s : fail(`'${s}' is not a mapping name`));
-    const known_ = (s: string): string => name(s);
+    const known_ = (s: string): string => (known.has(name(s)) ? s : fail(`unknown mapping name '${s}' (no earlier mmap defines it)`));
     const int = (s: string, what: string, min = 0): number => {
       if (!/^\d+$/.test(s)) fail(`${what} must be a whole number, got '${s}'`);
       const v = Number(s);
@@ -116,6 +118,7 @@ export function parseOps(text: string, file: string): Op[] {
           } else fail(`unexpected '${r}' after mmap (expected huge or at=NAME[+N])`);
         }
         ops.push({ op, line, name: name(nm), pages: int(pages, 'PAGES', 1), prot: prot(pr), kind: kind as OpKind, huge, at });
+        known.add(nm);
         break;
       }
       case 'write': {
