@@ -102,6 +102,9 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     mm.pt.lo[slot] = (pfn << 12) | prot;
     return FAULT_OK;
   }
+  // do_cow_fault() prepares the anon_vma before ->fault() can raise SIGBUS: a failed private
+  // write still gives the VMA one (and fork then copies its page tables).
+  if ((vma.flags & VM_SHARED) === 0) anonVmaPrepare(vma);
   if (index >= file.nrPages) return FAULT_SIGBUS;
   const page = file.getPage(index, mem, mm.swap);
   if (page < 0) return FAULT_OOM;
