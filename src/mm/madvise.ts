@@ -69,12 +69,9 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
       coldOrPageout(mm, vma, from, to, advice === 'pageout');
       return 0;
     case 'willneed':
-      if (vma.file !== null) {
-        for (let v = from; v < to; v++) {
-          const index = vma.fileIndex(v);
-          if (index < vma.file.nrPages && vma.file.swap[index] !== 0) vma.file.getPage(index, mm.mem, mm.swap);
-        }
-      }
+      // madvise_willneed(): swapped anon and shmem pages are read into the swap cache only
+      // (force_swapin_readahead(), shmem_swapin_range()); ptes and the file's page cache stay as
+      // they are, so nothing a process can observe changes. tmpfs files have no other readahead.
       return 0;
     case 'remove':
       // madvise_remove(): no file is -EINVAL, a private file mapping -EACCES. Debian's kernels test
