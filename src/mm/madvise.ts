@@ -170,7 +170,7 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
             v += nr - 1;
             continue;
           }
-          if (mem.pageMapcount(pfn) !== 1) {
+          if (folioLikelyMappedShared(mm, head)) {
             v += nr - 1;
             continue;
           }
@@ -184,6 +184,18 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
     }
     a = next;
   }
+}
+
+/**
+ * folio_likely_mapped_shared() (6.12) for a THP: mapped once is exclusive, mapped by a PMD or more
+ * often than it has pages is shared, otherwise "guess based on the first subpage".
+ */
+function folioLikelyMappedShared(mm: Mm, head: number): boolean {
+  const mem = mm.mem;
+  const mapcount = mem.refs[head];
+  if (mapcount <= 1) return false;
+  if (mem.compound[head] > 0 || mapcount > 512) return true;
+  return mem.mapcount[head] > 1;
 }
 
 /** How many ptes from `slot` (at most `max`) map consecutive subpages of pfn's THP. */
@@ -373,7 +385,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
             v += nr - 1;
             continue;
           }
-          if (mem.pageMapcount(pfn) !== 1) {
+          if (folioLikelyMappedShared(mm, head)) {
             v += nr - 1;
             continue;
           }
