@@ -4,7 +4,7 @@
  */
 import { FAULT_OK, type FaultResult } from './errno.js';
 import type { Mm } from './mm.js';
-import { PG_anon_exclusive, PG_head, PG_thp, PG_used } from './page-alloc.js';
+import { PG_anon_exclusive, PG_dirty, PG_head, PG_thp, PG_used } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -95,9 +95,12 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
     let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
     // 6.3+: "re-apply mkdirty for small pages after split"; pte_mkdirty() sets soft-dirty on x86.
     if (mm.profile.splitPmdKeepsDirty && (e & _PAGE_DIRTY) !== 0) keep |= mm.dirtyBits;
+    // SetPageDirty() of the THP when the PMD was dirty.
+    const pgDirty = (e & _PAGE_DIRTY) !== 0 ? PG_dirty : 0;
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
       lo[base + i] = ((head + i) << 12) | keep;
       mem.getPte(head + i);
+      mem.flags[head + i] |= pgDirty;
     }
     mem.putPmd(head);
   }
@@ -126,7 +129,10 @@ export function splitHugePageIn(mm: Mm, vma: Vma, head: number, pmd: number, vpn
   for (const task of mm.kernel.tasks.values()) mms.add(task.mm);
   const maps: { m: Mm; slot: number }[] = [];
   for (const m of mms) collectThpMappings(m, head, maps);
-  for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] &= ~(PG_thp | PG_head);
+  // The folio is dirty if any mapping was (folio_mark_dirty()); its subpages inherit PG_dirty.
+  let dirty = (mem.flags[head] & PG_dirty) !== 0;
+  for (const { m, slot } of maps) if ((m.pt.lo[slot] & _PAGE_DIRTY) !== 0) dirty = true;
+  for (let i = 0; i < HPAGE_PMD_NR; i++) mem.flags[head + i] = (mem.flags[head + i] & ~(PG_thp | PG_head)) | (dirty ? PG_dirty : 0);
   mem.refs[head] = 0;
   mem.compound[head] = 0;
   for (const { m, slot } of maps) {

@@ -4,7 +4,7 @@ import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
-import { PG_anon, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
+import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -341,7 +341,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
       }
       if (next - a === 512) {
         mm.pt.lo[pmd] = pe & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
-        for (let i = 0; i < 512; i++) mem.flags[head + i] |= PG_lazyfree;
+        for (let i = 0; i < 512; i++) mem.flags[head + i] = (mem.flags[head + i] | PG_lazyfree) & ~PG_dirty;
         a = next;
         continue;
       }
@@ -394,13 +394,17 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
         v--;
         continue;
       }
-      if ((pf & PG_swapcache) !== 0) {
-        // A page still in the swap cache is cleaned only when exclusive and its swap is freed.
+      if ((pf & (PG_swapcache | PG_dirty)) !== 0) {
+        // A dirty page, or one still in the swap cache, is cleaned only when exclusive (and its
+        // swap can be freed): "If page is shared with others, we couldn't clear PG_dirty".
         if (mem.pageMapcount(pfn) !== 1) continue;
-        const slot = mem.swapSlot[pfn];
-        if (mm.swap.swapMap[slot] !== 1) continue;
-        mm.swap.put(slot);
-        mem.flags[pfn] &= ~PG_swapcache;
+        if ((pf & PG_swapcache) !== 0) {
+          const slot = mem.swapSlot[pfn];
+          if (mm.swap.swapMap[slot] !== 1) continue;
+          mm.swap.put(slot);
+          mem.flags[pfn] &= ~PG_swapcache;
+        }
+        mem.flags[pfn] &= ~PG_dirty;
       }
       lo[s] = e & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
       mem.flags[pfn] |= PG_lazyfree;

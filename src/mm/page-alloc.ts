@@ -29,6 +29,12 @@ export const PG_used = 1 << 7;
  * reference counts; a shared THP subpage without it is always copied.
  */
 export const PG_anon_exclusive = 1 << 8;
+/**
+ * PG_dirty on an anon page: set when a dirty huge PMD is split (__split_huge_pmd_locked()) or a
+ * dirty pte is unmapped for a THP split (try_to_migrate_one()), and passed to every subpage; cleared
+ * by MADV_FREE. MADV_FREE leaves a dirty page alone while another process maps it.
+ */
+export const PG_dirty = 1 << 9;
 
 export const FRAMES_PER_CHUNK = HPAGE_PMD_NR;
 const CHUNK_BYTES = FRAMES_PER_CHUNK * PAGE_SIZE;
