@@ -82,7 +82,8 @@ export interface KernelProfile {
   /**
    * madvise_cold_or_pageout_pte_range() / madvise_free_pte_range() see a pte-mapped THP as one
    * folio (madvise_folio_pte_batch(), 6.12): left whole when the range covers it, skipped when
-   * shared; 6.1 splits each exclusive one and stops at a shared one.
+   * folio_likely_mapped_shared(); 6.1 splits an exclusive one and stops at a shared one (for
+   * MADV_FREE judged by its first page, see madviseFree()).
    */
   readonly madviseFolioBatch: boolean;
 }

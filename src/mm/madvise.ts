@@ -127,8 +127,8 @@ function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
  * madvise_cold_or_pageout_pte_range(): MADV_COLD deactivates, MADV_PAGEOUT reclaims, the pages
  * only this process maps. A huge PMD wholly in the range is reclaimed as one THP; one partly in it
  * is split (split_huge_page()) when exclusive, then handled per pte. A pte-mapped THP subpage:
- * 6.1 stops at a shared one and splits an exclusive one; 6.12 leaves a THP that is wholly in the
- * range whole, skips a shared one and splits the rest (madvise_folio_pte_batch()).
+ * 6.1 stops at a shared one and splits an exclusive one; 6.12 leaves a THP that is wholly in the range whole, skips one
+ * folio_likely_mapped_shared() and splits the rest (madvise_folio_pte_batch()).
  */
 function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: boolean): void {
   const mem = mm.mem;
@@ -320,7 +320,10 @@ function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
 /**
  * madvise_free_pte_range(): swap entries are dropped; present anonymous pages get clean, old ptes
  * and become lazily freeable. A huge PMD wholly in the range is cleaned as one THP
- * (madvise_free_huge_pmd()); partly in it, it is split first. Only exclusive THPs are touched.
+ * (madvise_free_huge_pmd()); partly in it, it is split first. Only exclusive THPs are touched;
+ * on 6.1.192 a pte-mapped THP is judged by its first page (folio_estimated_sharers(): a THP whose
+ * head page is not mapped here counts as shared, and the walk stops there), while MADV_COLD and
+ * MADV_PAGEOUT look at the subpage itself.
  */
 function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
   const mem = mm.mem;
@@ -389,7 +392,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
             v += nr - 1;
             continue;
           }
-        } else if (mem.pageMapcount(pfn) !== 1) break;
+        } else if (mem.pageMapcount(head) !== 1) break; // folio_estimated_sharers()
         splitHugePageIn(mm, vma, head, -1, v);
         v--;
         continue;
