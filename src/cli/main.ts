@@ -60,7 +60,7 @@ export function buildProgram(): Command {
     .argument('<file>', 'the .ops file')
     .addOption(kernelOption())
     .option('--json', 'print the JSON-lines form of the spec (one observation per line)', false)
-    .option('--memory <size>', 'emulated physical memory, at most 4G (default: 1G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
+    .option('--memory <size>', 'emulated physical memory, at most 4G (default: the reference machine\'s, 1.9G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
     .addHelpText('after', EXIT_CODES_HELP)
     .action((file: string, opts: { kernel: KernelProfileName; json: boolean; memory?: number }) => {
       scriptCommand(file, opts, processOutput(opts.json));

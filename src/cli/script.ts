@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { InputError, ResourceError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { OBS_EXCLUSIVE, OBS_FILE, OBS_PRESENT, OBS_SOFT_DIRTY, OBS_SWAPPED, OBS_THP, OBS_ZERO_PAGE, runOpsScript, type Observation, type OpsRun } from '../ops/ops-executor.js';
+import { OBS_EXCLUSIVE, OBS_FILE, OBS_PRESENT, OBS_SOFT_DIRTY, OBS_SWAPPED, OBS_THP, OBS_ZERO_PAGE, opsReferenceMemoryBytes, runOpsScript, type Observation, type OpsRun } from '../ops/ops-executor.js';
 import { OpsSyntaxError, parseOps } from '../ops/ops-parser.js';
 import { readInputFile } from './files.js';
 import type { Output } from './output.js';
@@ -11,11 +11,9 @@ import type { Output } from './output.js';
 export interface ScriptOptions {
   kernel: KernelProfileName;
   json: boolean;
-  /** Emulated physical memory in bytes (default 1 GiB). */
+  /** Emulated physical memory in bytes (default: the reference machine's, about 1.9 GiB). */
   memory?: number;
 }
-
-export const SCRIPT_DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
 
 export function scriptObservations(file: string, opts: { kernel: KernelProfileName; memory?: number }): Observation[] {
   return scriptRun(file, opts).observations;
@@ -31,7 +29,7 @@ export function scriptRun(file: string, opts: { kernel: KernelProfileName; memor
     if (e instanceof OpsSyntaxError) throw new InputError(`${e.file}:${e.line}: ${e.detail}`);
     throw e;
   }
-  return runOpsScript(new Kernel({ profile: opts.kernel, memoryBytes: opts.memory ?? SCRIPT_DEFAULT_MEMORY_BYTES }), ops);
+  return runOpsScript(new Kernel({ profile: opts.kernel, memoryBytes: opts.memory ?? opsReferenceMemoryBytes(opts.kernel) }), ops);
 }
 
 const LEGEND: ReadonlyArray<readonly [number, string, (s: string) => string]> = [

@@ -59,6 +59,14 @@ export function getUnmappedArea(mm: Mm, pages: number, hint = MMAP_BASE_VPN): nu
   return addr + pages <= TASK_SIZE_VPN ? addr : -ENOMEM;
 }
 
+/**
+ * __vm_enough_memory() with the default overcommit heuristic (OVERCOMMIT_GUESS): a single charge
+ * larger than all of RAM and swap together fails; anything else is allowed.
+ */
+export function vmEnoughMemory(mm: Mm, pages: number): boolean {
+  return pages <= mm.kernel.totalramPages + mm.swap.nrSlots - 1;
+}
+
 /** mmap(2): returns the first page of the new mapping, or -errno. */
 export function mmap(mm: Mm, req: MmapRequest): number {
   const pages = req.pages;
@@ -78,6 +86,9 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   let flags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | protToVmFlags(req.prot);
   if (req.kind === 'shared') flags |= VM_SHARED | VM_MAYSHARE;
   else if ((flags & VM_WRITE) !== 0) flags |= VM_ACCOUNT; // accountable_mapping()
+  // mmap_region() charges a private writable mapping, shmem_zero_setup() a shared anonymous one
+  // (shmem_acct_size()), after the old mappings of a fixed range are gone.
+  if (((flags & VM_ACCOUNT) !== 0 || req.kind === 'shared') && !vmEnoughMemory(mm, pages)) return -ENOMEM;
   let file: ShmemFile | null = null;
   let pgoff = start;
   if (req.kind === 'shared') {

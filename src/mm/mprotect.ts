@@ -1,7 +1,7 @@
 /** mprotect(2) (mm/mprotect.c). */
 import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePmd } from './huge-memory.js';
-import { protToVmFlags, PROT_WRITE } from './mmap.js';
+import { protToVmFlags, PROT_WRITE, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_swapcache } from './page-alloc.js';
 import { walkPageRange } from './pagewalk.js';
@@ -66,7 +66,11 @@ export function mprotect(mm: Mm, start: number, pages: number, prot: number): nu
   for (;;) {
     if ((prot & PROT_WRITE) !== 0 && (vma.flags & VM_MAYWRITE) === 0) return -EACCES;
     let newflags = (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | vmProt;
-    if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE) newflags |= VM_ACCOUNT;
+    if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE && (vma.flags & (VM_ACCOUNT | VM_WRITE)) === 0) {
+      // mprotect_fixup(): a private mapping turning writable is charged for its pages.
+      if (!vmEnoughMemory(mm, Math.min(vma.end, end) - Math.max(vma.start, cur))) return -ENOMEM;
+      newflags |= VM_ACCOUNT;
+    } else if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE) newflags |= VM_ACCOUNT;
     else if ((newflags & VM_WRITE) === 0 && mm.profile.mprotectUnaccounts && vma.kind === 'anon' && vma.anonVma === 0) newflags &= ~VM_ACCOUNT;
     const pieceEnd = Math.min(vma.end, end);
     if (newflags !== vma.flags) {

@@ -1,10 +1,10 @@
 /** mremap(2) (mm/mremap.c). Moved ptes become soft-dirty: for the user their contents moved. */
 import { EFAULT, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePmd } from './huge-memory.js';
-import { getUnmappedArea, munmap, TASK_SIZE_VPN } from './mmap.js';
+import { getUnmappedArea, munmap, TASK_SIZE_VPN, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SWP_SOFT_DIRTY } from './pgtable-types.js';
-import { Vma } from './vma.js';
+import { VM_ACCOUNT, Vma } from './vma.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -69,6 +69,7 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
 
 /** move_vma(): copy_vma() at the new place, move the page tables, unmap the old range. */
 function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart: number, newPages: number): number {
+  if ((vma.flags & VM_ACCOUNT) !== 0 && !vmEnoughMemory(mm, newPages)) return -ENOMEM;
   // copy_vma(): an anonymous VMA that never had an anon_vma takes the pgoff of its new address,
   // so it can merge there; otherwise the pgoff follows the pages.
   const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);
@@ -124,6 +125,7 @@ export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: num
     const newEnd = oldStart + newPages;
     // vma_expandable()
     if ((next === null || next.start >= newEnd) && newEnd <= TASK_SIZE_VPN) {
+      if ((vma.flags & VM_ACCOUNT) !== 0 && !vmEnoughMemory(mm, newPages - oldPages)) return -ENOMEM;
       // vma_merge() on the extension: the VMA grows, keeping its VM_SOFTDIRTY state.
       vma.end = newEnd;
       mm.mergeNeighbours(vma, 'expand');

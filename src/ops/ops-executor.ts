@@ -44,6 +44,19 @@ interface Frame {
   forkLine: number;
 }
 
+/**
+ * totalram_pages() of the reference machine (qemu -m 2048) under each kernel, found with the
+ * oracle: the overcommit heuristic refuses a private writable mmap of more than totalram + swap
+ * (131071 pages of zram) pages, and the largest one accepted was 634104 pages on 6.1.192 and
+ * 635857 on 6.12.117. `tracker script` gives its machine this much memory unless told otherwise.
+ */
+export const OPS_REFERENCE_TOTALRAM_PAGES: Readonly<Record<string, number>> = { '6.1': 503033, '6.12': 504786 };
+
+/** The memory of the reference machine as the given kernel profile sees it. */
+export function opsReferenceMemoryBytes(profile: string): number {
+  return (OPS_REFERENCE_TOTALRAM_PAGES[profile] ?? OPS_REFERENCE_TOTALRAM_PAGES['6.1']) * PAGE_SIZE;
+}
+
 /** tmpfs at /tmp in the reference machine is mounted size=512m: a bigger file cannot be written. */
 export const OPS_TMPFS_PAGES = 131072;
 const ENOSPC = 28;
