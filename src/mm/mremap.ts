@@ -69,7 +69,8 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
 
 /** move_vma(): copy_vma() at the new place, move the page tables, unmap the old range. */
 function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart: number, newPages: number): number {
-  if ((vma.flags & VM_ACCOUNT) !== 0 && !vmEnoughMemory(mm, newPages)) return -ENOMEM;
+  // Only the growth is charged (the recorded kernels move 400000 accounted pages to 900000).
+  if ((vma.flags & VM_ACCOUNT) !== 0 && newPages > oldPages && !vmEnoughMemory(mm, newPages - oldPages)) return -ENOMEM;
   // copy_vma(): an anonymous VMA that never had an anon_vma takes the pgoff of its new address,
   // so it can merge there; otherwise the pgoff follows the pages.
   const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);

@@ -48,7 +48,8 @@ interface Frame {
  * totalram_pages() of the reference machine (qemu -m 2048) under each kernel, found with the
  * oracle: the overcommit heuristic refuses a private writable mmap of more than totalram + swap
  * (131071 pages of zram) pages, and the largest one accepted was 634104 pages on 6.1.192 and
- * 635857 on 6.12.117. `tracker script` gives its machine this much memory unless told otherwise.
+ * 635857 on 6.12.117 (within a page or so from boot to boot: it moves with the initramfs).
+ * `tracker script` gives its machine this much memory unless told otherwise.
  */
 export const OPS_REFERENCE_TOTALRAM_PAGES: Readonly<Record<string, number>> = { '6.1': 503033, '6.12': 504786 };
 
