@@ -197,7 +197,7 @@ test('a shared mapping split in two VMAs restores as one object (mmap shared, wr
 });
 
 test('a 4 TiB mapping with three pages written dumps three pages and restores them', () => {
-  const ops = script('sparse', 'mmap a 1073741824 rw anon\nwrite a 0\nwrite a 536870912\nwrite a 1073741823\n');
+  const ops = script('sparse', 'mmap a 1073741824 none anon\nmprotect a 0 1 rw\nwrite a 0\nmprotect a 536870912 1 rw\nwrite a 536870912\nmprotect a 1073741823 1 rw\nwrite a 1073741823\n');
   const { dir, report } = dump({ workload: ops, interval: 10 });
   const [first, , last] = report.iterations;
   assert.equal(first.pages_scanned, 1073741824);

@@ -92,8 +92,8 @@ export interface SparseBench {
   baseline_peak_rss_MB: number;
 }
 
-const SPARSE_OPS = 'mmap a 1073741824 rw anon\nwrite a 0\nwrite a 536870912\nwrite a 1073741823\n';
-const BASELINE_OPS = 'mmap a 4 rw anon\nwrite a 0\nwrite a 1\nwrite a 3\n';
+const SPARSE_OPS = 'mmap a 1073741824 none anon\nmprotect a 0 1 rw\nwrite a 0\nmprotect a 536870912 1 rw\nwrite a 536870912\nmprotect a 1073741823 1 rw\nwrite a 1073741823\n';
+const BASELINE_OPS = 'mmap a 4 none anon\nmprotect a 0 1 rw\nwrite a 0\nmprotect a 1 1 rw\nwrite a 1\nmprotect a 3 1 rw\nwrite a 3\n';
 
 /** Each case in a fresh node process, so its peak RSS is its own. */
 export function benchSparse(): SparseBench {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, TrackerError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
+import { memorySize } from './options.js';
 import { registerCheckpointCommands } from './checkpoint.js';
 import { interruptExitCode } from './dump-runner.js';
 import { EXIT_CODES_HELP } from './help.js';
@@ -44,8 +45,9 @@ export function buildProgram(): Command {
     .argument('<file>', 'the .ops file')
     .addOption(kernelOption())
     .option('--json', 'print the JSON-lines form of the spec (one observation per line)', false)
+    .option('--memory <size>', 'emulated physical memory, at most 4G (default: the reference machine\'s, 1.9G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
     .addHelpText('after', EXIT_CODES_HELP)
-    .action((file: string, opts: { kernel: KernelProfileName; json: boolean }) => {
+    .action((file: string, opts: { kernel: KernelProfileName; json: boolean; memory?: number }) => {
       scriptCommand(file, opts, processOutput(opts.json));
     });
 

@@ -13,7 +13,7 @@ import { MREMAP_FIXED, MREMAP_MAYMOVE, mremap } from '../mm/mremap.js';
 import { mprotect } from '../mm/mprotect.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { ShmemFile } from '../mm/shmem.js';
-import { VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
+import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
 import { forEachPageRun } from '../proc/mem.js';
 import { memDigest as memoryDigest } from '../proc/mem-digest.js';
 import { createWorkload, resumeWorkload } from '../workload/index.js';
@@ -61,7 +61,9 @@ export function restoreProcess(chain: Chain): { kernel: Kernel; task: Task; perI
     top = Math.max(top, v.end);
     if (v.kind === 'shared') continue;
     const file = v.kind === 'file' && v.file !== null ? ShmemFile.withPattern(v.file.name, v.file.pages) : undefined;
-    const r = mmap(mm, { start: v.start, pages: v.end - v.start, prot: PROT_READ | PROT_WRITE, kind: v.kind, fixed: true, file, pgoff: v.pgoff });
+    // Mapped writable to be filled, then given back its protection: charged only if it was.
+    const noreserve = (v.flags & VM_ACCOUNT) === 0;
+    const r = mmap(mm, { start: v.start, pages: v.end - v.start, prot: PROT_READ | PROT_WRITE, kind: v.kind, fixed: true, file, pgoff: v.pgoff, noreserve });
     if (r < 0) throw new ImageError(`${last.dir}: cannot map VMA at 0x${(v.start * PAGE_SIZE).toString(16)} (errno ${-r})`);
   }
   restoreShmem(last.dir, task, mmImg, shmem, top);

@@ -2,6 +2,7 @@
 import { zapRange } from './mmap.js';
 import { Mm } from './mm.js';
 import { walkPageRange } from './pagewalk.js';
+import { PG_anon_exclusive } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
@@ -21,14 +22,14 @@ import { newAnonVmaId, VM_SHARED } from './vma.js';
  */
 export function forkMm(parent: Mm): Mm {
   const child = new Mm(parent.kernel);
-  const anonVmas = new Map<number, number>();
   const mem = parent.mem;
   for (const vma of parent.vmas) {
     const c = vma.clone();
     if (c.anonVma !== 0) {
-      let id = anonVmas.get(c.anonVma);
-      if (id === undefined) anonVmas.set(c.anonVma, (id = newAnonVmaId()));
-      c.anonVma = id;
+      // anon_vma_fork(): every child VMA gets an anon_vma of its own, so pieces of one parent
+      // VMA do not merge back in the child.
+      c.anonVma = newAnonVmaId();
+      c.forked = true;
     }
     child.insertVma(c);
     if (vma.anonVma === 0) continue;
@@ -41,6 +42,8 @@ export function forkMm(parent: Mm): Mm {
         const cp = child.pt.pmdSlot(from, true);
         child.pt.lo[cp] = wp & ~_PAGE_ACCESSED;
         mem.getPmd(e >>> 12);
+        // page_try_dup_anon_rmap(): shared now, so no longer exclusive.
+        if (!mem.isZero(e >>> 12)) for (let i = 0; i < 512; i++) mem.flags[(e >>> 12) + i] &= ~PG_anon_exclusive;
         return true;
       },
       pteRange(slot, from, to) {
@@ -57,7 +60,10 @@ export function forkMm(parent: Mm): Mm {
             pl[slot + i] = pe;
             ce = pe & ~_PAGE_ACCESSED;
             if (!cow) ce &= ~_PAGE_DIRTY;
-            if ((e & _PAGE_SPECIAL) === 0) mem.getPte(e >>> 12);
+            if ((e & _PAGE_SPECIAL) === 0) {
+              mem.getPte(e >>> 12);
+              mem.flags[e >>> 12] &= ~PG_anon_exclusive;
+            }
           } else {
             parent.swap.dup(swp_offset(e, h));
             pl[slot + i] = e & ~_PAGE_SWP_EXCLUSIVE;

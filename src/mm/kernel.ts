@@ -32,11 +32,14 @@ export class Kernel {
   readonly mem: PageAlloc;
   readonly swap: SwapDevice;
   readonly tasks = new Map<number, Task>();
+  /** totalram_pages(): what the overcommit heuristic compares a charge with (with swap). */
+  readonly totalramPages: number;
   private nextPid = 100;
 
   constructor(opts: KernelOptions = {}) {
     this.profile = kernelProfile(opts.profile ?? DEFAULT_KERNEL);
     this.mem = new PageAlloc(opts.memoryBytes ?? DEFAULT_MEMORY_BYTES);
+    this.totalramPages = Math.floor((opts.memoryBytes ?? DEFAULT_MEMORY_BYTES) / 4096);
     this.swap = new SwapDevice(opts.swapBytes ?? DEFAULT_SWAP_BYTES);
   }
 

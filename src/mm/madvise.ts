@@ -1,15 +1,16 @@
 /** madvise(2) (mm/madvise.c) and the reclaim it can trigger (MADV_PAGEOUT). */
-import { EINVAL, ENOMEM } from './errno.js';
-import { splitHugePage, splitHugePmd } from './huge-memory.js';
+import { EACCES, EINVAL, ENOMEM } from './errno.js';
+import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
+import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
-import { PG_anon, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
-import { walkPageRange } from './pagewalk.js';
+import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_DIRTY,
   _PAGE_PRESENT,
   _PAGE_PROTNONE,
+  _PAGE_PSE,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
   _PAGE_SWP_EXCLUSIVE,
@@ -18,7 +19,7 @@ import {
   swp_entry_lo,
   swp_offset,
 } from './pgtable-types.js';
-import { VM_HUGEPAGE, VM_NOHUGEPAGE, VM_SHARED, type Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_SHARED, type Vma } from './vma.js';
 
 export const MADVISE_ADVICE = ['dontneed', 'free', 'pageout', 'cold', 'willneed', 'remove', 'hugepage', 'nohugepage'] as const;
 export type MadviseAdvice = (typeof MADVISE_ADVICE)[number];
@@ -61,29 +62,24 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
       return 0;
     case 'free':
       if (vma.kind !== 'anon') return -EINVAL;
-      madviseFree(mm, from, to);
+      madviseFree(mm, vma, from, to);
       return 0;
     case 'pageout':
-      pageoutRange(mm, vma, from, to);
-      return 0;
     case 'cold':
-      coldRange(mm, from, to);
+      coldOrPageout(mm, vma, from, to, advice === 'pageout');
       return 0;
     case 'willneed':
-      if (vma.file !== null) {
-        for (let v = from; v < to; v++) {
-          const index = vma.fileIndex(v);
-          if (index < vma.file.nrPages && vma.file.swap[index] !== 0) vma.file.getPage(index, mm.mem, mm.swap);
-        }
-      }
+      // madvise_willneed(): swapped anon and shmem pages are read into the swap cache only
+      // (force_swapin_readahead(), shmem_swapin_range()); ptes and the file's page cache stay as
+      // they are, so nothing a process can observe changes. tmpfs files have no other readahead.
       return 0;
     case 'remove':
-      if ((vma.flags & VM_SHARED) === 0) return -EINVAL;
-      zapRange(mm, from, to);
-      for (let v = from; v < to; v++) {
-        const index = vma.fileIndex(v);
-        if (index < vma.file!.nrPages) vma.file!.dropPage(index, mm.mem, mm.swap);
-      }
+      // madvise_remove(): no file is -EINVAL, a private file mapping -EACCES. Debian's kernels test
+      // vma_is_shared_maywrite() (VM_SHARED | VM_MAYWRITE), so read-only and PROT_NONE shared
+      // mappings may punch holes (recorded in test/oracle/mechanisms/m11-madv-remove.ops).
+      if (vma.file === null) return -EINVAL;
+      if ((vma.flags & (VM_SHARED | VM_MAYWRITE)) !== (VM_SHARED | VM_MAYWRITE)) return -EACCES;
+      punchHole(mm, vma.file, vma.fileIndex(from), vma.fileIndex(to));
       return 0;
     case 'hugepage':
     case 'nohugepage': {
@@ -100,110 +96,322 @@ function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseA
   }
 }
 
-/** Huge PMDs in the range are split, and so are their THPs, so reclaim can work per page. */
-function splitThpsIn(mm: Mm, from: number, to: number): void {
-  walkPageRange(mm, from, to, {
-    pmdEntry(pmd) {
-      const head = mm.pt.lo[pmd] >>> 12;
-      splitHugePmd(mm, pmd);
-      if (!mm.mem.isZero(head) && mm.mem.pageMapcount(head) <= 1) splitHugePage(mm, head);
-      return false;
-    },
-  });
-}
-
-function coldRange(mm: Mm, from: number, to: number): void {
-  walkPageRange(mm, from, to, {
-    pmdEntry(pmd) {
-      mm.pt.lo[pmd] &= ~_PAGE_ACCESSED;
-      return true;
-    },
-    pteRange(slot, f, t) {
-      const lo = mm.pt.lo;
-      for (let i = 0; i < t - f; i++) if ((lo[slot + i] & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) lo[slot + i] &= ~_PAGE_ACCESSED;
-    },
-  });
-}
-
-/** madvise_free_pte_range(): exclusive anon pages become clean and lazily freeable; swap is dropped. */
-function madviseFree(mm: Mm, from: number, to: number): void {
-  splitThpsIn(mm, from, to);
+/**
+ * shmem_fallocate(FALLOC_FL_PUNCH_HOLE): unmap_mapping_range() takes the file's pages out of every
+ * process that maps them (a forked parent too; private COW copies stay), then they are freed.
+ */
+function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
   const mem = mm.mem;
-  walkPageRange(mm, from, to, {
-    pteRange(slot, f, t) {
-      const lo = mm.pt.lo;
-      const hi = mm.pt.hi;
-      for (let i = 0; i < t - f; i++) {
-        const e = lo[slot + i];
-        const h = hi[slot + i];
-        if (e === 0 && h === 0) continue;
-        if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-          const freed = mm.swap.put(swp_offset(e, h));
-          if (freed >= 0) {
-            mem.flags[freed] &= ~PG_swapcache;
-            if (mem.mapcount[freed] === 0) mem.freeFrame(freed);
-          }
-          lo[slot + i] = 0;
-          hi[slot + i] = 0;
-          continue;
-        }
-        if ((e & _PAGE_SPECIAL) !== 0) continue;
-        const pfn = e >>> 12;
-        if ((mem.flags[pfn] & PG_anon) === 0 || mem.pageMapcount(pfn) !== 1) continue;
-        lo[slot + i] = e & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
-        mem.flags[pfn] |= PG_lazyfree;
+  for (const task of mm.kernel.tasks.values()) {
+    const m = task.mm;
+    for (const v of m.vmas) {
+      if (v.file !== file) continue;
+      const from = Math.max(v.start, v.start + (first - v.pgoff));
+      const to = Math.min(v.end, v.start + (end - v.pgoff));
+      for (let vpn = from; vpn < to; vpn++) {
+        const slot = m.leafSlot(vpn);
+        if (slot < 0 || (m.pt.lo[slot] & _PAGE_PSE) !== 0) continue;
+        const e = m.pt.lo[slot];
+        if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
+        if ((mem.flags[e >>> 12] & PG_shmem) === 0) continue;
+        m.pt.lo[slot] = 0;
+        mem.putPte(e >>> 12);
       }
-    },
-  });
+      m.flushTlb();
+    }
+  }
+  for (let i = first; i < Math.min(end, file.nrPages); i++) file.dropPage(i, mem, mm.swap);
 }
 
 /**
- * MADV_PAGEOUT: reclaim the pages only this process maps. Anonymous pages go to swap
- * (try_to_unmap_one() keeps soft-dirty in the swap pte where the profile does), clean lazy-free
- * pages are dropped, shmem and tmpfs pages are unmapped and written to swap by their file.
+ * madvise_cold_or_pageout_pte_range(): MADV_COLD deactivates, MADV_PAGEOUT reclaims, the pages
+ * only this process maps. A huge PMD wholly in the range is reclaimed as one THP; one partly in it
+ * is split (split_huge_page()) when exclusive, then handled per pte. A pte-mapped THP subpage:
+ * 6.1 stops at a shared one and splits an exclusive one; 6.12 leaves a THP that is wholly in the range whole, skips one
+ * folio_likely_mapped_shared() and splits the rest (madvise_folio_pte_batch()).
  */
-function pageoutRange(mm: Mm, vma: Vma, from: number, to: number): void {
-  splitThpsIn(mm, from, to);
+function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: boolean): void {
+  const mem = mm.mem;
+  const batch = mm.profile.madviseFolioBatch;
+  for (let a = from; a < to; ) {
+    const next = Math.min(to, (Math.floor(a / 512) + 1) * 512);
+    const pmd = mm.pt.pmdSlot(a, false);
+    if (pmd < 0 || mm.pt.lo[pmd] === 0) {
+      a = next;
+      continue;
+    }
+    const pe = mm.pt.lo[pmd];
+    if ((pe & _PAGE_PSE) !== 0) {
+      const head = pe >>> 12;
+      if (mem.isZero(head) || mem.pageMapcount(head) !== 1) {
+        a = next;
+        continue;
+      }
+      if (next - a === 512) {
+        mm.pt.lo[pmd] = pe & ~_PAGE_ACCESSED;
+        if (pageout) reclaimHugePmd(mm, pmd);
+        a = next;
+        continue;
+      }
+      splitHugePageIn(mm, vma, head, pmd, a);
+    }
+    const base = mm.pt.pteSlot(a, false);
+    for (let v = a; v < next; v++) {
+      const slot = base + (v - a);
+      const e = mm.pt.lo[slot];
+      if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = e >>> 12;
+      if ((mem.flags[pfn] & PG_thp) !== 0) {
+        const head = mem.thpHead(pfn);
+        if (batch) {
+          const nr = folioPteBatch(mm, slot, pfn, next - v);
+          if (nr === 512 && pfn === head) {
+            if (pageout && mem.refs[head] === 512 && mem.compound[head] === 0) reclaimPteMappedThp(mm, vma, slot, head);
+            v += nr - 1;
+            continue;
+          }
+          if (folioLikelyMappedShared(mm, head)) {
+            v += nr - 1;
+            continue;
+          }
+        } else if (mem.pageMapcount(pfn) !== 1) break;
+        splitHugePageIn(mm, vma, head, -1, v);
+        v--;
+        continue;
+      }
+      if (mem.pageMapcount(pfn) !== 1) continue;
+      if (pageout) reclaimPte(mm, vma, v, slot);
+    }
+    a = next;
+  }
+}
+
+/**
+ * folio_likely_mapped_shared() (6.12) for a THP: mapped once is exclusive, mapped by a PMD or more
+ * often than it has pages is shared, otherwise "guess based on the first subpage".
+ */
+function folioLikelyMappedShared(mm: Mm, head: number): boolean {
+  const mem = mm.mem;
+  const mapcount = mem.refs[head];
+  if (mapcount <= 1) return false;
+  if (mem.compound[head] > 0 || mapcount > 512) return true;
+  return mem.mapcount[head] > 1;
+}
+
+/** How many ptes from `slot` (at most `max`) map consecutive subpages of pfn's THP. */
+function folioPteBatch(mm: Mm, slot: number, pfn: number, max: number): number {
+  const head = mm.mem.thpHead(pfn);
+  let n = 1;
+  while (n < max) {
+    const e = mm.pt.lo[slot + n];
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0 || e >>> 12 !== pfn + n || pfn + n >= head + 512) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * shrink_folio_list() on a THP mapped by this huge PMD: a lazily freed THP whose PMD stayed clean
+ * is dropped; otherwise the THP goes to swap whole (add_to_swap() of a THP), its PMD split by
+ * try_to_unmap(TTU_SPLIT_HUGE_PMD) into swap ptes that keep the PMD's soft-dirty bit.
+ */
+function reclaimHugePmd(mm: Mm, pmd: number): void {
+  const mem = mm.mem;
+  const e = mm.pt.lo[pmd];
+  const head = e >>> 12;
+  if ((mem.flags[head] & PG_lazyfree) !== 0) {
+    if ((e & _PAGE_DIRTY) === 0) {
+      // Dropped pte by pte after the split: the PMD keeps an empty pte table, so the next fault
+      // there is a 4 KiB one.
+      splitHugePmd(mm, pmd);
+      const base = mm.pt.pteTable(pmd, false);
+      for (let i = 0; i < 512; i++) {
+        mm.pt.lo[base + i] = 0;
+        mem.putPte(head + i);
+      }
+      mm.flushTlb();
+      return;
+    }
+    // Written again since MADV_FREE: try_to_unmap_one() puts it back, swap-backed again.
+    for (let i = 0; i < 512; i++) mem.flags[head + i] &= ~PG_lazyfree;
+    splitHugePmd(mm, pmd);
+    return;
+  }
+  if (mm.swap.nrSlots - mm.swap.inUse < 512 + 1) return;
+  splitHugePmd(mm, pmd);
+  const base = mm.pt.pteTable(pmd, false);
+  for (let i = 0; i < 512; i++) swapOutPte(mm, base + i);
+  mm.flushTlb();
+}
+
+/** 6.12: an exclusive THP wholly mapped by ptes in the range is reclaimed as one folio. */
+function reclaimPteMappedThp(mm: Mm, vma: Vma, slot: number, head: number): void {
+  const mem = mm.mem;
+  if ((mem.flags[head] & PG_lazyfree) !== 0) {
+    let dirty = false;
+    for (let i = 0; i < 512; i++) if ((mm.pt.lo[slot + i] & _PAGE_DIRTY) !== 0) dirty = true;
+    if (dirty) {
+      for (let i = 0; i < 512; i++) mem.flags[head + i] &= ~PG_lazyfree;
+      return;
+    }
+    for (let i = 0; i < 512; i++) {
+      mm.pt.lo[slot + i] = 0;
+      mem.putPte(head + i);
+    }
+    return;
+  }
+  if (mm.swap.nrSlots - mm.swap.inUse < 512 + 1) return;
+  for (let i = 0; i < 512; i++) swapOutPte(mm, slot + i);
+  void vma;
+}
+
+/** try_to_unmap_one() + pageout() of one exclusive, present anon pte: it becomes a swap pte. */
+function swapOutPte(mm: Mm, slot: number): boolean {
   const mem = mm.mem;
   const swap = mm.swap;
-  const swpSd = mm.profile.swapSoftDirty;
-  walkPageRange(mm, from, to, {
-    pteRange(slot, f, t) {
-      const lo = mm.pt.lo;
-      const hi = mm.pt.hi;
-      for (let i = 0; i < t - f; i++) {
-        const e = lo[slot + i];
-        if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
-        const pfn = e >>> 12;
-        const pf = mem.flags[pfn];
-        if ((pf & PG_thp) !== 0 || mem.pageMapcount(pfn) !== 1) continue;
-        if ((pf & PG_shmem) !== 0) {
-          lo[slot + i] = 0;
-          mem.putPte(pfn);
-          const index = vma.fileIndex(f + i);
-          if (vma.file !== null && vma.file.pfn[index] === pfn) vma.file.pageout(index, mem, swap);
-          continue;
-        }
-        if ((pf & PG_lazyfree) !== 0 && (e & _PAGE_DIRTY) === 0) {
-          lo[slot + i] = 0;
-          mem.putPte(pfn);
-          continue;
-        }
-        let s: number;
-        if ((pf & PG_swapcache) !== 0) {
-          s = mem.swapSlot[pfn];
-          swap.dup(s);
-        } else {
-          s = swap.alloc(mem.frame(pfn));
-          if (s < 0) continue;
-        }
-        mem.flags[pfn] &= ~PG_lazyfree;
-        let swp = swp_entry_lo(s) | _PAGE_SWP_EXCLUSIVE;
-        if (swpSd && (e & _PAGE_SOFT_DIRTY) !== 0) swp |= _PAGE_SWP_SOFT_DIRTY;
-        lo[slot + i] = swp;
-        hi[slot + i] = swp_entry_hi(swap.type, s);
-        mem.putPte(pfn);
+  const e = mm.pt.lo[slot];
+  const pfn = e >>> 12;
+  const pf = mem.flags[pfn];
+  let s: number;
+  if ((pf & PG_swapcache) !== 0) {
+    s = mem.swapSlot[pfn];
+    swap.dup(s);
+  } else {
+    s = swap.alloc(mem.frame(pfn));
+    if (s < 0) return false;
+  }
+  mem.flags[pfn] &= ~PG_lazyfree;
+  let swp = swp_entry_lo(s) | _PAGE_SWP_EXCLUSIVE;
+  if (mm.profile.swapSoftDirty && (e & _PAGE_SOFT_DIRTY) !== 0) swp |= _PAGE_SWP_SOFT_DIRTY;
+  mm.pt.lo[slot] = swp;
+  mm.pt.hi[slot] = swp_entry_hi(swap.type, s);
+  mem.putPte(pfn);
+  return true;
+}
+
+/**
+ * Reclaim of a small page only this pte maps. Anonymous pages go to swap; a lazily freed page is
+ * dropped unless its pte was written since (then it is swap-backed again and stays); shmem and
+ * tmpfs pages are unmapped and written to swap by their file.
+ */
+function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
+  const mem = mm.mem;
+  const e = mm.pt.lo[slot];
+  const pfn = e >>> 12;
+  const pf = mem.flags[pfn];
+  if ((pf & PG_shmem) !== 0) {
+    mm.pt.lo[slot] = 0;
+    mem.putPte(pfn);
+    const index = vma.fileIndex(vpn);
+    if (vma.file !== null && vma.file.pfn[index] === pfn) vma.file.pageout(index, mem, mm.swap);
+    return;
+  }
+  if ((pf & PG_anon) === 0) return;
+  if ((pf & PG_lazyfree) !== 0) {
+    if ((e & _PAGE_DIRTY) === 0) {
+      mm.pt.lo[slot] = 0;
+      mem.putPte(pfn);
+    } else mem.flags[pfn] &= ~PG_lazyfree;
+    return;
+  }
+  swapOutPte(mm, slot);
+}
+
+/**
+ * madvise_free_pte_range(): swap entries are dropped; present anonymous pages get clean, old ptes
+ * and become lazily freeable. A huge PMD wholly in the range is cleaned as one THP
+ * (madvise_free_huge_pmd()); partly in it, it is split first. Only exclusive THPs are touched;
+ * on 6.1.192 a pte-mapped THP is judged by its first page (folio_estimated_sharers(): a THP whose
+ * head page is not mapped here counts as shared, and the walk stops there), while MADV_COLD and
+ * MADV_PAGEOUT look at the subpage itself.
+ */
+function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
+  const mem = mm.mem;
+  const batch = mm.profile.madviseFolioBatch;
+  for (let a = from; a < to; ) {
+    const next = Math.min(to, (Math.floor(a / 512) + 1) * 512);
+    const pmd = mm.pt.pmdSlot(a, false);
+    if (pmd < 0 || mm.pt.lo[pmd] === 0) {
+      a = next;
+      continue;
+    }
+    const pe = mm.pt.lo[pmd];
+    if ((pe & _PAGE_PSE) !== 0) {
+      const head = pe >>> 12;
+      if (mem.isZero(head) || mem.refs[head] !== 1) {
+        a = next;
+        continue;
       }
-    },
-  });
+      if (next - a === 512) {
+        mm.pt.lo[pmd] = pe & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
+        for (let i = 0; i < 512; i++) mem.flags[head + i] = (mem.flags[head + i] | PG_lazyfree) & ~PG_dirty;
+        a = next;
+        continue;
+      }
+      splitHugePageIn(mm, vma, head, pmd, a);
+      if ((mm.pt.lo[pmd] & _PAGE_PSE) !== 0) {
+        a = next;
+        continue;
+      }
+    }
+    const base = mm.pt.pteSlot(a, false);
+    const lo = mm.pt.lo;
+    const hi = mm.pt.hi;
+    for (let v = a; v < next; v++) {
+      const s = base + (v - a);
+      const e = lo[s];
+      const h = hi[s];
+      if (e === 0 && h === 0) continue;
+      if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+        const freed = mm.swap.put(swp_offset(e, h));
+        if (freed >= 0) {
+          mem.flags[freed] &= ~PG_swapcache;
+          if (mem.mapcount[freed] === 0) mem.freeFrame(freed);
+        }
+        lo[s] = 0;
+        hi[s] = 0;
+        continue;
+      }
+      if ((e & _PAGE_SPECIAL) !== 0) continue;
+      const pfn = e >>> 12;
+      const pf = mem.flags[pfn];
+      if ((pf & PG_anon) === 0) continue;
+      if ((pf & PG_thp) !== 0) {
+        const head = mem.thpHead(pfn);
+        if (batch) {
+          const nr = folioPteBatch(mm, s, pfn, next - v);
+          if (nr === 512 && pfn === head) {
+            for (let i = 0; i < 512; i++) {
+              lo[s + i] &= ~(_PAGE_DIRTY | _PAGE_ACCESSED);
+              mem.flags[head + i] |= PG_lazyfree;
+            }
+            v += nr - 1;
+            continue;
+          }
+          if (folioLikelyMappedShared(mm, head)) {
+            v += nr - 1;
+            continue;
+          }
+        } else if (mem.pageMapcount(head) !== 1) break; // folio_estimated_sharers()
+        splitHugePageIn(mm, vma, head, -1, v);
+        v--;
+        continue;
+      }
+      if ((pf & (PG_swapcache | PG_dirty)) !== 0) {
+        // A dirty page, or one still in the swap cache, is cleaned only when exclusive (and its
+        // swap can be freed): "If page is shared with others, we couldn't clear PG_dirty".
+        if (mem.pageMapcount(pfn) !== 1) continue;
+        if ((pf & PG_swapcache) !== 0) {
+          const slot = mem.swapSlot[pfn];
+          if (mm.swap.swapMap[slot] !== 1) continue;
+          mm.swap.put(slot);
+          mem.flags[pfn] &= ~PG_swapcache;
+        }
+        mem.flags[pfn] &= ~PG_dirty;
+      }
+      lo[s] = e & ~(_PAGE_DIRTY | _PAGE_ACCESSED);
+      mem.flags[pfn] |= PG_lazyfree;
+    }
+    a = next;
+  }
 }

@@ -6,7 +6,7 @@
 import { FAULT_OK, FAULT_OOM, FAULT_SIGBUS, FAULT_SIGSEGV, type FaultResult } from './errno.js';
 import { doHugePmdAnonymousPage, doHugePmdWpPage, HUGE_FALLBACK, thpEligible } from './huge-memory.js';
 import type { Mm } from './mm.js';
-import { PG_anon, PG_swapcache } from './page-alloc.js';
+import { PG_anon, PG_anon_exclusive, PG_swapcache, PG_thp } from './page-alloc.js';
 import {
   _PAGE_ACCESSED,
   _PAGE_PRESENT,
@@ -27,6 +27,9 @@ const RW_ACCESSED = 0x22; // _PAGE_RW | _PAGE_ACCESSED
 const VMF_SHARED = 0x8; // VM_SHARED
 const F_ANON = 0x1; // PG_anon
 const F_SWAPCACHE = 0x20; // PG_swapcache
+const F_THP = 0x4; // PG_thp
+const F_EXCLUSIVE = 0x100; // PG_anon_exclusive
+if (F_THP !== PG_thp || F_EXCLUSIVE !== PG_anon_exclusive) throw new Error('memory.ts: local page flags disagree with page-alloc.ts');
 if (PTE_SPECIAL !== _PAGE_SPECIAL || RW_ACCESSED !== (_PAGE_RW | _PAGE_ACCESSED) || VMF_SHARED !== VM_SHARED || F_ANON !== PG_anon || F_SWAPCACHE !== PG_swapcache) {
   throw new Error('memory.ts: local bit constants disagree with pgtable-types.ts / vma.ts / page-alloc.ts');
 }
@@ -78,7 +81,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
       return FAULT_OK;
     }
     anonVmaPrepare(vma);
-    const pfn = mem.allocFrame(PG_anon);
+    const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
     mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
@@ -86,9 +89,11 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
   }
   const file = vma.file!;
   const index = vma.fileIndex(vpn);
-  if (index >= file.nrPages) return FAULT_SIGBUS;
   if (!write) {
+    // do_read_fault(): ->map_pages() (fault-around) first, so the cached pages around a fault
+    // beyond the end of the file are mapped before ->fault() raises SIGBUS.
     doFaultAround(mm, vma, vpn, prot);
+    if (index >= file.nrPages) return FAULT_SIGBUS;
     if (mm.pt.lo[slot] !== 0) return FAULT_OK;
     // do_read_fault(): map the page cache page; private mappings get it read-only for COW.
     const pfn = file.getPage(index, mem, mm.swap);
@@ -97,6 +102,10 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     mm.pt.lo[slot] = (pfn << 12) | prot;
     return FAULT_OK;
   }
+  // do_cow_fault() prepares the anon_vma before ->fault() can raise SIGBUS: a failed private
+  // write still gives the VMA one (and fork then copies its page tables).
+  if ((vma.flags & VM_SHARED) === 0) anonVmaPrepare(vma);
+  if (index >= file.nrPages) return FAULT_SIGBUS;
   const page = file.getPage(index, mem, mm.swap);
   if (page < 0) return FAULT_OOM;
   if ((vma.flags & VM_SHARED) !== 0) {
@@ -107,7 +116,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
   }
   // do_cow_fault(): a private copy of the file page.
   anonVmaPrepare(vma);
-  const pfn = mem.allocFrame(PG_anon);
+  const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
   if (pfn < 0) return FAULT_OOM;
   mem.copyFrame(pfn, page);
   mem.getPte(pfn);
@@ -163,6 +172,7 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   let pte = (pfn << 12) | mm.pageProt(vma);
   if (mm.profile.swapSoftDirty && (e & _PAGE_SWP_SOFT_DIRTY) !== 0) pte |= _PAGE_SOFT_DIRTY;
   let handledWrite = false;
+  if (exclusive) mem.flags[pfn] |= PG_anon_exclusive;
   if (exclusive && write) {
     pte |= _PAGE_RW | mm.dirtyBits;
     handledWrite = true;
@@ -194,8 +204,17 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
       return FAULT_OK;
     }
     const flags = mem.flags[pfn];
-    if ((flags & F_ANON) !== 0 && (flags & F_SWAPCACHE) === 0 && mem.pageMapcount(pfn) === 1) {
+    // PageAnonExclusive pages are reused outright; otherwise only with no other reference: for a
+    // small page its one mapping, for a THP subpage the whole folio's (each mapped subpage holds
+    // one, so a pte-mapped THP shared once is copied from, even after the other side is gone).
+    if (
+      (flags & F_ANON) !== 0 &&
+      ((flags & F_EXCLUSIVE) !== 0 ||
+        ((flags & F_SWAPCACHE) === 0 &&
+          ((flags & F_THP) === 0 ? mem.mapcount[pfn] === 1 : mm.profile.wpReusesLargeFolio && mem.refs[pfn - (pfn & 511)] === 1)))
+    ) {
       // wp_page_reuse()
+      mem.flags[pfn] = flags | F_EXCLUSIVE;
       lo[slot] = e | RW_ACCESSED | mm.dirtyBits;
       mm.counters.softDirtyFaults++;
       return FAULT_OK;
@@ -203,7 +222,7 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
   }
   // wp_page_copy()
   anonVmaPrepare(vma);
-  const copy = mem.allocFrame(F_ANON);
+  const copy = mem.allocFrame(F_ANON | F_EXCLUSIVE);
   if (copy < 0) return FAULT_OOM;
   if ((e & PTE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
   mem.getPte(copy);

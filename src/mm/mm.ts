@@ -15,7 +15,7 @@ import {
   _PAGE_USER,
 } from './pgtable-types.js';
 import type { SwapDevice } from './swap.js';
-import { canMerge, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
+import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
 
 /**
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
@@ -71,6 +71,8 @@ export class Mm {
   private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
   private readonly rOff = new Int32Array(TLB_SIZE);
   private tlbGeneration = 0;
+  /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
+  private tlbFilled = false;
   private walkKey = -1;
   private walkBase = 0;
   private walkGeneration = -1;
@@ -164,6 +166,7 @@ export class Mm {
     const chunk = this.chunks[pfn >>> 9];
     const base = (pfn & 511) << 12;
     const i = vpn & TLB_MASK;
+    this.tlbFilled = true;
     this.rTag[i] = vpn;
     this.rFrame[i] = chunk;
     this.rOff[i] = base;
@@ -216,8 +219,11 @@ export class Mm {
 
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
-    this.wTag.fill(-1);
-    this.rTag.fill(-1);
+    if (this.tlbFilled) {
+      this.wTag.fill(-1);
+      this.rTag.fill(-1);
+      this.tlbFilled = false;
+    }
     this.tlbGeneration = this.pt.generation;
   }
 
@@ -296,7 +302,7 @@ export class Mm {
   /** __split_vma(): cut `vma` at vpn; returns the upper part. A huge PMD across the cut is split. */
   splitVma(vma: Vma, at: number): Vma {
     splitHugePmdAt(this, at);
-    const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma);
+    const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma, vma.forked);
     vma.end = at;
     this.insertVma(upper);
     return upper;
@@ -310,25 +316,51 @@ export class Mm {
     if (last !== null && last.end > end) this.splitVma(last, end);
   }
 
-  /** vma_merge() after a change to `vma`: absorb compatible neighbours; returns the survivor. */
-  mergeNeighbours(vma: Vma): Vma {
+  /**
+   * Merge `vma`, just inserted or changed, with its neighbours; returns the survivor.
+   * 'vma_merge' (mprotect, madvise, copy_vma): prev is tried first with the range's own anon_vma,
+   * then next, and prev and next together only if their anon_vmas agree. 'mmap_region' (a new
+   * mapping): next is tried first, then prev with next's anon_vma. 'expand' (mremap growing in
+   * place): only next can join.
+   */
+  mergeNeighbours(vma: Vma, how: 'vma_merge' | 'copy_vma' | 'mmap_region' | 'expand' = 'vma_merge'): Vma {
+    const i = this.vmas.indexOf(vma);
+    const prev = i > 0 && how !== 'expand' ? this.vmas[i - 1] : null;
+    const next = i + 1 < this.vmas.length ? this.vmas[i + 1] : null;
+    let withPrev: boolean;
+    let withNext: boolean;
+    if (how === 'mmap_region') {
+      withNext = next !== null && canMergeBefore(vma, next, vma.anonVma);
+      const anon = withNext ? next!.anonVma : vma.anonVma;
+      withPrev = prev !== null && canMergeAfter(prev, vma, anon);
+    } else {
+      withPrev = prev !== null && canMergeAfter(prev, vma, vma.anonVma);
+      withNext = next !== null && canMergeBefore(vma, next, vma.anonVma);
+      if (withPrev && withNext && !isMergeableAnonVma(prev!.anonVma, null, next!.anonVma)) withNext = false;
+    }
     let cur = vma;
-    const i = this.vmas.indexOf(cur);
-    const prev = i > 0 ? this.vmas[i - 1] : null;
-    if (prev !== null && canMerge(prev, cur)) {
-      prev.end = cur.end;
-      prev.flags = cur.flags;
-      if (prev.anonVma === 0) prev.anonVma = cur.anonVma;
+    // __vma_adjust() grows the neighbour, which keeps its flags (VM_SOFTDIRTY included); mprotect
+    // and madvise then set the range's new flags on the survivor (mprotect_fixup(),
+    // madvise_update_vma(): "vma->vm_flags = newflags"), copy_vma() does not.
+    const flags = how === 'copy_vma' ? (withPrev ? prev!.flags : withNext ? next!.flags : vma.flags) : cur.flags;
+    if (withPrev) {
+      prev!.end = cur.end;
+      if (prev!.anonVma === 0) {
+        prev!.anonVma = cur.anonVma;
+        prev!.forked = cur.forked;
+      }
       this.removeVma(cur);
-      cur = prev;
+      cur = prev!;
     }
-    const j = this.vmas.indexOf(cur);
-    const next = j + 1 < this.vmas.length ? this.vmas[j + 1] : null;
-    if (next !== null && canMerge(cur, next)) {
-      cur.end = next.end;
-      if (cur.anonVma === 0) cur.anonVma = next.anonVma;
-      this.removeVma(next);
+    if (withNext) {
+      cur.end = next!.end;
+      if (cur.anonVma === 0) {
+        cur.anonVma = next!.anonVma;
+        cur.forked = next!.forked;
+      }
+      this.removeVma(next!);
     }
+    if (how !== 'expand') cur.flags = flags;
     this.lastVma = null;
     return cur;
   }

@@ -45,6 +45,8 @@ export interface MmapRequest {
   file?: ShmemFile;
   /** Page offset into `file`. */
   pgoff?: number;
+  /** MAP_NORESERVE: no overcommit charge (the restorer re-creating a VMA that had none). */
+  noreserve?: boolean;
 }
 
 /** get_unmapped_area(): the lowest free range of `pages` at or above `hint`, 2 MiB aligned. */
@@ -59,6 +61,14 @@ export function getUnmappedArea(mm: Mm, pages: number, hint = MMAP_BASE_VPN): nu
   return addr + pages <= TASK_SIZE_VPN ? addr : -ENOMEM;
 }
 
+/**
+ * __vm_enough_memory() with the default overcommit heuristic (OVERCOMMIT_GUESS): a single charge
+ * larger than all of RAM and swap together fails; anything else is allowed.
+ */
+export function vmEnoughMemory(mm: Mm, pages: number): boolean {
+  return pages <= mm.kernel.totalramPages + mm.swap.nrSlots - 1;
+}
+
 /** mmap(2): returns the first page of the new mapping, or -errno. */
 export function mmap(mm: Mm, req: MmapRequest): number {
   const pages = req.pages;
@@ -66,7 +76,9 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   if (req.kind === 'file' && req.file === undefined) return -EINVAL;
   let start: number;
   if (req.fixed) {
-    if (req.start === undefined || !Number.isInteger(req.start) || req.start < 0 || req.start + pages > TASK_SIZE_VPN) return -EINVAL;
+    if (req.start === undefined || !Number.isInteger(req.start) || req.start < 0) return -EINVAL;
+    // get_unmapped_area(): a range beyond TASK_SIZE is -ENOMEM, also with MAP_FIXED.
+    if (req.start + pages > TASK_SIZE_VPN) return -ENOMEM;
     start = req.start;
     munmap(mm, start, pages);
   } else {
@@ -75,7 +87,10 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   }
   let flags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | protToVmFlags(req.prot);
   if (req.kind === 'shared') flags |= VM_SHARED | VM_MAYSHARE;
-  else if ((flags & VM_WRITE) !== 0) flags |= VM_ACCOUNT; // accountable_mapping()
+  else if ((flags & VM_WRITE) !== 0 && req.noreserve !== true) flags |= VM_ACCOUNT; // accountable_mapping()
+  // mmap_region() charges a private writable mapping, shmem_zero_setup() a shared anonymous one
+  // (shmem_acct_size()), after the old mappings of a fixed range are gone.
+  if (((flags & VM_ACCOUNT) !== 0 || (req.kind === 'shared' && req.noreserve !== true)) && !vmEnoughMemory(mm, pages)) return -ENOMEM;
   let file: ShmemFile | null = null;
   let pgoff = start;
   if (req.kind === 'shared') {
@@ -87,7 +102,7 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   }
   const vma = new Vma(start, start + pages, flags, req.kind, pgoff, file);
   mm.insertVma(vma);
-  const merged = mm.mergeNeighbours(vma);
+  const merged = mm.mergeNeighbours(vma, 'mmap_region');
   // "New (or expanded) vma always get soft dirty status": a range unmapped and mapped again must
   // look completely new to a soft-dirty tracker.
   merged.flags |= mm.vmSoftDirty;

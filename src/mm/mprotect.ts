@@ -1,7 +1,7 @@
 /** mprotect(2) (mm/mprotect.c). */
 import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePmd } from './huge-memory.js';
-import { protToVmFlags, PROT_WRITE } from './mmap.js';
+import { protToVmFlags, PROT_WRITE, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_swapcache } from './page-alloc.js';
 import { walkPageRange } from './pagewalk.js';
@@ -25,8 +25,9 @@ function canChangePteWritable(mm: Mm, vma: Vma, e: number): boolean {
 /** change_protection() over [start, end) of one VMA whose flags are already the new ones. */
 export function changeProtection(mm: Mm, vma: Vma, start: number, end: number): void {
   const prot = mm.pageProt(vma) & PROT_BITS;
+  // vma_wants_manual_pte_write_upgrade(): vma_wants_writenotify() needs a shared *writable* VMA.
   const tryWritable =
-    mm.profile.mprotectTryWritable && ((vma.flags & VM_SHARED) !== 0 ? mm.wantsWriteNotify(vma) : (vma.flags & VM_WRITE) !== 0);
+    mm.profile.mprotectTryWritable && (vma.flags & VM_WRITE) !== 0 && ((vma.flags & VM_SHARED) === 0 || mm.wantsWriteNotify(vma));
   const lo = mm.pt.lo;
   walkPageRange(mm, start, end, {
     pmdEntry(pmd, from, to) {
@@ -65,7 +66,12 @@ export function mprotect(mm: Mm, start: number, pages: number, prot: number): nu
   for (;;) {
     if ((prot & PROT_WRITE) !== 0 && (vma.flags & VM_MAYWRITE) === 0) return -EACCES;
     let newflags = (vma.flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | vmProt;
-    if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE) newflags |= VM_ACCOUNT;
+    if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE && (vma.flags & (VM_ACCOUNT | VM_WRITE)) === 0) {
+      // mprotect_fixup(): a private mapping turning writable is charged for its pages.
+      if (!vmEnoughMemory(mm, Math.min(vma.end, end) - Math.max(vma.start, cur))) return -ENOMEM;
+      newflags |= VM_ACCOUNT;
+    } else if ((newflags & (VM_WRITE | VM_SHARED)) === VM_WRITE) newflags |= VM_ACCOUNT;
+    else if ((newflags & VM_WRITE) === 0 && mm.profile.mprotectUnaccounts && vma.kind === 'anon' && vma.anonVma === 0) newflags &= ~VM_ACCOUNT;
     const pieceEnd = Math.min(vma.end, end);
     if (newflags !== vma.flags) {
       mm.splitAround(cur, pieceEnd);

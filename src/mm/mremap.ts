@@ -1,10 +1,10 @@
 /** mremap(2) (mm/mremap.c). Moved ptes become soft-dirty: for the user their contents moved. */
 import { EFAULT, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePmd } from './huge-memory.js';
-import { getUnmappedArea, munmap, TASK_SIZE_VPN } from './mmap.js';
+import { getUnmappedArea, munmap, TASK_SIZE_VPN, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SWP_SOFT_DIRTY } from './pgtable-types.js';
-import { Vma } from './vma.js';
+import { VM_ACCOUNT, Vma } from './vma.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -46,7 +46,9 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
         continue;
       }
     }
-    // move_ptes() with move_soft_dirty_pte()
+    // pte_alloc(new_pmd) comes first, so the new place gets a pte table even when no pte moves
+    // (and a later fault there cannot be a THP one); then move_ptes() with move_soft_dirty_pte().
+    pt.pteSlot(n, true);
     for (let i = 0; i < extent; i++) {
       const os = pt.pteSlot(o + i, false);
       if (os < 0) continue;
@@ -67,24 +69,38 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
 
 /** move_vma(): copy_vma() at the new place, move the page tables, unmap the old range. */
 function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart: number, newPages: number): number {
-  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, vma.fileIndex(oldStart), vma.file, vma.anonVma);
+  // Only the growth is charged (the recorded kernels move 400000 accounted pages to 900000).
+  if ((vma.flags & VM_ACCOUNT) !== 0 && newPages > oldPages && !vmEnoughMemory(mm, newPages - oldPages)) return -ENOMEM;
+  // copy_vma(): an anonymous VMA that never had an anon_vma takes the pgoff of its new address,
+  // so it can merge there; otherwise the pgoff follows the pages.
+  const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);
+  const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, pgoff, vma.file, vma.anonVma, vma.forked);
   mm.insertVma(moved);
-  mm.mergeNeighbours(moved);
+  mm.mergeNeighbours(moved, 'copy_vma');
   movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages));
   munmap(mm, oldStart, oldPages);
   mm.flushTlb();
   return newStart;
 }
 
+/** vma_to_resize(): the VMA at oldStart must hold the whole old range. */
+function vmaToResize(mm: Mm, oldStart: number, oldPages: number): Vma | number {
+  const vma = mm.findVma(oldStart);
+  if (vma === null) return -EFAULT;
+  if (oldPages > vma.end - oldStart) return -EFAULT;
+  return vma;
+}
+
 /**
  * mremap(2) on [oldStart, oldStart + oldPages): shrink, grow in place, or (with MREMAP_MAYMOVE)
- * move, to `newAddr` with MREMAP_FIXED. Returns the new first page or -errno.
+ * move, to `newAddr` with MREMAP_FIXED. Returns the new first page or -errno. The order of the
+ * checks and of the unmaps is the kernel's: a shrink never looks past the VMA at oldStart, and a
+ * move unmaps the destination and the old tail before it checks the rest (mremap_to()).
  */
 export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: number, flags = 0, newAddr?: number): number {
-  if (!Number.isInteger(newPages) || newPages <= 0 || !Number.isInteger(oldPages) || oldPages <= 0) return -EINVAL;
+  if (!Number.isInteger(newPages) || newPages <= 0 || !Number.isInteger(oldPages) || oldPages < 0) return -EINVAL;
   if ((flags & MREMAP_FIXED) !== 0 && (flags & MREMAP_MAYMOVE) === 0) return -EINVAL;
-  const vma = mm.findVma(oldStart);
-  if (vma === null || vma.start > oldStart || oldStart + oldPages > vma.end) return -EFAULT;
+  if (mm.findVma(oldStart) === null) return -EFAULT;
   if ((flags & MREMAP_FIXED) !== 0) {
     if (newAddr === undefined || newAddr < 0 || newAddr + newPages > TASK_SIZE_VPN) return -EINVAL;
     if (newAddr < oldStart + oldPages && oldStart < newAddr + newPages) return -EINVAL;
@@ -93,21 +109,27 @@ export function mremap(mm: Mm, oldStart: number, oldPages: number, newPages: num
       munmap(mm, oldStart + newPages, oldPages - newPages);
       oldPages = newPages;
     }
-    const v = mm.findVma(oldStart)!;
+    const v = vmaToResize(mm, oldStart, oldPages);
+    if (typeof v === 'number') return v;
     return moveVma(mm, v, oldStart, oldPages, newAddr, newPages);
   }
   if (newPages <= oldPages) {
+    // "Always allow a shrinking remap: that just unmaps the unnecessary pages."
     if (newPages < oldPages) munmap(mm, oldStart + newPages, oldPages - newPages);
     return oldStart;
   }
+  const vma = vmaToResize(mm, oldStart, oldPages);
+  if (typeof vma === 'number') return vma;
   if (oldStart + oldPages === vma.end) {
     const i = mm.vmas.indexOf(vma);
     const next = i + 1 < mm.vmas.length ? mm.vmas[i + 1] : null;
     const newEnd = oldStart + newPages;
+    // vma_expandable()
     if ((next === null || next.start >= newEnd) && newEnd <= TASK_SIZE_VPN) {
+      if ((vma.flags & VM_ACCOUNT) !== 0 && !vmEnoughMemory(mm, newPages - oldPages)) return -ENOMEM;
       // vma_merge() on the extension: the VMA grows, keeping its VM_SOFTDIRTY state.
       vma.end = newEnd;
-      mm.mergeNeighbours(vma);
+      mm.mergeNeighbours(vma, 'expand');
       return oldStart;
     }
   }

@@ -23,6 +23,18 @@ export const PG_swapcache = 1 << 5;
 /** MADV_FREE: reclaim may drop the page instead of swapping it while its pte is clean. */
 export const PG_lazyfree = 1 << 6;
 export const PG_used = 1 << 7;
+/**
+ * PageAnonExclusive: this anon page is known to be mapped only by this process (set on a new or
+ * reused page, cleared when fork shares it). do_wp_page() reuses such a page without looking at
+ * reference counts; a shared THP subpage without it is always copied.
+ */
+export const PG_anon_exclusive = 1 << 8;
+/**
+ * PG_dirty on an anon page: set when a dirty huge PMD is split (__split_huge_pmd_locked()) or a
+ * dirty pte is unmapped for a THP split (try_to_migrate_one()), and passed to every subpage; cleared
+ * by MADV_FREE. MADV_FREE leaves a dirty page alone while another process maps it.
+ */
+export const PG_dirty = 1 << 9;
 
 export const FRAMES_PER_CHUNK = HPAGE_PMD_NR;
 const CHUNK_BYTES = FRAMES_PER_CHUNK * PAGE_SIZE;
@@ -40,7 +52,7 @@ export class OutOfMemory extends Error {
 export class PageAlloc {
   readonly maxFrames: number;
   readonly chunks: Uint8Array[] = [];
-  readonly flags: Uint8Array;
+  readonly flags: Uint16Array;
   readonly mapcount: Int32Array;
   readonly compound: Int32Array;
   readonly refs: Int32Array;
@@ -67,7 +79,7 @@ export class PageAlloc {
     // Two chunks are reserved: the huge zero page and the chunk holding the zero page.
     this.maxChunks = Math.ceil(frames / FRAMES_PER_CHUNK) + 2;
     this.maxFrames = this.maxChunks * FRAMES_PER_CHUNK;
-    this.flags = new Uint8Array(this.maxFrames);
+    this.flags = new Uint16Array(this.maxFrames);
     this.mapcount = new Int32Array(this.maxFrames);
     this.compound = new Int32Array(this.maxFrames);
     this.refs = new Int32Array(this.maxFrames);
@@ -129,7 +141,7 @@ export class PageAlloc {
     if (c < 0) return -1;
     const head = c * FRAMES_PER_CHUNK;
     for (let i = 0; i < FRAMES_PER_CHUNK; i++) {
-      this.flags[head + i] = PG_used | PG_anon | PG_thp;
+      this.flags[head + i] = PG_used | PG_anon | PG_thp | PG_anon_exclusive;
       this.mapcount[head + i] = 0;
     }
     this.flags[head] |= PG_head;

@@ -66,6 +66,12 @@ export class ShmemFile {
     return pfn;
   }
 
+  /** write(2) of every page: all of the file is in the page cache. False when memory runs out. */
+  writeAll(mem: PageAlloc, swap: SwapDevice): boolean {
+    for (let i = 0; i < this.nrPages; i++) if (this.getPage(i, mem, swap) < 0) return false;
+    return true;
+  }
+
   /** Write an unmapped page cache page to swap and drop it (shmem_writepage). */
   pageout(index: number, mem: PageAlloc, swap: SwapDevice): boolean {
     const pfn = this.pfn[index];

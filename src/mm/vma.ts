@@ -63,6 +63,11 @@ export class Vma {
     public readonly file: ShmemFile | null,
     /** anon_vma: 0 until the first anonymous page is faulted in. */
     public anonVma: number = 0,
+    /**
+     * The anon_vma_chain has more than one link: the VMA was copied by fork (anon_vma_fork()) from
+     * one that had an anon_vma. Such a VMA never takes in a neighbour without an anon_vma.
+     */
+    public forked = false,
   ) {}
 
   get pages(): number {
@@ -79,16 +84,36 @@ export class Vma {
   }
 
   clone(): Vma {
-    return new Vma(this.start, this.end, this.flags, this.kind, this.pgoff, this.file, this.anonVma);
+    return new Vma(this.start, this.end, this.flags, this.kind, this.pgoff, this.file, this.anonVma, this.forked);
   }
 }
 
-/** is_mergeable_vma() + is_mergeable_anon_vma(): VM_SOFTDIRTY never blocks a merge. */
-export function canMerge(prev: Vma, next: Vma): boolean {
-  if (prev.end !== next.start) return false;
-  if (((prev.flags ^ next.flags) & ~VM_SOFTDIRTY) !== 0) return false;
-  if (prev.kind !== next.kind || prev.file !== next.file) return false;
-  if (prev.pgoff + prev.pages !== next.pgoff) return false;
-  if (prev.anonVma !== 0 && next.anonVma !== 0 && prev.anonVma !== next.anonVma) return false;
-  return true;
+/**
+ * is_mergeable_anon_vma(anonVma, existing.anon_vma, existing): equal anon_vmas merge; a range
+ * without one merges into an existing VMA only when that VMA's anon_vma_chain is a single link
+ * ("avoid merging VMA cloned from parents"); an empty chain is not singular either.
+ */
+export function isMergeableAnonVma(anonVma: number, existing: Vma | null, existingAnonVma = existing?.anonVma ?? 0): boolean {
+  if (anonVma === existingAnonVma) return true;
+  if (anonVma !== 0 && existingAnonVma !== 0) return false;
+  if (existing === null) return true;
+  return existing.anonVma !== 0 && !existing.forked;
+}
+
+/** is_mergeable_vma() and the pgoff rule for `range` placed right after `prev`. */
+export function canMergeAfter(prev: Vma, range: Vma, anonVma: number): boolean {
+  if (prev.end !== range.start) return false;
+  if (((prev.flags ^ range.flags) & ~VM_SOFTDIRTY) !== 0) return false;
+  if (prev.kind !== range.kind || prev.file !== range.file) return false;
+  if (prev.pgoff + prev.pages !== range.pgoff) return false;
+  return isMergeableAnonVma(anonVma, prev);
+}
+
+/** can_vma_merge_before(): `range` placed right before `next`. */
+export function canMergeBefore(range: Vma, next: Vma, anonVma: number): boolean {
+  if (range.end !== next.start) return false;
+  if (((range.flags ^ next.flags) & ~VM_SOFTDIRTY) !== 0) return false;
+  if (range.kind !== next.kind || range.file !== next.file) return false;
+  if (range.pgoff + range.pages !== next.pgoff) return false;
+  return isMergeableAnonVma(anonVma, next);
 }

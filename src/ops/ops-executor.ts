@@ -2,10 +2,10 @@
  * Runs op-script ops on an emulated process and produces the observations the reference runner
  * prints (../shared/spec/ops-language.md), in the same field order.
  */
-import { EFAULT, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
+import { EFAULT, EINVAL, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';
 import { madvise } from '../mm/madvise.js';
-import { mmap, munmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { mmap, munmap, PROT_READ, PROT_WRITE, TASK_SIZE_VPN } from '../mm/mmap.js';
 import { mprotect } from '../mm/mprotect.js';
 import { mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
@@ -40,7 +40,30 @@ interface Frame {
   task: Task;
   names: Map<string, Range>;
   nextSlot: number;
+  /** Line of the fork that made this process (children only). */
+  forkLine: number;
 }
+
+/**
+ * totalram_pages() of the reference machine (qemu -m 2048) under each kernel, found with the
+ * oracle: the overcommit heuristic refuses a private writable mmap of more than totalram + swap
+ * (131071 pages of zram) pages, and the largest one accepted was 634104 pages on 6.1.192 and
+ * 635857 on 6.12.117 (within a page or so from boot to boot: it moves with the initramfs).
+ * `tracker script` gives its machine this much memory unless told otherwise.
+ */
+export const OPS_REFERENCE_TOTALRAM_PAGES: Readonly<Record<string, number>> = { '6.1': 503033, '6.12': 504786 };
+
+/** The memory of the reference machine as the given kernel profile sees it. */
+export function opsReferenceMemoryBytes(profile: string): number {
+  return (OPS_REFERENCE_TOTALRAM_PAGES[profile] ?? OPS_REFERENCE_TOTALRAM_PAGES['6.1']) * PAGE_SIZE;
+}
+
+/** tmpfs at /tmp in the reference machine is mounted size=512m: a bigger file cannot be written. */
+export const OPS_TMPFS_PAGES = 131072;
+const ENOSPC = 28;
+const EEXIST = 17;
+const ECHILD = 10;
+const SIGKILL = 9;
 
 function protBits(p: OpProt): number {
   return p === 'none' ? 0 : p === 'r' ? PROT_READ : PROT_READ | PROT_WRITE;
@@ -56,6 +79,14 @@ export class OpsExecutor {
   private stack: Frame[] = [];
   private cur: Frame;
   private files = 0;
+  /** The OOM killer killed the current process: its ops are skipped up to its endchild. */
+  private dead = false;
+  /** fork/endchild nesting seen while skipping a dead process's ops. */
+  private deadDepth = 0;
+  /** The top-level process was killed: the script is over. */
+  oomKilled = false;
+  /** Processes the OOM killer killed. */
+  oomKills = 0;
 
   constructor(
     readonly kernel: Kernel,
@@ -66,6 +97,7 @@ export class OpsExecutor {
       task,
       names: new Map(state?.names ?? []),
       nextSlot: state?.nextSlot ?? OPS_FIRST_SLOT_VPN,
+      forkLine: 0,
     };
     this.files = state?.files ?? 0;
   }
@@ -88,31 +120,87 @@ export class OpsExecutor {
     return this.cur.names.get(name);
   }
 
+  /** The reference runner's alloc_slot(): 2 MiB-aligned, taken even when the mmap then fails. */
   private slot(pages: number): number {
     const start = Math.ceil(this.cur.nextSlot / 512) * 512;
-    this.cur.nextSlot = start + pages + OPS_SLOT_GAP_PAGES;
+    this.cur.nextSlot = start + Math.ceil(pages / 512) * 512 + OPS_SLOT_GAP_PAGES;
     return start;
-  }
-
-  private need(name: string, line: number): Range {
-    const r = this.cur.names.get(name);
-    if (r === undefined) throw new Error(`line ${line}: unknown mapping name '${name}'`);
-    return r;
   }
 
   /** Run one op; observations (and failures) go to `emit`. */
   exec(op: Op, emit: (o: Observation) => void): void {
+    if (this.oomKilled) return;
+    if (this.dead) {
+      // The killed child's ops never run; its parent waits at the matching endchild.
+      if (op.op === 'fork') this.deadDepth++;
+      else if (op.op === 'endchild' && this.deadDepth-- === 0) this.reapKilledChild(emit);
+      return;
+    }
+    try {
+      this.execOp(op, emit);
+    } catch (e) {
+      if (!(e instanceof OomKill)) throw e;
+      this.oomKill(op, e.page, emit);
+    }
+  }
+
+  /**
+   * The OOM killer picked this process (the only one using memory): SIGKILL. It prints what a
+   * fault prints, with signal 9; a parent then sees its child killed, as the reference runner
+   * reports it ("child_status": the wait status, 9).
+   */
+  private oomKill(op: Op, page: number | undefined, emit: (o: Observation) => void): void {
+    const o: Observation = this.inChild ? { line: op.line, op: op.op, proc: 'child' } : { line: op.line, op: op.op };
+    o.signal = SIGKILL;
+    if (page !== undefined) o.page = page;
+    emit(o);
+    this.oomKills++;
+    if (!this.inChild) {
+      this.oomKilled = true;
+      return;
+    }
+    this.dead = true;
+    this.deadDepth = 0;
+  }
+
+  private reapKilledChild(emit: (o: Observation) => void): void {
+    const forkLine = this.cur.forkLine;
+    this.kernel.exit(this.cur.task);
+    this.cur = this.stack.pop()!;
+    this.dead = false;
+    const o: Observation = this.inChild ? { line: forkLine, op: 'fork', proc: 'child' } : { line: forkLine, op: 'fork' };
+    emit({ ...o, errno: ECHILD, child_status: SIGKILL });
+  }
+
+  private execOp(op: Op, emit: (o: Observation) => void): void {
     const mm = this.cur.task.mm;
     const head = (): Observation => (this.inChild ? { line: op.line, op: op.op, proc: 'child' } : { line: op.line, op: op.op });
     const fail = (errno: number, extra: Observation = {}): void => emit({ ...head(), errno, ...extra });
+    // The reference runner: an op naming no mapping of this process is "bad op or unknown mapping".
+    const unknown = (): void => fail(EINVAL, { error: 'bad op or unknown mapping' });
     switch (op.op) {
       case 'mmap': {
         let start: number;
-        if (op.at !== undefined) start = this.need(op.at.name, op.line).start + op.at.offset;
-        else start = this.slot(op.pages);
+        const fixed = op.at !== undefined;
+        if (op.at !== undefined) {
+          const other = this.cur.names.get(op.at.name);
+          if (other === undefined) return unknown();
+          start = other.start + op.at.offset;
+        } else start = this.slot(op.pages);
+        if (op.kind === 'file' && op.pages > OPS_TMPFS_PAGES) return fail(ENOSPC, { stage: 'write' });
+        // Without at=, the runner maps with MAP_FIXED_NOREPLACE at its slot.
+        if (!fixed && start + op.pages <= TASK_SIZE_VPN && mm.vmasIn(start, start + op.pages).length > 0) return fail(EEXIST);
         const file = op.kind === 'file' ? ShmemFile.withPattern(`/tmp/tracker-ops-file-${++this.files}`, op.pages) : undefined;
+        // The runner write(2)s the file before mapping it: every page is in the page cache.
+        if (file !== undefined && !file.writeAll(mm.mem, mm.swap)) {
+          file.release(mm.mem, mm.swap);
+          return fail(ENOSPC, { stage: 'write' });
+        }
         const r = mmap(mm, { start, pages: op.pages, prot: protBits(op.prot), kind: op.kind, fixed: true, file });
-        if (r < 0) return fail(-r);
+        if (r < 0) {
+          if (file !== undefined && file.refs === 0) file.release(mm.mem, mm.swap);
+          return fail(-r);
+        }
         this.cur.names.set(op.name, { start: r, pages: op.pages });
         if (op.huge) {
           const h = madvise(mm, r, op.pages, 'hugepage');
@@ -122,13 +210,14 @@ export class OpsExecutor {
       }
       case 'write':
       case 'read': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         for (let i = op.first; i < op.first + op.count; i++) {
           const addr = (r.start + i) * PAGE_SIZE;
           const res = op.op === 'write' ? mm.write8(addr, op.byte) : mm.read8(addr);
           if (res < 0) {
             if (res === -SIGSEGV || res === -SIGBUS) return fail(EFAULT, { signal: -res, page: i });
-            return fail(ENOMEM, { page: i });
+            throw new OomKill(i);
           }
         }
         return;
@@ -137,28 +226,32 @@ export class OpsExecutor {
         emit({ ...head(), value: op.value, errno: clearRefsWrite(mm, op.value) });
         return;
       case 'mprotect': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         const res = mprotect(mm, r.start + op.first, op.count, protBits(op.prot));
         if (res < 0) fail(-res);
         return;
       }
       case 'munmap': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         const res = munmap(mm, r.start + op.first, op.count);
         if (res < 0) fail(-res);
         return;
       }
       case 'mremap': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         const res = op.move
-          ? mremap(mm, r.start, r.pages, op.pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(op.pages))
+          ? mremap(mm, r.start, r.pages, op.pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(Math.max(op.pages, r.pages)))
           : mremap(mm, r.start, r.pages, op.pages, 0);
         if (res < 0) return fail(-res);
         this.cur.names.set(op.name, { start: res, pages: op.pages });
         return;
       }
       case 'madvise': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         const res = madvise(mm, r.start + op.first, op.count, op.advice);
         if (res < 0) fail(-res);
         return;
@@ -166,7 +259,7 @@ export class OpsExecutor {
       case 'fork': {
         const child = this.kernel.fork(this.cur.task);
         this.stack.push(this.cur);
-        this.cur = { task: child, names: new Map(this.cur.names), nextSlot: this.cur.nextSlot };
+        this.cur = { task: child, names: new Map(this.cur.names), nextSlot: this.cur.nextSlot, forkLine: op.line };
         return;
       }
       case 'endchild': {
@@ -177,12 +270,14 @@ export class OpsExecutor {
         return;
       }
       case 'pagemap': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         emit({ ...head(), name: op.name, flags: pagemapFlags(this.kernel, this.cur.task, r.start, r.pages) });
         return;
       }
       case 'smaps': {
-        const r = this.need(op.name, op.line);
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
         const vmas = mm.vmasIn(r.start, r.start + r.pages).map((v) => {
           const e = smapsVma(mm, v);
           return { from: v.start - r.start, to: v.end - r.start, sd: e.softDirty ? 1 : 0, anon_huge_kb: e.anonHugeKb, vmflags: e.vmFlags };
@@ -196,6 +291,7 @@ export class OpsExecutor {
 
   /** End the script: a child still running exits. */
   finish(): void {
+    this.dead = false;
     while (this.stack.length > 0) {
       this.kernel.exit(this.cur.task);
       this.cur = this.stack.pop()!;
@@ -227,14 +323,34 @@ export function pagemapFlags(kernel: Kernel, task: Task, start: number, pages: n
   return out;
 }
 
+export interface OpsRun {
+  observations: Observation[];
+  /** Processes the OOM killer killed (their SIGKILL is among the observations). */
+  oomKills: number;
+}
+
 /** Run a whole parsed script on a fresh process and collect its observations. */
-export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
+export function runOpsScript(kernel: Kernel, ops: Op[]): OpsRun {
   const task = kernel.spawn('ops');
   const ex = new OpsExecutor(kernel, task);
-  const out: Observation[] = [];
-  for (const op of ops) ex.exec(op, (o) => out.push(o));
+  const observations: Observation[] = [];
+  for (const op of ops) {
+    ex.exec(op, (o) => observations.push(o));
+    if (ex.oomKilled) break;
+  }
   ex.finish();
-  return out;
+  return { observations, oomKills: ex.oomKills };
+}
+
+export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
+  return runOpsScript(kernel, ops).observations;
+}
+
+/** Thrown inside an op when a fault finds no memory: the OOM killer's SIGKILL for this process. */
+class OomKill extends Error {
+  constructor(readonly page?: number) {
+    super('out of memory');
+  }
 }
 
 export { ENOMEM };

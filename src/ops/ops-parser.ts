@@ -76,10 +76,11 @@ const KINDS: readonly string[] = ['anon', 'shared', 'file'];
 export function parseOps(text: string, file: string): Op[] {
   const ops: Op[] = [];
   const lines = text.split(/\r?\n/);
-  let inChild = false;
-  // Names live in the process's memory: a child's new names are gone after endchild.
-  let known = new Set<string>();
-  let parentKnown = known;
+  let depth = 0;
+  // A name no earlier mmap line defines is a typo, refused here. Whether a defined name is mapped
+  // when its op runs (its mmap may fail, a child's names die at endchild) is known only then: the
+  // executor reports it as the reference runner does, errno 22.
+  const known = new Set<string>();
   for (let n = 0; n < lines.length; n++) {
     const line = n + 1;
     const fail = (m: string): never => {
@@ -161,17 +162,13 @@ export function parseOps(text: string, file: string): Op[] {
       }
       case 'fork':
         count(0, 0);
-        if (inChild) fail('fork inside a child is not supported: end the child first');
-        inChild = true;
-        parentKnown = known;
-        known = new Set(known);
+        depth++;
         ops.push({ op, line });
         break;
       case 'endchild':
         count(0, 0);
-        if (!inChild) fail("'endchild' without a 'fork'");
-        inChild = false;
-        known = parentKnown;
+        if (depth === 0) fail("'endchild' without a 'fork'");
+        depth--;
         ops.push({ op, line });
         break;
       case 'pagemap':

@@ -10,7 +10,7 @@ const PMD_PAGES = 512;
 const PUD_PAGES = 512 * 512;
 
 /** The first page in [start, end) under a populated PMD entry, or end. */
-export function pagemapScanNext(task: Task, start: number, end: number): number {
+export function pagemapScanNext(task: Pick<Task, 'mm'>, start: number, end: number): number {
   const pt = task.mm.pt;
   let vpn = start;
   while (vpn < end) {

@@ -42,7 +42,10 @@ export function smapsVma(mm: Mm, vma: Vma): SmapsEntry {
   const mem = mm.mem;
   walkPageRange(mm, vma.start, vma.end, {
     pmdEntry(pmd, from, to) {
-      const head = mm.pt.lo[pmd] >>> 12;
+      const e = mm.pt.lo[pmd];
+      const head = e >>> 12;
+      // smaps_pmd_entry(): 6.1's follow_trans_huge_pmd(FOLL_DUMP) refuses a PROT_NONE PMD.
+      if ((e & _PAGE_PRESENT) === 0 && !mm.profile.smapsProtNoneThp) return true;
       if (!mem.isZero(head)) {
         rss += to - from;
         if ((mem.flags[head] & PG_anon) !== 0) {

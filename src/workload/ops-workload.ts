@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError, ResourceError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
 import { OpsExecutor, type OpsExecutorState } from '../ops/ops-executor.js';
 import { type Op, OpsSyntaxError, parseOps } from '../ops/ops-parser.js';
@@ -91,6 +91,8 @@ export class OpsWorkload implements WorkloadProcess {
       }
       this.ex.exec(this.ops[this.op++], discard);
       this._steps++;
+      // The OOM killer killed the simulated process (or a child of it): the machine is too small.
+      if (this.ex.oomKills > 0) throw new ResourceError(`op script ${basename(this.file)}: emulated memory exhausted at line ${this.ops[this.op - 1].line}; give the machine more --memory`);
     }
   }
 

@@ -14,6 +14,7 @@ import { walkPageRange } from '../mm/pagewalk.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { PM_SOFT_DIRTY_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
+import { pagemapScanNext } from '../proc/pagemap-scan.js';
 import { kerndat } from '../proc/kerndat.js';
 import { type Duration, WorkloadClock } from './clock.js';
 import { shouldDumpPage } from '../criu/should-dump-page.js';
@@ -86,7 +87,8 @@ function asDuration(d: Duration | number): Duration {
 export function countSoftDirty(mm: Mm, words: Uint32Array, format: PagemapFormat, zeroPagePfn: number): number {
   let n = 0;
   for (const v of [...mm.vmas]) {
-    for (let at = v.start; at < v.end; at += PAGEMAP_BATCH) {
+    // Stretches without page tables hold nothing: skipped as PAGEMAP_SCAN skips them.
+    for (let at = pagemapScanNext({ mm }, v.start, v.end); at < v.end; at = pagemapScanNext({ mm }, at, v.end)) {
       const count = Math.min(PAGEMAP_BATCH, v.end - at);
       readPagemap(mm, at, count, words, format);
       const privateFile = v.kind === 'file';
@@ -94,6 +96,7 @@ export function countSoftDirty(mm: Mm, words: Uint32Array, format: PagemapFormat
         const hi = words[i + 1];
         if ((hi & PM_SOFT_DIRTY_HI) !== 0 && shouldDumpPage(words[i], hi, privateFile, zeroPagePfn)) n++;
       }
+      at += count;
     }
   }
   return n;

@@ -1,0 +1,165 @@
+/**
+ * Seeded random op scripts over the whole op language (../shared/spec/ops-language.md), for
+ * recording on the real kernel (test/oracle/record.sh) and replaying as regression tests.
+ *
+ *   node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1]
+ *
+ * writes OUTDIR/r-SEED-NNNN.ops (40-260 ops each). The same seed always gives the same scripts. Every script mixes
+ * anonymous, shared and private file mappings (some THP-sized with `huge`, some placed with `at=`
+ * next to or over others), writes and reads, clear_refs (mostly 4, sometimes other values),
+ * mprotect, munmap, mremap (grow, shrink, move, over several VMAs and holes), every madvise advice
+ * on whole and partial ranges, nested fork ... endchild blocks, and pagemap/smaps observations.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** mulberry32: small, fast, and the same on every platform. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Mapping {
+  name: string;
+  pages: number;
+  kind: 'anon' | 'shared' | 'file';
+}
+
+export function generateScript(seed: number): string {
+  const r = rng(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const chance = (p: number): boolean => r() < p;
+  const lines: string[] = [`# random scenario, seed ${seed}`];
+  // Names known in each process level: a child's new names die with it.
+  const stack: Mapping[][] = [];
+  let maps: Mapping[] = [];
+  let nameSeq = 0;
+  const nops = chance(0.7) ? int(40, 140) : int(140, 260);
+  let depth = 0;
+  let childOps = 0;
+
+  const sizeFor = (huge: boolean): number => {
+    if (huge) return pick([512, 1024, 1024, 1536, 600, 520]);
+    return pick([1, 2, 3, 4, 5, 8, 8, 12, 16, 16, 24, 32, 64, 512]);
+  };
+  const range = (m: Mapping): [number, number] => {
+    const p = Math.max(1, m.pages);
+    if (chance(0.25)) return [0, p];
+    if (p >= 512 && chance(0.5)) {
+      // THP-relevant ranges: whole PMDs, halves, single pages inside a PMD
+      const base = pick([0, 512].filter((b) => b < p));
+      return pick<[number, number]>([
+        [base, Math.min(512, p - base)],
+        [base + int(0, 511) % p, int(1, 40)],
+        [base + 256, 256],
+        [base, int(1, 300)],
+      ]);
+    }
+    const first = int(0, p - 1);
+    return [first, int(1, Math.max(1, p - first + (chance(0.1) ? 4 : 0)))];
+  };
+  const newMmap = (): void => {
+    const kind = pick(['anon', 'anon', 'anon', 'shared', 'file'] as const);
+    const huge = kind === 'anon' ? chance(0.35) : chance(0.05);
+    const pages = sizeFor(huge);
+    const prot = pick(['rw', 'rw', 'rw', 'rw', 'r', 'none']);
+    const reuse = maps.length > 0 && chance(0.1);
+    const name = reuse ? pick(maps).name : `m${nameSeq++}`;
+    let at = '';
+    if (maps.length > 0 && chance(0.25)) {
+      const o = pick(maps);
+      at = ` at=${o.name}` + pick(['', `+${o.pages}`, `+${int(0, o.pages)}`, `+${o.pages + int(0, 2)}`]).replace(/\+0$/, '');
+    }
+    lines.push(`mmap ${name} ${pages} ${prot} ${kind}${huge ? ' huge' : ''}${at}`);
+    maps = maps.filter((m) => m.name !== name);
+    maps.push({ name, pages, kind });
+  };
+  const observe = (m: Mapping): void => {
+    lines.push(`${chance(0.6) ? 'pagemap' : 'smaps'} ${m.name}`);
+  };
+
+  newMmap();
+  for (let i = 0; i < nops; i++) {
+    if (maps.length === 0 || chance(0.07)) {
+      newMmap();
+      continue;
+    }
+    const m = pick(maps);
+    const x = r();
+    if (x < 0.22) {
+      const [f, c] = range(m);
+      // zero bytes matter: a split THP maps zero-filled subpages to the zero page on 6.12
+      lines.push(`write ${m.name} ${f} ${c}` + (chance(m.pages >= 512 ? 0.25 : 0.1) ? ` ${pick(['0x0', '0x0', '0x55', '7'])}` : ''));
+    } else if (x < 0.3) {
+      const [f, c] = range(m);
+      lines.push(`read ${m.name} ${f} ${c}`);
+    } else if (x < 0.4) {
+      lines.push(`clear_refs ${chance(0.9) ? '4' : pick(['1', '2', '3', '5', '6', '"4\\n"', 'x'])}`);
+    } else if (x < 0.47) {
+      const [f, c] = range(m);
+      lines.push(`mprotect ${m.name} ${f} ${c} ${pick(['r', 'rw', 'rw', 'none'])}`);
+    } else if (x < 0.51) {
+      const [f, c] = range(m);
+      lines.push(`munmap ${m.name} ${f} ${c}`);
+    } else if (x < 0.57) {
+      const np = pick([1, 2, Math.max(1, m.pages >> 1), m.pages + 1, m.pages + int(1, 16), m.pages * 2, 512, 1024, Math.max(1, m.pages - 1)]);
+      const move = chance(0.5);
+      lines.push(`mremap ${m.name} ${np}${move ? ' move' : ''}`);
+      m.pages = np;
+    } else if (x < 0.7) {
+      const [f, c] = range(m);
+      const adv = pick(['dontneed', 'free', 'pageout', 'pageout', 'cold', 'willneed', 'remove', 'hugepage', 'nohugepage', 'free', 'pageout']);
+      lines.push(`madvise ${m.name} ${f} ${c} ${adv}`);
+    } else if (x < 0.76 && depth < 3 && chance(depth === 0 ? 1 : 0.4)) {
+      lines.push('fork');
+      stack.push(maps.map((q) => ({ ...q })));
+      depth++;
+      childOps = int(3, 20);
+    } else if (x < 0.95) {
+      observe(m);
+    } else {
+      newMmap();
+    }
+    if (depth > 0 && --childOps <= 0) {
+      for (const q of maps) if (chance(0.3)) observe(q);
+      lines.push('endchild');
+      maps = stack.pop()!;
+      depth--;
+      childOps = depth > 0 ? int(1, 8) : 0;
+    }
+  }
+  while (depth > 0) {
+    lines.push('endchild');
+    maps = stack.pop()!;
+    depth--;
+  }
+  for (const m of maps) {
+    lines.push(`pagemap ${m.name}`);
+    lines.push(`smaps ${m.name}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function main(): void {
+  const [out, countArg, seedArg] = process.argv.slice(2);
+  if (out === undefined) {
+    process.stderr.write('usage: node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1]\n');
+    process.exit(2);
+  }
+  const count = Number(countArg ?? 240);
+  const seed = Number(seedArg ?? 1);
+  mkdirSync(out, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    const s = seed * 100000 + i;
+    writeFileSync(join(out, `r-${seed}-${String(i).padStart(4, '0')}.ops`), generateScript(s));
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/.*\//, '/'))) main();
