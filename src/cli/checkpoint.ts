@@ -13,6 +13,7 @@ import { DEFAULT_WORKLOAD } from '../workload/index.js';
 import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatUs, parseBytes } from './units.js';
+import { addImageOptions, imageOptions, type ImageFlags } from './image-options.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
 
@@ -23,7 +24,7 @@ export function memorySize(v: string): number {
   return Math.min(n, DEFAULT_MEMORY_BYTES);
 }
 
-interface DumpFlags {
+interface DumpFlags extends ImageFlags {
   iterative: boolean;
   imagesDir: string;
   workload: string;
@@ -93,6 +94,7 @@ export function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given:
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    ...imageOptions(f),
   });
   out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
   return r;
@@ -119,6 +121,7 @@ export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
     leaveRunning: f.leaveRunning,
     force: f.force,
     memoryBytes: f.memory,
+    ...imageOptions(f),
     onIteration: (s, phase) => {
       if (f.json) return;
       if (phase === 'start') {
@@ -148,7 +151,7 @@ function renderRestore(r: RestoreReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  program
+  const dump = program
     .command('dump')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
@@ -173,7 +176,8 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', 'replace the images in a non-empty -D', false)
-    .option('--json', 'print one JSON document with CRIU stats names', false)
+    .option('--json', 'print one JSON document with CRIU stats names', false);
+  addImageOptions(dump)
     .addHelpText(
       'after',
       `
@@ -187,7 +191,7 @@ ${EXIT_CODES_HELP}`,
       else primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
     });
 
-  program
+  const preDump = program
     .command('pre-dump')
     .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
     .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
@@ -200,7 +204,8 @@ ${EXIT_CODES_HELP}`,
     .option('--bandwidth <rate>', 'page transfer rate for virtual-time figures', parseBytes('--bandwidth'), DEFAULT_DUMP_OPTIONS.bandwidth)
     .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
     .option('--force', 'replace an existing -D', false)
-    .option('--json', 'print the iteration\'s stats as JSON', false)
+    .option('--json', 'print the iteration\'s stats as JSON', false);
+  addImageOptions(preDump)
     .addHelpText(
       'after',
       `

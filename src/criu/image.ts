@@ -59,26 +59,30 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
   return Buffer.concat([header(kind, payload.length, crc32(payload)), payload]);
 }
 
-/** Write raw page data: chunks are written as they are, the crc computed on the way. */
-export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number, faultPoint?: (name: string) => void): void {
+/**
+ * Write raw page data: chunks are written as they are, the crc computed on the way. `length` is
+ * checked when known (null for compressed data, whose size is known once written); returns it.
+ */
+export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number | null, faultPoint?: (name: string) => void, middleAt = length ?? 0): number {
   const fd = openSync(path, 'w');
   try {
     writeSync(fd, Buffer.alloc(HEADER_BYTES));
     let crc = 0;
     let n = 0;
-    let middle = faultPoint !== undefined && length > 0;
+    let middle = faultPoint !== undefined && middleAt > 0;
     for (const c of chunks) {
       crc = crc32(c, crc);
       writeSync(fd, c);
       n += c.length;
-      if (middle && n >= length / 2) {
+      if (middle && n >= middleAt / 2) {
         middle = false;
         faultPoint!(`${basename(path)}:middle`);
       }
     }
-    if (n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
-    writeSync(fd, header(kind, length, crc), 0, HEADER_BYTES, 0);
+    if (length !== null && n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
+    writeSync(fd, header(kind, n, crc), 0, HEADER_BYTES, 0);
     fsyncSync(fd);
+    return n;
   } finally {
     closeSync(fd);
   }

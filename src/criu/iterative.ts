@@ -32,6 +32,9 @@ export interface IterativeDumpOptions {
   leaveRunning: boolean;
   force: boolean;
   memoryBytes?: number;
+  /** --compress-region (0: raw page data) and --auto-dedup. */
+  compressRegion?: number;
+  autoDedup?: boolean;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
   faultPoint?: (name: string) => void;
 }
@@ -124,6 +127,8 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
         faultPoint: crashPoint(it, o.faultPoint),
+        compressRegion: o.compressRegion,
+        autoDedup: o.autoDedup,
       });
       all.push(r.stats);
       o.onIteration?.(r.stats, 'done');

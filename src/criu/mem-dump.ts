@@ -25,6 +25,7 @@ import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, t
 import type { WorkloadProcess } from '../workload/process.js';
 import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
 import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
+import { RegionCompressor, type PageCompression } from './page-compress.js';
 import {
   PE_PARENT,
   PE_PRESENT,
@@ -180,6 +181,10 @@ export interface DumpIterationOptions {
    * with 'pages.img:middle' halfway through the page data, and with 'rename' before the rename.
    */
   faultPoint?: (name: string) => void;
+  /** Compress page data in regions of this many bytes (--compress-region); 0 or absent: raw. */
+  compressRegion?: number;
+  /** Release the parents' copies of the pages this iteration dumps (auto-dedup.ts). */
+  autoDedup?: boolean;
 }
 
 /**
@@ -240,9 +245,15 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     o.faultPoint?.(name);
     writeFileSync(join(tmp, name), data);
   };
-  put(IMAGE_FILES.pagemap, encodeImage('pagemap', { entries: c.entries }));
+  const region = o.compressRegion ?? 0;
+  const compression: PageCompression | undefined = region > 0 ? { codec: 'lz4', region } : undefined;
+  put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries: c.entries } : { entries: c.entries, compression }));
   o.faultPoint?.(IMAGE_FILES.pages);
-  writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes, o.faultPoint);
+  if (compression === undefined) writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes, o.faultPoint);
+  else {
+    const z = new RegionCompressor(region);
+    stats.bytes_stored = writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', z.frames(pageRuns(mm, c.dump)), null, o.faultPoint, 8);
+  }
   if (final) {
     const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
     put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));

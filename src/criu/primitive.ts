@@ -40,6 +40,8 @@ export interface PrimitiveDumpOptions {
   bandwidth: number;
   force: boolean;
   memoryBytes?: number;
+  compressRegion?: number;
+  autoDedup?: boolean;
 }
 
 export interface PrimitiveDumpReport {
@@ -114,6 +116,8 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     preDumpMode: 'splice',
     bandwidth: o.bandwidth,
     kernelName: kernelName ?? '6.1',
+    compressRegion: o.compressRegion,
+    autoDedup: o.autoDedup,
   });
   kernel.exit(proc.task);
   return { images_dir: o.imagesDir, parent: o.prevImagesDir ?? null, replayed_steps: replayed, stats: r.stats };

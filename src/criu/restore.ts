@@ -18,6 +18,7 @@ import { memoryDigest } from '../proc/mem.js';
 import { createWorkload, resumeWorkload } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
 import { IMAGE_FILES, RawImage, readImage } from './image.js';
+import { openPageData, readCompression, type PageData } from './page-compress.js';
 import { PE_PARENT, PE_PRESENT, type CoreImage, type InventoryEntry, type MmEntry, type PagemapImage, type ShmemImage } from './schema.js';
 
 /** One iteration directory, loaded and checked. */
@@ -27,8 +28,8 @@ export interface ChainLink {
   entries: PagemapImage['entries'];
   /** Offset in pages.img of each entry's first page (-1 for in-parent entries). */
   offsets: number[];
-  /** pages.img, checked and open; read on demand. */
-  pages: RawImage;
+  /** pages.img, checked and open; read on demand (decompressed when compressed). */
+  pages: PageData;
 }
 
 const MAX_CHAIN = 10_000;
@@ -57,11 +58,8 @@ function loadLink(dir: string): ChainLink {
       off += e.nr_pages * PAGE_SIZE;
     } else offsets.push(-1);
   }
-  const pages = RawImage.open(join(dir, IMAGE_FILES.pages), 'pages');
-  if (off !== pages.length) {
-    pages.close();
-    throw new ImageError(`${dir}: pages.img holds ${pages.length / PAGE_SIZE} pages, pagemap names ${off / PAGE_SIZE}`);
-  }
+  const compression = readCompression(dir, pm.compression);
+  const pages = openPageData(dir, RawImage.open(join(dir, IMAGE_FILES.pages), 'pages'), compression, off);
   return { dir, inventory, entries: pm.entries, offsets, pages };
 }
 

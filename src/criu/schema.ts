@@ -1,5 +1,6 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { WorkloadIdentity, WorkloadState } from '../workload/process.js';
+import type { PageCompression } from './page-compress.js';
 
 export interface InventoryEntry {
   format: 'tracker';
@@ -49,6 +50,8 @@ export interface PagemapEntry {
 
 export interface PagemapImage {
   entries: PagemapEntry[];
+  /** Present when pages.img is compressed (see page-compress.ts); absent for raw page data. */
+  compression?: PageCompression;
 }
 
 export interface ShmemImage {
@@ -70,6 +73,8 @@ export interface IterationStats {
   pages_written: number;
   pages_zero: number;
   bytes_written: number;
+  /** Bytes of page data in pages.img: bytes_written, or less when compressed (what crosses a link). */
+  bytes_stored?: number;
   /** Microseconds of virtual time the process was frozen. */
   frozen_time: number;
   /** Virtual microseconds spent reading pagemap and collecting pages, and copying them out. */

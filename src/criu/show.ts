@@ -10,8 +10,9 @@ import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
 import { HEADER_BYTES, IMAGE_FILES, RawImage, readImage, type ImageKind } from './image.js';
+import { openPageData, readCompression, type PageData } from './page-compress.js';
 import { PE_PARENT, PE_PRESENT, type CoreImage, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
-import { IMAGE_KINDS, imageKindOf, readInventory, readInventoryFile, readStatsFile, walkChain } from './stats.js';
+import { compressionRatio, IMAGE_KINDS, imageKindOf, readInventory, readInventoryFile, readStatsFile, walkChain } from './stats.js';
 import * as zlib from 'node:zlib';
 
 const crc32: (data: Uint8Array) => number = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
@@ -111,6 +112,10 @@ function readMm(path: string): MmEntry {
 }
 
 function readPagemap(path: string): PagemapEntry[] {
+  return readPagemapImage(path).entries;
+}
+
+function readPagemapImage(path: string): PagemapImage {
   const pm = readImage<PagemapImage>(path, 'pagemap');
   if (!isObject(pm) || !Array.isArray(pm.entries)) throw new ImageError(`${path}: pagemap image has no entries list`);
   let prevEnd = -1;
@@ -119,7 +124,15 @@ function readPagemap(path: string): PagemapEntry[] {
       throw new ImageError(`${path}: pagemap entry out of order or malformed`);
     prevEnd = e.vaddr + e.nr_pages;
   }
-  return pm.entries;
+  readCompression(path, pm.compression);
+  return pm;
+}
+
+/** Raw bytes the PE_PRESENT entries name. */
+function presentBytes(entries: PagemapEntry[]): number {
+  let n = 0;
+  for (const e of entries) if ((e.flags & PE_PRESENT) !== 0) n += e.nr_pages * PAGE_SIZE;
+  return n;
 }
 
 function readShmem(path: string): ShmemImage {
@@ -137,16 +150,26 @@ function decodeContents(path: string, kind: ImageKind): Record<string, unknown> 
     case 'mm':
       return { vmas: readMm(path).vmas.map(showVma) };
     case 'pagemap': {
-      const entries = readPagemap(path);
+      const pm = readPagemapImage(path);
+      const entries = pm.entries;
       const count = (flag: number) => entries.reduce((a, e) => a + ((e.flags & flag) !== 0 ? e.nr_pages : 0), 0);
       return {
         entries: entries.map((e) => ({ vaddr: vaddrHex(e.vaddr), nr_pages: e.nr_pages, flags: peFlagsString(e.flags) })),
         pages_present: count(PE_PRESENT),
         pages_in_parent: count(PE_PARENT),
+        ...(pm.compression !== undefined ? { compression: pm.compression } : {}),
       };
     }
     case 'pages': {
       // Streamed: the checksum is verified on open, without loading the page data.
+      // A compressed pages.img is read through its pagemap, which says how.
+      const pmPath = join(dirname(path), IMAGE_FILES.pagemap);
+      const pm = existsSync(pmPath) ? readPagemapImage(pmPath) : null;
+      if (pm?.compression !== undefined) {
+        const data = openPageData(dirname(path), RawImage.open(path, 'pages'), readCompression(pmPath, pm.compression), presentBytes(pm.entries));
+        data.close();
+        return { pages: data.length / PAGE_SIZE, bytes: data.length, stored_bytes: data.stored, compression: pm.compression.codec, region: pm.compression.region, ratio: compressionRatio(data.length, data.stored), crc32: hex(readFileCrc(path)) };
+      }
       const img = RawImage.open(path, 'pages');
       img.close();
       if (img.length % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${img.length} bytes, not a whole number of pages`);
@@ -269,8 +292,9 @@ function iterationDirOf(path: string): string {
 export function showPages(path: string, spec: PageSpec): PagesView {
   const dir = iterationDirOf(path);
   requireIterationDir(dir);
-  const entries = readPagemap(join(dir, IMAGE_FILES.pagemap));
-  const data = RawImage.open(join(dir, IMAGE_FILES.pages), 'pages');
+  const pm = readPagemapImage(join(dir, IMAGE_FILES.pagemap));
+  const entries = pm.entries;
+  const data = openPageData(dir, RawImage.open(join(dir, IMAGE_FILES.pages), 'pages'), readCompression(dir, pm.compression), presentBytes(entries));
   try {
     return showPagesFrom(dir, entries, data, spec);
   } finally {
@@ -278,7 +302,7 @@ export function showPages(path: string, spec: PageSpec): PagesView {
   }
 }
 
-function showPagesFrom(dir: string, entries: PagemapEntry[], data: RawImage, spec: PageSpec): PagesView {
+function showPagesFrom(dir: string, entries: PagemapEntry[], data: PageData, spec: PageSpec): PagesView {
   // Offset in pages.img of each entry's first page: PE_PRESENT runs are stored back to back.
   const offsets: number[] = [];
   let off = 0;

@@ -26,6 +26,7 @@ export interface ChainIteration {
   inventory: InventoryEntry;
   stats: IterationStats;
   files: FileSizes;
+  bytes_allocated: number;
 }
 
 function isDir(p: string): boolean {
@@ -95,6 +96,7 @@ export function readStatsFile(path: string): IterationStats {
   const s = readImage<IterationStats>(path, 'stats');
   if (s === null || typeof s !== 'object') throw new ImageError(`${path}: stats image is not an object`);
   for (const f of STAT_FIELDS) if (!isCount(s[f])) throw new ImageError(`${path}: stats image field ${f} is not a count`);
+  if (s.bytes_stored !== undefined && !isCount(s.bytes_stored)) throw new ImageError(`${path}: stats image field bytes_stored is not a count`);
   return s;
 }
 
@@ -111,6 +113,26 @@ function fileSizes(dir: string): FileSizes {
   return out;
 }
 
+/** Disk blocks the iteration's images occupy (st_blocks): smaller than their sizes once deduped. */
+function allocatedBytes(dir: string): number {
+  let n = 0;
+  for (const k of IMAGE_KINDS) {
+    const p = join(dir, IMAGE_FILES[k]);
+    if (existsSync(p)) n += statSync(p).blocks * 512;
+  }
+  return n;
+}
+
+/** Page bytes that crossed the link for an iteration: compressed when it was compressed. */
+export function linkBytes(s: Pick<IterationStats, 'bytes_written' | 'bytes_stored'>): number {
+  return s.bytes_stored ?? s.bytes_written;
+}
+
+/** bytes_written / bytes stored, rounded to 2 decimals (1 for raw page data). */
+export function compressionRatio(written: number, stored: number): number {
+  return stored === 0 ? 1 : Math.round((written / stored) * 100) / 100;
+}
+
 /** Walk from an iteration directory back to the first iteration; returns the chain oldest first. */
 export function walkChain(path: string): ChainIteration[] {
   const start = realpathSync(resolveIterationDir(path));
@@ -123,7 +145,7 @@ export function walkChain(path: string): ChainIteration[] {
     if (seen.size >= MAX_CHAIN) throw new ImageError(`${path}: parent chain longer than ${MAX_CHAIN}`);
     seen.add(dir);
     const inventory = readInventory(dir);
-    chain.unshift({ dir, inventory, stats: readStats(dir), files: fileSizes(dir) });
+    chain.unshift({ dir, inventory, stats: readStats(dir), files: fileSizes(dir), bytes_allocated: allocatedBytes(dir) });
     const parent = inventory.parent;
     if (parent === null) break;
     if (typeof parent !== 'string' || parent.startsWith('/')) throw new ImageError(`${dir}: parent reference must be relative`);
@@ -148,6 +170,11 @@ export type IterationSummary = Pick<
   dir: string;
   files: FileSizes;
   bytes_on_disk: number;
+  /** Page bytes in pages.img (compressed size with --compress) and bytes_written over it. */
+  bytes_stored: number;
+  compression_ratio: number;
+  /** Disk blocks allocated to the images (holes left by dedup are not). */
+  bytes_allocated: number;
 };
 
 export interface ChainStats {
@@ -160,9 +187,12 @@ export interface ChainStats {
     pages_skipped_parent: number;
     pages_written: number;
     bytes_written: number;
+    bytes_stored: number;
+    compression_ratio: number;
     frozen_time: number;
     files: Record<ImageKind, number>;
     bytes_on_disk: number;
+    bytes_allocated: number;
   };
   /** Frozen time of the last iteration: the downtime estimate when it is the final dump. */
   final_frozen_time: number;
@@ -182,6 +212,9 @@ export function summarizeChain(chain: ChainIteration[], imagesDir: string): Chai
     frozen_time: c.stats.frozen_time,
     files: c.files,
     bytes_on_disk: IMAGE_KINDS.reduce((a, k) => a + (c.files[k] ?? 0), 0),
+    bytes_stored: linkBytes(c.stats),
+    compression_ratio: compressionRatio(c.stats.bytes_written, linkBytes(c.stats)),
+    bytes_allocated: c.bytes_allocated,
   }));
   const sum = (f: (s: IterationSummary) => number) => iterations.reduce((a, s) => a + f(s), 0);
   const files = {} as Record<ImageKind, number>;
@@ -198,9 +231,12 @@ export function summarizeChain(chain: ChainIteration[], imagesDir: string): Chai
       pages_skipped_parent: sum((s) => s.pages_skipped_parent),
       pages_written: sum((s) => s.pages_written),
       bytes_written: sum((s) => s.bytes_written),
+      bytes_stored: sum((s) => s.bytes_stored),
+      compression_ratio: compressionRatio(sum((s) => s.bytes_written), sum((s) => s.bytes_stored)),
       frozen_time: sum((s) => s.frozen_time),
       files,
       bytes_on_disk: sum((s) => s.bytes_on_disk),
+      bytes_allocated: sum((s) => s.bytes_allocated),
     },
     final_frozen_time: last.stats.frozen_time,
     final_type: last.inventory.type,

@@ -1,0 +1,217 @@
+/**
+ * Compressed page data (`--compress`): pages.img holds the raw page stream cut into regions of
+ * `--compress-region` bytes (the last one shorter), each stored as a frame:
+ *
+ *   0  stored  u32   bytes that follow
+ *   4  data          stored === raw length of the region: the raw bytes (incompressible region);
+ *                    stored < raw length: an LZ4 block with its u32 raw length in front
+ *
+ * The pagemap records the codec and the region size (PagemapImage.compression); the raw length is
+ * what its PE_PRESENT entries name, so every frame's raw length is known before it is read and
+ * nothing is allocated from a length in the file that was not bounded first.
+ *
+ * LZ4 (lz4-napi: lz4_flex behind Node-API, prebuilt per platform inside the npm packages) was
+ * picked over zstd (better ratio, but zstd-napi compiles C at install time) and node:zlib's
+ * deflate/brotli (slower for less) by the measurements in the README.
+ */
+import { compressSync, uncompressSync } from 'lz4-napi';
+import { ImageError, UsageError } from '../errors.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import type { RawImage } from './image.js';
+
+export const DEFAULT_COMPRESS_REGION = 256 * 1024;
+/** A frame is read through RawImage's 1 MiB window. */
+export const MAX_COMPRESS_REGION = 1024 * 1024;
+
+export interface PageCompression {
+  codec: 'lz4';
+  /** Raw bytes per region, a multiple of the page size. */
+  region: number;
+}
+
+export function checkRegionSize(bytes: number): number {
+  if (!Number.isSafeInteger(bytes) || bytes < PAGE_SIZE || bytes > MAX_COMPRESS_REGION || bytes % PAGE_SIZE !== 0)
+    throw new UsageError(`--compress-region must be a multiple of 4K between 4K and 1M, got ${bytes}`);
+  return bytes;
+}
+
+/** Validate the `compression` field of a pagemap image (undefined/null: page data is raw). */
+export function readCompression(dir: string, value: unknown): PageCompression | null {
+  if (value === undefined || value === null) return null;
+  const c = value as PageCompression;
+  if (typeof c !== 'object' || c.codec !== 'lz4' || !Number.isSafeInteger(c.region) || c.region < PAGE_SIZE || c.region > MAX_COMPRESS_REGION || c.region % PAGE_SIZE !== 0)
+    throw new ImageError(`${dir}: pagemap names an unknown page compression; this tracker reads lz4 with regions of 4K..1M`);
+  return { codec: 'lz4', region: c.region };
+}
+
+/**
+ * Compress a raw page stream into frames as it goes: at most one region is buffered. `stored`
+ * counts the frame bytes produced so far (what pages.img holds and what crosses a link).
+ */
+export class RegionCompressor {
+  private readonly buf: Buffer;
+  private fill = 0;
+  stored = 0;
+  raw = 0;
+
+  constructor(readonly region: number) {
+    this.buf = Buffer.allocUnsafe(region);
+  }
+
+  /** The frames of a whole stream. */
+  *frames(chunks: Iterable<Uint8Array>): Generator<Uint8Array> {
+    for (const c of chunks) yield* this.push(c);
+    yield* this.finish();
+  }
+
+  *push(chunk: Uint8Array): Generator<Uint8Array> {
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(this.region - this.fill, chunk.length - at);
+      this.buf.set(chunk.subarray(at, at + n), this.fill);
+      this.fill += n;
+      at += n;
+      if (this.fill === this.region) yield* this.flush();
+    }
+  }
+
+  *finish(): Generator<Uint8Array> {
+    if (this.fill > 0) yield* this.flush();
+  }
+
+  private *flush(): Generator<Uint8Array> {
+    const raw = this.buf.subarray(0, this.fill);
+    const packed = compressSync(raw);
+    const data = packed.length < raw.length ? packed : raw;
+    const head = Buffer.allocUnsafe(4);
+    head.writeUInt32LE(data.length, 0);
+    this.stored += 4 + data.length;
+    this.raw += raw.length;
+    this.fill = 0;
+    yield head;
+    yield data;
+  }
+}
+
+/** Bytes of a whole raw stream once compressed (for what-would-cross-the-link figures). */
+export function compressedSize(chunks: Iterable<Uint8Array>, region = DEFAULT_COMPRESS_REGION): number {
+  const c = new RegionCompressor(region);
+  for (const _ of c.frames(chunks)) void _;
+  return c.stored;
+}
+
+/** Decode one frame's data (`stored` bytes) into exactly `rawLength` bytes. */
+export function decodeFrame(where: string, data: Uint8Array, rawLength: number): Buffer {
+  if (data.length === rawLength) return Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (data.length < 4 || data.length > rawLength) throw new ImageError(`${where}: compressed region of ${data.length} bytes for ${rawLength} raw bytes; the image is corrupted`);
+  const view = Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (view.readUInt32LE(0) !== rawLength) throw new ImageError(`${where}: compressed region says ${view.readUInt32LE(0)} raw bytes, the pagemap ${rawLength}; the image is corrupted`);
+  let out: Buffer;
+  try {
+    out = uncompressSync(view);
+  } catch {
+    throw new ImageError(`${where}: compressed region does not decode; the image is corrupted`);
+  }
+  if (out.length !== rawLength) throw new ImageError(`${where}: compressed region decodes to ${out.length} bytes, expected ${rawLength}`);
+  return out;
+}
+
+/** The page data of an iteration, raw or compressed: `length` raw bytes read by offset. */
+export interface PageData {
+  readonly path: string;
+  /** Raw page bytes. */
+  readonly length: number;
+  /** Bytes stored in pages.img. */
+  readonly stored: number;
+  read(offset: number, len: number): Buffer;
+  close(): void;
+}
+
+export function rawPageData(img: RawImage): PageData {
+  return { path: img.path, length: img.length, stored: img.length, read: (o, l) => img.read(o, l), close: () => img.close() };
+}
+
+/**
+ * Compressed pages.img seen as raw page data. Opening walks the frames once (a 4-byte read each)
+ * to check that they tile the file and match the raw length; one decoded region is cached.
+ */
+export class CompressedPageData implements PageData {
+  readonly path: string;
+  readonly stored: number;
+  /** Offset of each frame's header in the payload. */
+  private readonly frameAt: Float64Array;
+  private cached = -1;
+  private cache: Buffer = Buffer.alloc(0);
+
+  constructor(
+    private readonly img: RawImage,
+    readonly length: number,
+    private readonly region: number,
+  ) {
+    this.path = img.path;
+    this.stored = img.length;
+    const n = Math.ceil(length / region);
+    this.frameAt = new Float64Array(n);
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      if (off + 4 > img.length) throw new ImageError(`${img.path}: ${i} of ${n} compressed regions present; the image is truncated`);
+      this.frameAt[i] = off;
+      const stored = img.read(off, 4).readUInt32LE(0);
+      if (stored > this.rawLength(i)) throw new ImageError(`${img.path}: compressed region ${i} is ${stored} bytes, larger than its ${this.rawLength(i)} raw bytes; the image is corrupted`);
+      off += 4 + stored;
+    }
+    if (off !== img.length) throw new ImageError(`${img.path}: compressed regions end at byte ${off} of ${img.length}; the image does not match its pagemap`);
+  }
+
+  private rawLength(i: number): number {
+    return Math.min(this.region, this.length - i * this.region);
+  }
+
+  region_(i: number): Buffer {
+    if (this.cached !== i) {
+      const at = this.frameAt[i];
+      const stored = this.img.read(at, 4).readUInt32LE(0);
+      const data = this.img.read(at + 4, stored);
+      // A raw frame is a view of the read window: copy it so the cache outlives the next read.
+      const raw = this.rawLength(i);
+      this.cache = stored === raw ? Buffer.from(data) : decodeFrame(`${this.path} region ${i}`, data, raw);
+      this.cached = i;
+    }
+    return this.cache;
+  }
+
+  read(offset: number, len: number): Buffer {
+    if (offset < 0 || len < 0 || offset + len > this.length) throw new ImageError(`${this.path}: read past the page data`);
+    const i = Math.floor(offset / this.region);
+    const at = offset - i * this.region;
+    if (at + len <= this.rawLength(i)) return this.region_(i).subarray(at, at + len);
+    const out = Buffer.allocUnsafe(len);
+    for (let done = 0; done < len; ) {
+      const o = offset + done;
+      const k = Math.floor(o / this.region);
+      const from = o - k * this.region;
+      const n = Math.min(len - done, this.rawLength(k) - from);
+      this.region_(k).copy(out, done, from, from + n);
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    this.img.close();
+  }
+}
+
+/** Open an iteration's page data given what its pagemap says: `rawLength` bytes, compressed or not. */
+export function openPageData(dir: string, img: RawImage, compression: PageCompression | null, rawLength: number): PageData {
+  try {
+    if (compression === null) {
+      if (img.length !== rawLength) throw new ImageError(`${dir}: pages.img holds ${img.length / PAGE_SIZE} pages, pagemap names ${rawLength / PAGE_SIZE}`);
+      return rawPageData(img);
+    }
+    return new CompressedPageData(img, rawLength, compression.region);
+  } catch (e) {
+    img.close();
+    throw e;
+  }
+}
