@@ -68,7 +68,7 @@ function renderImage(img: ShownImage): string {
   else if (img.kind === 'pagemap') {
     const entries = c.entries as { vaddr: string; nr_pages: number; flags: string }[];
     lines.push(...table(['vaddr', 'nr_pages', 'flags'], entries.map((e) => [e.vaddr, String(e.nr_pages), e.flags]), ['l', 'r', 'l']).map((l) => '  ' + l));
-    lines.push(`  ${entries.length} entries: ${c.pages_present} pages present, ${c.pages_in_parent} in parent`);
+    lines.push(`  ${entries.length} entries: ${c.pages_present} pages present, ${c.pages_in_parent} in parent${c.pages_released ? `, ${c.pages_released} released by dedup` : ''}`);
     if (c.compression !== undefined) lines.push(`  page data compressed: ${JSON.stringify(c.compression)}`);
   } else if (img.kind === 'pages') {
     const z = c.stored_bytes !== undefined ? `, ${c.compression} in ${formatBytes(c.region as number)} regions: ${formatBytes(c.stored_bytes as number)} stored, ratio ${c.ratio}` : '';
@@ -90,7 +90,8 @@ function renderPages(v: PagesView): string {
     if (p.where === 'present') {
       lines.push(chalk.bold(`page ${p.vaddr}`) + chalk.dim(`  in this image, crc32 ${p.crc32}`));
       lines.push(...p.hexdump);
-    } else lines.push(chalk.bold(`page ${p.vaddr}`) + `  ${p.where === 'in_parent' ? `in parent${p.iteration !== null ? ` (iteration ${p.iteration})` : ', but no parent holds it'}` : 'not dumped (a hole, or outside the private memory)'}`);
+    } else if (p.where === 'released') lines.push(chalk.bold(`page ${p.vaddr}`) + '  released by dedup (a later iteration holds it)');
+    else lines.push(chalk.bold(`page ${p.vaddr}`) + `  ${p.where === 'in_parent' ? `in parent${p.iteration !== null ? ` (iteration ${p.iteration})` : ', but no parent holds it'}` : 'not dumped (a hole, or outside the private memory)'}`);
   }
   return lines.join('\n');
 }

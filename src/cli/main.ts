@@ -10,6 +10,7 @@ import { scriptCommand } from './script.js';
 import { registerCheckpointCommands } from './checkpoint.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommands } from './run.js';
+import { registerDedupCommand } from './dedup.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
   registerCheckpointCommands(program);
   registerRunCommands(program);
   registerInspectCommands(program);
+  registerDedupCommand(program);
   return program;
 }
 

@@ -26,6 +26,7 @@ import type { WorkloadProcess } from '../workload/process.js';
 import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
 import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
 import { RegionCompressor, type PageCompression } from './page-compress.js';
+import { dedupParents, fsyncDir } from './dedup.js';
 import {
   PE_PARENT,
   PE_PRESENT,
@@ -266,6 +267,11 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   o.faultPoint?.('rename');
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
+  if (o.autoDedup && o.hasParent) {
+    // The child must be on disk before its parents give their copies up.
+    fsyncDir(o.imagesRoot);
+    dedupParents(dir);
+  }
   return { dir, stats };
 }
 

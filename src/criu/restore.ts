@@ -19,7 +19,7 @@ import { createWorkload, resumeWorkload } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
 import { IMAGE_FILES, RawImage, readImage } from './image.js';
 import { openPageData, readCompression, type PageData } from './page-compress.js';
-import { PE_PARENT, PE_PRESENT, type CoreImage, type InventoryEntry, type MmEntry, type PagemapImage, type ShmemImage } from './schema.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type MmEntry, type PagemapImage, type ShmemImage } from './schema.js';
 
 /** One iteration directory, loaded and checked. */
 export interface ChainLink {
@@ -51,9 +51,10 @@ function loadLink(dir: string): ChainLink {
   for (const e of pm.entries) {
     if (e === null || typeof e !== 'object' || !Number.isSafeInteger(e.vaddr) || !Number.isSafeInteger(e.nr_pages) || e.nr_pages < 1 || e.vaddr < prevEnd)
       throw new ImageError(`${dir}: pagemap entry out of order or malformed`);
-    if (e.flags !== PE_PARENT && e.flags !== PE_PRESENT) throw new ImageError(`${dir}: pagemap entry with unknown flags ${e.flags}`);
+    if (e.flags !== PE_PARENT && e.flags !== PE_PRESENT && e.flags !== (PE_PRESENT | PE_RELEASED)) throw new ImageError(`${dir}: pagemap entry with unknown flags ${e.flags}`);
     prevEnd = e.vaddr + e.nr_pages;
-    if (e.flags === PE_PRESENT) {
+    // Released runs (dedup) keep their place in pages.img.
+    if ((e.flags & PE_PRESENT) !== 0) {
       offsets.push(off);
       off += e.nr_pages * PAGE_SIZE;
     } else offsets.push(-1);
@@ -136,6 +137,8 @@ function findPage(chain: ChainLink[], i: number, vpn: number): { data: Buffer; l
     }
     if (found < 0) break;
     const e = l.entries[found];
+    if (e.flags === (PE_PRESENT | PE_RELEASED))
+      throw new ImageError(`${l.dir}: page 0x${(vpn * PAGE_SIZE).toString(16)} was released by dedup, but ${chain[i].dir} still needs it; the chain was deduplicated wrongly`);
     if (e.flags === PE_PRESENT) {
       const off = l.offsets[found] + (vpn - e.vaddr) * PAGE_SIZE;
       return { data: l.pages.read(off, PAGE_SIZE), link: k };

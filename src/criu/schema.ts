@@ -40,6 +40,11 @@ export interface MmEntry {
 /** PE_* flags of a pagemap entry, as CRIU's pagemap.proto. */
 export const PE_PARENT = 1 << 0;
 export const PE_PRESENT = 1 << 2;
+/**
+ * tracker's own: with PE_PRESENT, a run whose data was released by dedup because a later iteration
+ * dumped it again. It keeps its place in pages.img (a hole, read as zeros) and is never read.
+ */
+export const PE_RELEASED = 1 << 3;
 
 export interface PagemapEntry {
   /** First page of the run. */

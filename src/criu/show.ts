@@ -11,7 +11,7 @@ import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
 import { HEADER_BYTES, IMAGE_FILES, RawImage, readImage, type ImageKind } from './image.js';
 import { openPageData, readCompression, type PageData } from './page-compress.js';
-import { PE_PARENT, PE_PRESENT, type CoreImage, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
 import { compressionRatio, IMAGE_KINDS, imageKindOf, readInventory, readInventoryFile, readStatsFile, walkChain } from './stats.js';
 import * as zlib from 'node:zlib';
 
@@ -25,6 +25,7 @@ export const vaddrHex = (vpn: number): string => hex(vpn * PAGE_SIZE);
 const PE_NAMES: ReadonlyArray<readonly [number, string]> = [
   [PE_PARENT, 'in_parent'],
   [PE_PRESENT, 'present'],
+  [PE_RELEASED, 'released'],
 ];
 
 export function peFlagsString(flags: number): string {
@@ -155,7 +156,8 @@ function decodeContents(path: string, kind: ImageKind): Record<string, unknown> 
       const count = (flag: number) => entries.reduce((a, e) => a + ((e.flags & flag) !== 0 ? e.nr_pages : 0), 0);
       return {
         entries: entries.map((e) => ({ vaddr: vaddrHex(e.vaddr), nr_pages: e.nr_pages, flags: peFlagsString(e.flags) })),
-        pages_present: count(PE_PRESENT),
+        pages_present: count(PE_PRESENT) - count(PE_RELEASED),
+        pages_released: count(PE_RELEASED),
         pages_in_parent: count(PE_PARENT),
         ...(pm.compression !== undefined ? { compression: pm.compression } : {}),
       };
@@ -243,7 +245,8 @@ export interface PageSpec {
 export interface ShownPage {
   vaddr: string;
   /** present: data in this iteration's pages.img; in_parent: left to a parent; not_dumped: a hole. */
-  where: 'present' | 'in_parent' | 'not_dumped';
+  /** released: dedup gave its data back because a later iteration dumped the page again. */
+  where: 'present' | 'in_parent' | 'not_dumped' | 'released';
   /** The iteration whose pages.img holds the data (for in_parent: found through the parents' pagemaps; null if none does). */
   iteration: number | null;
   crc32: string | null;
@@ -322,6 +325,10 @@ function showPagesFrom(dir: string, entries: PagemapEntry[], data: PageData, spe
       continue;
     }
     const e = entries[i];
+    if ((e.flags & PE_RELEASED) !== 0) {
+      pages.push({ vaddr: vaddrHex(vpn), where: 'released', iteration: null, crc32: null, hexdump: [] });
+      continue;
+    }
     if ((e.flags & PE_PRESENT) === 0) {
       parents ??= parentLocator(dir);
       pages.push({ vaddr: vaddrHex(vpn), where: 'in_parent', iteration: parents(vpn), crc32: null, hexdump: [] });
@@ -348,6 +355,7 @@ function parentLocator(dir: string): ParentLocator {
     for (let k = chain.length - 2; k >= 0; k--) {
       const i = findEntry(pagemaps[k], vpn);
       if (i < 0) return null;
+      if ((pagemaps[k][i].flags & PE_RELEASED) !== 0) return null;
       if ((pagemaps[k][i].flags & PE_PRESENT) !== 0) return chain[k].inventory.iteration;
     }
     return null;
