@@ -10,7 +10,9 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload } from '../workload/index.js';
 import type { IterationStats } from './schema.js';
 import { kerndat } from '../proc/kerndat.js';
-import { dumpIteration, prepareImagesRoot, type PreDumpMode } from './mem-dump.js';
+import { dumpIteration } from './mem-dump.js';
+import { prepareImagesRoot } from './images-dir.js';
+import type { PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -130,6 +132,8 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         compressRegion: o.compressRegion,
         autoDedup: o.autoDedup,
       });
+      // The workload runs on while the pages are copied; what it writes is dirty for the next one.
+      proc.run(r.stats.steps_during_copy);
       all.push(r.stats);
       o.onIteration?.(r.stats, 'done');
       if (final) break;

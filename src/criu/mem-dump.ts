@@ -9,9 +9,9 @@
  *   present or swapped, clean           left to the parent (PE_PARENT) when tracking memory
  * "If we do memory tracking, but w/o parent images, then we have to dump all memory."
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ImageError, UsageError } from '../errors.js';
+import { ImageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Mm } from '../mm/mm.js';
@@ -23,7 +23,7 @@ import { KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
 import { accessPage, forEachPageRun, memoryDigest } from '../proc/mem.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import type { WorkloadProcess } from '../workload/process.js';
-import { VIRTUAL_NS_PER_STEP } from '../workload/run.js';
+import { iterationTiming, type PreDumpMode } from './timing.js';
 import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
 import { RegionCompressor, type PageCompression } from './page-compress.js';
 import { dedupParents, fsyncDir } from './dedup.js';
@@ -38,12 +38,7 @@ import {
   type VmaEntry,
 } from './schema.js';
 
-/** Virtual time: pagemap costs 2 ns a page to scan (a workload step is VIRTUAL_NS_PER_STEP). */
-const PAGEMAP_NS_PER_PAGE = 2;
-/** vmsplice into pipes while frozen ('splice' mode) runs at memory speed. */
-const SPLICE_BYTES_PER_S = 10 * 1024 ** 3;
-
-export type PreDumpMode = 'splice' | 'read';
+export type { PreDumpMode };
 
 export interface CollectedPages {
   entries: PagemapEntry[];
@@ -189,8 +184,9 @@ export interface DumpIterationOptions {
 }
 
 /**
- * One iteration: freeze, collect, clear_refs, copy (while frozen for 'splice' and the final dump,
- * after unfreezing for 'read'), write DIR/N.tmp and rename it to DIR/N.
+ * One iteration: freeze, collect, clear_refs, write DIR/N.tmp and rename it to DIR/N. The images
+ * hold memory as it was while frozen; the caller then runs the workload for
+ * stats.steps_during_copy, the steps it runs while the pages are copied.
  */
 export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): IterationResult {
   const mm = proc.task.mm;
@@ -199,18 +195,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(mm, '4');
   const bytes = c.dump.length * PAGE_SIZE;
-  const memdumpUs = (c.scanned + c.zero) * PAGEMAP_NS_PER_PAGE / 1000;
-  const memwriteUs = (bytes / o.bandwidth) * 1e6;
-  let frozenUs = memdumpUs;
-  let stepsDuringCopy = 0;
-  if (final) frozenUs += memwriteUs;
-  else if (o.preDumpMode === 'splice') frozenUs += (bytes / SPLICE_BYTES_PER_S) * 1e6;
-  else {
-    // 'read': the process runs again while its pages are copied; whatever it writes meanwhile is
-    // soft-dirty again and goes into the next iteration.
-    stepsDuringCopy = Math.round((memwriteUs * 1000) / VIRTUAL_NS_PER_STEP);
-    proc.run(stepsDuringCopy);
-  }
+  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned + c.zero, pagesWritten: c.dump.length });
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,
@@ -219,10 +204,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     pages_written: c.dump.length,
     pages_zero: c.zero,
     bytes_written: bytes,
-    frozen_time: Math.round(frozenUs),
-    memdump_time: Math.round(memdumpUs),
-    memwrite_time: Math.round(memwriteUs),
-    steps_during_copy: stepsDuringCopy,
+    ...t,
   };
   const name = o.dirName ?? String(o.iteration);
   const dir = join(o.imagesRoot, name);
@@ -273,33 +255,6 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     dedupParents(dir);
   }
   return { dir, stats };
-}
-
-/** Prepare the images root: refuse a non-empty one unless forced. */
-export function prepareImagesRoot(root: string, force: boolean): void {
-  if (existsSync(root)) {
-    let entries: string[];
-    try {
-      entries = readdirSync(root);
-    } catch {
-      throw new UsageError(`${root} exists and is not a directory; choose another -D`);
-    }
-    if (entries.length > 0) {
-      const interrupted = entries.filter((e) => /^\.\d+\.tmp$/.test(e));
-      if (!force && interrupted.length > 0) {
-        const done = entries.filter((e) => /^\d+$/.test(e)).length;
-        throw new UsageError(`${root} holds an interrupted dump (${interrupted.join(', ')} after ${done} complete iteration${done === 1 ? '' : 's'}); pass --force to start over, or choose another -D`);
-      }
-      if (!force) throw new UsageError(`${root} is not empty; pass --force to replace its images, or choose another -D`);
-      for (const e of entries) rmSync(join(root, e), { recursive: true, force: true });
-    }
-  } else {
-    try {
-      mkdirSync(root, { recursive: true });
-    } catch (e) {
-      throw new UsageError(`cannot create images directory ${root}: ${(e as NodeJS.ErrnoException).code}`);
-    }
-  }
 }
 
 export { ImageError };

@@ -95,10 +95,10 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
   for (const link of chain) {
     const stats = readImage<IterationStats>(join(link.dir, IMAGE_FILES.stats), 'stats');
-    const clearAt = link.inventory.steps - (stats.steps_during_copy ?? 0);
-    proc.run(clearAt - proc.steps);
-    if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
+    // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
     proc.run(link.inventory.steps - proc.steps);
+    if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
+    proc.run(stats.steps_during_copy ?? 0);
   }
   const replayed = proc.steps;
   proc.run(o.interval);
@@ -119,6 +119,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     compressRegion: o.compressRegion,
     autoDedup: o.autoDedup,
   });
+  // The process would run on for steps_during_copy; the next command's replay runs them instead.
   kernel.exit(proc.task);
   return { images_dir: o.imagesDir, parent: o.prevImagesDir ?? null, replayed_steps: replayed, stats: r.stats };
 }
