@@ -60,32 +60,82 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
 }
 
 /**
+ * A raw image (pages.img) written as its data comes: a blank header first, chunks as they are with
+ * the crc computed on the way, then the header and fsync. Used whole by writeRawImage and piece by
+ * piece by the page server, so both write the same bytes.
+ */
+export class RawImageWriter {
+  private fd: number;
+  private crc = 0;
+  /** Payload bytes written so far. */
+  length = 0;
+
+  constructor(
+    readonly path: string,
+    readonly kind: ImageKind,
+  ) {
+    this.fd = openSync(path, 'w');
+    try {
+      writeSync(this.fd, Buffer.alloc(HEADER_BYTES));
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  write(c: Uint8Array): void {
+    this.crc = crc32(c, this.crc);
+    writeSync(this.fd, c);
+    this.length += c.length;
+  }
+
+  /** The crc32 of the payload so far. */
+  get checksum(): number {
+    return this.crc >>> 0;
+  }
+
+  finish(): number {
+    writeSync(this.fd, header(this.kind, this.length, this.crc), 0, HEADER_BYTES, 0);
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+    return this.length;
+  }
+
+  abort(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/**
  * Write raw page data: chunks are written as they are, the crc computed on the way. `length` is
  * checked when known (null for compressed data, whose size is known once written); returns it.
  */
 export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number | null, faultPoint?: (name: string) => void, middleAt = length ?? 0): number {
-  const fd = openSync(path, 'w');
+  const w = new RawImageWriter(path, kind);
   try {
-    writeSync(fd, Buffer.alloc(HEADER_BYTES));
-    let crc = 0;
-    let n = 0;
-    let middle = faultPoint !== undefined && middleAt > 0;
-    for (const c of chunks) {
-      crc = crc32(c, crc);
-      writeSync(fd, c);
-      n += c.length;
-      if (middle && n >= middleAt / 2) {
-        middle = false;
-        faultPoint!(`${basename(path)}:middle`);
-      }
-    }
-    if (length !== null && n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
-    writeSync(fd, header(kind, n, crc), 0, HEADER_BYTES, 0);
-    fsyncSync(fd);
-    return n;
+    writeChunks(chunks, (c) => w.write(c), faultPoint === undefined ? undefined : () => faultPoint(`${basename(path)}:middle`), middleAt);
+    if (length !== null && w.length !== length) throw new Error(`internal: wrote ${w.length} page bytes, expected ${length}`);
+    return w.finish();
   } finally {
-    closeSync(fd);
+    w.abort();
   }
+}
+
+/** Hand chunks to `write`, calling `middle` once half of `middleAt` bytes have gone. */
+export function writeChunks(chunks: Iterable<Uint8Array>, write: (c: Uint8Array) => void, middle?: () => void, middleAt = 0): number {
+  let n = 0;
+  let armed = middle !== undefined && middleAt > 0;
+  for (const c of chunks) {
+    write(c);
+    n += c.length;
+    if (armed && n >= middleAt / 2) {
+      armed = false;
+      middle!();
+    }
+  }
+  return n;
 }
 
 export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {

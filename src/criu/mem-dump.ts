@@ -9,7 +9,6 @@
  *   present or swapped, clean           left to the parent (PE_PARENT) when tracking memory
  * "If we do memory tracking, but w/o parent images, then we have to dump all memory."
  */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
@@ -24,9 +23,9 @@ import { accessPage, forEachPageRun, memoryDigest } from '../proc/mem.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import type { WorkloadProcess } from '../workload/process.js';
 import { iterationTiming, type PreDumpMode } from './timing.js';
-import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeRawImage } from './image.js';
+import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeChunks } from './image.js';
+import { LocalImageXfer, type ImageXfer } from './image-xfer.js';
 import { RegionCompressor, type PageCompression } from './page-compress.js';
-import { dedupParents, fsyncDir } from './dedup.js';
 import {
   PE_PARENT,
   PE_PRESENT,
@@ -179,8 +178,10 @@ export interface DumpIterationOptions {
   faultPoint?: (name: string) => void;
   /** Compress page data in regions of this many bytes (--compress-region); 0 or absent: raw. */
   compressRegion?: number;
-  /** Release the parents' copies of the pages this iteration dumps (auto-dedup.ts). */
+  /** Release the parents' copies of the pages this iteration dumps (dedup.ts). */
   autoDedup?: boolean;
+  /** Where the images go (default: the local directory imagesRoot). */
+  xfer?: ImageXfer;
 }
 
 /**
@@ -208,9 +209,8 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   };
   const name = o.dirName ?? String(o.iteration);
   const dir = join(o.imagesRoot, name);
-  const tmp = join(o.imagesRoot, `.${name}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
+  const xfer = o.xfer ?? new LocalImageXfer(o.imagesRoot);
+  xfer.open(name);
   const inventory: InventoryEntry = {
     format: 'tracker',
     version: IMAGE_VERSION,
@@ -226,17 +226,20 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   };
   const put = (name: string, data: Buffer) => {
     o.faultPoint?.(name);
-    writeFileSync(join(tmp, name), data);
+    xfer.writeImage(name, data);
   };
   const region = o.compressRegion ?? 0;
   const compression: PageCompression | undefined = region > 0 ? { codec: 'lz4', region } : undefined;
   put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries: c.entries } : { entries: c.entries, compression }));
   o.faultPoint?.(IMAGE_FILES.pages);
-  if (compression === undefined) writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', pageRuns(mm, c.dump), bytes, o.faultPoint);
-  else {
-    const z = new RegionCompressor(region);
-    stats.bytes_stored = writeRawImage(join(tmp, IMAGE_FILES.pages), 'pages', z.frames(pageRuns(mm, c.dump)), null, o.faultPoint, 8);
-  }
+  const sink = xfer.openPages();
+  const middle = o.faultPoint === undefined ? undefined : () => o.faultPoint!(`${IMAGE_FILES.pages}:middle`);
+  if (compression === undefined) writeChunks(pageRuns(mm, c.dump), (b) => sink.write(b), middle, bytes);
+  else writeChunks(new RegionCompressor(region).frames(pageRuns(mm, c.dump)), (b) => sink.write(b), middle, 8);
+  const stored = sink.finish();
+  if (compression === undefined) {
+    if (stored !== bytes) throw new Error(`internal: wrote ${stored} page bytes, expected ${bytes}`);
+  } else stats.bytes_stored = stored;
   if (final) {
     const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
     put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));
@@ -247,13 +250,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   // The inventory goes last: an iteration without one was never finished.
   put(IMAGE_FILES.inventory, encodeImage('inventory', inventory));
   o.faultPoint?.('rename');
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  if (o.autoDedup && o.hasParent) {
-    // The child must be on disk before its parents give their copies up.
-    fsyncDir(o.imagesRoot);
-    dedupParents(dir);
-  }
+  xfer.commit(o.autoDedup === true && o.hasParent);
   return { dir, stats };
 }
 
