@@ -7,7 +7,8 @@ import { after, test } from 'node:test';
 import { dedupChain, releaseEntries } from '../src/criu/dedup.js';
 import { encodeImage, IMAGE_FILES, readImage } from '../src/criu/image.js';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/criu/iterative.js';
-import { closeChain, loadChain, restore } from '../src/criu/restore.js';
+import { openChain } from '../src/criu/page-read.js';
+import { restore } from '../src/criu/restore.js';
 import { PE_PARENT, PE_PRESENT, PE_RELEASED, type PagemapImage } from '../src/criu/schema.js';
 import { showPages } from '../src/criu/show.js';
 import { chainStats } from '../src/criu/stats.js';
@@ -65,8 +66,7 @@ test('auto-dedup keeps one copy of each page, frees the blocks, restores, and eq
     for (const f of readdirSync(join(auto.dir, it)).sort())
       assert.ok(readFileSync(join(auto.dir, it, f)).equals(readFileSync(join(later.dir, it, f))), `${it}/${f}`);
   // One copy of each page left: the live pages equal the pages of the final pagemap.
-  const chain = loadChain(join(auto.dir, '4'));
-  closeChain(chain);
+  const chain = openChain(join(auto.dir, '4')).links;
   let live = 0;
   let released = 0;
   for (const l of chain) for (const e of l.entries) if (e.flags === PE_PRESENT) live += e.nr_pages;
@@ -98,8 +98,7 @@ test('dedup of a compressed chain restores', () => {
 test('a released page that a child still needs is refused by restore; a corrupt parent is never deduplicated', () => {
   const { dir } = quickDump(tmp, 'wrong', { workload: model, iterations: 3 });
   // Release in iteration 1 a page iteration 3 leaves to its parents (and 2 leaves to 1).
-  const chain = loadChain(join(dir, '3'));
-  closeChain(chain);
+  const chain = openChain(join(dir, '3')).links;
   const inParent = (k: number, vpn: number) => chain[k].entries.some((e) => e.flags === PE_PARENT && vpn >= e.vaddr && vpn < e.vaddr + e.nr_pages);
   const first = chain[0].entries.find((e) => e.flags === PE_PRESENT)!;
   let vpn = -1;
@@ -108,7 +107,7 @@ test('a released page that a child still needs is refused by restore; a corrupt 
   const pm = pagemap(join(dir, '1'));
   const wrong = releaseEntries(pm.entries, runs([[vpn, vpn + 1]]))!;
   writeFileSync(join(dir, '1', IMAGE_FILES.pagemap), encodeImage('pagemap', { entries: wrong.entries }));
-  assert.throws(() => restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }), (e: unknown) => e instanceof ImageError && /released by dedup, but .*3 still needs it/.test(e.message));
+  assert.throws(() => restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }), (e: unknown) => e instanceof ImageError && /wrong\/1: page 0x[0-9a-f]+ was released by dedup, but .*wrong\/[23] still needs it/.test(e.message));
 
   const bad = quickDump(tmp, 'corrupt', { workload: model, iterations: 3 });
   const pages = join(bad.dir, '1', IMAGE_FILES.pages);

@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
 import { CRASH_POINTS, DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/criu/iterative.js';
-import { closeChain, loadChain, restore } from '../src/criu/restore.js';
+import { checkChain } from '../src/criu/page-read.js';
+import { restore } from '../src/criu/restore.js';
 import { TrackerError } from '../src/errors.js';
 import { showIteration, showRss } from '../src/criu/show.js';
 import { chainStats } from '../src/criu/stats.js';
@@ -41,9 +42,7 @@ test('a crash at every write point leaves earlier iterations intact and the inte
       assert.ok(!names.includes(String(iteration)), `${iteration}:${point}: the interrupted iteration must not look complete`);
       assert.ok(names.includes(`.${iteration}.tmp`), `${iteration}:${point}: its temporary directory is left, as after a real crash`);
       // Everything before it still loads with every checksum verified.
-      const chain = loadChain(join(dir, String(iteration - 1)));
-      assert.equal(chain.length, iteration - 1);
-      closeChain(chain);
+      assert.equal(checkChain(join(dir, String(iteration - 1))).links.length, iteration - 1);
       const rr = tracker(['restore', '-D', join(dir, String(iteration))]);
       assert.equal(rr.status, 3);
       assert.match(rr.stderr, /^tracker: .*interrupted while being written.*dump again\n$/);

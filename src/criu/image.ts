@@ -43,7 +43,7 @@ export const IMAGE_FILES: Record<ImageKind, string> = {
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
-const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
+export const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
 function header(kind: ImageKind, length: number, crc: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
@@ -136,6 +136,11 @@ export function writeChunks(chunks: Iterable<Uint8Array>, write: (c: Uint8Array)
     }
   }
   return n;
+}
+
+/** The header of pages.img, whose payload is written after it (as a placeholder first, then for real). */
+export function pagesHeader(length: number, crc: number): Buffer {
+  return header('pages', length, crc);
 }
 
 export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {

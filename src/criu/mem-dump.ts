@@ -1,154 +1,96 @@
 /**
- * The pre-dump loop and the dump (CRIU's criu/mem.c, seen through procfs as CRIU sees a real
- * process): freeze, read pagemap, collect the pages to dump, clear_refs 4, unfreeze, write images.
- *
- * Which pages go into an iteration:
- *   no pte / zero page                  hole: restored as zeros (never dumped)
- *   page cache page of a private file   not dumped: the restorer maps the same file
- *   present or swapped, soft-dirty      dumped here (PE_PRESENT)
- *   present or swapped, clean           left to the parent (PE_PARENT) when tracking memory
- * "If we do memory tracking, but w/o parent images, then we have to dump all memory."
+ * One iteration of the pre-dump loop and the dump (CRIU's criu/mem.c), seeing the process only
+ * through procfs as CRIU sees a real one: freeze, read the VMA list and pagemap (pagemap-cache),
+ * collect pages and in-parent holes (page-pipe, by should_dump_page), clear_refs 4, and hand the
+ * images to a page-xfer. Shared anonymous memory is dumped by object (shmem.img), as CRIU's shmem.c.
  */
 import { join } from 'node:path';
-import { ImageError } from '../errors.js';
-import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import type { Mm } from '../mm/mm.js';
-import type { Vma } from '../mm/vma.js';
-import { mmap as sysMmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
-import { KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
-import { accessPage, forEachPageRun, memoryDigest } from '../proc/mem.js';
-import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
+import { kerndat } from '../proc/kerndat.js';
+import { memDigest } from '../proc/mem-digest.js';
+import type { PagemapFormat } from '../proc/pagemap.js';
+import { readMemRuns } from '../proc/pid-mem.js';
+import { readShmemPages, shmemObject } from '../proc/shmem-view.js';
+import { readMaps, type MapsEntry } from '../proc/vma-list.js';
 import type { WorkloadProcess } from '../workload/process.js';
+import { IMAGE_VERSION } from './image.js';
+import { PagemapCache } from './pagemap-cache.js';
+import { PagePipe } from './page-pipe.js';
+import { openLocalXfer, type PageXfer } from './page-xfer.js';
+import { compressingXfer } from './page-compress.js';
+import { dedupParents } from './dedup.js';
+import type { InventoryEntry, IterationStats, MmEntry, ShmemImage, VmaEntry } from './schema.js';
+import { pageInParent, pageIsZero, shouldDumpPage } from './should-dump-page.js';
 import { iterationTiming, type PreDumpMode } from './timing.js';
-import { encodeImage, IMAGE_FILES, IMAGE_VERSION, writeChunks } from './image.js';
-import { LocalImageXfer, type ImageXfer } from './image-xfer.js';
-import { RegionCompressor, type PageCompression } from './page-compress.js';
-import {
-  PE_PARENT,
-  PE_PRESENT,
-  type InventoryEntry,
-  type IterationStats,
-  type MmEntry,
-  type PagemapEntry,
-  type ShmemImage,
-  type VmaEntry,
-} from './schema.js';
 
 export type { PreDumpMode };
 
 export interface CollectedPages {
-  entries: PagemapEntry[];
-  /** Page numbers whose contents go into pages.img, in order. */
-  dump: number[];
+  pipe: PagePipe;
+  /** Every page of the private VMAs, as CRIU's stats count pages_scanned. */
   scanned: number;
-  skippedParent: number;
+  /** Present pages mapped to the zero page (not dumped). */
   zero: number;
 }
 
-/** Read pagemap over the private VMAs and decide, page by page, what this iteration dumps. */
-export function collectPages(mm: Mm, format: PagemapFormat, incremental: boolean): CollectedPages {
-  const entries: PagemapEntry[] = [];
-  const dump: number[] = [];
+/** Read pagemap over the private VMAs and collect what this iteration dumps into a page-pipe. */
+export function collectPages(proc: WorkloadProcess, maps: MapsEntry[], format: PagemapFormat, incremental: boolean, zeroPagePfn: number): CollectedPages {
+  const pipe = new PagePipe();
+  const pmc = new PagemapCache(proc.task, format);
+  const words = pmc.words;
   let scanned = 0;
-  let skippedParent = 0;
   let zero = 0;
-  let runStart = -1;
-  let runFlags = 0;
-  let runLen = 0;
-  const flush = () => {
-    if (runLen > 0) entries.push({ vaddr: runStart, nr_pages: runLen, flags: runFlags });
-    runLen = 0;
-  };
-  const mem = mm.mem;
-  for (const vma of mm.vmas) {
-    if (vma.kind === 'shared') continue; // dumped by contents, as CRIU dumps shmem apart
-    const n = vma.pages;
-    const words = new Uint32Array(n * 2);
-    readPagemap(mm, vma.start, n, words, format);
-    for (let i = 0; i < n; i++) {
-      const lo = words[2 * i];
-      const hi = words[2 * i + 1];
-      let flags = 0;
-      if ((hi & PM_PRESENT_HI) !== 0) {
-        if ((kpageflags(mem, lo) & (1 << KPF_ZERO_PAGE)) !== 0) {
-          zero++;
-        } else if (vma.kind !== 'file' || (hi & PM_FILE_HI) === 0) {
-          flags = incremental && (hi & PM_SOFT_DIRTY_HI) === 0 ? PE_PARENT : PE_PRESENT;
+  for (const vma of maps) {
+    if (vma.kind === 'shared') continue; // dumped by object, as CRIU dumps shmem apart
+    scanned += vma.end - vma.start;
+    const privateFile = vma.kind === 'file';
+    for (let at = vma.start; pmc.fill(at, vma.end); at = pmc.start + pmc.count) {
+      const first = pmc.start;
+      for (let i = 0; i < pmc.count; i++) {
+        const lo = words[2 * i];
+        const hi = words[2 * i + 1];
+        if (!shouldDumpPage(lo, hi, privateFile, zeroPagePfn)) {
+          if (pageIsZero(lo, hi, zeroPagePfn)) zero++;
+          continue;
         }
-      } else if ((hi & PM_SWAP_HI) !== 0) {
-        flags = incremental && (hi & PM_SOFT_DIRTY_HI) === 0 ? PE_PARENT : PE_PRESENT;
-      }
-      const vpn = vma.start + i;
-      if (flags === 0) {
-        flush();
-        continue;
-      }
-      scanned++;
-      if (flags === PE_PARENT) skippedParent++;
-      else dump.push(vpn);
-      if (runLen > 0 && runFlags === flags && runStart + runLen === vpn) runLen++;
-      else {
-        flush();
-        runStart = vpn;
-        runFlags = flags;
-        runLen = 1;
+        if (pageInParent(hi, incremental)) pipe.addHole(first + i);
+        else pipe.addPage(first + i);
       }
     }
-    flush();
   }
-  return { entries, dump, scanned, skippedParent, zero };
+  return { pipe, scanned, zero };
 }
 
-/**
- * The contents of `vpns` as views of the frames and swap slots that hold them, neighbours merged:
- * what vmsplice hands to a pipe, with no copy. Valid until the process runs again.
- */
-export function pageRuns(mm: Mm, vpns: number[]): Uint8Array[] {
-  const runs: Uint8Array[] = [];
-  forEachPageRun(mm, vpns.length, (i) => vpns[i], (arr, off, len) => runs.push(arr.subarray(off, off + len)));
-  return runs;
-}
-
-function vmaEntries(mm: Mm): { mmEntry: MmEntry; shmem: Omit<ShmemImage, 'data'>; shmemPages: Buffer[] } {
+/** The VMA list and the shared memory objects, by contents. */
+function mmAndShmem(proc: WorkloadProcess, maps: MapsEntry[]): { mm: MmEntry; shmem: ShmemImage } {
   const vmas: VmaEntry[] = [];
-  const shmem: Omit<ShmemImage, 'data'> = { objects: [] };
-  const shmemPages: Buffer[] = [];
-  const ids = new Map<number, number>();
-  for (const vma of mm.vmas) {
-    let shmemIndex = -1;
-    if (vma.kind === 'shared' && vma.file !== null) {
-      const f = vma.file;
-      let idx = ids.get(f.id);
+  const objects: ShmemImage['objects'] = [];
+  const data: Uint8Array[] = [];
+  const index = new Map<number, number>();
+  for (const v of maps) {
+    let shmem = -1;
+    if (v.kind === 'shared' && v.shmemId >= 0) {
+      let idx = index.get(v.shmemId);
       if (idx === undefined) {
-        idx = shmem.objects.length;
-        ids.set(f.id, idx);
+        idx = objects.length;
+        index.set(v.shmemId, idx);
+        const obj = shmemObject(proc.task, v.start)!;
         const runs: [number, number][] = [];
-        for (let i = 0; i < f.nrPages; i++) {
-          if (f.pfn[i] < 0 && f.swap[i] === 0) continue;
-          const data = f.pfn[i] >= 0 ? mm.mem.frame(f.pfn[i]) : mm.swap.read(f.swap[i]);
+        readShmemPages(proc.task, v.start, (i, page) => {
           const last = runs[runs.length - 1];
           if (last !== undefined && last[0] + last[1] === i) last[1]++;
           else runs.push([i, 1]);
-          shmemPages.push(Buffer.from(data));
-        }
-        shmem.objects.push({ id: f.id, pages: f.nrPages, runs });
+          data.push(Buffer.from(page));
+        });
+        objects.push({ id: obj.id, pages: obj.pages, runs });
       }
-      shmemIndex = idx;
+      shmem = idx;
     }
-    vmas.push({
-      start: vma.start,
-      end: vma.end,
-      flags: vma.flags,
-      kind: vma.kind,
-      pgoff: vma.kind === 'anon' ? 0 : vma.pgoff,
-      file: vma.kind === 'file' && vma.file !== null ? { name: vma.file.name, pages: vma.file.nrPages, pattern: vma.file.pattern } : null,
-      shmem: shmemIndex,
-    });
+    vmas.push({ start: v.start, end: v.end, flags: v.flags, kind: v.kind, pgoff: v.kind === 'anon' ? 0 : v.pgoff, file: v.file, shmem });
   }
-  return { mmEntry: { vmas }, shmem, shmemPages };
+  return { mm: { vmas }, shmem: { objects, data: Buffer.concat(data) } };
 }
 
 export interface IterationResult {
@@ -171,46 +113,42 @@ export interface DumpIterationOptions {
   preDumpMode: PreDumpMode;
   bandwidth: number;
   kernelName: KernelProfileName;
-  /**
-   * Crash points, for tests of crash safety: called with a file name before that file is written,
-   * with 'pages.img:middle' halfway through the page data, and with 'rename' before the rename.
-   */
+  /** Crash points (see LocalXferOptions.faultPoint). */
   faultPoint?: (name: string) => void;
+  /** Where the images go (default: DIR/N in imagesRoot, through DIR/.N.tmp). */
+  xfer?: PageXfer;
   /** Compress page data in regions of this many bytes (--compress-region); 0 or absent: raw. */
   compressRegion?: number;
-  /** Release the parents' copies of the pages this iteration dumps (dedup.ts). */
+  /** Once the iteration is committed locally, release its parents' copies of the pages it holds. */
   autoDedup?: boolean;
-  /** Where the images go (default: the local directory imagesRoot). */
-  xfer?: ImageXfer;
 }
 
 /**
- * One iteration: freeze, collect, clear_refs, write DIR/N.tmp and rename it to DIR/N. The images
- * hold memory as it was while frozen; the caller then runs the workload for
+ * One iteration: freeze, collect, clear_refs, write the images through the page-xfer and commit.
+ * The images hold memory as it was while frozen; the caller then runs the workload for
  * stats.steps_during_copy, the steps it runs while the pages are copied.
  */
 export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): IterationResult {
-  const mm = proc.task.mm;
+  const task = proc.task;
   const incremental = o.trackMem && o.softDirty && o.hasParent;
-  const c = collectPages(mm, o.format, incremental);
+  const maps = readMaps(task);
+  const c = collectPages(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
+  const pp = c.pipe;
   const final = o.type === 'dump';
-  if (o.softDirty && o.trackMem) clearRefsWrite(mm, '4');
-  const bytes = c.dump.length * PAGE_SIZE;
-  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned + c.zero, pagesWritten: c.dump.length });
+  if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
+  const bytes = pp.nrPages * PAGE_SIZE;
+  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned, pagesWritten: pp.nrPages });
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,
     pages_scanned: c.scanned,
-    pages_skipped_parent: c.skippedParent,
-    pages_written: c.dump.length,
+    pages_skipped_parent: pp.nrHoles,
+    pages_written: pp.nrPages,
     pages_zero: c.zero,
     bytes_written: bytes,
     ...t,
   };
   const name = o.dirName ?? String(o.iteration);
-  const dir = join(o.imagesRoot, name);
-  const xfer = o.xfer ?? new LocalImageXfer(o.imagesRoot);
-  xfer.open(name);
   const inventory: InventoryEntry = {
     format: 'tracker',
     version: IMAGE_VERSION,
@@ -221,37 +159,40 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     workload: proc.identity,
     trackMem: incremental,
     clearedRefs: o.softDirty && o.trackMem,
-    memoryDigest: final ? memoryDigest(mm) : null,
+    memoryDigest: final ? memDigest(task) : null,
     steps: proc.steps,
   };
-  const put = (name: string, data: Buffer) => {
-    o.faultPoint?.(name);
-    xfer.writeImage(name, data);
-  };
-  const region = o.compressRegion ?? 0;
-  const compression: PageCompression | undefined = region > 0 ? { codec: 'lz4', region } : undefined;
-  put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries: c.entries } : { entries: c.entries, compression }));
-  o.faultPoint?.(IMAGE_FILES.pages);
-  const sink = xfer.openPages();
-  const middle = o.faultPoint === undefined ? undefined : () => o.faultPoint!(`${IMAGE_FILES.pages}:middle`);
-  if (compression === undefined) writeChunks(pageRuns(mm, c.dump), (b) => sink.write(b), middle, bytes);
-  else writeChunks(new RegionCompressor(region).frames(pageRuns(mm, c.dump)), (b) => sink.write(b), middle, 8);
-  const stored = sink.finish();
-  if (compression === undefined) {
-    if (stored !== bytes) throw new Error(`internal: wrote ${stored} page bytes, expected ${bytes}`);
-  } else stats.bytes_stored = stored;
-  if (final) {
-    const { mmEntry, shmem, shmemPages } = vmaEntries(mm);
-    put(IMAGE_FILES.mm, encodeImage('mm', mmEntry));
-    put(IMAGE_FILES.shmem, encodeImage('shmem', { objects: shmem.objects, data: Buffer.concat(shmemPages) }));
-    put(IMAGE_FILES.core, encodeImage('core', { state: proc.saveState() }));
+  const to = o.xfer ?? openLocalXfer({ imagesRoot: o.imagesRoot, name, iteration: o.iteration, faultPoint: o.faultPoint });
+  const xfer = (o.compressRegion ?? 0) > 0 ? compressingXfer(to, o.compressRegion!) : to;
+  try {
+    xfer.writePagemap(pp.entries());
+    xfer.writePages(bytes, pageChunks(proc, pp));
+    if (final) {
+      const { mm, shmem } = mmAndShmem(proc, maps);
+      xfer.writeImage('mm', mm);
+      xfer.writeImage('shmem', shmem);
+      xfer.writeImage('core', { state: proc.saveState() });
+    }
+    xfer.writeImage('stats', stats);
+    // The inventory goes last: an iteration without one was never finished.
+    xfer.writeImage('inventory', inventory);
+    xfer.commit();
+  } catch (e) {
+    xfer.abort();
+    throw e;
   }
-  put(IMAGE_FILES.stats, encodeImage('stats', stats));
-  // The inventory goes last: an iteration without one was never finished.
-  put(IMAGE_FILES.inventory, encodeImage('inventory', inventory));
-  o.faultPoint?.('rename');
-  xfer.commit(o.autoDedup === true && o.hasParent);
+  const dir = join(o.imagesRoot, name);
+  // A page server deduplicates on its side.
+  if (o.autoDedup === true && o.hasParent && o.xfer === undefined) dedupParents(dir);
   return { dir, stats };
 }
 
-export { ImageError };
+/** The page-pipe's contents, read through /proc/PID/mem in runs. */
+function* pageChunks(proc: WorkloadProcess, pp: PagePipe): Generator<Uint8Array> {
+  const pending: Uint8Array[] = [];
+  for (let r = 0; r < pp.nrPageRuns; r++) {
+    readMemRuns(proc.task, pp.pageStart.subarray(r, r + 1), pp.pageLen.subarray(r, r + 1), 1, (d) => pending.push(d));
+    yield* pending;
+    pending.length = 0;
+  }
+}

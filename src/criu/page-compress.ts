@@ -17,7 +17,10 @@
 import { compressSync, uncompressSync } from 'lz4-napi';
 import { ImageError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import type { RawImage } from './image.js';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { crc32, HEADER_BYTES, type RawImage } from './image.js';
+import type { PageXfer } from './page-xfer.js';
+import type { IterationStats } from './schema.js';
 
 export const DEFAULT_COMPRESS_REGION = 256 * 1024;
 /** A frame is read through RawImage's 1 MiB window. */
@@ -213,5 +216,117 @@ export function openPageData(dir: string, img: RawImage, compression: PageCompre
   } catch (e) {
     img.close();
     throw e;
+  }
+}
+
+/**
+ * The compression layer of page-xfer (--compress): the pagemap says how, the page data goes out
+ * as frames, and the stats image records the bytes stored (what crossed the link).
+ */
+export function compressingXfer(inner: PageXfer, region: number): PageXfer {
+  let stored: number | undefined;
+  return {
+    writePagemap: (entries) => inner.writePagemap(entries, { codec: 'lz4', region }),
+    writePages: (_bytes, chunks) => {
+      stored = inner.writePages(null, new RegionCompressor(region).frames(chunks));
+      return stored;
+    },
+    writeImage: (kind, value) => {
+      // Set on the dumper's own stats object, so its report shows it too.
+      if (kind === 'stats' && stored !== undefined) (value as IterationStats).bytes_stored = stored;
+      inner.writeImage(kind, value);
+    },
+    commit: () => inner.commit(),
+    abort: () => inner.abort(),
+  };
+}
+
+/**
+ * page-read's cursor over a compressed pages.img: frames read front to back, every stored byte
+ * checksummed, a region decoded only when a page of it is asked for. Same calls as the raw cursor.
+ */
+export class CompressedCursor {
+  private fd = -1;
+  /** Stored bytes consumed, and the frames walked so far. */
+  private filePos = 0;
+  private frames = 0;
+  private crc = 0;
+  /** The frame last read: its raw start and its data (decoded when needed). */
+  private rawStart = -1;
+  private rawLen = 0;
+  private buf: Buffer = Buffer.alloc(0);
+  private data: Buffer = Buffer.alloc(0);
+  private decoded: Buffer | null = null;
+  private readonly head = Buffer.alloc(4);
+  private readonly nFrames: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly storedBytes: number,
+    private readonly storedCrc: number,
+    private readonly rawBytes: number,
+    private readonly region: number,
+  ) {
+    this.nFrames = Math.ceil(rawBytes / region);
+  }
+
+  read(offset: number, len: number, sink: ((data: Uint8Array) => void) | null): void {
+    let at = offset;
+    const end = offset + len;
+    while (at < end) {
+      while (at >= this.rawStart + this.rawLen || this.rawStart < 0) this.nextFrame();
+      if (at < this.rawStart) throw new Error(`internal: page-read cursor moved back in ${this.path}`);
+      const to = Math.min(end, this.rawStart + this.rawLen);
+      if (sink !== null) {
+        this.decoded ??= decodeFrame(`${this.path} region ${this.frames - 1}`, this.data, this.rawLen);
+        sink(this.decoded.subarray(at - this.rawStart, to - this.rawStart));
+      }
+      at = to;
+    }
+  }
+
+  finish(): void {
+    while (this.frames < this.nFrames) this.nextFrame();
+    if (this.filePos !== this.storedBytes) throw new ImageError(`${this.path}: compressed regions end at byte ${this.filePos} of ${this.storedBytes}; the image does not match its pagemap`);
+    if ((this.crc >>> 0) !== this.storedCrc) throw new ImageError(`${this.path}: checksum mismatch; the image is corrupted`);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private readExact(buf: Buffer, n: number): void {
+    if (this.filePos + n > this.storedBytes) throw new ImageError(`${this.path}: ${this.frames} of ${this.nFrames} compressed regions present; the image is truncated`);
+    if (this.fd < 0) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch (e) {
+        throw new ImageError(`${this.path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+      }
+    }
+    let got = 0;
+    while (got < n) {
+      const k = readSync(this.fd, buf, got, n - got, HEADER_BYTES + this.filePos + got);
+      if (k === 0) throw new ImageError(`${this.path}: image shrank while being read`);
+      got += k;
+    }
+    this.crc = crc32(buf.subarray(0, n), this.crc);
+    this.filePos += n;
+  }
+
+  private nextFrame(): void {
+    if (this.frames >= this.nFrames) throw new ImageError(`${this.path}: page data asked for past the last compressed region`);
+    const raw = Math.min(this.region, this.rawBytes - this.frames * this.region);
+    this.readExact(this.head, 4);
+    const stored = this.head.readUInt32LE(0);
+    if (stored > raw) throw new ImageError(`${this.path}: compressed region ${this.frames} is ${stored} bytes, larger than its ${raw} raw bytes; the image is corrupted`);
+    if (this.buf.length < stored) this.buf = Buffer.allocUnsafe(this.region);
+    this.readExact(this.buf, stored);
+    this.data = this.buf.subarray(0, stored);
+    this.rawStart = this.frames * this.region;
+    this.rawLen = raw;
+    this.decoded = stored === raw ? this.data : null;
+    this.frames++;
   }
 }

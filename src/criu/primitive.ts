@@ -22,7 +22,7 @@ import { kerndat } from '../proc/kerndat.js';
 import { createWorkload } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from './image.js';
 import { dumpIteration } from './mem-dump.js';
-import { closeChain, loadChain } from './restore.js';
+import { openChain, type ChainLink } from './page-read.js';
 import type { IterationStats } from './schema.js';
 
 export interface PrimitiveDumpOptions {
@@ -57,13 +57,12 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   let workload = o.workload;
   let seed = o.seed;
   let kernelName = o.kernel;
-  let chain: ReturnType<typeof loadChain> = [];
+  let chain: ChainLink[] = [];
   if (o.prevImagesDir !== undefined) {
     if (o.prevImagesDir.startsWith('/')) throw new UsageError('--prev-images-dir must be relative to the images directory (e.g. ../1), as CRIU takes it');
     const parentDir = resolve(dir, o.prevImagesDir);
     if (dirname(parentDir) !== root) throw new UsageError(`--prev-images-dir ${o.prevImagesDir} must name a sibling of ${o.imagesDir} (e.g. ../1)`);
-    chain = loadChain(parentDir);
-    closeChain(chain); // only the inventories are needed
+    chain = openChain(parentDir).links;
     const inv = chain[chain.length - 1].inventory;
     if (inv.type === 'dump') throw new UsageError(`${o.prevImagesDir} is a final dump: its process was killed; pre-dump and dump after a pre-dump`);
     const id = inv.workload;
@@ -94,7 +93,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   const proc = createWorkload(kernel, workload, seed ?? 1);
   // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
   for (const link of chain) {
-    const stats = readImage<IterationStats>(join(link.dir, IMAGE_FILES.stats), 'stats');
+    const stats = link.stats;
     // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
     proc.run(link.inventory.steps - proc.steps);
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');

@@ -1,0 +1,366 @@
+/**
+ * CRIU's page_read (criu/pagemap.c): the one reader of image chains. `openChain` follows the
+ * parent references from DIR/N back to the first iteration and validates every small image of
+ * every iteration (and the final dump's mm, shmem and core), every parent reference (relative,
+ * inside the images root even through symlinks, consecutive, no loops), interrupted iterations,
+ * page data sizes against the pagemaps, and that every in-parent range of every iteration is
+ * held by some ancestor. A `PageRead` then serves the final iteration's pages: in-parent runs
+ * are followed to the parent with a cursor per iteration, each pages.img is read once,
+ * front to back, and every byte of it is checksummed. `tracker check`, restore, show, stats and
+ * compare all read chains through here, so none of them accepts a chain another refuses.
+ */
+import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { ImageError } from '../errors.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { crc32, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, type ImageKind } from './image.js';
+import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
+import { CompressedCursor, type PageCompression } from './page-compress.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type ShmemImage } from './schema.js';
+
+const RELEASED = PE_PRESENT | PE_RELEASED;
+
+/** A longer chain is a loop or a damaged images root. */
+const MAX_CHAIN = 10_000;
+
+export const IMAGE_KINDS = Object.keys(IMAGE_FILES) as ImageKind[];
+
+/** Bytes of each image file of an iteration; null when it has none of that kind (pre-dumps). */
+export type FileSizes = Record<ImageKind, number | null>;
+
+export interface ChainLink {
+  /** Real path of the iteration directory. */
+  dir: string;
+  inventory: InventoryEntry;
+  stats: IterationStats;
+  entries: PagemapEntry[];
+  /** Offset in pages.img of each entry's data (-1 for in-parent entries). */
+  offsets: number[];
+  /** Page data bytes pages.img holds, and the checksum its header records. */
+  pagesBytes: number;
+  pagesCrc: number;
+  /** How pages.img is compressed (null: raw), and the raw page bytes its pagemap names. */
+  compression: PageCompression | null;
+  rawBytes: number;
+  files: FileSizes;
+}
+
+export interface Chain {
+  /** Real path of the images root holding the iterations. */
+  root: string;
+  /** Oldest first; the last is the iteration asked for. */
+  links: ChainLink[];
+  /** The final dump's images (null for a chain ending in a pre-dump). */
+  dump: { mm: MmEntry; shmem: ShmemImage; core: CoreImage } | null;
+}
+
+function fileSizes(dir: string): FileSizes {
+  const out = {} as FileSizes;
+  for (const k of IMAGE_KINDS) {
+    const p = join(dir, IMAGE_FILES[k]);
+    out[k] = existsSync(p) ? statSync(p).size : null;
+  }
+  return out;
+}
+
+/** The header of pages.img: its length agrees with the file and the pagemap; the checksum is kept for the stream. */
+function pagesHeader(dir: string, wantBytes: number | null): { bytes: number; crc: number } {
+  const path = join(dir, IMAGE_FILES.pages);
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageError(`${path}: ${code === 'ENOENT' ? 'missing image file' : `cannot read (${code})`}`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(HEADER_BYTES);
+    if (size < HEADER_BYTES || readSync(fd, head, 0, HEADER_BYTES, 0) < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${size} bytes); the image is damaged, dump again`);
+    const magic = head.readUInt32LE(0);
+    if (magic !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image (bad magic 0x${magic.toString(16)})`);
+    const version = head.readUInt32LE(4);
+    if (version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${version}, this tracker reads version ${IMAGE_VERSION}`);
+    const length = head.readBigUInt64LE(8);
+    if (length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
+    if (head.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
+    const bytes = size - HEADER_BYTES;
+    if (wantBytes !== null && bytes !== wantBytes) throw new ImageError(`${dir}: pages.img holds ${bytes / PAGE_SIZE} pages, pagemap names ${wantBytes / PAGE_SIZE}`);
+    return { bytes, crc: head.readUInt32LE(16) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openLink(dir: string): ChainLink {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ImageError(`${dir}: no such image directory`);
+  const inventory = readInventoryFile(join(dir, IMAGE_FILES.inventory));
+  const { entries, compression } = readPagemapImageFile(join(dir, IMAGE_FILES.pagemap));
+  const stats = readStatsFile(join(dir, IMAGE_FILES.stats));
+  const offsets: number[] = [];
+  let off = 0;
+  for (const e of entries) {
+    // Runs released by dedup keep their place in pages.img.
+    const data = (e.flags & PE_PRESENT) !== 0;
+    offsets.push(data ? off : -1);
+    if (data) off += e.nr_pages * PAGE_SIZE;
+  }
+  // Compressed frames are checked against the pagemap as they are read.
+  const h = pagesHeader(dir, compression === null ? off : null);
+  return { dir, inventory, stats, entries, offsets, pagesBytes: h.bytes, pagesCrc: h.crc, compression, rawBytes: off, files: fileSizes(dir) };
+}
+
+/** A direct child of the images root (an iteration directory), nothing above or beside it. */
+function insideRoot(root: string, p: string): boolean {
+  const rel = relative(root, p);
+  return rel !== '' && !rel.startsWith('..') && !rel.includes(sep);
+}
+
+/** Open DIR/N and its parents, validating everything but the page data's checksums (PageRead streams those). */
+export function openChain(finalDir: string): Chain {
+  const start = resolve(finalDir);
+  if (!existsSync(start)) {
+    const tmp = join(dirname(start), `.${basename(start)}.tmp`);
+    if (existsSync(tmp)) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
+    throw new ImageError(`${finalDir}: no such image directory`);
+  }
+  const root = realpathSync(dirname(start));
+  const links: ChainLink[] = [];
+  const seen = new Set<string>();
+  let dir: string | null = realpathSync(start);
+  if (!insideRoot(root, dir)) throw new ImageError(`${start}: resolves to ${dir}, outside the images directory ${root}`);
+  while (dir !== null) {
+    if (seen.has(dir)) throw new ImageError(`${dir}: parent chain loops back to itself`);
+    if (seen.size >= MAX_CHAIN) throw new ImageError(`${finalDir}: parent chain longer than ${MAX_CHAIN}`);
+    seen.add(dir);
+    const link = openLink(dir);
+    links.unshift(link);
+    const parent = link.inventory.parent;
+    if (parent === null) break;
+    if (parent.startsWith('/')) throw new ImageError(`${dir}: parent reference must be relative`);
+    const p = resolve(dir, parent);
+    if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
+    if (!existsSync(p)) {
+      const tmp = join(dirname(p), `.${basename(p)}.tmp`);
+      if (existsSync(tmp)) throw new ImageError(`${dir}: parent ${parent} was interrupted while being written (${tmp} is left); the chain is broken`);
+      throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
+    }
+    dir = realpathSync(p);
+    // Checked again after symlinks are resolved: a link must not lead out of the root either.
+    if (!insideRoot(root, dir)) throw new ImageError(`${p}: resolves to ${dir}, outside the images directory ${root}`);
+  }
+  for (let i = 1; i < links.length; i++) {
+    if (links[i].inventory.iteration !== links[i - 1].inventory.iteration + 1) throw new ImageError(`${links[i].dir}: parent is iteration ${links[i - 1].inventory.iteration}, expected ${links[i].inventory.iteration - 1}`);
+  }
+  if (links[0].inventory.parent === null && links[0].entries.some((e) => e.flags === PE_PARENT)) throw new ImageError(`${links[0].dir}: pagemap has in-parent entries but the iteration has no parent`);
+  for (let i = 1; i < links.length; i++) checkInParent(links, i);
+  const last = links[links.length - 1];
+  let dump: Chain['dump'] = null;
+  if (last.inventory.type === 'dump') {
+    const mm = readMmFile(join(last.dir, IMAGE_FILES.mm));
+    const shmem = readShmemFile(join(last.dir, IMAGE_FILES.shmem), mm);
+    const core = readCoreFile(join(last.dir, IMAGE_FILES.core));
+    dump = { mm, shmem, core };
+  }
+  return { root, links, dump };
+}
+
+/** Index of the entry of `es` holding vpn, or -1. */
+function findEntry(es: readonly PagemapEntry[], vpn: number): number {
+  let lo = 0;
+  let hi = es.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (vpn < es[mid].vaddr) hi = mid - 1;
+    else if (vpn >= es[mid].vaddr + es[mid].nr_pages) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
+
+/** Pages [from, to) are dumped again (present, or released in turn) by some link after link i. */
+function redumpedAfter(links: ChainLink[], i: number, from: number, to: number): boolean {
+  for (let pos = from; pos < to; ) {
+    let best = pos;
+    for (let j = i + 1; j < links.length; j++) {
+      const x = findEntry(links[j].entries, pos);
+      if (x < 0) continue;
+      const e = links[j].entries[x];
+      if ((e.flags & PE_PRESENT) !== 0) best = Math.max(best, Math.min(to, e.vaddr + e.nr_pages));
+    }
+    if (best === pos) return false;
+    pos = best;
+  }
+  return true;
+}
+
+/**
+ * Every in-parent range of link i is held by some ancestor: walked with one cursor per ancestor,
+ * so the cost is the number of entries, never the number of pages.
+ */
+function checkInParent(links: ChainLink[], i: number): void {
+  const cursors = new Array<number>(i).fill(0);
+  /** Set when a range fails on a page that dedup released (a child must never need one). */
+  let released: string | null = null;
+  const held = (k: number, from: number, to: number): boolean => {
+    if (k < 0) return false;
+    const es = links[k].entries;
+    let c = cursors[k];
+    while (c < es.length && es[c].vaddr + es[c].nr_pages <= from) c++;
+    cursors[k] = c;
+    let at = from;
+    for (let j = c; at < to; j++) {
+      const e = es[j];
+      if (e === undefined || e.vaddr > at) return false;
+      const end = Math.min(to, e.vaddr + e.nr_pages);
+      if (e.flags === RELEASED) {
+        // Released because a later iteration dumped these pages again: this one is superseded there.
+        if (!redumpedAfter(links, i, at, end)) {
+          released = links[k].dir;
+          return false;
+        }
+        at = end;
+        continue;
+      }
+      if (e.flags !== PE_PRESENT && !held(k - 1, at, end)) return false;
+      at = end;
+    }
+    return true;
+  };
+  for (const e of links[i].entries) {
+    if (e.flags !== PE_PARENT) continue;
+    if (!held(i - 1, e.vaddr, e.vaddr + e.nr_pages)) {
+      let from = e.vaddr;
+      // Name the first page no ancestor holds.
+      cursors.fill(0);
+      while (from < e.vaddr + e.nr_pages && held(i - 1, from, from + 1)) from++;
+      if (released !== null)
+        throw new ImageError(`${released}: page 0x${(from * PAGE_SIZE).toString(16)} was released by dedup, but ${links[i].dir} still needs it; the chain was deduplicated wrongly`);
+      throw new ImageError(`${links[i].dir}: page 0x${(from * PAGE_SIZE).toString(16)} is marked in-parent but no parent image holds it`);
+    }
+  }
+}
+
+const WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** pages.img read front to back through one window, every byte checksummed on the way. */
+class PagesCursor {
+  private fd = -1;
+  private readonly path: string;
+  /** Payload bytes consumed so far. */
+  private pos = 0;
+  private crc = 0;
+  private window: Buffer | null = null;
+
+  constructor(private readonly link: ChainLink) {
+    this.path = join(link.dir, IMAGE_FILES.pages);
+  }
+
+  /** Hand `sink` the bytes [offset, offset + len) (offset at or after what was read), in pieces. */
+  read(offset: number, len: number, sink: ((data: Uint8Array) => void) | null): void {
+    if (offset < this.pos) throw new Error(`internal: page-read cursor moved back in ${this.path}`);
+    this.pump(offset - this.pos, null);
+    this.pump(len, sink);
+  }
+
+  /** Read the rest and compare the checksum with the header. */
+  finish(): void {
+    this.pump(this.link.pagesBytes - this.pos, null);
+    if ((this.crc >>> 0) !== this.link.pagesCrc) throw new ImageError(`${this.path}: checksum mismatch; the image is corrupted`);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private pump(n: number, sink: ((data: Uint8Array) => void) | null): void {
+    if (n <= 0) return;
+    if (this.fd < 0) {
+      try {
+        this.fd = openSync(this.path, 'r');
+      } catch (e) {
+        throw new ImageError(`${this.path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+      }
+    }
+    this.window ??= Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(PAGE_SIZE, this.link.pagesBytes)));
+    const w = this.window;
+    while (n > 0) {
+      const want = Math.min(n, w.length);
+      let got = 0;
+      while (got < want) {
+        const k = readSync(this.fd, w, got, want - got, HEADER_BYTES + this.pos + got);
+        if (k === 0) throw new ImageError(`${this.path}: image shrank while being read`);
+        got += k;
+      }
+      const piece = w.subarray(0, want);
+      this.crc = crc32(piece, this.crc);
+      sink?.(piece);
+      this.pos += want;
+      n -= want;
+    }
+  }
+}
+
+/** Receives page data: pages from vpn on, `data.length / PAGE_SIZE` of them, held by link `link`. */
+export type PageSink = (vpn: number, data: Uint8Array, link: number) => void;
+
+export class PageRead {
+  private readonly cursors: (PagesCursor | CompressedCursor)[];
+  /** Per link, the first entry a request may still touch. */
+  private readonly entryAt: number[];
+
+  constructor(private readonly chain: Chain) {
+    this.cursors = chain.links.map((l) =>
+      l.compression === null ? new PagesCursor(l) : new CompressedCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc, l.rawBytes, l.compression.region),
+    );
+    this.entryAt = chain.links.map(() => 0);
+  }
+
+  /**
+   * Serve every page the final iteration's pagemap names, in address order, following in-parent
+   * entries down the chain; then checksum the rest of every pages.img. Always closes the files.
+   */
+  readAll(sink: PageSink | null): void {
+    try {
+      const k = this.chain.links.length - 1;
+      for (const e of this.chain.links[k].entries) this.serve(k, e.vaddr, e.nr_pages, sink);
+      for (const c of this.cursors) c.finish();
+    } finally {
+      for (const c of this.cursors) c.close();
+    }
+  }
+
+  /** Pages [vpn, vpn + n) from link k; requests to a link come in address order. */
+  private serve(k: number, vpn: number, n: number, sink: PageSink | null): void {
+    const link = this.chain.links[k];
+    const es = link.entries;
+    let i = this.entryAt[k];
+    while (i < es.length && es[i].vaddr + es[i].nr_pages <= vpn) i++;
+    this.entryAt[k] = i;
+    const end = vpn + n;
+    for (let at = vpn; at < end; i++) {
+      const e = es[i];
+      // openChain has checked that ancestors hold every in-parent range.
+      if (e === undefined || e.vaddr > at) throw new Error(`internal: page 0x${(at * PAGE_SIZE).toString(16)} not found in ${link.dir}`);
+      const to = Math.min(end, e.vaddr + e.nr_pages);
+      if (e.flags === PE_PRESENT) {
+        let page = at;
+        this.cursors[k].read(link.offsets[i] + (at - e.vaddr) * PAGE_SIZE, (to - at) * PAGE_SIZE, sink === null ? null : (d) => {
+          sink(page, d, k);
+          page += d.length / PAGE_SIZE;
+        });
+      } else if (e.flags === RELEASED) throw new ImageError(`${link.dir}: page 0x${(at * PAGE_SIZE).toString(16)} was released by dedup but is asked for`);
+      else this.serve(k - 1, at, to - at, sink);
+      at = to;
+      if (to < e.vaddr + e.nr_pages) break;
+    }
+  }
+}
+
+/** `tracker check`: the chain is whole (every check restore makes of images), or an ImageError says what is wrong. */
+export function checkChain(finalDir: string): Chain {
+  const chain = openChain(finalDir);
+  new PageRead(chain).readAll(null);
+  return chain;
+}

@@ -1,0 +1,200 @@
+/**
+ * CRIU's page-xfer.c: where an iteration's images go. The dumper hands over the pagemap, the page
+ * data (a stream of chunks, in pagemap order) and the other images; the transfer commits them as a
+ * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
+ * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoError } from '../errors.js';
+import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind } from './image.js';
+import type { PageCompression } from './page-compress.js';
+import type { PagemapEntry } from './schema.js';
+
+export interface PageXfer {
+  /**
+   * The iteration's pagemap: PE_PRESENT runs, whose data follows in this order, and PE_PARENT holes;
+   * with `compression`, how the page data is compressed (page-compress.ts).
+   */
+  writePagemap(entries: readonly PagemapEntry[], compression?: PageCompression): void;
+  /**
+   * The page data, `bytes` in all (null for compressed frames, whose total is known at the end), as
+   * chunks that are only valid during the call that yields them. Returns the bytes written.
+   */
+  writePages(bytes: number | null, chunks: Iterable<Uint8Array>): number;
+  /** Any other image of the iteration (mm, shmem, core, stats; inventory last). */
+  writeImage(kind: Exclude<ImageKind, 'pagemap' | 'pages'>, value: unknown): void;
+  /** Make the iteration durable and visible as a whole. */
+  commit(): void;
+  /** Drop everything written so far (after an error); never throws. */
+  abort(): void;
+}
+
+export interface LocalXferOptions {
+  imagesRoot: string;
+  /** The iteration directory's name in imagesRoot. */
+  name: string;
+  /** Named in errors. */
+  iteration: number;
+  /**
+   * Crash points, for tests of crash safety: called with a file name before that file is written,
+   * with 'pages.img:middle' halfway through the page data, and with 'rename' before the rename.
+   */
+  faultPoint?: (name: string) => void;
+}
+
+const IO_CODES = new Set(['ENOSPC', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EDQUOT', 'EFBIG', 'ENOTDIR', 'ENOENT', 'EMFILE', 'ENFILE']);
+const WHY: Record<string, string> = {
+  ENOSPC: 'no space left on device; free some space or choose another -D',
+  EDQUOT: 'disk quota exceeded; free some space or choose another -D',
+  EROFS: 'the file system is read-only; choose another -D',
+  EACCES: 'permission denied; choose a directory you can write, or fix its permissions',
+  EPERM: 'operation not permitted; choose a directory you can write, or fix its permissions',
+  EIO: 'input/output error; check the disk',
+};
+
+/** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
+export interface LocalXfer extends PageXfer {
+  /** pages.img written piece by piece; finish() returns its length and checksum. */
+  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number } };
+  /** An image already encoded (header and checksum included), written as it is. */
+  writeEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array): void;
+  /** The iteration directory, once committed. */
+  readonly dir: string;
+}
+
+export function openLocalXfer(o: LocalXferOptions): LocalXfer {
+  const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
+  const dir = join(o.imagesRoot, o.name);
+  let file = '';
+  /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
+  const io = <T>(what: string, f: () => T): T => {
+    file = what;
+    try {
+      return f();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === undefined || !IO_CODES.has(code)) throw e;
+      abort();
+      throw new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code] ?? code}; the partial iteration was removed, earlier ones are intact`);
+    }
+  };
+  const abort = () => {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // Best effort: the error that led here is the one to report.
+    }
+  };
+  const put = (name: string, data: Uint8Array) =>
+    io(name, () => {
+      o.faultPoint?.(name);
+      const fd = openSync(join(tmp, name), 'w');
+      try {
+        writeSync(fd, data);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    });
+  io('', () => {
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+  });
+  /** pages.img: a placeholder header, the chunks with their crc, then the real header and fsync. */
+  const openPages = () => {
+    const name = IMAGE_FILES.pages;
+    const fd = io(name, () => openSync(join(tmp, name), 'w'));
+    let crc = 0;
+    let n = 0;
+    let open = true;
+    const close = () => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    try {
+      io(name, () => writeSync(fd, pagesHeader(0, 0)));
+    } catch (e) {
+      close();
+      throw e;
+    }
+    return {
+      write(c: Uint8Array) {
+        crc = crc32(c, crc);
+        io(name, () => {
+          let off = 0;
+          while (off < c.length) off += writeSync(fd, c, off);
+        });
+        n += c.length;
+      },
+      finish() {
+        try {
+          io(name, () => {
+            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
+            fsyncSync(fd);
+          });
+        } finally {
+          close();
+        }
+        return { bytes: n, crc: crc >>> 0 };
+      },
+      close,
+    };
+  };
+  return {
+    dir,
+    writePagemap(entries, compression) {
+      put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }));
+    },
+    writePages(bytes, chunks) {
+      const name = IMAGE_FILES.pages;
+      o.faultPoint?.(name);
+      const w = openPages();
+      try {
+        // Compressed frames: the crash point comes after the first frame.
+        const half = bytes ?? 1;
+        let middle = o.faultPoint !== undefined && half > 0;
+        let n = 0;
+        for (const c of chunks) {
+          w.write(c);
+          n += c.length;
+          if (middle && n >= half / 2) {
+            middle = false;
+            o.faultPoint!(`${name}:middle`);
+          }
+        }
+        if (bytes !== null && n !== bytes) throw new Error(`internal: wrote ${n} page bytes, expected ${bytes}`);
+        return w.finish().bytes;
+      } finally {
+        w.close();
+      }
+    },
+    openPages,
+    writeEncoded(kind, data) {
+      put(IMAGE_FILES[kind], data);
+    },
+    writeImage(kind, value) {
+      put(IMAGE_FILES[kind], encodeImage(kind, value));
+    },
+    commit() {
+      io('', () => fsyncDir(tmp));
+      o.faultPoint?.('rename');
+      io('', () => {
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(tmp, dir);
+        // The rename is durable only once the directory holding it is.
+        fsyncDir(o.imagesRoot);
+      });
+    },
+    abort,
+  };
+}
+
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
