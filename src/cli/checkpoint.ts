@@ -14,6 +14,7 @@ import { EXIT_CODES_HELP, intArg, kernelOption } from './main.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatUs, parseBytes } from './units.js';
 import { addImageOptions, imageOptions, type ImageFlags } from './image-options.js';
+import { addPageServerClientOptions, pageServerTarget, type TlsFlags } from './page-server.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
 
@@ -24,7 +25,10 @@ export function memorySize(v: string): number {
   return Math.min(n, DEFAULT_MEMORY_BYTES);
 }
 
-interface DumpFlags extends ImageFlags {
+interface DumpFlags extends ImageFlags, TlsFlags {
+  pageServer: boolean;
+  address: string;
+  port: number;
   iterative: boolean;
   imagesDir: string;
   workload: string;
@@ -82,6 +86,8 @@ export function renderDumpTable(r: DumpReport): string {
 type Given = (name: string) => boolean;
 
 export function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, given: Given, out: Output): PrimitiveDumpReport {
+  // A scripted dump replays its parents from their images, which a page server keeps on its side.
+  if (f.pageServer) throw new UsageError('--page-server goes with --iterative (a dump by hand replays its parents from local images)');
   const r = primitiveDump({
     imagesDir: f.imagesDir,
     prevImagesDir: f.prevImagesDir,
@@ -122,6 +128,7 @@ export function dumpCommand(f: DumpFlags, out: Output): DumpReport {
     force: f.force,
     memoryBytes: f.memory,
     ...imageOptions(f),
+    pageServer: pageServerTarget(f),
     onIteration: (s, phase) => {
       if (f.json) return;
       if (phase === 'start') {
@@ -177,7 +184,7 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', 'replace the images in a non-empty -D', false)
     .option('--json', 'print one JSON document with CRIU stats names', false);
-  addImageOptions(dump)
+  addPageServerClientOptions(addImageOptions(dump))
     .addHelpText(
       'after',
       `

@@ -11,6 +11,7 @@ import { registerCheckpointCommands } from './checkpoint.js';
 import { registerInspectCommands } from './inspect.js';
 import { registerRunCommands } from './run.js';
 import { registerDedupCommand } from './dedup.js';
+import { registerPageServerCommand } from './page-server.js';
 
 export const EXIT_CODES_HELP = `
 Exit codes:
@@ -69,6 +70,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerInspectCommands(program);
   registerDedupCommand(program);
+  registerPageServerCommand(program);
   return program;
 }
 

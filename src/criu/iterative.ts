@@ -12,6 +12,7 @@ import type { IterationStats } from './schema.js';
 import { kerndat } from '../proc/kerndat.js';
 import { dumpIteration } from './mem-dump.js';
 import { prepareImagesRoot } from './images-dir.js';
+import { PageServerLink, type PageServerTarget } from './page-xfer-remote.js';
 import type { PreDumpMode } from './timing.js';
 
 export interface IterativeDumpOptions {
@@ -37,6 +38,8 @@ export interface IterativeDumpOptions {
   /** --compress-region (0: raw page data) and --auto-dedup. */
   compressRegion?: number;
   autoDedup?: boolean;
+  /** Send the iterations to `tracker page-server` instead of imagesDir. */
+  pageServer?: PageServerTarget;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
   faultPoint?: (name: string) => void;
 }
@@ -83,7 +86,9 @@ function crashPoint(iteration: number, hook: ((name: string) => void) | undefine
 }
 
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  prepareImagesRoot(o.imagesDir, o.force);
+  // With a page server the images go there (its -D); nothing is written locally.
+  const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
+  if (link === null) prepareImagesRoot(o.imagesDir, o.force);
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
@@ -117,6 +122,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
       }
       const placeholder = { iteration: it, type: final ? 'dump' : 'pre-dump' } as IterationStats;
       o.onIteration?.(placeholder, 'start');
+      const fault = crashPoint(it, o.faultPoint);
       const r = dumpIteration(proc, {
         imagesRoot: o.imagesDir,
         iteration: it,
@@ -128,9 +134,10 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         preDumpMode: o.preDumpMode,
         bandwidth: o.bandwidth,
         kernelName: o.kernel,
-        faultPoint: crashPoint(it, o.faultPoint),
+        faultPoint: fault,
         compressRegion: o.compressRegion,
         autoDedup: o.autoDedup,
+        xfer: link?.open(it, fault),
       });
       // The workload runs on while the pages are copied; what it writes is dirty for the next one.
       proc.run(r.stats.steps_during_copy);
@@ -138,7 +145,9 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
       o.onIteration?.(r.stats, 'done');
       if (final) break;
     }
+    link?.close();
   } catch (e) {
+    link?.destroy();
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
     throw e;
   }
@@ -146,7 +155,7 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   if (!o.leaveRunning) kernel.exit(proc.task);
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
   return {
-    images_dir: o.imagesDir,
+    images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
     workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
     kernel: o.kernel,
     dirty_tracking: dt.softDirty,

@@ -56,11 +56,12 @@ const WHY: Record<string, string> = {
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
   /** pages.img written piece by piece; finish() returns its length and checksum. */
-  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number } };
-  /** An image already encoded (header and checksum included), written as it is. */
-  writeEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array): void;
-  /** The iteration directory, once committed. */
+  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number }; close(): void };
+  /** An image already encoded (header and checksum included), arriving in pieces, written as it comes. */
+  appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean): void;
+  /** The iteration directory once committed, and the temporary one it is written in. */
   readonly dir: string;
+  readonly tmpDir: string;
 }
 
 export function openLocalXfer(o: LocalXferOptions): LocalXfer {
@@ -143,6 +144,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   };
   return {
     dir,
+    tmpDir: tmp,
     writePagemap(entries, compression) {
       put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }));
     },
@@ -170,8 +172,17 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       }
     },
     openPages,
-    writeEncoded(kind, data) {
-      put(IMAGE_FILES[kind], data);
+    appendEncoded(kind, data, first) {
+      const name = IMAGE_FILES[kind];
+      io(name, () => {
+        const fd = openSync(join(tmp, name), first ? 'wx' : 'a');
+        try {
+          writeSync(fd, data);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      });
     },
     writeImage(kind, value) {
       put(IMAGE_FILES[kind], encodeImage(kind, value));
