@@ -11,7 +11,8 @@ import { after, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
 import { CRASH_POINTS, DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/criu/iterative.js';
-import { checkChain } from '../src/criu/page-read.js';
+import { checkChain, checkReport } from '../src/criu/page-read.js';
+import { compare } from '../src/criu/compare.js';
 import { restore } from '../src/criu/restore.js';
 import { TrackerError } from '../src/errors.js';
 import { showIteration, showRss } from '../src/criu/show.js';
@@ -77,7 +78,21 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-test('thousands of corruptions: restore succeeds with verified memory or refuses with a one-line error, never anything else', () => {
+/** What a reader did: succeeded, refused with a one-line TrackerError, or anything else (a defect). */
+function outcome(f: () => unknown): { kind: 'ok' | 'refused' | 'other'; message: string } {
+  try {
+    f();
+    return { kind: 'ok', message: '' };
+  } catch (e) {
+    if (e instanceof TrackerError && !e.message.includes('\n')) return { kind: 'refused', message: e.message };
+    return { kind: 'other', message: (e as Error).stack ?? String(e) };
+  }
+}
+
+/** Refusals that only restore can make: about the process the images describe, not the chain. */
+const RESTORE_ONLY = /unknown kernel profile|lies outside every VMA|cannot map|does not match the digest|more than an emulated machine holds|no room to map|core image does not describe/;
+
+test('thousands of corruptions: check refuses exactly what restore refuses for chain or checksum reasons, and so do stats, compare and show', () => {
   const base = join(tmp, 'fuzz-base');
   iterativeDump({
     ...DEFAULT_DUMP_OPTIONS,
@@ -97,7 +112,7 @@ test('thousands of corruptions: restore succeeds with verified memory or refuses
   const rand = mulberry32(20261125);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const work = join(tmp, 'fuzz');
-  const counts = { tried: 0, refused: 0, restored_and_verified: 0, show_tried: 0, show_ok: 0, show_refused: 0, other: 0 };
+  const counts = { tried: 0, check_refused: 0, check_whole: 0, restored_and_verified: 0, restore_only_refused: 0 };
   const others: string[] = [];
   const semantic: ((o: Record<string, unknown>, kind: ImageKind) => void)[] = [
     (o, k) => {
@@ -187,36 +202,43 @@ test('thousands of corruptions: restore succeeds with verified memory or refuses
     }
     counts.tried++;
     const t0 = Date.now();
-    try {
-      const r = restore({ dir: join(work, '3'), resumeSteps: 0, verify: false });
+    const head = join(work, '3');
+    // tracker check is the reference: what it refuses, for chain or checksum reasons, every
+    // reader refuses with the same words; what it accepts, stats and compare accept.
+    const verdict = outcome(() => checkReport(head));
+    const restored = outcome(() => {
+      const r = restore({ dir: head, resumeSteps: 0, verify: false });
       assert.equal(r.digest_ok, true);
-      counts.restored_and_verified++;
-    } catch (e) {
-      if (e instanceof TrackerError && !e.message.includes('\n')) counts.refused++;
-      else {
-        counts.other++;
-        if (others.length < 5) others.push(`${kind} ${rel}: ${(e as Error).stack}`);
-      }
+    });
+    assert.ok(Date.now() - t0 < 5000, `${kind} ${rel}: check and restore took ${Date.now() - t0} ms`);
+    const stats = outcome(() => chainStats(head));
+    const compared = outcome(() => compare(base, head, {}));
+    const shown = outcome(() => showIteration(head));
+    const rss = outcome(() => showRss(head));
+    for (const [what, o] of [['check', verdict], ['restore', restored], ['stats', stats], ['compare', compared], ['show', shown], ['show --rss', rss]] as const) {
+      if (o.kind === 'other' && others.length < 5) others.push(`${what} after ${kind} ${rel}: ${o.message}`);
     }
-    assert.ok(Date.now() - t0 < 5000, `${kind} ${rel}: restore took ${Date.now() - t0} ms`);
-    // show and stats read the same images: they must decode or refuse, never crash.
-    for (const view of [() => showIteration(join(work, '3')), () => showRss(join(work, '3')), () => chainStats(work)]) {
-      counts.show_tried++;
-      try {
-        view();
-        counts.show_ok++;
-      } catch (e) {
-        if (e instanceof TrackerError && !e.message.includes('\n')) counts.show_refused++;
-        else {
-          counts.other++;
-          if (others.length < 5) others.push(`show after ${kind} ${rel}: ${(e as Error).stack}`);
-        }
-      }
+    if (verdict.kind === 'refused') {
+      counts.check_refused++;
+      assert.equal(restored.message, verdict.message, `${kind} ${rel}: restore must refuse what check refuses, in the same words`);
+      assert.equal(stats.message, verdict.message, `${kind} ${rel}: stats`);
+      assert.equal(compared.message, verdict.message, `${kind} ${rel}: compare`);
+      assert.equal(shown.kind, 'refused', `${kind} ${rel}: show`);
+    } else if (verdict.kind === 'ok') {
+      counts.check_whole++;
+      assert.equal(stats.kind, 'ok', `${kind} ${rel}: stats refused a chain check accepts: ${stats.message}`);
+      assert.equal(compared.kind, 'ok', `${kind} ${rel}: compare refused a chain check accepts: ${compared.message}`);
+      // Restore may still refuse, for what only a restore finds: the process the images describe.
+      if (restored.kind === 'refused') {
+        assert.match(restored.message, RESTORE_ONLY, `${kind} ${rel}: restore refused a chain check accepts`);
+        counts.restore_only_refused++;
+      } else counts.restored_and_verified++;
     }
   }
   process.stdout.write(`# corruption fuzz: ${JSON.stringify(counts)}\n`);
   assert.deepEqual(others, []);
-  assert.equal(counts.other, 0);
-  assert.ok(counts.refused > 2000, 'most corruptions must be caught');
+  assert.equal(counts.check_refused + counts.check_whole, counts.tried);
+  assert.ok(counts.check_refused > 2000, 'most corruptions must be caught');
+  assert.ok(counts.restored_and_verified > 0 && counts.restore_only_refused > 0, 'both branches are exercised');
   assert.ok(existsSync(base));
 });

@@ -1,11 +1,16 @@
 /**
  * Dump and restore throughput for a 1 GiB resident process, next to dd writing the same amount to
- * the same folder in the same run.
+ * the same folder in the same run; and a sparse process (4 TiB mapped, three pages written) whose
+ * dump and restore cost must follow its three resident pages, next to a one-page process dumped
+ * the same way in the same run.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../criu/iterative.js';
+import { restore } from '../criu/restore.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { openChain } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
@@ -75,3 +80,58 @@ function dumpBench(root: string, bytes: number): { dumpS: number; finalS: number
   kernel.exit(task);
   return { dumpS, finalS };
 }
+
+export interface SparseBench {
+  /** The 4 TiB mapping with three pages written: dump --iterative (2 iterations) and restore --verify. */
+  sparse_dump_s: number;
+  sparse_restore_s: number;
+  sparse_peak_rss_MB: number;
+  /** The same steps on a 4-page mapping with the same three pages written: the floor of a run. */
+  baseline_dump_s: number;
+  baseline_restore_s: number;
+  baseline_peak_rss_MB: number;
+}
+
+const SPARSE_OPS = 'mmap a 1073741824 rw anon\nwrite a 0\nwrite a 536870912\nwrite a 1073741823\n';
+const BASELINE_OPS = 'mmap a 4 rw anon\nwrite a 0\nwrite a 1\nwrite a 3\n';
+
+/** Each case in a fresh node process, so its peak RSS is its own. */
+export function benchSparse(): SparseBench {
+  const root = mkdtempSync(join(tmpdir(), 'tracker-bench-sparse-'));
+  try {
+    const run = (name: string, ops: string) => {
+      const file = join(root, `${name}.ops`);
+      writeFileSync(file, ops);
+      const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), 'sparse-child', file, join(root, name)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`sparse bench ${name} failed: ${r.stderr}`);
+      return JSON.parse(r.stdout) as { dump_s: number; restore_s: number; peak_rss_MB: number };
+    };
+    const base = run('baseline', BASELINE_OPS);
+    const sparse = run('sparse', SPARSE_OPS);
+    return {
+      sparse_dump_s: sparse.dump_s,
+      sparse_restore_s: sparse.restore_s,
+      sparse_peak_rss_MB: sparse.peak_rss_MB,
+      baseline_dump_s: base.dump_s,
+      baseline_restore_s: base.restore_s,
+      baseline_peak_rss_MB: base.peak_rss_MB,
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function sparseChild(ops: string, dir: string): void {
+  let t0 = process.hrtime.bigint();
+  iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: dir, workload: ops, seed: 1, kernel: '6.1', interval: 10, policy: 'fixed', iterations: 2, leaveRunning: false, force: false, memoryBytes: 64 << 20 });
+  const dumpS = Number(process.hrtime.bigint() - t0) / 1e9;
+  t0 = process.hrtime.bigint();
+  const r = restore({ dir: join(dir, '2'), resumeSteps: 0, verify: true });
+  if (r.verify.identical !== true) throw new Error('sparse restore did not verify');
+  const restoreS = Number(process.hrtime.bigint() - t0) / 1e9;
+  // VmHWM, not getrusage's maxrss: that one keeps the parent's peak across fork and exec.
+  const hwmKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
+  process.stdout.write(JSON.stringify({ dump_s: +dumpS.toFixed(3), restore_s: +restoreS.toFixed(3), peak_rss_MB: Math.round(hwmKb / 1024) }));
+}
+
+if (process.argv[2] === 'sparse-child' && import.meta.url === pathToFileURL(process.argv[1]).href) sparseChild(process.argv[3], process.argv[4]);

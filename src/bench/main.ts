@@ -1,5 +1,5 @@
 /** `npm run bench`: one JSON object of figures on stdout. */
-import { benchCheckpoint } from './checkpoint-bench.js';
+import { benchCheckpoint, benchSparse } from './checkpoint-bench.js';
 import { benchMmu } from './mmu-bench.js';
 import { benchWorkloads } from './workload-bench.js';
 
@@ -7,5 +7,6 @@ const result: Record<string, unknown> = { node: process.version };
 const only = process.argv[2];
 if (only === undefined || only === 'mmu') Object.assign(result, benchMmu());
 if (only === undefined || only === 'workload') Object.assign(result, benchWorkloads());
-if (only === undefined || only === 'checkpoint') Object.assign(result, benchCheckpoint());
+if (only === undefined || only === 'checkpoint') Object.assign(result, benchCheckpoint(), benchSparse());
+if (only === 'sparse') Object.assign(result, benchSparse());
 process.stdout.write(JSON.stringify(result, null, 2) + '\n');

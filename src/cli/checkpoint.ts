@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport } from '../criu/iterative.js';
+import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { primitiveDump, type PrimitiveDumpReport } from '../criu/primitive.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
@@ -157,6 +158,11 @@ function renderRestore(r: RestoreReport): string {
   return lines.join('\n');
 }
 
+export function renderCheck(r: CheckReport): string {
+  const its = r.iterations.length === 1 ? `iteration ${r.iterations[0]}` : `iterations ${r.iterations[0]}..${r.iterations[r.iterations.length - 1]}`;
+  return `${r.images_dir}: ${chalk.green('whole')}: ${its} (ends in a ${r.final_type}); every checksum verified (${formatBytes(r.page_bytes_checked)} of page data), all ${r.pages_in_parent} in-parent pages of its ${r.pages} found in parents`;
+}
+
 export function registerCheckpointCommands(program: Command): void {
   const dump = program
     .command('dump')
@@ -242,5 +248,19 @@ ${EXIT_CODES_HELP}`,
       const out = processOutput(opts.json);
       const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+    });
+
+  program
+    .command('check')
+    .description('check an image chain without restoring it: every checksum, every parent, every in-parent page held by an ancestor')
+    .argument('<dir>', 'an iteration DIR/N (its parents are checked with it)')
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText('after', `
+Makes every check restore makes of the images, and exits 3 naming the first thing wrong.
+${EXIT_CODES_HELP}`)
+    .action((dir: string, opts: { json: boolean }) => {
+      const out = processOutput(opts.json);
+      const r = checkReport(dir);
+      out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
     });
 }

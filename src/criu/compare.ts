@@ -9,6 +9,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { InputError, VerifyError } from '../errors.js';
+import { interruptedTmp } from './page-read.js';
 import { chainStats, imageKindOf } from './stats.js';
 
 export interface SummaryIteration {
@@ -87,7 +88,8 @@ export function summaryFromImages(path: string): DumpSummary {
 
 /** A side by what it is: a directory is an image chain, a file must be a JSON dump report. */
 export function loadSummary(path: string, side: Side): DumpSummary {
-  if (!existsSync(path)) throw new InputError(`${side} ${path}: no such file or directory`);
+  if (!existsSync(path) && interruptedTmp(path) === null) throw new InputError(`${side} ${path}: no such file or directory`);
+  if (!existsSync(path)) return summaryFromImages(path);
   if (statSync(path).isDirectory()) return summaryFromImages(path);
   if (imageKindOf(path) !== null) throw new InputError(`${side} ${path}: is a single image file; pass its images directory (or DIR/N) or a \`tracker dump --iterative --json\` report`);
   let text: string;

@@ -14,13 +14,14 @@
  * one. The pagemap is rewritten first: a crash between the two files leaves data that is marked
  * released but still there, which is harmless; the child is complete before any parent is touched.
  */
-import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, RawImage, readImage, writeRawImage } from './image.js';
-import { openPageData, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
-import { walkChain } from './stats.js';
+import { encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, readImage, writeRawImage } from './image.js';
+import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
+import { openChain } from './page-read.js';
+import { resolveIterationDir } from './stats.js';
 import { ImageError } from '../errors.js';
 import { PE_PRESENT, PE_RELEASED, type PagemapEntry, type PagemapImage } from './schema.js';
 
@@ -150,28 +151,46 @@ function rewriteCompressed(dir: string, entries: PagemapEntry[], compression: Pa
   const tmp = join(dir, `.${IMAGE_FILES.pages}.dedup.tmp`);
   let raw = 0;
   for (const e of entries) if ((e.flags & PE_PRESENT) !== 0) raw += e.nr_pages * PAGE_SIZE;
-  // Opening verifies the checksum and the frames.
-  const data = openPageData(dir, RawImage.open(path, 'pages'), compression, raw);
+  const stored = statSync(path).size - HEADER_BYTES;
+  const head = Buffer.alloc(HEADER_BYTES);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, HEADER_BYTES, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.readUInt32LE(0) !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image; dedup left the chain as it was`);
+  // Read front to back; finish() checks every frame and the checksum before the new file is used.
+  const cursor = new CompressedCursor(path, stored, head.readUInt32LE(16), raw, compression.region);
   try {
     function* stream(): Generator<Uint8Array> {
       let off = 0;
       for (const e of entries) {
         if ((e.flags & PE_PRESENT) === 0) continue;
         const len = e.nr_pages * PAGE_SIZE;
-        for (let d = 0; d < len; d += ZEROS.length) {
-          const n = Math.min(ZEROS.length, len - d);
-          if ((e.flags & PE_RELEASED) !== 0) yield ZEROS.subarray(0, n);
-          else yield data.read(off + d, n);
+        if ((e.flags & PE_RELEASED) !== 0) {
+          cursor.read(off, len, null);
+          for (let d = 0; d < len; d += ZEROS.length) yield ZEROS.subarray(0, Math.min(ZEROS.length, len - d));
+        } else {
+          const pieces: Uint8Array[] = [];
+          for (let d = 0; d < len; d += compression.region) {
+            const n = Math.min(compression.region, len - d);
+            cursor.read(off + d, n, (b) => pieces.push(Buffer.from(b)));
+            yield* pieces;
+            pieces.length = 0;
+          }
         }
         off += len;
       }
+      cursor.finish();
     }
     writeRawImage(tmp, 'pages', new RegionCompressor(compression.region).frames(stream()), null);
   } catch (e) {
     rmSync(tmp, { force: true });
+    if (e instanceof ImageError) throw new ImageError(`${e.message.replace(/\.$/, '')}, dedup left the chain as it was`);
     throw e;
   } finally {
-    data.close();
+    cursor.close();
   }
   return tmp;
 }
@@ -216,7 +235,7 @@ function unionRuns(a: Runs, b: Runs): Runs {
  * iteration is complete). The chain is walked through the inventories, as page-read walks it.
  */
 export function dedupParents(dir: string): DedupReport {
-  const chain = walkChain(dir);
+  const chain = openChain(resolveIterationDir(dir)).links;
   const report: DedupReport = { released: [], pages_released: 0 };
   const child = presentRuns(readPagemapImage(chain[chain.length - 1].dir).entries);
   for (let k = chain.length - 2; k >= 0; k--) releaseIn(chain[k].dir, readPagemapImage(chain[k].dir), child, report);
@@ -228,7 +247,7 @@ export function dedupParents(dir: string): DedupReport {
  * later iteration dumps again. Each pages.img is rewritten at most once.
  */
 export function dedupChain(dir: string): DedupReport {
-  const chain = walkChain(dir);
+  const chain = openChain(resolveIterationDir(dir)).links;
   const report: DedupReport = { released: [], pages_released: 0 };
   let later = presentRuns(readPagemapImage(chain[chain.length - 1].dir).entries);
   for (let k = chain.length - 2; k >= 0; k--) {

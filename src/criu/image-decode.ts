@@ -38,6 +38,7 @@ export function readStatsFile(path: string): IterationStats {
   const s = readImage<IterationStats>(path, 'stats');
   if (!isObject(s)) throw new ImageError(`${path}: stats image is not an object`);
   for (const f of STAT_FIELDS) if (!isCount(s[f])) throw new ImageError(`${path}: stats image field ${f} is not a count`);
+  if (s.bytes_stored !== undefined && !isCount(s.bytes_stored)) throw new ImageError(`${path}: stats image field bytes_stored is not a count`);
   return s;
 }
 

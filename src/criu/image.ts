@@ -143,7 +143,7 @@ export function pagesHeader(length: number, crc: number): Buffer {
   return header('pages', length, crc);
 }
 
-export function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {
+function checkHeader(path: string, kind: ImageKind, data: Buffer): Buffer {
   if (data.length < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${data.length} bytes); the image is damaged, dump again`);
   const magic = data.readUInt32LE(0);
   if (magic !== IMAGE_MAGIC[kind]) throw new ImageError(`${path}: not a ${kind} image (bad magic 0x${magic.toString(16)})`);
@@ -176,75 +176,3 @@ export function readImage<T>(path: string, kind: ImageKind): T {
 }
 
 
-const WINDOW_BYTES = 1024 * 1024;
-
-/**
- * A raw image (pages.img) opened for reading without loading it: the header and the checksum are
- * verified with one streaming pass, then pages are read on demand through a 1 MiB window. Memory
- * stays bounded whatever the image size.
- */
-export class RawImage {
-  private readonly window = Buffer.allocUnsafe(WINDOW_BYTES);
-  private windowStart = -1;
-  private windowLength = 0;
-
-  private constructor(
-    readonly path: string,
-    private fd: number,
-    /** Payload bytes. */
-    readonly length: number,
-  ) {}
-
-  static open(path: string, kind: ImageKind): RawImage {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ImageError(`${path}: ${code === 'ENOENT' ? 'missing image file' : `cannot read (${code})`}`);
-    }
-    try {
-      const size = fstatSync(fd).size;
-      const head = Buffer.alloc(HEADER_BYTES);
-      const got = size >= HEADER_BYTES ? readSync(fd, head, 0, HEADER_BYTES, 0) : 0;
-      if (got < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${size} bytes); the image is damaged, dump again`);
-      const magic = head.readUInt32LE(0);
-      if (magic !== IMAGE_MAGIC[kind]) throw new ImageError(`${path}: not a ${kind} image (bad magic 0x${magic.toString(16)})`);
-      const version = head.readUInt32LE(4);
-      if (version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${version}, this tracker reads version ${IMAGE_VERSION}`);
-      const length = head.readBigUInt64LE(8);
-      if (length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
-      if (head.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
-      const img = new RawImage(path, fd, size - HEADER_BYTES);
-      let crc = 0;
-      for (let off = 0; off < img.length; off += WINDOW_BYTES) crc = crc32(img.read(off, Math.min(WINDOW_BYTES, img.length - off)), crc);
-      if ((crc >>> 0) !== head.readUInt32LE(16)) throw new ImageError(`${path}: checksum mismatch; the image is corrupted`);
-      return img;
-    } catch (e) {
-      closeSync(fd);
-      throw e;
-    }
-  }
-
-  /** `len` payload bytes from `offset` (at most 1 MiB), as a view valid until the next read. */
-  read(offset: number, len: number): Buffer {
-    if (offset < this.windowStart || offset + len > this.windowStart + this.windowLength) {
-      const n = Math.min(WINDOW_BYTES, this.length - offset);
-      let got = 0;
-      while (got < n) {
-        const k = readSync(this.fd, this.window, got, n - got, HEADER_BYTES + offset + got);
-        if (k === 0) throw new ImageError(`${this.path}: image shrank while being read`);
-        got += k;
-      }
-      this.windowStart = offset;
-      this.windowLength = n;
-    }
-    const at = offset - this.windowStart;
-    return this.window.subarray(at, at + len);
-  }
-
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-  }
-}

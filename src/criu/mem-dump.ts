@@ -33,6 +33,8 @@ export interface CollectedPages {
   scanned: number;
   /** Present pages mapped to the zero page (not dumped). */
   zero: number;
+  /** Pagemap entries actually read: PAGEMAP_SCAN skips what no page table covers. */
+  read: number;
 }
 
 /** Read pagemap over the private VMAs and collect what this iteration dumps into a page-pipe. */
@@ -42,12 +44,14 @@ export function collectPages(proc: WorkloadProcess, maps: MapsEntry[], format: P
   const words = pmc.words;
   let scanned = 0;
   let zero = 0;
+  let read = 0;
   for (const vma of maps) {
     if (vma.kind === 'shared') continue; // dumped by object, as CRIU dumps shmem apart
     scanned += vma.end - vma.start;
     const privateFile = vma.kind === 'file';
     for (let at = vma.start; pmc.fill(at, vma.end); at = pmc.start + pmc.count) {
       const first = pmc.start;
+      read += pmc.count;
       for (let i = 0; i < pmc.count; i++) {
         const lo = words[2 * i];
         const hi = words[2 * i + 1];
@@ -60,7 +64,7 @@ export function collectPages(proc: WorkloadProcess, maps: MapsEntry[], format: P
       }
     }
   }
-  return { pipe, scanned, zero };
+  return { pipe, scanned, zero, read };
 }
 
 /** The VMA list and the shared memory objects, by contents. */
@@ -137,7 +141,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
   const bytes = pp.nrPages * PAGE_SIZE;
-  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.scanned, pagesWritten: pp.nrPages });
+  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.read, pagesWritten: pp.nrPages });
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,

@@ -18,7 +18,7 @@ import { compressSync, uncompressSync } from 'lz4-napi';
 import { ImageError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { crc32, HEADER_BYTES, type RawImage } from './image.js';
+import { crc32, HEADER_BYTES } from './image.js';
 import type { PageXfer } from './page-xfer.js';
 import type { IterationStats } from './schema.js';
 
@@ -117,106 +117,6 @@ export function decodeFrame(where: string, data: Uint8Array, rawLength: number):
   }
   if (out.length !== rawLength) throw new ImageError(`${where}: compressed region decodes to ${out.length} bytes, expected ${rawLength}`);
   return out;
-}
-
-/** The page data of an iteration, raw or compressed: `length` raw bytes read by offset. */
-export interface PageData {
-  readonly path: string;
-  /** Raw page bytes. */
-  readonly length: number;
-  /** Bytes stored in pages.img. */
-  readonly stored: number;
-  read(offset: number, len: number): Buffer;
-  close(): void;
-}
-
-export function rawPageData(img: RawImage): PageData {
-  return { path: img.path, length: img.length, stored: img.length, read: (o, l) => img.read(o, l), close: () => img.close() };
-}
-
-/**
- * Compressed pages.img seen as raw page data. Opening walks the frames once (a 4-byte read each)
- * to check that they tile the file and match the raw length; one decoded region is cached.
- */
-export class CompressedPageData implements PageData {
-  readonly path: string;
-  readonly stored: number;
-  /** Offset of each frame's header in the payload. */
-  private readonly frameAt: Float64Array;
-  private cached = -1;
-  private cache: Buffer = Buffer.alloc(0);
-
-  constructor(
-    private readonly img: RawImage,
-    readonly length: number,
-    private readonly region: number,
-  ) {
-    this.path = img.path;
-    this.stored = img.length;
-    const n = Math.ceil(length / region);
-    this.frameAt = new Float64Array(n);
-    let off = 0;
-    for (let i = 0; i < n; i++) {
-      if (off + 4 > img.length) throw new ImageError(`${img.path}: ${i} of ${n} compressed regions present; the image is truncated`);
-      this.frameAt[i] = off;
-      const stored = img.read(off, 4).readUInt32LE(0);
-      if (stored > this.rawLength(i)) throw new ImageError(`${img.path}: compressed region ${i} is ${stored} bytes, larger than its ${this.rawLength(i)} raw bytes; the image is corrupted`);
-      off += 4 + stored;
-    }
-    if (off !== img.length) throw new ImageError(`${img.path}: compressed regions end at byte ${off} of ${img.length}; the image does not match its pagemap`);
-  }
-
-  private rawLength(i: number): number {
-    return Math.min(this.region, this.length - i * this.region);
-  }
-
-  region_(i: number): Buffer {
-    if (this.cached !== i) {
-      const at = this.frameAt[i];
-      const stored = this.img.read(at, 4).readUInt32LE(0);
-      const data = this.img.read(at + 4, stored);
-      // A raw frame is a view of the read window: copy it so the cache outlives the next read.
-      const raw = this.rawLength(i);
-      this.cache = stored === raw ? Buffer.from(data) : decodeFrame(`${this.path} region ${i}`, data, raw);
-      this.cached = i;
-    }
-    return this.cache;
-  }
-
-  read(offset: number, len: number): Buffer {
-    if (offset < 0 || len < 0 || offset + len > this.length) throw new ImageError(`${this.path}: read past the page data`);
-    const i = Math.floor(offset / this.region);
-    const at = offset - i * this.region;
-    if (at + len <= this.rawLength(i)) return this.region_(i).subarray(at, at + len);
-    const out = Buffer.allocUnsafe(len);
-    for (let done = 0; done < len; ) {
-      const o = offset + done;
-      const k = Math.floor(o / this.region);
-      const from = o - k * this.region;
-      const n = Math.min(len - done, this.rawLength(k) - from);
-      this.region_(k).copy(out, done, from, from + n);
-      done += n;
-    }
-    return out;
-  }
-
-  close(): void {
-    this.img.close();
-  }
-}
-
-/** Open an iteration's page data given what its pagemap says: `rawLength` bytes, compressed or not. */
-export function openPageData(dir: string, img: RawImage, compression: PageCompression | null, rawLength: number): PageData {
-  try {
-    if (compression === null) {
-      if (img.length !== rawLength) throw new ImageError(`${dir}: pages.img holds ${img.length / PAGE_SIZE} pages, pagemap names ${rawLength / PAGE_SIZE}`);
-      return rawPageData(img);
-    }
-    return new CompressedPageData(img, rawLength, compression.region);
-  } catch (e) {
-    img.close();
-    throw e;
-  }
 }
 
 /**

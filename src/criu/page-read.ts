@@ -64,8 +64,7 @@ function fileSizes(dir: string): FileSizes {
 }
 
 /** The header of pages.img: its length agrees with the file and the pagemap; the checksum is kept for the stream. */
-function pagesHeader(dir: string, wantBytes: number | null): { bytes: number; crc: number } {
-  const path = join(dir, IMAGE_FILES.pages);
+function pagesHeader(path: string, wantBytes: number | null): { bytes: number; crc: number } {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -85,7 +84,7 @@ function pagesHeader(dir: string, wantBytes: number | null): { bytes: number; cr
     if (length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
     if (head.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
     const bytes = size - HEADER_BYTES;
-    if (wantBytes !== null && bytes !== wantBytes) throw new ImageError(`${dir}: pages.img holds ${bytes / PAGE_SIZE} pages, pagemap names ${wantBytes / PAGE_SIZE}`);
+    if (wantBytes !== null && bytes !== wantBytes) throw new ImageError(`${dirname(path)}: pages.img holds ${bytes / PAGE_SIZE} pages, pagemap names ${wantBytes / PAGE_SIZE}`);
     return { bytes, crc: head.readUInt32LE(16) };
   } finally {
     closeSync(fd);
@@ -106,8 +105,20 @@ function openLink(dir: string): ChainLink {
     if (data) off += e.nr_pages * PAGE_SIZE;
   }
   // Compressed frames are checked against the pagemap as they are read.
-  const h = pagesHeader(dir, compression === null ? off : null);
+  const h = pagesHeader(join(dir, IMAGE_FILES.pages), compression === null ? off : null);
   return { dir, inventory, stats, entries, offsets, pagesBytes: h.bytes, pagesCrc: h.crc, compression, rawBytes: off, files: fileSizes(dir) };
+}
+
+/** pages.img on its own: its header, and its checksum over the whole payload, streamed. */
+export function checkPagesFile(path: string): { bytes: number; crc: number } {
+  const h = pagesHeader(path, null);
+  const c = new PagesCursor(path, h.bytes, h.crc);
+  try {
+    c.finish();
+  } finally {
+    c.close();
+  }
+  return h;
 }
 
 /** A direct child of the images root (an iteration directory), nothing above or beside it. */
@@ -116,12 +127,18 @@ function insideRoot(root: string, p: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !rel.includes(sep);
 }
 
+/** The temporary directory an interrupted dump of iteration directory `dir` left, or null. */
+export function interruptedTmp(dir: string): string | null {
+  const tmp = join(dirname(dir), `.${basename(dir)}.tmp`);
+  return existsSync(tmp) ? tmp : null;
+}
+
 /** Open DIR/N and its parents, validating everything but the page data's checksums (PageRead streams those). */
 export function openChain(finalDir: string): Chain {
   const start = resolve(finalDir);
   if (!existsSync(start)) {
-    const tmp = join(dirname(start), `.${basename(start)}.tmp`);
-    if (existsSync(tmp)) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
+    const tmp = interruptedTmp(start);
+    if (tmp !== null) throw new ImageError(`${finalDir}: this iteration was interrupted while being written (${tmp} is left); dump again`);
     throw new ImageError(`${finalDir}: no such image directory`);
   }
   const root = realpathSync(dirname(start));
@@ -141,8 +158,8 @@ export function openChain(finalDir: string): Chain {
     const p = resolve(dir, parent);
     if (!insideRoot(root, p)) throw new ImageError(`${dir}: parent ${parent} points outside the images directory ${root}`);
     if (!existsSync(p)) {
-      const tmp = join(dirname(p), `.${basename(p)}.tmp`);
-      if (existsSync(tmp)) throw new ImageError(`${dir}: parent ${parent} was interrupted while being written (${tmp} is left); the chain is broken`);
+      const tmp = interruptedTmp(p);
+      if (tmp !== null) throw new ImageError(`${dir}: parent ${parent} was interrupted while being written (${tmp} is left); the chain is broken`);
       throw new ImageError(`${dir}: parent ${parent} is missing; the chain is broken`);
     }
     dir = realpathSync(p);
@@ -246,15 +263,16 @@ const WINDOW_BYTES = 4 * 1024 * 1024;
 /** pages.img read front to back through one window, every byte checksummed on the way. */
 class PagesCursor {
   private fd = -1;
-  private readonly path: string;
   /** Payload bytes consumed so far. */
   private pos = 0;
   private crc = 0;
   private window: Buffer | null = null;
 
-  constructor(private readonly link: ChainLink) {
-    this.path = join(link.dir, IMAGE_FILES.pages);
-  }
+  constructor(
+    private readonly path: string,
+    private readonly bytes: number,
+    private readonly headerCrc: number,
+  ) {}
 
   /** Hand `sink` the bytes [offset, offset + len) (offset at or after what was read), in pieces. */
   read(offset: number, len: number, sink: ((data: Uint8Array) => void) | null): void {
@@ -265,8 +283,8 @@ class PagesCursor {
 
   /** Read the rest and compare the checksum with the header. */
   finish(): void {
-    this.pump(this.link.pagesBytes - this.pos, null);
-    if ((this.crc >>> 0) !== this.link.pagesCrc) throw new ImageError(`${this.path}: checksum mismatch; the image is corrupted`);
+    this.pump(this.bytes - this.pos, null);
+    if ((this.crc >>> 0) !== this.headerCrc) throw new ImageError(`${this.path}: checksum mismatch; the image is corrupted`);
   }
 
   close(): void {
@@ -283,7 +301,7 @@ class PagesCursor {
         throw new ImageError(`${this.path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
       }
     }
-    this.window ??= Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(PAGE_SIZE, this.link.pagesBytes)));
+    this.window ??= Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(PAGE_SIZE, this.bytes)));
     const w = this.window;
     while (n > 0) {
       const want = Math.min(n, w.length);
@@ -312,7 +330,9 @@ export class PageRead {
 
   constructor(private readonly chain: Chain) {
     this.cursors = chain.links.map((l) =>
-      l.compression === null ? new PagesCursor(l) : new CompressedCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc, l.rawBytes, l.compression.region),
+      l.compression === null
+        ? new PagesCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc)
+        : new CompressedCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc, l.rawBytes, l.compression.region),
     );
     this.entryAt = chain.links.map(() => 0);
   }
@@ -324,7 +344,8 @@ export class PageRead {
   readAll(sink: PageSink | null): void {
     try {
       const k = this.chain.links.length - 1;
-      for (const e of this.chain.links[k].entries) this.serve(k, e.vaddr, e.nr_pages, sink);
+      // Runs released by dedup hold no data to serve (checkInParent sees that no child needs them).
+      for (const e of this.chain.links[k].entries) if (e.flags !== RELEASED) this.serve(k, e.vaddr, e.nr_pages, sink);
       for (const c of this.cursors) c.finish();
     } finally {
       for (const c of this.cursors) c.close();
@@ -363,4 +384,36 @@ export function checkChain(finalDir: string): Chain {
   const chain = openChain(finalDir);
   new PageRead(chain).readAll(null);
   return chain;
+}
+
+export interface CheckReport {
+  images_dir: string;
+  whole: true;
+  iterations: number[];
+  final_type: 'pre-dump' | 'dump';
+  /** Pages the final iteration's pagemap names, and how many of them parents hold. */
+  pages: number;
+  pages_in_parent: number;
+  /** Bytes of page data checksummed, over every pages.img of the chain. */
+  page_bytes_checked: number;
+}
+
+export function checkReport(finalDir: string): CheckReport {
+  const chain = checkChain(finalDir);
+  const last = chain.links[chain.links.length - 1];
+  let pages = 0;
+  let inParent = 0;
+  for (const e of last.entries) {
+    pages += e.nr_pages;
+    if (e.flags !== PE_PRESENT) inParent += e.nr_pages;
+  }
+  return {
+    images_dir: finalDir,
+    whole: true,
+    iterations: chain.links.map((l) => l.inventory.iteration),
+    final_type: last.inventory.type,
+    pages,
+    pages_in_parent: inParent,
+    page_bytes_checked: chain.links.reduce((a, l) => a + l.pagesBytes, 0),
+  };
 }

@@ -6,14 +6,14 @@
  * flight (its temporary directory is removed); earlier iterations stay, and the server goes on.
  * Names come from the server: an iteration number and an image kind, never a path.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
 import { EXIT_IO, EXIT_USAGE, IoError, TrackerError, UsageError } from '../errors.js';
 import { dedupParents } from './dedup.js';
 import { readInventoryFile } from './image-decode.js';
-import { checkHeader, IMAGE_FILES } from './image.js';
+import { IMAGE_FILES, readImage } from './image.js';
 import { openLocalXfer, type LocalXfer } from './page-xfer.js';
 import {
   errPayload,
@@ -171,7 +171,7 @@ class Session {
         if (first) this.xfer!.appendEncoded(kind, new Uint8Array(0), true);
         // Only a whole, checksummed image of the kind announced is kept.
         const path = join(this.xfer!.tmpDir, IMAGE_FILES[kind]);
-        checkHeader(path, kind, readFileSync(path));
+        readImage(path, kind);
         this.received.add(kind);
         this.image = null;
         return;

@@ -67,10 +67,8 @@ export interface LocalXfer extends PageXfer {
 export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
   const dir = join(o.imagesRoot, o.name);
-  let file = '';
   /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
   const io = <T>(what: string, f: () => T): T => {
-    file = what;
     try {
       return f();
     } catch (e) {

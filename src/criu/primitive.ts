@@ -13,14 +13,12 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { ImageError, UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
 import { createWorkload } from '../workload/index.js';
-import { IMAGE_FILES, readImage } from './image.js';
 import { dumpIteration } from './mem-dump.js';
 import { openChain, type ChainLink } from './page-read.js';
 import type { IterationStats } from './schema.js';

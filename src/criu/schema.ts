@@ -1,4 +1,5 @@
 /** What the image files hold (see README "Image format" for a table per file). */
+import type { MapsEntry } from '../proc/vma-list.js';
 import type { WorkloadIdentity, WorkloadState } from '../workload/process.js';
 import type { PageCompression } from './page-compress.js';
 
@@ -21,15 +22,11 @@ export interface InventoryEntry {
   steps: number;
 }
 
-export interface VmaEntry {
-  start: number;
-  end: number;
-  /** vm_flags (VM_READ, VM_WRITE, VM_SHARED, VM_HUGEPAGE, ...). */
-  flags: number;
-  kind: 'anon' | 'shared' | 'file';
-  pgoff: number;
-  /** For file mappings: the file to map again. For shared: index into shmem.img. */
-  file: { name: string; pages: number; pattern: boolean } | null;
+/**
+ * A VMA as /proc/PID/maps gives it (start, end, vm_flags, kind, pgoff, and for file mappings the
+ * file to map again), with its shared memory object as an index into shmem.img.
+ */
+export interface VmaEntry extends Omit<MapsEntry, 'shmemId'> {
   shmem: number;
 }
 

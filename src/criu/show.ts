@@ -9,13 +9,12 @@ import { dirname, join } from 'node:path';
 import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
-import { HEADER_BYTES, IMAGE_FILES, RawImage, readImage, type ImageKind } from './image.js';
-import { openPageData, readCompression, type PageData } from './page-compress.js';
-import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
-import { compressionRatio, IMAGE_KINDS, imageKindOf, readInventory, readInventoryFile, readStatsFile, walkChain } from './stats.js';
-import * as zlib from 'node:zlib';
-
-const crc32: (data: Uint8Array) => number = (zlib as unknown as { crc32: (d: Uint8Array) => number }).crc32;
+import { crc32, HEADER_BYTES, IMAGE_FILES, type ImageKind } from './image.js';
+import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
+import { compressionRatio } from './stats.js';
+import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type MmEntry, type VmaEntry } from './schema.js';
+import { imageKindOf } from './stats.js';
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
 /** A page number as the address of its first byte. */
@@ -83,10 +82,6 @@ function readHeader(path: string): ImageHeader {
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export function showVma(v: VmaEntry): ShownVma {
   return {
     start: vaddrHex(v.start),
@@ -102,46 +97,6 @@ export function showVma(v: VmaEntry): ShownVma {
   };
 }
 
-function readMm(path: string): MmEntry {
-  const mm = readImage<MmEntry>(path, 'mm');
-  if (!isObject(mm) || !Array.isArray(mm.vmas)) throw new ImageError(`${path}: mm image has no VMA list`);
-  for (const v of mm.vmas) {
-    if (!isObject(v) || !Number.isSafeInteger(v.start) || !Number.isSafeInteger(v.end) || v.end <= v.start || !Number.isSafeInteger(v.flags))
-      throw new ImageError(`${path}: malformed VMA entry`);
-  }
-  return mm;
-}
-
-function readPagemap(path: string): PagemapEntry[] {
-  return readPagemapImage(path).entries;
-}
-
-function readPagemapImage(path: string): PagemapImage {
-  const pm = readImage<PagemapImage>(path, 'pagemap');
-  if (!isObject(pm) || !Array.isArray(pm.entries)) throw new ImageError(`${path}: pagemap image has no entries list`);
-  let prevEnd = -1;
-  for (const e of pm.entries) {
-    if (!isObject(e) || !Number.isSafeInteger(e.vaddr) || !Number.isSafeInteger(e.nr_pages) || e.nr_pages < 1 || e.vaddr < prevEnd || !Number.isSafeInteger(e.flags))
-      throw new ImageError(`${path}: pagemap entry out of order or malformed`);
-    prevEnd = e.vaddr + e.nr_pages;
-  }
-  readCompression(path, pm.compression);
-  return pm;
-}
-
-/** Raw bytes the PE_PRESENT entries name. */
-function presentBytes(entries: PagemapEntry[]): number {
-  let n = 0;
-  for (const e of entries) if ((e.flags & PE_PRESENT) !== 0) n += e.nr_pages * PAGE_SIZE;
-  return n;
-}
-
-function readShmem(path: string): ShmemImage {
-  const s = readImage<ShmemImage>(path, 'shmem');
-  if (!isObject(s) || !Array.isArray(s.objects) || !(s.data instanceof Uint8Array)) throw new ImageError(`${path}: shmem image is malformed`);
-  return s;
-}
-
 function decodeContents(path: string, kind: ImageKind): Record<string, unknown> {
   switch (kind) {
     case 'inventory':
@@ -149,45 +104,41 @@ function decodeContents(path: string, kind: ImageKind): Record<string, unknown> 
     case 'stats':
       return { ...readStatsFile(path) };
     case 'mm':
-      return { vmas: readMm(path).vmas.map(showVma) };
+      return { vmas: readMmFile(path).vmas.map(showVma) };
     case 'pagemap': {
-      const pm = readPagemapImage(path);
-      const entries = pm.entries;
+      const { entries, compression } = readPagemapImageFile(path);
       const count = (flag: number) => entries.reduce((a, e) => a + ((e.flags & flag) !== 0 ? e.nr_pages : 0), 0);
       return {
         entries: entries.map((e) => ({ vaddr: vaddrHex(e.vaddr), nr_pages: e.nr_pages, flags: peFlagsString(e.flags) })),
         pages_present: count(PE_PRESENT) - count(PE_RELEASED),
-        pages_released: count(PE_RELEASED),
         pages_in_parent: count(PE_PARENT),
-        ...(pm.compression !== undefined ? { compression: pm.compression } : {}),
+        pages_released: count(PE_RELEASED),
+        ...(compression !== null ? { compression } : {}),
       };
     }
     case 'pages': {
-      // Streamed: the checksum is verified on open, without loading the page data.
-      // A compressed pages.img is read through its pagemap, which says how.
+      // Streamed: the checksum is verified without loading the page data.
+      const img = checkPagesFile(path);
+      // A compressed pages.img is described by its pagemap (the frames are checked by page-read).
       const pmPath = join(dirname(path), IMAGE_FILES.pagemap);
-      const pm = existsSync(pmPath) ? readPagemapImage(pmPath) : null;
-      if (pm?.compression !== undefined) {
-        const data = openPageData(dirname(path), RawImage.open(path, 'pages'), readCompression(pmPath, pm.compression), presentBytes(pm.entries));
-        data.close();
-        return { pages: data.length / PAGE_SIZE, bytes: data.length, stored_bytes: data.stored, compression: pm.compression.codec, region: pm.compression.region, ratio: compressionRatio(data.length, data.stored), crc32: hex(readFileCrc(path)) };
+      const pm = existsSync(pmPath) ? readPagemapImageFile(pmPath) : null;
+      if (pm !== null && pm.compression !== null) {
+        const raw = pm.entries.reduce((a, e) => a + ((e.flags & PE_PRESENT) !== 0 ? e.nr_pages * PAGE_SIZE : 0), 0);
+        return { pages: raw / PAGE_SIZE, bytes: raw, stored_bytes: img.bytes, compression: pm.compression.codec, region: pm.compression.region, ratio: compressionRatio(raw, img.bytes), crc32: hex(img.crc) };
       }
-      const img = RawImage.open(path, 'pages');
-      img.close();
-      if (img.length % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${img.length} bytes, not a whole number of pages`);
-      return { pages: img.length / PAGE_SIZE, bytes: img.length, crc32: hex(readFileCrc(path)) };
+      if (img.bytes % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${img.bytes} bytes, not a whole number of pages`);
+      return { pages: img.bytes / PAGE_SIZE, bytes: img.bytes, crc32: hex(img.crc) };
     }
     case 'shmem': {
-      const s = readShmem(path);
+      // On its own, shmem.img is checked without the VMAs that map it.
+      const s = readShmemFile(path, { vmas: [] });
       return {
         objects: s.objects.map((o) => ({ id: o.id, pages: o.pages, runs: o.runs, pages_with_data: o.runs.reduce((a, r) => a + r[1], 0) })),
         data: { pages: Math.floor(s.data.length / PAGE_SIZE), bytes: s.data.length, crc32: hex(crc32(s.data) >>> 0) },
       };
     }
     case 'core': {
-      const c = readImage<CoreImage>(path, 'core');
-      if (!isObject(c) || !isObject(c.state)) throw new ImageError(`${path}: core image has no program state`);
-      return { state: c.state };
+      return { state: readCoreFile(path).state };
     }
   }
 }
@@ -223,6 +174,7 @@ function requireIterationDir(dir: string): void {
 /** Decode every image of an iteration directory, in IMAGE_FILES order. */
 export function showIteration(dir: string): ShownIteration {
   requireIterationDir(dir);
+  checkChain(dir);
   const images: ShownImage[] = [];
   const absent: ImageKind[] = [];
   for (const k of IMAGE_KINDS) {
@@ -292,78 +244,41 @@ function iterationDirOf(path: string): string {
   return dirname(path);
 }
 
+/**
+ * Each page of the spec as this iteration's pagemap names it; its data and the iteration that
+ * holds it come from page-read, which follows in-parent entries down the checked chain.
+ */
 export function showPages(path: string, spec: PageSpec): PagesView {
   const dir = iterationDirOf(path);
   requireIterationDir(dir);
-  const pm = readPagemapImage(join(dir, IMAGE_FILES.pagemap));
-  const entries = pm.entries;
-  const data = openPageData(dir, RawImage.open(join(dir, IMAGE_FILES.pages), 'pages'), readCompression(dir, pm.compression), presentBytes(entries));
-  try {
-    return showPagesFrom(dir, entries, data, spec);
-  } finally {
-    data.close();
-  }
-}
-
-function showPagesFrom(dir: string, entries: PagemapEntry[], data: PageData, spec: PageSpec): PagesView {
-  // Offset in pages.img of each entry's first page: PE_PRESENT runs are stored back to back.
-  const offsets: number[] = [];
-  let off = 0;
-  for (const e of entries) {
-    offsets.push((e.flags & PE_PRESENT) !== 0 ? off : -1);
-    if ((e.flags & PE_PRESENT) !== 0) off += e.nr_pages * PAGE_SIZE;
-  }
-  if (off !== data.length) throw new ImageError(`${dir}: pages.img holds ${data.length / PAGE_SIZE} pages, pagemap names ${off / PAGE_SIZE}`);
-  const here = readInventory(dir).iteration;
-  let parents: ParentLocator | null = null;
+  const chain = openCheckedChain(dir);
+  const last = chain.links.length - 1;
+  const entries = chain.links[last].entries;
   const first = Math.floor(spec.vaddr / PAGE_SIZE);
+  const end = first + spec.count;
   const pages: ShownPage[] = [];
-  for (let vpn = first; vpn < first + spec.count; vpn++) {
+  for (let vpn = first; vpn < end; vpn++) {
     const i = findEntry(entries, vpn);
-    if (i < 0) {
-      pages.push({ vaddr: vaddrHex(vpn), where: 'not_dumped', iteration: null, crc32: null, hexdump: [] });
-      continue;
-    }
-    const e = entries[i];
-    if ((e.flags & PE_RELEASED) !== 0) {
-      pages.push({ vaddr: vaddrHex(vpn), where: 'released', iteration: null, crc32: null, hexdump: [] });
-      continue;
-    }
-    if ((e.flags & PE_PRESENT) === 0) {
-      parents ??= parentLocator(dir);
-      pages.push({ vaddr: vaddrHex(vpn), where: 'in_parent', iteration: parents(vpn), crc32: null, hexdump: [] });
-      continue;
-    }
-    const start = offsets[i] + (vpn - e.vaddr) * PAGE_SIZE;
-    const page = data.read(start, PAGE_SIZE);
-    pages.push({ vaddr: vaddrHex(vpn), where: 'present', iteration: here, crc32: hex(crc32(page) >>> 0), hexdump: hexdumpRows(page, vpn * PAGE_SIZE) });
+    const where = i < 0 ? 'not_dumped' : (entries[i].flags & PE_RELEASED) !== 0 ? 'released' : (entries[i].flags & PE_PRESENT) !== 0 ? 'present' : 'in_parent';
+    pages.push({ vaddr: vaddrHex(vpn), where, iteration: null, crc32: null, hexdump: [] });
   }
+  new PageRead(chain).readAll((vpn, data, link) => {
+    const n = data.length / PAGE_SIZE;
+    for (let v = Math.max(vpn, first); v < Math.min(vpn + n, end); v++) {
+      const page = data.subarray((v - vpn) * PAGE_SIZE, (v - vpn + 1) * PAGE_SIZE);
+      const p = pages[v - first];
+      p.iteration = chain.links[link].inventory.iteration;
+      if (p.where === 'present') {
+        p.crc32 = hex(crc32(page) >>> 0);
+        p.hexdump = hexdumpRows(page, v * PAGE_SIZE);
+      }
+    }
+  });
   return { dir, pages };
 }
 
-/** vpn -> the parent iteration whose pages.img holds the page, or null if none does. */
-type ParentLocator = (vpn: number) => number | null;
-
-/**
- * Trace in-parent pages through the parents' pagemaps (never their page data), as restore's
- * findPage does: the nearest parent with a present entry holds the page.
- */
-function parentLocator(dir: string): ParentLocator {
-  const chain = walkChain(dir);
-  const pagemaps = chain.map((c) => readPagemap(join(c.dir, IMAGE_FILES.pagemap)));
-  return (vpn) => {
-    for (let k = chain.length - 2; k >= 0; k--) {
-      const i = findEntry(pagemaps[k], vpn);
-      if (i < 0) return null;
-      if ((pagemaps[k][i].flags & PE_RELEASED) !== 0) return null;
-      if ((pagemaps[k][i].flags & PE_PRESENT) !== 0) return chain[k].inventory.iteration;
-    }
-    return null;
-  };
-}
-
 /** Index of the pagemap entry holding page vpn, or -1 (entries are sorted and disjoint). */
-function findEntry(entries: PagemapEntry[], vpn: number): number {
+function findEntry(entries: readonly { vaddr: number; nr_pages: number }[], vpn: number): number {
   let lo = 0;
   let hi = entries.length - 1;
   while (lo <= hi) {
@@ -376,18 +291,20 @@ function findEntry(entries: PagemapEntry[], vpn: number): number {
   return -1;
 }
 
+/** The chain of an iteration directory, with every check restore makes (page data read separately). */
+function openCheckedChain(dir: string): Chain {
+  return checkChain(dir);
+}
+
 // ---------------------------------------------------------------------------------------------
 // crit x DIR mems / rss
 
-function requireMm(dir: string, what: string): MmEntry {
+function requireMm(dir: string, what: string): { mm: MmEntry; chain: Chain } {
   requireIterationDir(dir);
-  const p = join(dir, IMAGE_FILES.mm);
-  if (!existsSync(p)) {
-    const inv = readInventory(dir);
-    if (inv.type === 'pre-dump') throw new UsageError(`${dir}: is a pre-dump, which holds no VMAs (mm.img); use ${what} on the final dump`);
-    throw new ImageError(`${p}: missing image file`);
-  }
-  return readMm(p);
+  const inv = readInventoryFile(join(dir, IMAGE_FILES.inventory));
+  if (inv.type === 'pre-dump') throw new UsageError(`${dir}: is a pre-dump, which holds no VMAs (mm.img); use ${what} on the final dump`);
+  const chain = openCheckedChain(dir);
+  return { mm: chain.dump!.mm, chain };
 }
 
 export interface MemsView {
@@ -396,7 +313,7 @@ export interface MemsView {
 }
 
 export function showMems(dir: string): MemsView {
-  return { dir, vmas: requireMm(dir, '--mems').vmas.map(showVma) };
+  return { dir, vmas: requireMm(dir, '--mems').mm.vmas.map(showVma) };
 }
 
 export interface RssVma {
@@ -424,70 +341,53 @@ export interface RssView {
  * through the parents' pagemaps (not their page data) to the iteration that has it.
  */
 export function showRss(dir: string): RssView {
-  const mm = requireMm(dir, '--rss');
-  const entries = readPagemap(join(dir, IMAGE_FILES.pagemap));
-  const locate = parentLocator(dir);
-  const shmemPath = join(dir, IMAGE_FILES.shmem);
-  const shmem = existsSync(shmemPath) ? readShmem(shmemPath) : null;
-  const vmas: RssVma[] = [];
+  const { mm, chain } = requireMm(dir, '--rss');
+  const shmem = chain.dump!.shmem;
+  const last = chain.links.length - 1;
+  const here = chain.links[last].inventory.iteration;
+  const rows: RssVma[] = mm.vmas.map((v) => ({ start: vaddrHex(v.start), end: vaddrHex(v.end), kind: v.kind, prot: protString(v.flags), pages: v.end - v.start, in_image: 0, in_parents: 0, by_iteration: {} }));
+  // Private pages: page-read tells which iteration holds each run; VMAs and runs both go up in address.
+  const byIt = mm.vmas.map(() => new Map<number, number>());
+  let vi = 0;
+  new PageRead(chain).readAll((vpn, data, link) => {
+    let at = vpn;
+    const end = vpn + data.length / PAGE_SIZE;
+    while (at < end && vi < mm.vmas.length) {
+      const v = mm.vmas[vi];
+      if (v.end <= at) {
+        vi++;
+        continue;
+      }
+      const to = Math.min(end, v.end);
+      const n = to - Math.max(at, v.start);
+      if (n > 0) {
+        if (link === last) rows[vi].in_image += n;
+        else rows[vi].in_parents += n;
+        const m = byIt[vi];
+        const it = chain.links[link].inventory.iteration;
+        m.set(it, (m.get(it) ?? 0) + n);
+      }
+      at = to;
+    }
+  });
   const totals = { pages: 0, in_image: 0, in_parents: 0, by_iteration: {} as Record<string, number> };
-  const here = readInventory(dir).iteration;
-  for (const v of mm.vmas) {
-    const r: RssVma = { start: vaddrHex(v.start), end: vaddrHex(v.end), kind: v.kind, prot: protString(v.flags), pages: v.end - v.start, in_image: 0, in_parents: 0, by_iteration: {} };
+  mm.vmas.forEach((v, i) => {
+    const r = rows[i];
     if (v.kind === 'shared') {
       // Shared memory goes by contents into shmem.img of the final dump, never to parents.
-      const obj = shmem?.objects[v.shmem];
-      for (const [first, n] of obj?.runs ?? []) {
+      for (const [first, n] of shmem.objects[v.shmem]?.runs ?? []) {
         const lo = Math.max(first, v.pgoff);
         const hi = Math.min(first + n, v.pgoff + (v.end - v.start));
         if (hi > lo) r.in_image += hi - lo;
       }
-    } else {
-      for (let i = Math.max(0, findFirstAtOrAfter(entries, v.start)); i < entries.length && entries[i].vaddr < v.end; i++) {
-        const e = entries[i];
-        const lo = Math.max(e.vaddr, v.start);
-        const hi = Math.min(e.vaddr + e.nr_pages, v.end);
-        if ((e.flags & PE_PRESENT) !== 0) r.in_image += hi - lo;
-        else {
-          r.in_parents += hi - lo;
-          for (let vpn = lo; vpn < hi; vpn++) {
-            const it = locate(vpn);
-            const key = it === null ? 'missing' : String(it);
-            r.by_iteration[key] = (r.by_iteration[key] ?? 0) + 1;
-          }
-        }
-      }
+      if (r.in_image > 0) byIt[i].set(here, r.in_image);
     }
-    if (r.in_image > 0) r.by_iteration = { [String(here)]: r.in_image, ...r.by_iteration };
-    vmas.push(r);
+    // This iteration first, then its parents, newest first.
+    for (const it of [...byIt[i].keys()].sort((a, b) => (a === here ? -1 : b === here ? 1 : b - a))) r.by_iteration[String(it)] = byIt[i].get(it)!;
     totals.pages += r.pages;
     totals.in_image += r.in_image;
     totals.in_parents += r.in_parents;
     for (const [k, n] of Object.entries(r.by_iteration)) totals.by_iteration[k] = (totals.by_iteration[k] ?? 0) + n;
-  }
-  return { dir, iteration: here, vmas, totals };
-}
-
-/** First entry that ends after vpn (binary search). */
-function findFirstAtOrAfter(entries: PagemapEntry[], vpn: number): number {
-  let lo = 0;
-  let hi = entries.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (entries[mid].vaddr + entries[mid].nr_pages <= vpn) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** The crc32 recorded in a checked image header (the checksum of its payload). */
-function readFileCrc(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(HEADER_BYTES);
-    readSync(fd, head, 0, HEADER_BYTES, 0);
-    return head.readUInt32LE(16);
-  } finally {
-    closeSync(fd);
-  }
+  });
+  return { dir, iteration: here, vmas: rows, totals };
 }

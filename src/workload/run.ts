@@ -12,8 +12,9 @@ import type { Mm } from '../mm/mm.js';
 import { walkPageRange } from '../mm/pagewalk.js';
 import { _PAGE_ACCESSED, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_SPECIAL, PAGE_SIZE } from '../mm/pgtable-types.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
-import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
+import { PM_SOFT_DIRTY_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import { kerndat } from '../proc/kerndat.js';
+import { shouldDumpPage } from '../criu/should-dump-page.js';
 import type { WorkloadIdentity, WorkloadProcess } from './process.js';
 
 export const VIRTUAL_NS_PER_STEP = 10;
@@ -73,10 +74,10 @@ export function countSoftDirty(mm: Mm, words: Uint32Array, format: PagemapFormat
     for (let at = v.start; at < v.end; at += PAGEMAP_BATCH) {
       const count = Math.min(PAGEMAP_BATCH, v.end - at);
       readPagemap(mm, at, count, words, format);
+      const privateFile = v.kind === 'file';
       for (let i = 0; i < count * 2; i += 2) {
         const hi = words[i + 1];
-        if ((hi & PM_SOFT_DIRTY_HI) === 0) continue;
-        if ((hi & PM_SWAP_HI) !== 0 || ((hi & PM_PRESENT_HI) !== 0 && words[i] !== zeroPagePfn)) n++;
+        if ((hi & PM_SOFT_DIRTY_HI) !== 0 && shouldDumpPage(words[i], hi, privateFile, zeroPagePfn)) n++;
       }
     }
   }
