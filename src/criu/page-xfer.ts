@@ -160,7 +160,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
           n += c.length;
           if (middle && n >= half / 2) {
             middle = false;
-            o.faultPoint!(`${name}:middle`);
+            io(name, () => o.faultPoint!(`${name}:middle`));
           }
         }
         if (bytes !== null && n !== bytes) throw new Error(`internal: wrote ${n} page bytes, expected ${bytes}`);
