@@ -51,8 +51,16 @@ function tracker(args: string[], env: Record<string, string> = {}, onStderr?: (s
   });
 }
 
+/** Closed at the end whatever happened, so a failed test cannot leave the runner waiting. */
+const servers: PageServer[] = [];
+after(() => {
+  for (const s of servers) s.close();
+});
+
 async function server(dir: string, extra: Partial<Parameters<typeof startPageServer>[0]> = {}): Promise<PageServer> {
-  return startPageServer({ imagesDir: dir, address: '127.0.0.1', port: 0, keepRunning: true, autoDedup: false, idleTimeout: 5_000, ...extra });
+  const s = await startPageServer({ imagesDir: dir, address: '127.0.0.1', port: 0, keepRunning: true, autoDedup: false, idleTimeout: 5_000, ...extra });
+  servers.push(s);
+  return s;
 }
 
 function files(dir: string): string[] {
@@ -223,4 +231,20 @@ test('one dump at a time; no server is one line with exit 5', async () => {
   const r = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
   assert.equal(r.status, 5);
   assert.match(r.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(connection refused\); .*\n$/);
+});
+
+test('--tls: the dump goes over TLS to a server whose certificate the client checks', async () => {
+  const tlsDir = join(ROOT, 'fixtures', 'tls');
+  const dir = join(tmp, 'tls');
+  const s = await server(dir, { tls: { cert: readFileSync(join(tlsDir, 'server.pem')), key: readFileSync(join(tlsDir, 'server.key')) } });
+  const untrusted = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls']);
+  assert.equal(untrusted.status, 5);
+  assert.match(untrusted.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(.*(certificate|CERT).*\); .*\n$/);
+  const plain = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
+  assert.equal(plain.status, 5, 'a plain TCP client cannot talk to a TLS server');
+  const r = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls', '--tls-cacert', join(tlsDir, 'ca.pem'), '--force']);
+  assert.equal(r.status, 0, r.stderr);
+  s.close();
+  await s.done;
+  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }).digest_ok, true);
 });

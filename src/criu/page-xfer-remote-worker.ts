@@ -39,7 +39,9 @@ sock.once(d.tls ? 'secureConnect' : 'connect', () => {
   setState(S.CONNECTED);
   void pump();
 });
-sock.on('error', (e: NodeJS.ErrnoException) => setState(S.ERROR, e.code === 'ECONNREFUSED' ? 'connection refused' : (e.code ?? e.message)));
+sock.on('error', (e: NodeJS.ErrnoException) =>
+  setState(S.ERROR, e.code === 'ECONNREFUSED' ? 'connection refused' : e.code !== undefined && /^E[A-Z]+$/.test(e.code) ? e.code : e.message),
+);
 sock.on('close', () => setState(closing ? S.CLOSED : S.ERROR, closing ? undefined : 'connection lost'));
 const parser = new FrameParser();
 sock.on('data', (b: Buffer) => {
