@@ -4,8 +4,7 @@
  * uninterrupted run; then the dumper's and the restorer's edges, all in-process.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { chainStats } from '../src/criu/stats.js';
@@ -23,9 +22,9 @@ import { KERNEL_PROFILES } from '../src/mm/kernel-profile.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI } from '../src/proc/pagemap.js';
 import { listWorkloads } from '../src/workload/index.js';
 import { trackerInProcess } from './cli-in-process.js';
-import { quickDump } from './dump-helpers.js';
+import { quickDump, scratchDir } from './dump-helpers.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tracker-test-'));
+const tmp = scratchDir('tracker-test-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 
@@ -279,8 +278,11 @@ test('tracker check: a whole chain passes; a truncated pages.img, a renamed pare
       if (what === 'interrupted head' && cmd === 'show') continue; // show names the missing directory itself (exit 2)
       assert.throws(f, (e) => e instanceof ImageError && re.test(e.message), `${cmd} on ${what}`);
     }
-    const cli = trackerInProcess('check', head);
-    assert.equal(cli.status, 3, what);
-    assert.match(cli.stderr, /^tracker: [^\n]+\n$/);
+    for (const path of [head, dir]) {
+      // DIR/N, or the images root whose last iteration it is.
+      const cli = trackerInProcess('check', path);
+      assert.equal(cli.status, 3, `${what}: ${path}`);
+      assert.match(cli.stderr, /^tracker: [^\n]+\n$/);
+    }
   }
 });

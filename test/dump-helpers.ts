@@ -1,3 +1,5 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/criu/iterative.js';
 
@@ -19,4 +21,13 @@ export function quickDump(root: string, name: string, extra: Partial<IterativeDu
     ...extra,
   });
   return { dir, report };
+}
+
+/**
+ * A scratch directory for images, on tmpfs when the machine has one: the same writes, fsyncs and
+ * renames, without waiting for a disk that other jobs share.
+ */
+export function scratchDir(prefix: string): string {
+  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+  return mkdtempSync(join(base, prefix));
 }

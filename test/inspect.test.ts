@@ -4,8 +4,7 @@
  * `tracker compare` catches a workload whose hot set doubled.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
@@ -13,14 +12,19 @@ import type { IterativeDumpOptions } from '../src/criu/iterative.js';
 import type { CompareResult } from '../src/criu/compare.js';
 import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../src/criu/show.js';
 import type { ChainStats } from '../src/criu/stats.js';
-import { quickDump } from './dump-helpers.js';
+import { quickDump, scratchDir } from './dump-helpers.js';
 import { trackerInProcess } from './cli-in-process.js';
 
-const tmp = mkdtempSync(join(tmpdir(), 'tracker-inspect-'));
+const tmp = scratchDir('tracker-inspect-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
+/** hot-cold on a 8 MiB heap (2048 pages): what the views show does not depend on its size. */
+const SMALL = join(tmp, 'small.json');
+writeFileSync(SMALL, JSON.stringify({ model: 'hot-cold', params: { heap: '8M', hotSet: '512K' } }));
+const HEAP_PAGES = 2048;
+
 function dump(name: string, extra: Partial<IterativeDumpOptions> = {}) {
-  return quickDump(tmp, name, extra);
+  return quickDump(tmp, name, { workload: SMALL, interval: 5000, memoryBytes: 64 << 20, ...extra });
 }
 
 const tracker = trackerInProcess;
@@ -72,7 +76,7 @@ test('decoded images say what each holds: VMAs and pagemap flags by name, page d
   assert.equal(mm.vmas[0].prot, 'rw-p');
   assert.equal(mm.vmas[0].kind, 'anon');
   assert.match(mm.vmas[0].flags, /^rd wr\b/);
-  assert.equal(mm.vmas[0].pages, 32768);
+  assert.equal(mm.vmas[0].pages, HEAP_PAGES);
 
   const pm = json<ShownImage>('show', join(final, 'pagemap.img'), '--json').contents as { entries: { vaddr: string; flags: string }[]; pages_present: number; pages_in_parent: number };
   assert.deepEqual([...new Set(pm.entries.map((e) => e.flags))].sort(), ['in_parent', 'present']);
@@ -89,7 +93,7 @@ test('decoded images say what each holds: VMAs and pagemap flags by name, page d
   const inv = json<ShownImage>('show', join(final, 'inventory.img'), '--json').contents as { type: string; parent: string; iteration: number };
   assert.deepEqual([inv.type, inv.parent, inv.iteration], ['dump', '../2', 3]);
   const core = json<ShownImage>('show', join(final, 'core.img'), '--json').contents as { state: { steps: number } };
-  assert.equal(core.state.steps, 60_000);
+  assert.equal(core.state.steps, 3 * 5000);
   const shmem = json<ShownImage>('show', join(final, 'shmem.img'), '--json').contents as { objects: unknown[]; data: { pages: number } };
   assert.deepEqual([shmem.objects.length, shmem.data.pages], [0, 0]);
 });
@@ -137,8 +141,8 @@ test('--pages shows present pages as a hexdump of pages.img and traces in-parent
 
 test('--mems lists the VMAs; --rss counts pages in this image and in each parent', () => {
   const mems = json<MemsView>('show', final, '--mems', '--json');
-  assert.deepEqual(mems.vmas.map((v) => [v.prot, v.kind, v.pages]), [['rw-p', 'anon', 32768]]);
-  assert.match(tracker('show', final, '--mems').stdout, /^start +end +prot +kind +pages +flags +file\n0x[0-9a-f]+ +0x[0-9a-f]+ +rw-p +anon +32768 +rd wr/);
+  assert.deepEqual(mems.vmas.map((v) => [v.prot, v.kind, v.pages]), [['rw-p', 'anon', HEAP_PAGES]]);
+  assert.match(tracker('show', final, '--mems').stdout, new RegExp(`^start +end +prot +kind +pages +flags +file\\n0x[0-9a-f]+ +0x[0-9a-f]+ +rw-p +anon +${HEAP_PAGES} +rd wr`));
   const rss = json<RssView>('show', final, '--rss', '--json');
   const [s1, s2, s3] = base.report.iterations;
   assert.equal(rss.totals.in_image, s3.pages_written);
@@ -148,7 +152,7 @@ test('--mems lists the VMAs; --rss counts pages in this image and in each parent
   assert.equal(by['3'], s3.pages_written);
   assert.equal(by.missing, undefined, 'every in-parent page is found in a parent');
   assert.ok(by['1'] <= s1.pages_written && by['2'] <= s2.pages_written);
-  assert.match(tracker('show', final, '--rss').stdout, /^total +32768 +\d+ +\d+ +1:\d+ 2:\d+ 3:\d+$/m);
+  assert.match(tracker('show', final, '--rss').stdout, new RegExp(`^total +${HEAP_PAGES} +\\d+ +\\d+ +1:\\d+ 2:\\d+ 3:\\d+$`, 'm'));
   assertOneLineError(tracker('show', join(base.dir, '2'), '--mems'), 2, /is a pre-dump, which holds no VMAs/);
   assertOneLineError(tracker('show', final, '--mems', '--rss'), 2, /choose one of/);
 });
@@ -176,7 +180,8 @@ test('stats of a chain agrees with the dump report, whether given the images roo
   const viaFinal = json<ChainStats>('stats', final, '--json');
   assert.deepEqual({ ...viaFinal, images_dir: '' }, { ...s, images_dir: '' });
   const text = tracker('stats', base.dir);
-  assert.match(text.stdout, /^total +98304 +48770 +36765 /m);
+  const t = base.report.totals;
+  assert.match(text.stdout, new RegExp(`^total +${3 * HEAP_PAGES} +${t.pages_skipped_parent} +${t.pages_written} `, 'm'));
   assert.match(text.stdout, /downtime \(final dump frozen\): /);
 });
 
@@ -194,20 +199,22 @@ test('compare of identical chains shows no differences and passes any threshold'
   for (const d of [...Object.values(r.totals), r.final.pages_written, r.final.bytes_on_disk, r.final.downtime]) assert.deepEqual([d.diff, d.percent], [0, 0]);
   const text = tracker('compare', base.dir, join(again.dir, '3'), '--max-increase', '5%');
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^total +pages written +36765 +36765 +0 +0\.0%$/m);
+  const w = base.report.totals.pages_written;
+  assert.match(text.stdout, new RegExp(`^total +pages written +${w} +${w} +0 +0\\.0%$`, 'm'));
   assert.match(text.stdout, /ok: within --max-increase 5%/);
 });
 
 test('a doubled hot set exceeds --max-increase 5% and compare exits 1 with the reason on one line', () => {
   const model = join(tmp, 'hot16.json');
-  writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { hotSet: '16M' } }));
+  writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { heap: '8M', hotSet: '1M' } }));
   const head = dump('head', { workload: model });
   const r = tracker('compare', base.dir, head.dir, '--max-increase', '5%');
   assertOneLineError(r, 1, /^tracker: compare: total bytes written grew \d+(\.\d+)?% \(\d+ -> \d+\), over --max-increase 5%\n$/);
-  assert.match(r.stdout, /^final dump +pages +2085 +\d+ +\+\d+ +\+\d+\.\d%$/m);
+  const fin0 = base.report.iterations[2].pages_written;
+  assert.match(r.stdout, new RegExp(`^final dump +pages +${fin0} +\\d+ +\\+\\d+ +\\+\\d+\\.\\d%$`, 'm'));
   assert.match(r.stdout, /FAIL: total bytes written grew/);
   const fin = tracker('compare', base.dir, head.dir, '--max-increase', '50%', '--max-final-increase', '10%');
-  assertOneLineError(fin, 1, /final-dump pages grew \d+(\.\d+)?% \(2085 -> \d+\), over --max-final-increase 10%/);
+  assertOneLineError(fin, 1, new RegExp(`final-dump pages grew \\d+(\\.\\d+)?% \\(${fin0} -> \\d+\\), over --max-final-increase 10%`));
   const j = tracker('compare', base.dir, head.dir, '--format', 'json', '--max-increase', '5');
   assert.equal(j.status, 1);
   const doc = JSON.parse(j.stdout) as CompareResult;
@@ -220,13 +227,14 @@ test('a doubled hot set exceeds --max-increase 5% and compare exits 1 with the r
   const h = lines.indexOf('| iteration | metric | base | head | Δ | Δ% |');
   assert.ok(h > 0, md.stdout);
   assert.equal(lines[h + 1], '|---|---|---:|---:|---:|---:|');
-  assert.match(lines[h + 2], /^\| 1 \| pages written \| 19999 \| 19999 \| 0 \| 0\.0% \|$/);
+  const first = base.report.iterations[0].pages_written;
+  assert.match(lines[h + 2], new RegExp(`^\\| 1 \\| pages written \\| ${first} \\| ${first} \\| 0 \\| 0\\.0% \\|$`));
   assert.doesNotMatch(md.stdout, /\x1b\[/, 'no colour codes in markdown');
 });
 
 test('a saved `dump --iterative --json` report compares against an images directory', () => {
   const reportDir = join(tmp, 'from-cli');
-  const d = tracker('dump', '--iterative', '--json', '-D', reportDir, '--interval', '20000', '--policy', 'fixed', '--iterations', '3');
+  const d = tracker('dump', '--iterative', '--json', '-D', reportDir, '--workload', SMALL, '--memory', '64M', '--interval', '5000', '--policy', 'fixed', '--iterations', '3');
   assert.equal(d.status, 0, d.stderr);
   const file = join(tmp, 'report.json');
   writeFileSync(file, d.stdout);
@@ -238,7 +246,7 @@ test('a saved `dump --iterative --json` report compares against an images direct
   assert.equal(r.final.downtime.diff, 0);
   const text = tracker('compare', base.dir, file);
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^ +bytes on disk +8\.\d MiB +- +- +-$/m);
+  assert.match(text.stdout, /^ +bytes on disk +[\d.]+ (KiB|MiB) +- +- +-$/m);
 });
 
 test('garbage, a malformed report, a missing side or a corrupt image is a one-line error', () => {

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import ora, { type Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport } from '../criu/iterative.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
+import { resolveIterationDir } from '../criu/stats.js';
 import { primitiveDump, type PrimitiveDumpReport } from '../criu/primitive.js';
 import { restore, type RestoreReport } from '../criu/restore.js';
 import type { IterationStats } from '../criu/schema.js';
@@ -253,14 +254,14 @@ ${EXIT_CODES_HELP}`,
   program
     .command('check')
     .description('check an image chain without restoring it: every checksum, every parent, every in-parent page held by an ancestor')
-    .argument('<dir>', 'an iteration DIR/N (its parents are checked with it)')
+    .argument('<dir>', 'an iteration DIR/N (its parents are checked with it), or an images root (its last iteration)')
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', `
 Makes every check restore makes of the images, and exits 3 naming the first thing wrong.
 ${EXIT_CODES_HELP}`)
     .action((dir: string, opts: { json: boolean }) => {
       const out = processOutput(opts.json);
-      const r = checkReport(dir);
+      const r = checkReport(resolveIterationDir(dir));
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
     });
 }

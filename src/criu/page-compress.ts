@@ -185,6 +185,15 @@ export class CompressedCursor {
     }
   }
 
+  /** The bytes at offset (at or after what was read), decoded into `dest`. */
+  readInto(offset: number, dest: Uint8Array): void {
+    let at = 0;
+    this.read(offset, dest.length, (piece) => {
+      dest.set(piece, at);
+      at += piece.length;
+    });
+  }
+
   finish(): void {
     while (this.frames < this.nFrames) this.nextFrame();
     if (this.filePos !== this.storedBytes) throw new ImageError(`${this.path}: compressed regions end at byte ${this.filePos} of ${this.storedBytes}; the image does not match its pagemap`);

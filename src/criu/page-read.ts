@@ -281,6 +281,21 @@ class PagesCursor {
     this.pump(len, sink);
   }
 
+  /** Read the bytes at offset (at or after what was read) straight into `dest`. */
+  readInto(offset: number, dest: Uint8Array): void {
+    if (offset < this.pos) throw new Error(`internal: page-read cursor moved back in ${this.path}`);
+    this.pump(offset - this.pos, null);
+    this.open();
+    let got = 0;
+    while (got < dest.length) {
+      const k = readSync(this.fd, dest, got, dest.length - got, HEADER_BYTES + this.pos + got);
+      if (k === 0) throw new ImageError(`${this.path}: image shrank while being read`);
+      got += k;
+    }
+    this.crc = crc32(dest, this.crc);
+    this.pos += dest.length;
+  }
+
   /** Read the rest and compare the checksum with the header. */
   finish(): void {
     this.pump(this.bytes - this.pos, null);
@@ -292,15 +307,18 @@ class PagesCursor {
     this.fd = -1;
   }
 
+  private open(): void {
+    if (this.fd >= 0) return;
+    try {
+      this.fd = openSync(this.path, 'r');
+    } catch (e) {
+      throw new ImageError(`${this.path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
+    }
+  }
+
   private pump(n: number, sink: ((data: Uint8Array) => void) | null): void {
     if (n <= 0) return;
-    if (this.fd < 0) {
-      try {
-        this.fd = openSync(this.path, 'r');
-      } catch (e) {
-        throw new ImageError(`${this.path}: cannot read (${(e as NodeJS.ErrnoException).code})`);
-      }
-    }
+    this.open();
     this.window ??= Buffer.allocUnsafe(Math.min(WINDOW_BYTES, Math.max(PAGE_SIZE, this.bytes)));
     const w = this.window;
     while (n > 0) {
@@ -322,6 +340,11 @@ class PagesCursor {
 
 /** Receives page data: pages from vpn on, `data.length / PAGE_SIZE` of them, held by link `link`. */
 export type PageSink = (vpn: number, data: Uint8Array, link: number) => void;
+/**
+ * Where pages [vpn, vpn + n) go, as views covering them in order: page data is then read straight
+ * into them (as CRIU's restorer preadv()s into the memory it restores), with no copy in between.
+ */
+export type PageTarget = (vpn: number, n: number) => Uint8Array[];
 
 export class PageRead {
   private readonly cursors: (PagesCursor | CompressedCursor)[];
@@ -341,11 +364,11 @@ export class PageRead {
    * Serve every page the final iteration's pagemap names, in address order, following in-parent
    * entries down the chain; then checksum the rest of every pages.img. Always closes the files.
    */
-  readAll(sink: PageSink | null): void {
+  readAll(sink: PageSink | null, target: PageTarget | null = null): void {
     try {
       const k = this.chain.links.length - 1;
       // Runs released by dedup hold no data to serve (checkInParent sees that no child needs them).
-      for (const e of this.chain.links[k].entries) if (e.flags !== RELEASED) this.serve(k, e.vaddr, e.nr_pages, sink);
+      for (const e of this.chain.links[k].entries) if (e.flags !== RELEASED) this.serve(k, e.vaddr, e.nr_pages, sink, target);
       for (const c of this.cursors) c.finish();
     } finally {
       for (const c of this.cursors) c.close();
@@ -353,7 +376,7 @@ export class PageRead {
   }
 
   /** Pages [vpn, vpn + n) from link k; requests to a link come in address order. */
-  private serve(k: number, vpn: number, n: number, sink: PageSink | null): void {
+  private serve(k: number, vpn: number, n: number, sink: PageSink | null, target: PageTarget | null): void {
     const link = this.chain.links[k];
     const es = link.entries;
     let i = this.entryAt[k];
@@ -365,14 +388,26 @@ export class PageRead {
       // openChain has checked that ancestors hold every in-parent range.
       if (e === undefined || e.vaddr > at) throw new Error(`internal: page 0x${(at * PAGE_SIZE).toString(16)} not found in ${link.dir}`);
       const to = Math.min(end, e.vaddr + e.nr_pages);
-      if (e.flags === PE_PRESENT) {
+      const offset = link.offsets[i] + (at - e.vaddr) * PAGE_SIZE;
+      if (e.flags === RELEASED) throw new ImageError(`${link.dir}: page 0x${(at * PAGE_SIZE).toString(16)} was released by dedup but is asked for`);
+      if (e.flags !== PE_PRESENT) this.serve(k - 1, at, to - at, sink, target);
+      else if (target !== null) {
         let page = at;
-        this.cursors[k].read(link.offsets[i] + (at - e.vaddr) * PAGE_SIZE, (to - at) * PAGE_SIZE, sink === null ? null : (d) => {
+        let off = offset;
+        for (const d of target(at, to - at)) {
+          this.cursors[k].readInto(off, d);
+          sink?.(page, d, k);
+          page += d.length / PAGE_SIZE;
+          off += d.length;
+        }
+        if (page !== to) throw new Error(`internal: page-read target covered ${page - at} of ${to - at} pages`);
+      } else {
+        let page = at;
+        this.cursors[k].read(offset, (to - at) * PAGE_SIZE, sink === null ? null : (d) => {
           sink(page, d, k);
           page += d.length / PAGE_SIZE;
         });
-      } else if (e.flags === RELEASED) throw new ImageError(`${link.dir}: page 0x${(at * PAGE_SIZE).toString(16)} was released by dedup but is asked for`);
-      else this.serve(k - 1, at, to - at, sink);
+      }
       at = to;
       if (to < e.vaddr + e.nr_pages) break;
     }

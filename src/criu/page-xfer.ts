@@ -43,7 +43,6 @@ export interface LocalXferOptions {
   faultPoint?: (name: string) => void;
 }
 
-const IO_CODES = new Set(['ENOSPC', 'EROFS', 'EACCES', 'EPERM', 'EIO', 'EDQUOT', 'EFBIG', 'ENOTDIR', 'ENOENT', 'EMFILE', 'ENFILE']);
 const WHY: Record<string, string> = {
   ENOSPC: 'no space left on device; free some space or choose another -D',
   EDQUOT: 'disk quota exceeded; free some space or choose another -D',
@@ -51,7 +50,14 @@ const WHY: Record<string, string> = {
   EACCES: 'permission denied; choose a directory you can write, or fix its permissions',
   EPERM: 'operation not permitted; choose a directory you can write, or fix its permissions',
   EIO: 'input/output error; check the disk',
+  EFBIG: 'file too large for this file system; choose another -D',
+  ENOENT: 'the images directory went away while writing; choose another -D',
+  ENOTDIR: 'a part of the images path is not a directory; choose another -D',
+  EMFILE: 'too many open files; close some and dump again',
+  ENFILE: 'too many open files in the system; dump again later',
 };
+/** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
+const IO_CODES = new Set(Object.keys(WHY));
 
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
@@ -75,7 +81,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === undefined || !IO_CODES.has(code)) throw e;
       abort();
-      throw new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code] ?? code}; the partial iteration was removed, earlier ones are intact`);
+      throw new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code]}; the partial iteration was removed, earlier ones are intact`);
     }
   };
   const abort = () => {

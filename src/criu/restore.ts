@@ -14,6 +14,7 @@ import { mprotect } from '../mm/mprotect.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { ShmemFile } from '../mm/shmem.js';
 import { VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
+import { forEachPageRun } from '../proc/mem.js';
 import { memDigest as memoryDigest } from '../proc/mem-digest.js';
 import { createWorkload, resumeWorkload } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
@@ -70,13 +71,21 @@ export function restoreProcess(chain: Chain): { kernel: Kernel; task: Task; perI
   }
   // Private pages, from the final pagemap, following in-parent entries down the chain.
   const perIteration = new Array<number>(chain.links.length).fill(0);
-  new PageRead(chain).readAll((vpn, data, link) => {
-    const n = data.length / PAGE_SIZE;
-    perIteration[link] += n;
-    for (let i = 0; i < n; i++) {
-      if (mm.populatePage(vpn + i, data.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE)) < 0) throw new ImageError(`${last.dir}: page 0x${((vpn + i) * PAGE_SIZE).toString(16)} lies outside every VMA`);
-    }
-  });
+  const pieces: Uint8Array[] = [];
+  new PageRead(chain).readAll(
+    (_vpn, data, link) => {
+      perIteration[link] += data.length / PAGE_SIZE;
+    },
+    (vpn, n) => {
+      // Fault the pages in (a store, as the restorer's own writes would), then read straight into them.
+      for (let i = 0; i < n; i++) {
+        if (mm.store8(vpn + i, 0, 0) < 0) throw new ImageError(`${last.dir}: page 0x${((vpn + i) * PAGE_SIZE).toString(16)} lies outside every VMA`);
+      }
+      pieces.length = 0;
+      forEachPageRun(mm, n, (i) => vpn + i, (arr, off, len) => pieces.push(arr.subarray(off, off + len)));
+      return pieces;
+    },
+  );
   for (const v of mmImg.vmas) {
     const prot = vmProt(v.flags);
     if (prot !== (PROT_READ | PROT_WRITE)) mprotect(mm, v.start, v.end - v.start, prot);
