@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { IMAGE_FILES, writeRawImage } from '../src/criu/image.js';
 import { checkRegionSize, CompressedCursor, compressedSize, RegionCompressor } from '../src/criu/page-compress.js';
+import { compare } from '../src/criu/compare.js';
 import { restore } from '../src/criu/restore.js';
 import { showIteration, showPages } from '../src/criu/show.js';
 import { chainStats } from '../src/criu/stats.js';
@@ -143,4 +144,19 @@ test('a compressed chain restores with its digest, holds the same pages, and sho
   assert.ok((pages.ratio as number) > 1);
   assert.deepEqual(shown.find((i) => i.kind === 'pagemap')!.contents.compression, { codec: 'lz4', region: 64 * 1024 });
   assert.ok(readFileSync(join(zipped.dir, '3', IMAGE_FILES.pages)).length < readFileSync(join(plain.dir, '3', IMAGE_FILES.pages)).length);
+});
+
+test('compare counts compressed bytes as what crosses the link', () => {
+  const plain = quickDump(tmp, 'cmp-plain', { workload: model });
+  const zipped = quickDump(tmp, 'cmp-zip', { workload: model, compressRegion: 64 * 1024 });
+  const r = compare(plain.dir, zipped.dir, { maxIncrease: 0 });
+  assert.equal(r.totals.bytes_written.diff, 0);
+  assert.ok(r.totals.bytes_stored.head! < r.totals.bytes_stored.base! / 2);
+  assert.deepEqual(r.violations, []);
+  // From a saved report too: its iterations carry bytes_stored.
+  const report = join(tmp, 'zip-report.json');
+  writeFileSync(report, JSON.stringify(zipped.report));
+  const back = compare(report, plain.dir, { maxIncrease: 10 });
+  assert.equal(back.violations.length, 1);
+  assert.match(back.violations[0], /^total bytes over the link \(compressed\) grew [\d.]+% .* over --max-increase 10%$/);
 });

@@ -216,6 +216,8 @@ function compareRows(r: CompareResult): CompareRow[] {
   }
   rows.push({ group: 'total', metric: 'pages written', d: r.totals.pages_written, unit: 'pages' });
   rows.push({ group: '', metric: 'bytes written', d: r.totals.bytes_written, unit: 'bytes' });
+  const t = r.totals;
+  if (t.bytes_stored.base !== t.bytes_written.base || t.bytes_stored.head !== t.bytes_written.head) rows.push({ group: '', metric: 'bytes over the link', d: t.bytes_stored, unit: 'bytes' });
   if (anyDisk) rows.push({ group: '', metric: 'bytes on disk', d: r.totals.bytes_on_disk, unit: 'bytes' });
   rows.push({ group: 'final dump', metric: 'pages', d: r.final.pages_written, unit: 'pages' });
   if (anyDisk) rows.push({ group: '', metric: 'bytes on disk', d: r.final.bytes_on_disk, unit: 'bytes' });
