@@ -59,13 +59,25 @@ sock.on('data', (b: Buffer) => {
   }
 });
 
+/**
+ * Hand ring bytes to the socket without copying them: R (what the dumper may overwrite) advances
+ * only once the socket has written them; at most a quarter of the ring is in flight per write.
+ */
 async function pump(): Promise<void> {
-  let r = Atomics.load(ctl, C.R);
+  let sent = Atomics.load(ctl, C.R);
+  let inFlight = 0;
+  let wake: (() => void) | null = null;
+  const written = (n: number) => {
+    inFlight -= n;
+    Atomics.add(ctl, C.R, BigInt(n));
+    Atomics.notify(ctl, C.R);
+    wake?.();
+  };
   for (;;) {
     const state = Number(Atomics.load(ctl, C.STATE));
     if (state === S.ERROR) return;
     const w = Atomics.load(ctl, C.W);
-    if (w === r) {
+    if (w === sent) {
       if (Number(Atomics.load(ctl, C.CLOSE)) === 1) {
         closing = true;
         sock.end();
@@ -75,21 +87,24 @@ async function pump(): Promise<void> {
       if (res.async) await res.value;
       continue;
     }
-    const at = Number(r % BigInt(RING));
-    const n = Math.min(Number(w - r), RING - at);
-    const ok = sock.write(Buffer.from(ring.subarray(at, at + n)));
-    r += BigInt(n);
-    Atomics.store(ctl, C.R, r);
-    Atomics.notify(ctl, C.R);
-    if (!ok)
+    const at = Number(sent % BigInt(RING));
+    const n = Math.min(Number(w - sent), RING - at, RING / 4);
+    inFlight += n;
+    sent += BigInt(n);
+    const ok = sock.write(ring.subarray(at, at + n), () => written(n));
+    if (!ok || inFlight >= RING / 2)
       await new Promise<void>((resolve) => {
         const go = () => {
           sock.off('drain', go);
           sock.off('close', go);
+          wake = null;
           resolve();
         };
         sock.on('drain', go);
         sock.on('close', go);
+        wake = () => {
+          if (inFlight < RING / 2) go();
+        };
       });
   }
 }
