@@ -101,6 +101,10 @@ function rawClient(port: number, chunks: Buffer[]): Promise<{ types: number[]; e
   });
 }
 
+const flip = (b: Buffer) => {
+  b[b.length - 1] ^= 1;
+  return b;
+};
 const hello = (flags = 0) => frame(T.HELLO, u32(PROTO_MAGIC, PROTO_VERSION, flags));
 
 test('a dump through the page server writes the same files as a local dump, and they restore', async () => {
@@ -196,6 +200,7 @@ test('garbage, absurd lengths and misplaced messages: the server drops them, wri
     ['an unknown image kind', [hello(), frame(T.OPEN, u32(1)), kind(200)], /IMAGE_BEGIN out of place/],
     ['a damaged image', [hello(), frame(T.OPEN, u32(1)), kind(0), frame(T.DATA, randomBytes(100)), frame(T.IMAGE_END)], /not a|truncated|checksum/],
     ['page data then garbage', [hello(), frame(T.OPEN, u32(1)), frame(T.PAGES_BEGIN), frame(T.DATA, randomBytes(8192)), randomBytes(64)], /unknown message type|more than|checksum/],
+    ['page data with a bad checksum', [hello(), frame(T.OPEN, u32(1)), frame(T.PAGES_BEGIN), flip(frame(T.DATA, randomBytes(100_000)))], /checksum/],
     ['a commit without images', [hello(HELLO_FORCE), frame(T.OPEN, u32(1)), frame(T.COMMIT)], /inventory|missing/],
     ['a server message', [hello(), frame(T.OK, u32(0))], /not for a server/],
   ];
@@ -247,4 +252,30 @@ test('--tls: the dump goes over TLS to a server whose certificate the client che
   s.close();
   await s.done;
   assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }).digest_ok, true);
+});
+
+test('the frame parser gives the same frames and data however the stream is cut', () => {
+  const frames = [hello(), frame(T.OPEN, u32(3)), frame(T.DATA, randomBytes(300_000)), frame(T.DATA, Buffer.alloc(0)), frame(T.COMMIT), frame(T.DATA, randomBytes(5))];
+  const stream = Buffer.concat(frames);
+  const whole: string[] = [];
+  new FrameParser().push(stream, (t, p) => whole.push(`${t}:${p.toString('hex')}`));
+  assert.equal(whole.length, frames.length);
+  for (const cut of [1, 7, 4096, 65_536]) {
+    const got: string[] = [];
+    let data: Buffer[] = [];
+    const parser = new FrameParser();
+    for (let at = 0; at < stream.length; at += cut)
+      parser.push(
+        stream.subarray(at, at + cut),
+        (t, p) => {
+          if (data.length > 0 || t === -1) got.push(`${T.DATA}:${Buffer.concat(data).toString('hex')}`);
+          data = [];
+          got.push(`${t}:${p.toString('hex')}`);
+        },
+        (piece) => data.push(Buffer.from(piece)),
+      );
+    // Streamed DATA frames end where the next frame begins; empty ones hand over nothing.
+    if (data.length > 0) got.push(`${T.DATA}:${Buffer.concat(data).toString('hex')}`);
+    assert.deepEqual(got, whole.filter((f) => f !== `${T.DATA}:`), `cut ${cut}`);
+  }
 });

@@ -79,23 +79,47 @@ export function errPayload(exitCode: number, message: string): Buffer {
 
 /**
  * Frames out of a byte stream. Bytes are kept only until a frame is whole: at most one frame
- * (MAX_PAYLOAD) plus what one read brought.
+ * (MAX_PAYLOAD) plus what one read brought. With `onPiece`, DATA payloads are not reassembled:
+ * each piece is handed over as it arrives, and the frame's checksum is verified at its end (a
+ * mismatch throws, and the receiver drops what the pieces went into).
  */
 export class FrameParser {
   private parts: Buffer[] = [];
   private have = 0;
+  /** Payload bytes still to come of the DATA frame being streamed, and its running crc. */
+  private streaming = -1;
+  private crc = 0;
 
-  /** Feed bytes; `onFrame` gets each whole, checked frame. Throws ProtocolError on garbage. */
-  push(data: Buffer, onFrame: (type: number, payload: Buffer) => void): void {
+  push(data: Buffer, onFrame: (type: number, payload: Buffer) => void, onPiece?: (piece: Buffer) => void): void {
     this.parts.push(data);
     this.have += data.length;
     for (;;) {
+      if (this.streaming > 0) {
+        if (this.have === 0) return;
+        const piece = this.take(Math.min(this.streaming, this.parts[0].length));
+        this.crc = crc32(piece, this.crc);
+        this.streaming -= piece.length;
+        onPiece!(piece);
+        continue;
+      }
+      if (this.streaming === 0) {
+        if (this.have < 4) return;
+        const sum = this.take(4).readUInt32LE(0);
+        this.streaming = -1;
+        if (sum !== this.crc >>> 0) throw new ProtocolError('message checksum mismatch');
+        continue;
+      }
       if (this.have < 5) return;
       const head = this.peek(5);
       const type = head[0];
       const len = head.readUInt32LE(1);
       if (!TYPES.has(type)) throw new ProtocolError(`unknown message type ${type}`);
       if (len > MAX_PAYLOAD) throw new ProtocolError(`message of ${len} bytes, more than ${MAX_PAYLOAD}`);
+      if (type === T.DATA && onPiece !== undefined) {
+        this.crc = crc32(this.take(5));
+        this.streaming = len;
+        continue;
+      }
       if (this.have < 9 + len) return;
       const whole = this.take(9 + len);
       if ((crc32(whole.subarray(0, 5 + len)) >>> 0) !== whole.readUInt32LE(5 + len)) throw new ProtocolError('message checksum mismatch');

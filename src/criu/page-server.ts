@@ -125,6 +125,18 @@ class Session {
     this.xfer = null;
   }
 
+  /** A DATA payload, or a piece of one (page data goes to pages.img as it arrives). */
+  private data(p: Buffer): void {
+    if (!this.hello) throw new ProtocolError('expected HELLO first');
+    if (this.image !== null) {
+      this.image.bytes += p.length;
+      if (this.image.bytes > MAX_IMAGE_BYTES) throw new ProtocolError(`${this.image.kind} image larger than ${MAX_IMAGE_BYTES} bytes`);
+      this.xfer!.appendEncoded(this.image.kind, p, this.image.first, false);
+      this.image.first = false;
+    } else if (this.pages !== null) this.pages.write(p);
+    else throw new ProtocolError('DATA out of place');
+  }
+
   private handle(type: number, p: Buffer): void {
     if (!this.hello && type !== T.HELLO) throw new ProtocolError('expected HELLO first');
     switch (type) {
@@ -156,19 +168,13 @@ class Session {
         return;
       }
       case T.DATA: {
-        if (this.image !== null) {
-          this.image.bytes += p.length;
-          if (this.image.bytes > MAX_IMAGE_BYTES) throw new ProtocolError(`${this.image.kind} image larger than ${MAX_IMAGE_BYTES} bytes`);
-          this.xfer!.appendEncoded(this.image.kind, p, this.image.first);
-          this.image.first = false;
-        } else if (this.pages !== null) this.pages.write(p);
-        else throw new ProtocolError('DATA out of place');
+        this.data(p);
         return;
       }
       case T.IMAGE_END: {
         if (this.image === null || p.length !== 0) throw new ProtocolError('IMAGE_END out of place');
         const { kind, first } = this.image;
-        if (first) this.xfer!.appendEncoded(kind, new Uint8Array(0), true);
+        this.xfer!.appendEncoded(kind, new Uint8Array(0), first, true);
         // Only a whole, checksummed image of the kind announced is kept.
         const path = join(this.xfer!.tmpDir, IMAGE_FILES[kind]);
         readImage(path, kind);

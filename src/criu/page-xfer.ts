@@ -63,8 +63,8 @@ const IO_CODES = new Set(Object.keys(WHY));
 export interface LocalXfer extends PageXfer {
   /** pages.img written piece by piece; finish() returns its length and checksum. */
   openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number }; close(): void };
-  /** An image already encoded (header and checksum included), arriving in pieces, written as it comes. */
-  appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean): void;
+  /** An image already encoded (header and checksum included), arriving in pieces, written as it comes; fsynced with the last. */
+  appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean, last: boolean): void;
   /** The iteration directory once committed, and the temporary one it is written in. */
   readonly dir: string;
   readonly tmpDir: string;
@@ -176,13 +176,13 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       }
     },
     openPages,
-    appendEncoded(kind, data, first) {
+    appendEncoded(kind, data, first, last) {
       const name = IMAGE_FILES[kind];
       io(name, () => {
         const fd = openSync(join(tmp, name), first ? 'wx' : 'a');
         try {
           writeSync(fd, data);
-          fsyncSync(fd);
+          if (last) fsyncSync(fd);
         } finally {
           closeSync(fd);
         }
