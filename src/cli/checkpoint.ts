@@ -29,12 +29,17 @@ import { reportRun } from '../plan/plan.js';
 import { heatMapFromImages } from '../plan/heatmap.js';
 import { Kernel } from '../mm/kernel.js';
 import { createWorkload, durationSteps, workloadRate } from '../workload/index.js';
+import { addImageOptions, imageOptions, type ImageFlags } from './image-options.js';
+import { addPageServerClientOptions, pageServerTarget, type TlsFlags } from './page-server.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
 /** The parser lives in options.ts; re-exported for the commands that imported it from here. */
 export { memorySize } from './options.js';
 
-interface DumpFlags {
+interface DumpFlags extends ImageFlags, TlsFlags {
+  pageServer: boolean;
+  address: string;
+  port: number;
   iterative: boolean;
   imagesDir: string;
   workload: string;
@@ -103,6 +108,8 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
   for (const flag of ['rate', 'policy', 'downtimeLimit', 'autoConverge', 'report', 'maxIters']) {
     if (given(flag)) throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} goes with dump --iterative`);
   }
+  // A scripted dump replays its parents from their images, which a page server keeps on its side.
+  if (f.pageServer) throw new UsageError('--page-server goes with --iterative (a dump by hand replays its parents from local images)');
   const r = await runDump<PrimitiveDumpReport>({
     kind: 'primitive',
     options: {
@@ -117,6 +124,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    ...imageOptions(f),
     },
   });
   out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
@@ -170,6 +178,8 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    ...imageOptions(f),
+    pageServer: pageServerTarget(f),
     },
   }, (s, phase) => {
       if (f.json) return;
@@ -245,7 +255,7 @@ export function renderCheck(r: CheckReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  program
+  const dump = program
     .command('dump')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
@@ -273,7 +283,8 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
-    .option('--json', 'print one JSON document with CRIU stats names', false)
+    .option('--json', 'print one JSON document with CRIU stats names', false);
+  addPageServerClientOptions(addImageOptions(dump))
     .addHelpText(
       'after',
       `
@@ -295,7 +306,7 @@ ${EXIT_CODES_HELP}`,
       else await primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
     });
 
-  program
+  const preDump = program
     .command('pre-dump')
     .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
     .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
@@ -308,7 +319,8 @@ ${EXIT_CODES_HELP}`,
     .addOption(bandwidthOption())
     .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
     .option('--force', 'replace an existing -D if tracker wrote it', false)
-    .option('--json', 'print the iteration\'s stats as JSON', false)
+    .option('--json', 'print the iteration\'s stats as JSON', false);
+  addImageOptions(preDump)
     .addHelpText(
       'after',
       `

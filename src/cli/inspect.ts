@@ -51,8 +51,12 @@ function renderImage(img: ShownImage): string {
   else if (img.kind === 'pagemap') {
     const entries = c.entries as { vaddr: string; nr_pages: number; flags: string }[];
     lines.push(...table(['vaddr', 'nr_pages', 'flags'], entries.map((e) => [e.vaddr, String(e.nr_pages), e.flags]), ['l', 'r', 'l']).map((l) => '  ' + l));
-    lines.push(`  ${entries.length} entries: ${c.pages_present} pages present, ${c.pages_in_parent} in parent`);
-  } else if (img.kind === 'pages') lines.push(`  ${c.pages} pages (${formatBytes(c.bytes as number)}), crc32 ${c.crc32}; use --pages VADDR[,N] for a hex view`);
+    lines.push(`  ${entries.length} entries: ${c.pages_present} pages present, ${c.pages_in_parent} in parent${c.pages_released ? `, ${c.pages_released} released by dedup` : ''}`);
+    if (c.compression !== undefined) lines.push(`  page data compressed: ${JSON.stringify(c.compression)}`);
+  } else if (img.kind === 'pages') {
+    const z = c.stored_bytes !== undefined ? `, ${c.compression} in ${formatBytes(c.region as number)} regions: ${formatBytes(c.stored_bytes as number)} stored, ratio ${c.ratio}` : '';
+    lines.push(`  ${c.pages} pages (${formatBytes(c.bytes as number)})${z}, crc32 ${c.crc32}; use --pages VADDR[,N] for a hex view`);
+  }
   else lines.push(...keyValues(c));
   return lines.join('\n');
 }
@@ -69,7 +73,8 @@ function renderPages(v: PagesView): string {
     if (p.where === 'present') {
       lines.push(chalk.bold(`page ${p.vaddr}`) + chalk.dim(`  in this image, crc32 ${p.crc32}`));
       lines.push(...p.hexdump);
-    } else lines.push(chalk.bold(`page ${p.vaddr}`) + `  ${p.where === 'in_parent' ? `in parent${p.iteration !== null ? ` (iteration ${p.iteration})` : ', but no parent holds it'}` : 'not dumped (a hole, or outside the private memory)'}`);
+    } else if (p.where === 'released') lines.push(chalk.bold(`page ${p.vaddr}`) + '  released by dedup (a later iteration holds it)');
+    else lines.push(chalk.bold(`page ${p.vaddr}`) + `  ${p.where === 'in_parent' ? `in parent${p.iteration !== null ? ` (iteration ${p.iteration})` : ', but no parent holds it'}` : 'not dumped (a hole, or outside the private memory)'}`);
   }
   return lines.join('\n');
 }
@@ -148,6 +153,8 @@ export function renderStats(s: ChainStats): string {
   const fileRows = s.iterations.map((i) => [String(i.iteration), ...IMAGE_KINDS.map((k) => size(i.files[k])), formatBytes(i.bytes_on_disk)]);
   fileRows.push(['total', ...IMAGE_KINDS.map((k) => formatBytes(t.files[k])), formatBytes(t.bytes_on_disk)]);
   lines.push(...table(['iter', ...IMAGE_KINDS, 'all'], fileRows, ['l', ...IMAGE_KINDS.map((): Align => 'r'), 'r']));
+  if (t.bytes_stored !== t.bytes_written) lines.push('', `page data compressed: ${formatBytes(t.bytes_written)} -> ${formatBytes(t.bytes_stored)} (ratio ${t.compression_ratio})`);
+  if (t.bytes_allocated < t.bytes_on_disk * 0.95) lines.push('', `disk blocks allocated: ${formatBytes(t.bytes_allocated)} of ${formatBytes(t.bytes_on_disk)} (holes left by dedup)`);
   lines.push('', `${s.final_type === 'dump' ? 'downtime (final dump frozen)' : 'last iteration is a pre-dump; its frozen time'}: ${chalk.bold(formatUs(s.final_frozen_time))}`);
   return lines.join('\n');
 }
@@ -192,6 +199,8 @@ function compareRows(r: CompareResult): CompareRow[] {
   }
   rows.push({ group: 'total', metric: 'pages written', d: r.totals.pages_written, unit: 'pages' });
   rows.push({ group: '', metric: 'bytes written', d: r.totals.bytes_written, unit: 'bytes' });
+  const t = r.totals;
+  if (t.bytes_stored.base !== t.bytes_written.base || t.bytes_stored.head !== t.bytes_written.head) rows.push({ group: '', metric: 'bytes over the link', d: t.bytes_stored, unit: 'bytes' });
   if (anyDisk) rows.push({ group: '', metric: 'bytes on disk', d: r.totals.bytes_on_disk, unit: 'bytes' });
   rows.push({ group: 'final dump', metric: 'pages', d: r.final.pages_written, unit: 'pages' });
   if (anyDisk) rows.push({ group: '', metric: 'bytes on disk', d: r.final.bytes_on_disk, unit: 'bytes' });

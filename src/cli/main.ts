@@ -17,6 +17,8 @@ import { applyColourEnv, processOutput } from './output.js';
 import { registerRunCommands } from './run.js';
 import { scriptCommand } from './script.js';
 import { registerPlanCommand } from './plan.js';
+import { registerDedupCommand } from './dedup.js';
+import { registerPageServerCommand } from './page-server.js';
 
 /** The package's version (package.json sits two levels above dist/src/cli). */
 export function version(): string {
@@ -55,6 +57,8 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerPlanCommand(program);
   registerInspectCommands(program);
+  registerDedupCommand(program);
+  registerPageServerCommand(program);
   return program;
 }
 

@@ -17,6 +17,8 @@ export interface SummaryIteration {
   type: 'pre-dump' | 'dump';
   pages_written: number;
   bytes_written: number;
+  /** Page bytes that crossed the link: bytes_written, or less with --compress (stats bytes_stored). */
+  bytes_stored: number;
   /** Sizes of all the iteration's image files; null for a report side. */
   bytes_on_disk: number | null;
   frozen_time: number;
@@ -56,6 +58,7 @@ export function summaryFromReport(doc: unknown, source: string, where = source):
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < (k === 'iteration' ? 1 : 0)) throw bad(`${f}.${k}`, k === 'iteration' ? 'a whole number of at least 1' : 'a whole number of at least 0', v);
     }
     if (it.type !== 'pre-dump' && it.type !== 'dump') throw bad(`${f}.type`, '"pre-dump" or "dump"', it.type);
+    if (it.bytes_stored !== undefined && (typeof it.bytes_stored !== 'number' || !Number.isSafeInteger(it.bytes_stored) || it.bytes_stored < 0)) throw bad(`${f}.bytes_stored`, 'a whole number of at least 0', it.bytes_stored);
     const prev = iterations[iterations.length - 1];
     if (prev !== undefined && (it.iteration as number) <= prev.iteration) throw bad(`${f}.iteration`, `a number above ${prev.iteration} (iterations in order)`, it.iteration);
     iterations.push({
@@ -63,6 +66,7 @@ export function summaryFromReport(doc: unknown, source: string, where = source):
       type: it.type,
       pages_written: it.pages_written as number,
       bytes_written: it.bytes_written as number,
+      bytes_stored: (it.bytes_stored ?? it.bytes_written) as number,
       bytes_on_disk: null,
       frozen_time: it.frozen_time as number,
     });
@@ -80,6 +84,7 @@ export function summaryFromImages(path: string): DumpSummary {
       type: i.type,
       pages_written: i.pages_written,
       bytes_written: i.bytes_written,
+      bytes_stored: i.bytes_stored,
       bytes_on_disk: i.bytes_on_disk,
       frozen_time: i.frozen_time,
     })),
@@ -142,7 +147,7 @@ export interface CompareResult {
   base: { source: string; from: DumpSummary['from'] };
   head: { source: string; from: DumpSummary['from'] };
   iterations: IterationDiff[];
-  totals: { pages_written: MetricDiff; bytes_written: MetricDiff; bytes_on_disk: MetricDiff };
+  totals: { pages_written: MetricDiff; bytes_written: MetricDiff; bytes_stored: MetricDiff; bytes_on_disk: MetricDiff };
   final: { iteration: { base: number; head: number }; pages_written: MetricDiff; bytes_written: MetricDiff; bytes_on_disk: MetricDiff; downtime: MetricDiff };
   thresholds: { max_increase: number | null; max_final_increase: number | null };
   /** One sentence per threshold exceeded; empty when the comparison passes. */
@@ -181,6 +186,7 @@ export function compareSummaries(base: DumpSummary, head: DumpSummary, t: Thresh
     totals: {
       pages_written: metricDiff(sumOf(base.iterations, (i) => i.pages_written), sumOf(head.iterations, (i) => i.pages_written)),
       bytes_written: metricDiff(sumOf(base.iterations, (i) => i.bytes_written), sumOf(head.iterations, (i) => i.bytes_written)),
+      bytes_stored: metricDiff(sumOf(base.iterations, (i) => i.bytes_stored), sumOf(head.iterations, (i) => i.bytes_stored)),
       bytes_on_disk: metricDiff(sumOf(base.iterations, (i) => i.bytes_on_disk), sumOf(head.iterations, (i) => i.bytes_on_disk)),
     },
     final: {
@@ -195,7 +201,9 @@ export function compareSummaries(base: DumpSummary, head: DumpSummary, t: Thresh
     violations: [],
   };
   if (t.maxIncrease !== undefined) {
-    const v = grew('total bytes written', r.totals.bytes_written, t.maxIncrease, '--max-increase');
+    // What crosses the link: with --compress on either side, the compressed bytes.
+    const compressed = r.totals.bytes_stored.base !== r.totals.bytes_written.base || r.totals.bytes_stored.head !== r.totals.bytes_written.head;
+    const v = compressed ? grew('total bytes over the link (compressed)', r.totals.bytes_stored, t.maxIncrease, '--max-increase') : grew('total bytes written', r.totals.bytes_written, t.maxIncrease, '--max-increase');
     if (v !== null) r.violations.push(v);
   }
   if (t.maxFinalIncrease !== undefined) {

@@ -6,7 +6,8 @@
 import { ImageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { readImage } from './image.js';
-import { PE_PARENT, PE_PRESENT, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage } from './schema.js';
+import { readCompression, type PageCompression } from './page-compress.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage } from './schema.js';
 
 /** Highest page number of a user address (47 bits). */
 const MAX_USER_VPN = 2 ** 35;
@@ -37,21 +38,27 @@ export function readStatsFile(path: string): IterationStats {
   const s = readImage<IterationStats>(path, 'stats');
   if (!isObject(s)) throw new ImageError(`${path}: stats image is not an object`);
   for (const f of STAT_FIELDS) if (!isCount(s[f])) throw new ImageError(`${path}: stats image field ${f} is not a count`);
+  if (s.bytes_stored !== undefined && !isCount(s.bytes_stored)) throw new ImageError(`${path}: stats image field bytes_stored is not a count`);
   return s;
 }
 
 /** Entries in address order, disjoint, each PE_PRESENT or PE_PARENT. */
 export function readPagemapFile(path: string): PagemapEntry[] {
+  return readPagemapImageFile(path).entries;
+}
+
+/** The entries (PE_PRESENT, PE_PARENT, or released by dedup) and how the page data is compressed. */
+export function readPagemapImageFile(path: string): { entries: PagemapEntry[]; compression: PageCompression | null } {
   const pm = readImage<PagemapImage>(path, 'pagemap');
   if (!isObject(pm) || !Array.isArray(pm.entries)) throw new ImageError(`${path}: pagemap image has no entries list`);
   let prevEnd = -1;
   for (const e of pm.entries) {
     if (!isObject(e) || !Number.isSafeInteger(e.vaddr) || !Number.isSafeInteger(e.nr_pages) || e.nr_pages < 1 || e.vaddr < Math.max(0, prevEnd) || e.vaddr + e.nr_pages > MAX_USER_VPN)
       throw new ImageError(`${path}: pagemap entry out of order or malformed`);
-    if (e.flags !== PE_PARENT && e.flags !== PE_PRESENT) throw new ImageError(`${path}: pagemap entry with unknown flags ${String(e.flags)}`);
+    if (e.flags !== PE_PARENT && e.flags !== PE_PRESENT && e.flags !== (PE_PRESENT | PE_RELEASED)) throw new ImageError(`${path}: pagemap entry with unknown flags ${String(e.flags)}`);
     prevEnd = e.vaddr + e.nr_pages;
   }
-  return pm.entries;
+  return { entries: pm.entries, compression: readCompression(path, pm.compression) };
 }
 
 export function readMmFile(path: string): MmEntry {

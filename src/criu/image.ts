@@ -10,7 +10,8 @@
  * Payloads are msgpack, except pages.img whose payload is the raw page data, 4096 bytes per page,
  * in pagemap order, so page data pays no per-page encoding cost.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
@@ -56,6 +57,85 @@ function header(kind: ImageKind, length: number, crc: number): Buffer {
 export function encodeImage(kind: ImageKind, value: unknown): Buffer {
   const payload = packr.pack(value);
   return Buffer.concat([header(kind, payload.length, crc32(payload)), payload]);
+}
+
+/**
+ * A raw image (pages.img) written as its data comes: a blank header first, chunks as they are with
+ * the crc computed on the way, then the header and fsync. Used whole by writeRawImage and piece by
+ * piece by the page server, so both write the same bytes.
+ */
+export class RawImageWriter {
+  private fd: number;
+  private crc = 0;
+  /** Payload bytes written so far. */
+  length = 0;
+
+  constructor(
+    readonly path: string,
+    readonly kind: ImageKind,
+  ) {
+    this.fd = openSync(path, 'w');
+    try {
+      writeSync(this.fd, Buffer.alloc(HEADER_BYTES));
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  write(c: Uint8Array): void {
+    this.crc = crc32(c, this.crc);
+    writeSync(this.fd, c);
+    this.length += c.length;
+  }
+
+  /** The crc32 of the payload so far. */
+  get checksum(): number {
+    return this.crc >>> 0;
+  }
+
+  finish(): number {
+    writeSync(this.fd, header(this.kind, this.length, this.crc), 0, HEADER_BYTES, 0);
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = -1;
+    return this.length;
+  }
+
+  abort(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/**
+ * Write raw page data: chunks are written as they are, the crc computed on the way. `length` is
+ * checked when known (null for compressed data, whose size is known once written); returns it.
+ */
+export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number | null, faultPoint?: (name: string) => void, middleAt = length ?? 0): number {
+  const w = new RawImageWriter(path, kind);
+  try {
+    writeChunks(chunks, (c) => w.write(c), faultPoint === undefined ? undefined : () => faultPoint(`${basename(path)}:middle`), middleAt);
+    if (length !== null && w.length !== length) throw new Error(`internal: wrote ${w.length} page bytes, expected ${length}`);
+    return w.finish();
+  } finally {
+    w.abort();
+  }
+}
+
+/** Hand chunks to `write`, calling `middle` once half of `middleAt` bytes have gone. */
+export function writeChunks(chunks: Iterable<Uint8Array>, write: (c: Uint8Array) => void, middle?: () => void, middleAt = 0): number {
+  let n = 0;
+  let armed = middle !== undefined && middleAt > 0;
+  for (const c of chunks) {
+    write(c);
+    n += c.length;
+    if (armed && n >= middleAt / 2) {
+      armed = false;
+      middle!();
+    }
+  }
+  return n;
 }
 
 /** The header of pages.img, whose payload is written after it (as a placeholder first, then for real). */

@@ -26,6 +26,7 @@ import { dumpIteration } from './mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
 import { iterationSeconds, type PreDumpMode } from './timing.js';
+import { PageServerLink, type PageServerTarget } from './page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -53,6 +54,11 @@ export interface IterativeDumpOptions {
   bandwidth: number;
   force: boolean;
   memoryBytes?: number;
+  /** --compress-region (0: raw page data) and --auto-dedup. */
+  compressRegion?: number;
+  autoDedup?: boolean;
+  /** Send the iterations to `tracker page-server` instead of imagesDir. */
+  pageServer?: PageServerTarget;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
   /** Called at each crash point of each iteration (CRASH_POINTS); tests inject faults here. */
   faultPoint?: (iteration: number, point: string) => void;
@@ -149,7 +155,8 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  const images = prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
+  // With a page server, the server prepares and locks its own -D.
+  const images = o.pageServer !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   let current = 1;
   const check = () => {
     if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
@@ -171,11 +178,11 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
         check();
       },
     });
-    images.release();
+    images?.release();
     if (tracked) return r;
     return { ...r, warning: `kernel profile '${o.kernel}' has no soft-dirty tracking: no pre-dumps, one full dump (as P.Haul does without memory tracking)`, stop_reason: 'no soft-dirty tracking: one full dump' };
   } catch (e) {
-    images.abandon(String(current));
+    images?.abandon(String(current));
     if (!(e instanceof TrackerError) && typeof (e as NodeJS.ErrnoException)?.code === 'string') {
       throw fsError(`iteration ${current} could not be written to ${o.imagesDir}`, e, `its partial .${current}.tmp was removed and ${intactPhrase(current)}; free some space or choose another -D`);
     }
@@ -189,6 +196,8 @@ export function resolvedMaxIters(o: Pick<IterativeDumpOptions, 'policy' | 'maxIt
 }
 
 function dumpLoop(o: IterativeDumpOptions): DumpReport {
+  // With a page server the images go there (its -D); nothing is written locally.
+  const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
@@ -232,6 +241,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       const type = final ? 'dump' : 'pre-dump';
       o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
       const start = clock.now;
+      const fault = (point: string) => o.faultPoint?.(it, point);
       const r = dumpIteration(proc, {
         imagesRoot: o.imagesDir,
         iteration: it,
@@ -244,7 +254,10 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         bandwidth: o.bandwidth,
         rate: clock.rate,
         kernelName: o.kernel,
-        faultPoint: (point) => o.faultPoint?.(it, point),
+        faultPoint: fault,
+        compressRegion: o.compressRegion,
+        autoDedup: o.autoDedup,
+        xfer: link?.open(it, fault),
       });
       const s = r.stats;
       // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
@@ -275,7 +288,9 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       o.onIteration?.(rep, 'done');
       if (final) break;
     }
+    link?.close();
   } catch (e) {
+    link?.destroy();
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
     throw e;
   }
@@ -284,7 +299,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
   const last = all[all.length - 1];
   return {
-    images_dir: o.imagesDir,
+    images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
     workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
     kernel: o.kernel,
     dirty_tracking: dt.softDirty,

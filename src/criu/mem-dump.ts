@@ -19,6 +19,8 @@ import { IMAGE_VERSION } from './image.js';
 import { PagemapCache } from './pagemap-cache.js';
 import { PagePipe } from './page-pipe.js';
 import { openLocalXfer, type PageXfer } from './page-xfer.js';
+import { compressingXfer } from './page-compress.js';
+import { dedupParents } from './dedup.js';
 import type { InventoryEntry, IterationStats, MmEntry, ShmemImage, VmaEntry } from './schema.js';
 import { pageInParent, pageIsZero, shouldDumpPage } from './should-dump-page.js';
 import { iterationTiming, type PreDumpMode } from './timing.js';
@@ -121,6 +123,10 @@ export interface DumpIterationOptions {
   faultPoint?: (name: string) => void;
   /** Where the images go (default: DIR/N in imagesRoot, through DIR/.N.tmp). */
   xfer?: PageXfer;
+  /** Compress page data in regions of this many bytes (--compress-region); 0 or absent: raw. */
+  compressRegion?: number;
+  /** Once the iteration is committed locally, release its parents' copies of the pages it holds. */
+  autoDedup?: boolean;
 }
 
 /**
@@ -162,7 +168,8 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     memoryDigest: final ? memDigest(task) : null,
     steps: proc.steps,
   };
-  const xfer = o.xfer ?? openLocalXfer({ imagesRoot: o.imagesRoot, name, iteration: o.iteration, faultPoint: o.faultPoint });
+  const to = o.xfer ?? openLocalXfer({ imagesRoot: o.imagesRoot, name, iteration: o.iteration, faultPoint: o.faultPoint });
+  const xfer = (o.compressRegion ?? 0) > 0 ? compressingXfer(to, o.compressRegion!) : to;
   try {
     xfer.writePagemap(pp.entries());
     xfer.writePages(bytes, pageChunks(proc, pp));
@@ -180,7 +187,10 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
     xfer.abort();
     throw e;
   }
-  return { dir: join(o.imagesRoot, name), stats };
+  const dir = join(o.imagesRoot, name);
+  // A page server deduplicates on its side.
+  if (o.autoDedup === true && o.hasParent && o.xfer === undefined) dedupParents(dir);
+  return { dir, stats };
 }
 
 /** The page-pipe's contents, read through /proc/PID/mem in runs. */

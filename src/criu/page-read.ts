@@ -14,8 +14,11 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ImageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { crc32, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, type ImageKind } from './image.js';
-import { readCoreFile, readInventoryFile, readMmFile, readPagemapFile, readShmemFile, readStatsFile } from './image-decode.js';
-import { PE_PRESENT, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type ShmemImage } from './schema.js';
+import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
+import { CompressedCursor, type PageCompression } from './page-compress.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type ShmemImage } from './schema.js';
+
+const RELEASED = PE_PRESENT | PE_RELEASED;
 
 /** A longer chain is a loop or a damaged images root. */
 const MAX_CHAIN = 10_000;
@@ -36,6 +39,9 @@ export interface ChainLink {
   /** Page data bytes pages.img holds, and the checksum its header records. */
   pagesBytes: number;
   pagesCrc: number;
+  /** How pages.img is compressed (null: raw), and the raw page bytes its pagemap names. */
+  compression: PageCompression | null;
+  rawBytes: number;
   files: FileSizes;
 }
 
@@ -88,16 +94,19 @@ function pagesHeader(path: string, wantBytes: number | null): { bytes: number; c
 function openLink(dir: string): ChainLink {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ImageError(`${dir}: no such image directory`);
   const inventory = readInventoryFile(join(dir, IMAGE_FILES.inventory));
-  const entries = readPagemapFile(join(dir, IMAGE_FILES.pagemap));
+  const { entries, compression } = readPagemapImageFile(join(dir, IMAGE_FILES.pagemap));
   const stats = readStatsFile(join(dir, IMAGE_FILES.stats));
   const offsets: number[] = [];
   let off = 0;
   for (const e of entries) {
-    offsets.push(e.flags === PE_PRESENT ? off : -1);
-    if (e.flags === PE_PRESENT) off += e.nr_pages * PAGE_SIZE;
+    // Runs released by dedup keep their place in pages.img.
+    const data = (e.flags & PE_PRESENT) !== 0;
+    offsets.push(data ? off : -1);
+    if (data) off += e.nr_pages * PAGE_SIZE;
   }
-  const h = pagesHeader(join(dir, IMAGE_FILES.pages), off);
-  return { dir, inventory, stats, entries, offsets, pagesBytes: h.bytes, pagesCrc: h.crc, files: fileSizes(dir) };
+  // Compressed frames are checked against the pagemap as they are read.
+  const h = pagesHeader(join(dir, IMAGE_FILES.pages), compression === null ? off : null);
+  return { dir, inventory, stats, entries, offsets, pagesBytes: h.bytes, pagesCrc: h.crc, compression, rawBytes: off, files: fileSizes(dir) };
 }
 
 /** pages.img on its own: its header, and its checksum over the whole payload, streamed. */
@@ -160,7 +169,7 @@ export function openChain(finalDir: string): Chain {
   for (let i = 1; i < links.length; i++) {
     if (links[i].inventory.iteration !== links[i - 1].inventory.iteration + 1) throw new ImageError(`${links[i].dir}: parent is iteration ${links[i - 1].inventory.iteration}, expected ${links[i].inventory.iteration - 1}`);
   }
-  if (links[0].inventory.parent === null && links[0].entries.some((e) => e.flags !== PE_PRESENT)) throw new ImageError(`${links[0].dir}: pagemap has in-parent entries but the iteration has no parent`);
+  if (links[0].inventory.parent === null && links[0].entries.some((e) => e.flags === PE_PARENT)) throw new ImageError(`${links[0].dir}: pagemap has in-parent entries but the iteration has no parent`);
   for (let i = 1; i < links.length; i++) checkInParent(links, i);
   const last = links[links.length - 1];
   let dump: Chain['dump'] = null;
@@ -173,12 +182,43 @@ export function openChain(finalDir: string): Chain {
   return { root, links, dump };
 }
 
+/** Index of the entry of `es` holding vpn, or -1. */
+function findEntry(es: readonly PagemapEntry[], vpn: number): number {
+  let lo = 0;
+  let hi = es.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (vpn < es[mid].vaddr) hi = mid - 1;
+    else if (vpn >= es[mid].vaddr + es[mid].nr_pages) lo = mid + 1;
+    else return mid;
+  }
+  return -1;
+}
+
+/** Pages [from, to) are dumped again (present, or released in turn) by some link after link i. */
+function redumpedAfter(links: ChainLink[], i: number, from: number, to: number): boolean {
+  for (let pos = from; pos < to; ) {
+    let best = pos;
+    for (let j = i + 1; j < links.length; j++) {
+      const x = findEntry(links[j].entries, pos);
+      if (x < 0) continue;
+      const e = links[j].entries[x];
+      if ((e.flags & PE_PRESENT) !== 0) best = Math.max(best, Math.min(to, e.vaddr + e.nr_pages));
+    }
+    if (best === pos) return false;
+    pos = best;
+  }
+  return true;
+}
+
 /**
  * Every in-parent range of link i is held by some ancestor: walked with one cursor per ancestor,
  * so the cost is the number of entries, never the number of pages.
  */
 function checkInParent(links: ChainLink[], i: number): void {
   const cursors = new Array<number>(i).fill(0);
+  /** Set when a range fails on a page that dedup released (a child must never need one). */
+  let released: string | null = null;
   const held = (k: number, from: number, to: number): boolean => {
     if (k < 0) return false;
     const es = links[k].entries;
@@ -190,17 +230,29 @@ function checkInParent(links: ChainLink[], i: number): void {
       const e = es[j];
       if (e === undefined || e.vaddr > at) return false;
       const end = Math.min(to, e.vaddr + e.nr_pages);
+      if (e.flags === RELEASED) {
+        // Released because a later iteration dumped these pages again: this one is superseded there.
+        if (!redumpedAfter(links, i, at, end)) {
+          released = links[k].dir;
+          return false;
+        }
+        at = end;
+        continue;
+      }
       if (e.flags !== PE_PRESENT && !held(k - 1, at, end)) return false;
       at = end;
     }
     return true;
   };
   for (const e of links[i].entries) {
-    if (e.flags === PE_PRESENT) continue;
+    if (e.flags !== PE_PARENT) continue;
     if (!held(i - 1, e.vaddr, e.vaddr + e.nr_pages)) {
       let from = e.vaddr;
       // Name the first page no ancestor holds.
+      cursors.fill(0);
       while (from < e.vaddr + e.nr_pages && held(i - 1, from, from + 1)) from++;
+      if (released !== null)
+        throw new ImageError(`${released}: page 0x${(from * PAGE_SIZE).toString(16)} was released by dedup, but ${links[i].dir} still needs it; the chain was deduplicated wrongly`);
       throw new ImageError(`${links[i].dir}: page 0x${(from * PAGE_SIZE).toString(16)} is marked in-parent but no parent image holds it`);
     }
   }
@@ -295,12 +347,16 @@ export type PageSink = (vpn: number, data: Uint8Array, link: number) => void;
 export type PageTarget = (vpn: number, n: number) => Uint8Array[];
 
 export class PageRead {
-  private readonly cursors: PagesCursor[];
+  private readonly cursors: (PagesCursor | CompressedCursor)[];
   /** Per link, the first entry a request may still touch. */
   private readonly entryAt: number[];
 
   constructor(private readonly chain: Chain) {
-    this.cursors = chain.links.map((l) => new PagesCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc));
+    this.cursors = chain.links.map((l) =>
+      l.compression === null
+        ? new PagesCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc)
+        : new CompressedCursor(join(l.dir, IMAGE_FILES.pages), l.pagesBytes, l.pagesCrc, l.rawBytes, l.compression.region),
+    );
     this.entryAt = chain.links.map(() => 0);
   }
 
@@ -311,7 +367,8 @@ export class PageRead {
   readAll(sink: PageSink | null, target: PageTarget | null = null): void {
     try {
       const k = this.chain.links.length - 1;
-      for (const e of this.chain.links[k].entries) this.serve(k, e.vaddr, e.nr_pages, sink, target);
+      // Runs released by dedup hold no data to serve (checkInParent sees that no child needs them).
+      for (const e of this.chain.links[k].entries) if (e.flags !== RELEASED) this.serve(k, e.vaddr, e.nr_pages, sink, target);
       for (const c of this.cursors) c.finish();
     } finally {
       for (const c of this.cursors) c.close();
@@ -332,6 +389,7 @@ export class PageRead {
       if (e === undefined || e.vaddr > at) throw new Error(`internal: page 0x${(at * PAGE_SIZE).toString(16)} not found in ${link.dir}`);
       const to = Math.min(end, e.vaddr + e.nr_pages);
       const offset = link.offsets[i] + (at - e.vaddr) * PAGE_SIZE;
+      if (e.flags === RELEASED) throw new ImageError(`${link.dir}: page 0x${(at * PAGE_SIZE).toString(16)} was released by dedup but is asked for`);
       if (e.flags !== PE_PRESENT) this.serve(k - 1, at, to - at, sink, target);
       else if (target !== null) {
         let page = at;

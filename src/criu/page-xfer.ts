@@ -8,13 +8,20 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind } from './image.js';
+import type { PageCompression } from './page-compress.js';
 import type { PagemapEntry } from './schema.js';
 
 export interface PageXfer {
-  /** The iteration's pagemap: PE_PRESENT runs, whose data follows in this order, and PE_PARENT holes. */
-  writePagemap(entries: readonly PagemapEntry[]): void;
-  /** The page data, `bytes` in all, as chunks that are only valid during the call that yields them. */
-  writePages(bytes: number, chunks: Iterable<Uint8Array>): void;
+  /**
+   * The iteration's pagemap: PE_PRESENT runs, whose data follows in this order, and PE_PARENT holes;
+   * with `compression`, how the page data is compressed (page-compress.ts).
+   */
+  writePagemap(entries: readonly PagemapEntry[], compression?: PageCompression): void;
+  /**
+   * The page data, `bytes` in all (null for compressed frames, whose total is known at the end), as
+   * chunks that are only valid during the call that yields them. Returns the bytes written.
+   */
+  writePages(bytes: number | null, chunks: Iterable<Uint8Array>): number;
   /** Any other image of the iteration (mm, shmem, core, stats; inventory last). */
   writeImage(kind: Exclude<ImageKind, 'pagemap' | 'pages'>, value: unknown): void;
   /** Make the iteration durable and visible as a whole. */
@@ -52,7 +59,18 @@ const WHY: Record<string, string> = {
 /** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
 const IO_CODES = new Set(Object.keys(WHY));
 
-export function openLocalXfer(o: LocalXferOptions): PageXfer {
+/** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
+export interface LocalXfer extends PageXfer {
+  /** pages.img written piece by piece; finish() returns its length and checksum. */
+  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number }; close(): void };
+  /** An image already encoded (header and checksum included), arriving in pieces, written as it comes; fsynced with the last. */
+  appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean, last: boolean): void;
+  /** The iteration directory once committed, and the temporary one it is written in. */
+  readonly dir: string;
+  readonly tmpDir: string;
+}
+
+export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
   const dir = join(o.imagesRoot, o.name);
   /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
@@ -88,33 +106,83 @@ export function openLocalXfer(o: LocalXferOptions): PageXfer {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
   });
+  /** pages.img: a placeholder header, the chunks with their crc, then the real header and fsync. */
+  const openPages = () => {
+    const name = IMAGE_FILES.pages;
+    const fd = io(name, () => openSync(join(tmp, name), 'w'));
+    let crc = 0;
+    let n = 0;
+    let open = true;
+    const close = () => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    try {
+      io(name, () => writeSync(fd, pagesHeader(0, 0)));
+    } catch (e) {
+      close();
+      throw e;
+    }
+    return {
+      write(c: Uint8Array) {
+        crc = crc32(c, crc);
+        io(name, () => {
+          let off = 0;
+          while (off < c.length) off += writeSync(fd, c, off);
+        });
+        n += c.length;
+      },
+      finish() {
+        try {
+          io(name, () => {
+            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
+            fsyncSync(fd);
+          });
+        } finally {
+          close();
+        }
+        return { bytes: n, crc: crc >>> 0 };
+      },
+      close,
+    };
+  };
   return {
-    writePagemap(entries) {
-      put(IMAGE_FILES.pagemap, encodeImage('pagemap', { entries }));
+    dir,
+    tmpDir: tmp,
+    writePagemap(entries, compression) {
+      put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }));
     },
     writePages(bytes, chunks) {
       const name = IMAGE_FILES.pages;
-      io(name, () => {
-        o.faultPoint?.(name);
-        const fd = openSync(join(tmp, name), 'w');
-        try {
-          writeSync(fd, pagesHeader(0, 0));
-          let crc = 0;
-          let n = 0;
-          let middle = o.faultPoint !== undefined && bytes > 0;
-          for (const c of chunks) {
-            crc = crc32(c, crc);
-            let off = 0;
-            while (off < c.length) off += writeSync(fd, c, off);
-            n += c.length;
-            if (middle && n >= bytes / 2) {
-              middle = false;
-              o.faultPoint!(`${name}:middle`);
-            }
+      io(name, () => o.faultPoint?.(name));
+      const w = openPages();
+      try {
+        // Compressed frames: the crash point comes after the first frame.
+        const half = bytes ?? 1;
+        let middle = o.faultPoint !== undefined && half > 0;
+        let n = 0;
+        for (const c of chunks) {
+          w.write(c);
+          n += c.length;
+          if (middle && n >= half / 2) {
+            middle = false;
+            io(name, () => o.faultPoint!(`${name}:middle`));
           }
-          if (n !== bytes) throw new Error(`internal: wrote ${n} page bytes, expected ${bytes}`);
-          writeSync(fd, pagesHeader(bytes, crc), 0, undefined, 0);
-          fsyncSync(fd);
+        }
+        if (bytes !== null && n !== bytes) throw new Error(`internal: wrote ${n} page bytes, expected ${bytes}`);
+        return w.finish().bytes;
+      } finally {
+        w.close();
+      }
+    },
+    openPages,
+    appendEncoded(kind, data, first, last) {
+      const name = IMAGE_FILES[kind];
+      io(name, () => {
+        const fd = openSync(join(tmp, name), first ? 'wx' : 'a');
+        try {
+          writeSync(fd, data);
+          if (last) fsyncSync(fd);
         } finally {
           closeSync(fd);
         }
@@ -125,7 +193,7 @@ export function openLocalXfer(o: LocalXferOptions): PageXfer {
     },
     commit() {
       io('', () => fsyncDir(tmp));
-      o.faultPoint?.('rename');
+      io('', () => o.faultPoint?.('rename'));
       io('', () => {
         rmSync(dir, { recursive: true, force: true });
         renameSync(tmp, dir);

@@ -45,6 +45,8 @@ export interface PrimitiveDumpOptions {
   faultPoint?: (iteration: number, point: string) => void;
   signal?: CancelSignal;
   lockOwner?: LockOwner;
+  compressRegion?: number;
+  autoDedup?: boolean;
 }
 
 export interface PrimitiveDumpReport {
@@ -143,6 +145,8 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
       o.faultPoint?.(iteration, point);
       check();
     },
+    compressRegion: o.compressRegion,
+    autoDedup: o.autoDedup,
   });
   // The process would run on for steps_during_copy; the next command's replay runs them instead.
   kernel.exit(proc.task);

@@ -1,6 +1,7 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { MapsEntry } from '../proc/vma-list.js';
 import type { WorkloadIdentity, WorkloadState } from '../workload/process.js';
+import type { PageCompression } from './page-compress.js';
 
 export interface InventoryEntry {
   format: 'tracker';
@@ -36,6 +37,11 @@ export interface MmEntry {
 /** PE_* flags of a pagemap entry, as CRIU's pagemap.proto. */
 export const PE_PARENT = 1 << 0;
 export const PE_PRESENT = 1 << 2;
+/**
+ * tracker's own: with PE_PRESENT, a run whose data was released by dedup because a later iteration
+ * dumped it again. It keeps its place in pages.img (a hole, read as zeros) and is never read.
+ */
+export const PE_RELEASED = 1 << 3;
 
 export interface PagemapEntry {
   /** First page of the run. */
@@ -46,6 +52,8 @@ export interface PagemapEntry {
 
 export interface PagemapImage {
   entries: PagemapEntry[];
+  /** Present when pages.img is compressed (see page-compress.ts); absent for raw page data. */
+  compression?: PageCompression;
 }
 
 export interface ShmemImage {
@@ -67,6 +75,8 @@ export interface IterationStats {
   pages_written: number;
   pages_zero: number;
   bytes_written: number;
+  /** Bytes of page data in pages.img: bytes_written, or less when compressed (what crosses a link). */
+  bytes_stored?: number;
   /** Microseconds of virtual time the process was frozen. */
   frozen_time: number;
   /** Virtual microseconds spent reading pagemap and collecting pages, and copying them out. */

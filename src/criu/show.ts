@@ -10,9 +10,10 @@ import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
 import { crc32, HEADER_BYTES, IMAGE_FILES, type ImageKind } from './image.js';
-import { readCoreFile, readInventoryFile, readMmFile, readPagemapFile, readShmemFile, readStatsFile } from './image-decode.js';
+import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
+import { compressionRatio } from './stats.js';
 import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';
-import { PE_PARENT, PE_PRESENT, type MmEntry, type VmaEntry } from './schema.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type MmEntry, type VmaEntry } from './schema.js';
 import { imageKindOf } from './stats.js';
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -23,6 +24,7 @@ export const vaddrHex = (vpn: number): string => hex(vpn * PAGE_SIZE);
 const PE_NAMES: ReadonlyArray<readonly [number, string]> = [
   [PE_PARENT, 'in_parent'],
   [PE_PRESENT, 'present'],
+  [PE_RELEASED, 'released'],
 ];
 
 export function peFlagsString(flags: number): string {
@@ -104,17 +106,26 @@ function decodeContents(path: string, kind: ImageKind): Record<string, unknown> 
     case 'mm':
       return { vmas: readMmFile(path).vmas.map(showVma) };
     case 'pagemap': {
-      const entries = readPagemapFile(path);
+      const { entries, compression } = readPagemapImageFile(path);
       const count = (flag: number) => entries.reduce((a, e) => a + ((e.flags & flag) !== 0 ? e.nr_pages : 0), 0);
       return {
         entries: entries.map((e) => ({ vaddr: vaddrHex(e.vaddr), nr_pages: e.nr_pages, flags: peFlagsString(e.flags) })),
-        pages_present: count(PE_PRESENT),
+        pages_present: count(PE_PRESENT) - count(PE_RELEASED),
         pages_in_parent: count(PE_PARENT),
+        pages_released: count(PE_RELEASED),
+        ...(compression !== null ? { compression } : {}),
       };
     }
     case 'pages': {
       // Streamed: the checksum is verified without loading the page data.
       const img = checkPagesFile(path);
+      // A compressed pages.img is described by its pagemap (the frames are checked by page-read).
+      const pmPath = join(dirname(path), IMAGE_FILES.pagemap);
+      const pm = existsSync(pmPath) ? readPagemapImageFile(pmPath) : null;
+      if (pm !== null && pm.compression !== null) {
+        const raw = pm.entries.reduce((a, e) => a + ((e.flags & PE_PRESENT) !== 0 ? e.nr_pages * PAGE_SIZE : 0), 0);
+        return { pages: raw / PAGE_SIZE, bytes: raw, stored_bytes: img.bytes, compression: pm.compression.codec, region: pm.compression.region, ratio: compressionRatio(raw, img.bytes), crc32: hex(img.crc) };
+      }
       if (img.bytes % PAGE_SIZE !== 0) throw new ImageError(`${path}: page data is ${img.bytes} bytes, not a whole number of pages`);
       return { pages: img.bytes / PAGE_SIZE, bytes: img.bytes, crc32: hex(img.crc) };
     }
@@ -186,7 +197,8 @@ export interface PageSpec {
 export interface ShownPage {
   vaddr: string;
   /** present: data in this iteration's pages.img; in_parent: left to a parent; not_dumped: a hole. */
-  where: 'present' | 'in_parent' | 'not_dumped';
+  /** released: dedup gave its data back because a later iteration dumped the page again. */
+  where: 'present' | 'in_parent' | 'not_dumped' | 'released';
   /** The iteration whose pages.img holds the data (for in_parent: found through the parents' pagemaps; null if none does). */
   iteration: number | null;
   crc32: string | null;
@@ -247,7 +259,7 @@ export function showPages(path: string, spec: PageSpec): PagesView {
   const pages: ShownPage[] = [];
   for (let vpn = first; vpn < end; vpn++) {
     const i = findEntry(entries, vpn);
-    const where = i < 0 ? 'not_dumped' : (entries[i].flags & PE_PRESENT) !== 0 ? 'present' : 'in_parent';
+    const where = i < 0 ? 'not_dumped' : (entries[i].flags & PE_RELEASED) !== 0 ? 'released' : (entries[i].flags & PE_PRESENT) !== 0 ? 'present' : 'in_parent';
     pages.push({ vaddr: vaddrHex(vpn), where, iteration: null, crc32: null, hexdump: [] });
   }
   new PageRead(chain).readAll((vpn, data, link) => {

@@ -72,7 +72,32 @@ export type IterationSummary = Pick<
   dir: string;
   files: FileSizes;
   bytes_on_disk: number;
+  /** Page bytes in pages.img (compressed size with --compress) and bytes_written over it. */
+  bytes_stored: number;
+  compression_ratio: number;
+  /** Disk blocks allocated to the images (holes left by dedup are not). */
+  bytes_allocated: number;
 };
+
+/** Disk blocks the iteration's images occupy (st_blocks): fewer than their sizes once deduped. */
+function allocatedBytes(dir: string): number {
+  let n = 0;
+  for (const k of IMAGE_KINDS) {
+    const p = join(dir, IMAGE_FILES[k]);
+    if (existsSync(p)) n += statSync(p).blocks * 512;
+  }
+  return n;
+}
+
+/** Page bytes that crossed the link for an iteration: compressed when it was compressed. */
+export function linkBytes(s: Pick<IterationStats, 'bytes_written' | 'bytes_stored'>): number {
+  return s.bytes_stored ?? s.bytes_written;
+}
+
+/** bytes_written / bytes stored, rounded to 2 decimals (1 for raw page data). */
+export function compressionRatio(written: number, stored: number): number {
+  return stored === 0 ? 1 : Math.round((written / stored) * 100) / 100;
+}
 
 export interface ChainStats {
   images_dir: string;
@@ -84,9 +109,12 @@ export interface ChainStats {
     pages_skipped_parent: number;
     pages_written: number;
     bytes_written: number;
+    bytes_stored: number;
+    compression_ratio: number;
     frozen_time: number;
     files: Record<ImageKind, number>;
     bytes_on_disk: number;
+    bytes_allocated: number;
   };
   /** Frozen time of the last iteration: the downtime estimate when it is the final dump. */
   final_frozen_time: number;
@@ -106,6 +134,9 @@ export function summarizeChain(chain: ChainLink[], imagesDir: string): ChainStat
     frozen_time: c.stats.frozen_time,
     files: c.files,
     bytes_on_disk: IMAGE_KINDS.reduce((a, k) => a + (c.files[k] ?? 0), 0),
+    bytes_stored: linkBytes(c.stats),
+    compression_ratio: compressionRatio(c.stats.bytes_written, linkBytes(c.stats)),
+    bytes_allocated: allocatedBytes(c.dir),
   }));
   const sum = (f: (s: IterationSummary) => number) => iterations.reduce((a, s) => a + f(s), 0);
   const files = {} as Record<ImageKind, number>;
@@ -122,9 +153,12 @@ export function summarizeChain(chain: ChainLink[], imagesDir: string): ChainStat
       pages_skipped_parent: sum((s) => s.pages_skipped_parent),
       pages_written: sum((s) => s.pages_written),
       bytes_written: sum((s) => s.bytes_written),
+      bytes_stored: sum((s) => s.bytes_stored),
+      compression_ratio: compressionRatio(sum((s) => s.bytes_written), sum((s) => s.bytes_stored)),
       frozen_time: sum((s) => s.frozen_time),
       files,
       bytes_on_disk: sum((s) => s.bytes_on_disk),
+      bytes_allocated: sum((s) => s.bytes_allocated),
     },
     final_frozen_time: last.stats.frozen_time,
     final_type: last.inventory.type,

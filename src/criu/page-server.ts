@@ -1,0 +1,269 @@
+/**
+ * `tracker page-server` (CRIU's page-server.c): receives iterations over TCP (or TLS) and writes
+ * them into its images directory through the local page-xfer backend, so the files are those a
+ * local dump writes, byte for byte, under the same DIR/.N.tmp renamed to DIR/N. One dump at a
+ * time. A connection that drops, stalls or sends anything malformed loses only the iteration in
+ * flight (its temporary directory is removed); earlier iterations stay, and the server goes on.
+ * Names come from the server: an iteration number and an image kind, never a path.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import * as net from 'node:net';
+import { join } from 'node:path';
+import * as tls from 'node:tls';
+import { EXIT_IO, EXIT_USAGE, IoError, TrackerError, UsageError } from '../errors.js';
+import { dedupParents } from './dedup.js';
+import { readInventoryFile } from './image-decode.js';
+import { IMAGE_FILES, readImage } from './image.js';
+import { openLocalXfer, type LocalXfer } from './page-xfer.js';
+import { prepareImagesRoot, type ImagesRoot } from './images-dir.js';
+import {
+  errPayload,
+  frame,
+  FrameParser,
+  HELLO_AUTO_DEDUP,
+  HELLO_FORCE,
+  MAX_IMAGE_BYTES,
+  MAX_ITERATION,
+  PROTO_MAGIC,
+  PROTO_VERSION,
+  ProtocolError,
+  T,
+  u32,
+  WIRE_KINDS,
+} from './page-server-proto.js';
+
+export interface PageServerOptions {
+  imagesDir: string;
+  address: string;
+  port: number;
+  keepRunning: boolean;
+  /** Release parents' copies as each iteration lands (also asked for by a client's --auto-dedup). */
+  autoDedup: boolean;
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** A connection silent this long loses its iteration (ms). */
+  idleTimeout?: number;
+  /** Crash points, for tests: called with the iteration and 'pages' when its page data begins. */
+  faultPoint?: (iteration: number, point: string) => void;
+  /** Told of each event, for the CLI's log lines. */
+  log?: (line: string) => void;
+}
+
+export interface PageServer {
+  address: string;
+  port: number;
+  /** Resolves when the server has stopped (after the final dump, unless keepRunning, or close()). */
+  done: Promise<void>;
+  close(): void;
+}
+
+/** Whatever happens in one connection. */
+class Session {
+  private parser = new FrameParser();
+  private hello = false;
+  private flags = 0;
+  private iteration = 0;
+  private lastCommitted = 0;
+  private xfer: LocalXfer | null = null;
+  private image: { kind: (typeof WIRE_KINDS)[number]; bytes: number; first: boolean } | null = null;
+  private pages: ReturnType<LocalXfer['openPages']> | null = null;
+  private received = new Set<string>();
+  finished = false;
+  private closed = false;
+  /** The images directory, locked from the first iteration to the end of the dump. */
+  private root: ImagesRoot | null = null;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly o: PageServerOptions,
+    private readonly onEnd: (finalDump: boolean) => void,
+  ) {
+    sock.setTimeout(o.idleTimeout ?? 60_000);
+    sock.on('data', (d: Buffer) => {
+      if (this.closed) return;
+      try {
+        this.parser.push(d, (t, p) => this.handle(t, p));
+      } catch (e) {
+        this.fail(e);
+      }
+    });
+    sock.on('timeout', () => this.fail(new ProtocolError('connection idle too long')));
+    sock.on('error', () => this.end('connection error'));
+    sock.on('close', () => this.end('connection closed'));
+  }
+
+  private log(s: string): void {
+    this.o.log?.(s);
+  }
+
+  /** Drop the iteration in flight and the connection, telling the client why when it can hear. */
+  fail(e: unknown): void {
+    if (this.closed) return;
+    const code = e instanceof TrackerError ? e.exitCode : e instanceof ProtocolError ? EXIT_USAGE : EXIT_IO;
+    const msg = (e as Error)?.message ?? String(e);
+    this.log(`iteration ${this.iteration || '-'} dropped: ${msg}`);
+    this.abortIteration();
+    try {
+      this.sock.end(frame(T.ERR, errPayload(code, msg)));
+    } catch {
+      // The peer may be gone already.
+    }
+    this.sock.destroySoon?.();
+    this.closed = true;
+    this.onEnd(false);
+  }
+
+  private end(why: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.xfer !== null) this.log(`iteration ${this.iteration} dropped: ${why}`);
+    this.abortIteration();
+    this.onEnd(this.finished);
+  }
+
+  private abortIteration(): void {
+    this.root?.release();
+    this.root = null;
+    this.pages?.close?.();
+    this.pages = null;
+    this.image = null;
+    this.xfer?.abort();
+    this.xfer = null;
+  }
+
+  /** A DATA payload, or a piece of one (page data goes to pages.img as it arrives). */
+  private data(p: Buffer): void {
+    if (!this.hello) throw new ProtocolError('expected HELLO first');
+    if (this.image !== null) {
+      this.image.bytes += p.length;
+      if (this.image.bytes > MAX_IMAGE_BYTES) throw new ProtocolError(`${this.image.kind} image larger than ${MAX_IMAGE_BYTES} bytes`);
+      this.xfer!.appendEncoded(this.image.kind, p, this.image.first, false);
+      this.image.first = false;
+    } else if (this.pages !== null) this.pages.write(p);
+    else throw new ProtocolError('DATA out of place');
+  }
+
+  private handle(type: number, p: Buffer): void {
+    if (!this.hello && type !== T.HELLO) throw new ProtocolError('expected HELLO first');
+    switch (type) {
+      case T.HELLO: {
+        if (this.hello || p.length !== 12 || p.readUInt32LE(0) !== PROTO_MAGIC) throw new ProtocolError('bad HELLO');
+        if (p.readUInt32LE(4) !== PROTO_VERSION) throw new ProtocolError(`protocol version ${p.readUInt32LE(4)}, this server speaks ${PROTO_VERSION}`);
+        this.flags = p.readUInt32LE(8);
+        this.hello = true;
+        this.sock.write(frame(T.OK, u32(0)));
+        return;
+      }
+      case T.OPEN: {
+        if (this.xfer !== null || this.finished || p.length !== 4) throw new ProtocolError('OPEN out of place');
+        const n = p.readUInt32LE(0);
+        if (n < 1 || n > MAX_ITERATION) throw new ProtocolError(`bad iteration number ${n}`);
+        if (n !== this.lastCommitted + 1) throw new ProtocolError(`iteration ${n} does not follow ${this.lastCommitted}`);
+        // The same rules as a local dump: the lock, and --force removing only tracker's images.
+        if (n === 1) this.root = prepareImagesRoot(this.o.imagesDir, (this.flags & HELLO_FORCE) !== 0);
+        else if (existsSync(join(this.o.imagesDir, String(n)))) throw new UsageError(`${this.o.imagesDir}/${n} already exists`);
+        this.iteration = n;
+        this.received.clear();
+        this.xfer = openLocalXfer({ imagesRoot: this.o.imagesDir, name: String(n), iteration: n });
+        return;
+      }
+      case T.IMAGE_BEGIN: {
+        if (this.xfer === null || this.image !== null || this.pages !== null || p.length !== 1 || p[0] >= WIRE_KINDS.length) throw new ProtocolError('IMAGE_BEGIN out of place');
+        const kind = WIRE_KINDS[p[0]];
+        if (this.received.has(kind)) throw new ProtocolError(`${kind} image sent twice`);
+        this.image = { kind, bytes: 0, first: true };
+        return;
+      }
+      case T.DATA: {
+        this.data(p);
+        return;
+      }
+      case T.IMAGE_END: {
+        if (this.image === null || p.length !== 0) throw new ProtocolError('IMAGE_END out of place');
+        const { kind, first } = this.image;
+        this.xfer!.appendEncoded(kind, new Uint8Array(0), first, true);
+        // Only a whole, checksummed image of the kind announced is kept.
+        const path = join(this.xfer!.tmpDir, IMAGE_FILES[kind]);
+        readImage(path, kind);
+        this.received.add(kind);
+        this.image = null;
+        return;
+      }
+      case T.PAGES_BEGIN: {
+        if (this.xfer === null || this.image !== null || this.pages !== null || this.received.has('pages') || p.length !== 0) throw new ProtocolError('PAGES_BEGIN out of place');
+        this.pages = this.xfer.openPages();
+        this.o.faultPoint?.(this.iteration, 'pages');
+        return;
+      }
+      case T.PAGES_END: {
+        if (this.pages === null || p.length !== 12) throw new ProtocolError('PAGES_END out of place');
+        const r = this.pages.finish();
+        this.pages = null;
+        if (BigInt(r.bytes) !== p.readBigUInt64LE(0) || r.crc !== p.readUInt32LE(8)) throw new ProtocolError('page data length or checksum differs from what the client sent');
+        this.received.add('pages');
+        return;
+      }
+      case T.COMMIT: {
+        if (this.xfer === null || this.image !== null || this.pages !== null || p.length !== 0) throw new ProtocolError('COMMIT out of place');
+        const inv = readInventoryFile(join(this.xfer.tmpDir, IMAGE_FILES.inventory));
+        const need = ['inventory', 'pagemap', 'pages', 'stats', ...(inv.type === 'dump' ? ['mm', 'shmem', 'core'] : [])];
+        const missing = need.filter((k) => !this.received.has(k));
+        if (missing.length > 0) throw new ProtocolError(`iteration ${this.iteration} lacks ${missing.join(', ')}`);
+        const parent = this.iteration === 1 ? null : `../${this.iteration - 1}`;
+        if (inv.iteration !== this.iteration || inv.parent !== parent) throw new ProtocolError(`inventory names iteration ${inv.iteration} with parent ${inv.parent}; expected ${this.iteration} with ${parent}`);
+        this.xfer.commit();
+        const dir = this.xfer.dir;
+        this.xfer = null;
+        this.lastCommitted = this.iteration;
+        if (this.iteration > 1 && ((this.flags & HELLO_AUTO_DEDUP) !== 0 || this.o.autoDedup)) dedupParents(dir);
+        this.log(`iteration ${this.iteration} (${inv.type}) written to ${dir}`);
+        if (inv.type === 'dump') this.finished = true;
+        this.sock.write(frame(T.OK, u32(this.iteration)));
+        return;
+      }
+      case T.BYE: {
+        if (this.xfer !== null) throw new ProtocolError('BYE in the middle of an iteration');
+        this.sock.end();
+        return;
+      }
+      default:
+        throw new ProtocolError(`message type ${type} is not for a server`);
+    }
+  }
+}
+
+
+export function startPageServer(o: PageServerOptions): Promise<PageServer> {
+  if (existsSync(o.imagesDir)) {
+    if (!statSync(o.imagesDir).isDirectory()) throw new UsageError(`${o.imagesDir} exists and is not a directory; choose another -D`);
+  } else mkdirSync(o.imagesDir, { recursive: true });
+  let active: Session | null = null;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const onConnection = (sock: net.Socket) => {
+    if (active !== null) {
+      // Read and drop what it sends, so its end is seen and the socket closes.
+      sock.on('error', () => undefined);
+      sock.resume();
+      sock.end(frame(T.ERR, errPayload(EXIT_IO, 'the page server is busy with another dump; try again when it is done')));
+      return;
+    }
+    const s = new Session(sock, o, (finalDump) => {
+      if (active === s) active = null;
+      if (finalDump && !o.keepRunning) stop();
+    });
+    active = s;
+  };
+  const server = o.tls !== undefined ? tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.ca !== undefined, rejectUnauthorized: o.tls.ca !== undefined }, onConnection) : net.createServer(onConnection);
+  const stop = () => {
+    server.close(() => resolveDone());
+    active?.fail(new ProtocolError('the page server is stopping'));
+  };
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new IoError(`cannot listen on ${o.address}:${o.port}: ${e.code ?? e.message}`)));
+    server.listen(o.port, o.address, () => {
+      const a = server.address() as net.AddressInfo;
+      resolve({ address: a.address, port: a.port, done, close: stop });
+    });
+  });
+}
+
