@@ -18,7 +18,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rm
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, readImage, writeRawImage } from './image.js';
+import { encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, readImage, writeRawImage, fsyncDir } from './image.js';
 import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
 import { openChain } from './page-read.js';
 import { resolveIterationDir } from './stats.js';
@@ -81,14 +81,6 @@ export function releaseEntries(parent: PagemapEntry[], child: Runs): { entries: 
   return released === 0 ? null : { entries: out, released };
 }
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const ZEROS = Buffer.alloc(1024 * 1024);
 

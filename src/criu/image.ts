@@ -175,4 +175,12 @@ export function readImage<T>(path: string, kind: ImageKind): T {
   }
 }
 
-
+/** fsync a directory, so a rename or an unlink in it survives a power cut. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -11,7 +11,7 @@
 import { closeSync, existsSync, fsyncSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { IoError, LockedError, UsageError } from '../errors.js';
-import { IMAGE_FILES, IMAGE_MAGIC } from './image.js';
+import { IMAGE_FILES, IMAGE_MAGIC, fsyncDir } from './image.js';
 
 export const LOCK_FILE = '.tracker.lock';
 /** Serialises the take-over of a stale lock. */
@@ -75,15 +75,6 @@ export function fsError(what: string, e: unknown, advice: string): Error {
   return IO_CODES.has(code) ? new IoError(msg) : new UsageError(msg);
 }
 
-/** fsync a directory, so a rename or an unlink in it survives a power cut. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function readLock(path: string): { owner: LockOwner | null; raw: string } | null {
   let raw: string;

@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
-import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind } from './image.js';
+import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
 import type { PageCompression } from './page-compress.js';
 import type { PagemapEntry } from './schema.js';
 
@@ -205,11 +205,3 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   };
 }
 
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -35,6 +35,8 @@ export const PG_anon_exclusive = 1 << 8;
  * by MADV_FREE. MADV_FREE leaves a dirty page alone while another process maps it.
  */
 export const PG_dirty = 1 << 9;
+/** A free frame known to hold zeros (never used since its chunk was zero-filled): allocated without clearing. */
+const PG_clean = 1 << 10;
 
 export const FRAMES_PER_CHUNK = HPAGE_PMD_NR;
 const CHUNK_BYTES = FRAMES_PER_CHUNK * PAGE_SIZE;
@@ -91,7 +93,10 @@ export class PageAlloc {
     const zc = this.takeChunk();
     this.zeroPfn = zc * FRAMES_PER_CHUNK;
     this.flags[this.zeroPfn] = PG_used | PG_zero;
-    for (let i = FRAMES_PER_CHUNK - 1; i >= 1; i--) this.freeFrames[this.nrFree++] = this.zeroPfn + i;
+    for (let i = FRAMES_PER_CHUNK - 1; i >= 1; i--) {
+      this.flags[this.zeroPfn + i] = PG_clean;
+      this.freeFrames[this.nrFree++] = this.zeroPfn + i;
+    }
     this.nrUsed = 0;
   }
 
@@ -121,12 +126,15 @@ export class PageAlloc {
     let pfn: number;
     if (this.nrFree > 0) {
       pfn = this.freeFrames[--this.nrFree];
-      this.chunks[pfn >>> 9].fill(0, (pfn & 511) << 12, ((pfn & 511) + 1) << 12);
+      if ((this.flags[pfn] & PG_clean) === 0) this.chunks[pfn >>> 9].fill(0, (pfn & 511) << 12, ((pfn & 511) + 1) << 12);
     } else {
       const c = this.takeChunk();
       if (c < 0) return -1;
       pfn = c * FRAMES_PER_CHUNK;
-      for (let i = FRAMES_PER_CHUNK - 1; i >= 1; i--) this.freeFrames[this.nrFree++] = pfn + i;
+      for (let i = FRAMES_PER_CHUNK - 1; i >= 1; i--) {
+        this.flags[pfn + i] = PG_clean;
+        this.freeFrames[this.nrFree++] = pfn + i;
+      }
     }
     this.flags[pfn] = PG_used | pageFlags;
     this.mapcount[pfn] = 0;
