@@ -129,7 +129,7 @@ export function benchCompression(): { hot_cold: CodecFigures; lackey_hotcold: Co
   try {
     const base = { ...DEFAULT_DUMP_OPTIONS, seed: 1, kernel: '6.1' as const, force: false };
     iterativeDump({ ...base, imagesDir: join(root, 'hc'), workload: 'hot-cold' });
-    iterativeDump({ ...base, imagesDir: join(root, 'lk'), workload: join(ROOT, 'fixtures', 'traces', 'hotcold.lackey.gz') });
+    iterativeDump({ ...base, imagesDir: join(root, 'lk'), workload: join(ROOT, 'fixtures', 'traces', 'hotcold.lackey.gz'), interval: { seconds: 0.001 } });
     return { hot_cold: codecOn(join(root, 'hc')), lackey_hotcold: codecOn(join(root, 'lk')) };
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -200,7 +200,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
   const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
-  const warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
+  let warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
   const proc = createWorkload(kernel, o.workload, o.seed, o.rate === undefined ? {} : { rate: o.rate });
   const clock = new WorkloadClock(proc);
   const interval: Duration = typeof o.interval === 'number' ? { steps: o.interval } : o.interval;
@@ -219,6 +219,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     proc.run(proc.warmUpSteps ?? 0);
     clock.run(interval);
     clock.now = 0;
+    // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
+    if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
     for (let it = 1; ; it++) {
       const prev = all[all.length - 1];
       let dirty = 0;
