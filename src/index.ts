@@ -26,5 +26,16 @@ export { runOps, type Observation } from './ops/ops-executor.js';
 // The emulated machine
 export { Kernel, DEFAULT_MEMORY_BYTES, type KernelOptions } from './mm/kernel.js';
 export { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from './mm/kernel-profile.js';
+// Convergence policies and tracker plan (virtual time), the HTML report
+export { decide, POLICIES, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions, type Decision } from './criu/policy.js';
+export { runPlan, planReportInput, type PlanOptions, type PlanOutcome, type PlanRow } from './plan/plan.js';
+export { renderReport, type ReportInput } from './plan/report.js';
+// tracker page-server, dump --page-server, --compress, --auto-dedup, tracker dedup
+export { startPageServer, type PageServer, type PageServerOptions } from './criu/page-server.js';
+export { PageServerLink, type PageServerTarget } from './criu/page-xfer-remote.js';
+export { openLocalXfer, type PageXfer } from './criu/page-xfer.js';
+export { compressedSize, DEFAULT_COMPRESS_REGION } from './criu/page-compress.js';
+export { dedupChain, type DedupReport } from './criu/dedup.js';
+export { linkBytes } from './criu/stats.js';
 // Errors and exit codes
 export * from './errors.js';
