@@ -107,7 +107,7 @@ test('a released page that a child still needs is refused by restore; a corrupt 
   const pm = pagemap(join(dir, '1'));
   const wrong = releaseEntries(pm.entries, runs([[vpn, vpn + 1]]))!;
   writeFileSync(join(dir, '1', IMAGE_FILES.pagemap), encodeImage('pagemap', { entries: wrong.entries }));
-  assert.throws(() => restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }), (e: unknown) => e instanceof ImageError && /wrong\/1: page 0x[0-9a-f]+ was released by dedup, but .*wrong\/[23] still needs it/.test(e.message));
+  assert.throws(() => restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }), (e: unknown) => e instanceof ImageError && /wrong\/1: page 0x[0-9a-f]+ was released by --auto-dedup, but .*wrong\/[23] needs it/.test(e.message));
 
   const bad = quickDump(tmp, 'corrupt', { workload: model, iterations: 3 });
   const pages = join(bad.dir, '1', IMAGE_FILES.pages);

@@ -252,7 +252,7 @@ function checkInParent(links: ChainLink[], i: number): void {
       cursors.fill(0);
       while (from < e.vaddr + e.nr_pages && held(i - 1, from, from + 1)) from++;
       if (released !== null)
-        throw new ImageError(`${released}: page 0x${(from * PAGE_SIZE).toString(16)} was released by dedup, but ${links[i].dir} still needs it; the chain was deduplicated wrongly`);
+        throw new ImageError(`${released}: page 0x${(from * PAGE_SIZE).toString(16)} was released by --auto-dedup, but ${links[i].dir} needs it: after dedup a chain restores only from its last iteration (if ${links[i].dir} is the last, the chain was deduplicated wrongly)`);
       throw new ImageError(`${links[i].dir}: page 0x${(from * PAGE_SIZE).toString(16)} is marked in-parent but no parent image holds it`);
     }
   }
