@@ -2,6 +2,7 @@
 import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
+import { freeSwapAndCache } from './memory.js';
 import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
@@ -17,7 +18,6 @@ import {
   _PAGE_SWP_SOFT_DIRTY,
   swp_entry_hi,
   swp_entry_lo,
-  swp_offset,
 } from './pgtable-types.js';
 import { VM_HUGEPAGE, VM_MAYWRITE, VM_NOHUGEPAGE, VM_SHARED, type Vma } from './vma.js';
 
@@ -363,11 +363,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
       const h = hi[s];
       if (e === 0 && h === 0) continue;
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
-        const freed = mm.swap.put(swp_offset(e, h));
-        if (freed >= 0) {
-          mem.flags[freed] &= ~PG_swapcache;
-          if (mem.mapcount[freed] === 0) mem.freeFrame(freed);
-        }
+        freeSwapAndCache(mm, e, h);
         lo[s] = 0;
         hi[s] = 0;
         continue;

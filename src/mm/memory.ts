@@ -249,14 +249,17 @@ export function zapPtes(mm: Mm, start: number, end: number): void {
     if (e === 0 && h === 0) continue;
     if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
       if ((e & _PAGE_SPECIAL) === 0) mem.putPte(e >>> 12);
-    } else {
-      const freed = mm.swap.put(swp_offset(e, h));
-      if (freed >= 0) {
-        mem.flags[freed] &= ~PG_swapcache;
-        if (mem.mapcount[freed] === 0) mem.freeFrame(freed);
-      }
-    }
+    } else freeSwapAndCache(mm, e, h);
     lo[s] = 0;
     hi[s] = 0;
+  }
+}
+
+/** free_swap_and_cache(): drop a swap entry's reference, and its swap-cache page once unused. */
+export function freeSwapAndCache(mm: Mm, e: number, h: number): void {
+  const freed = mm.swap.put(swp_offset(e, h));
+  if (freed >= 0) {
+    mm.mem.flags[freed] &= ~PG_swapcache;
+    if (mm.mem.mapcount[freed] === 0) mm.mem.freeFrame(freed);
   }
 }
