@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { IMAGE_FILES, readImage } from '../criu/image.js';
 import type { InventoryEntry } from '../criu/schema.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { DEFAULT_WORKLOAD } from '../workload/index.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
@@ -23,7 +22,7 @@ import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
 import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
-import { rateOption, workloadOverrides } from './workload-options.js';
+import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
 import { writeReport } from './report-file.js';
 import { reportRun } from '../plan/plan.js';
 import { heatMapFromImages } from '../plan/heatmap.js';
@@ -260,8 +259,8 @@ export function registerCheckpointCommands(program: Command): void {
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
     .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)
-    .option('--workload <name|file>', 'a built-in model (see `tracker workloads`), a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
-    .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
+    .addOption(workloadOption())
+    .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
     .addOption(intervalOption())
@@ -312,8 +311,8 @@ ${EXIT_CODES_HELP}`,
     .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
     .option('--prev-images-dir <dir>', 'the parent iteration, relative to -D (e.g. ../1): only pages written since are dumped')
     .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
-    .option('--workload <name|file>', 'first iteration: the workload (later ones replay the parent\'s)', DEFAULT_WORKLOAD)
-    .option('--seed <n>', 'first iteration: seed of the workload', intArg('--seed'), 1)
+    .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
+    .addOption(seedOption('first iteration: seed of the workload'))
     .addOption(kernelOption())
     .addOption(new Option('--interval <time>', 'time the workload runs before this iteration (e.g. 100ms; a bare number is steps)').default(DEFAULT_DUMP_OPTIONS.interval, '0').argParser(parseDuration('--interval')))
     .addOption(bandwidthOption())

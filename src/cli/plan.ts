@@ -7,14 +7,13 @@ import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../plan/plan.js';
 import type { Duration } from '../workload/clock.js';
-import { DEFAULT_WORKLOAD } from '../workload/index.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY_HELP } from './checkpoint.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
-import { rateOption } from './workload-options.js';
+import { rateOption, seedOption, workloadOption } from './workload-options.js';
 import { InvalidArgumentError } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -115,8 +114,8 @@ export function registerPlanCommand(program: Command): void {
   program
     .command('plan')
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
-    .option('--workload <name|file>', 'a built-in model, a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
-    .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
+    .addOption(workloadOption())
+    .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
     .addOption(new Option('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)').default([100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit').argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))

@@ -10,7 +10,7 @@ import { intArg, kernelOption, memorySize } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatSeconds, parseDuration } from './units.js';
 import type { Duration } from '../workload/clock.js';
-import { rateOption, workloadOverrides } from './workload-options.js';
+import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
 
 interface RunFlags {
   workload: string;
@@ -76,8 +76,8 @@ export function registerRunCommands(program: Command): void {
   program
     .command('run')
     .description("run a workload without dumping and measure its dirty pages per interval (QEMU's calc-dirty-rate, the soft-dirty way)")
-    .option('--workload <name|file>', 'a built-in model, a model .json, an .ops script or a Lackey trace', DEFAULT_WORKLOAD)
-    .option('--seed <n>', 'seed of the workload', intArg('--seed'), 1)
+    .addOption(workloadOption())
+    .addOption(seedOption())
     .addOption(rateOption())
     .option('--duration <time>', 'virtual time to measure after setup and populate (e.g. 2s, 500ms; a bare number is steps)', parseDuration('--duration'), { seconds: 2 })
     .option('--steps <n>', 'the same as --duration N (steps)', intArg('--steps', 1))
