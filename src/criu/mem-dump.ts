@@ -3,6 +3,12 @@
  * through procfs as CRIU sees a real one: freeze, read the VMA list and pagemap (pagemap-cache),
  * collect pages and in-parent holes (page-pipe, by should_dump_page), clear_refs 4, and hand the
  * images to a page-xfer. Shared anonymous memory is dumped by object (shmem.img), as CRIU's shmem.c.
+ *
+ * Shared memory in pre-dumps: CRIU's cr_pre_dump_tasks() calls cr_dump_shmem() like the dump does,
+ * while the tasks are still frozen, and shmem.c dumps a page of an object only when the pagemap of
+ * a task mapping it says soft-dirty (is_shmem_tracking_en; the rest are holes in the parent). So
+ * every iteration counts the shared pages it would write (shpages_*) and its time pays for them;
+ * tracker's shmem.img of the final dump still holds each object whole, so restore needs no parent.
  */
 import { join } from 'node:path';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
@@ -64,6 +70,54 @@ export function collectPages(proc: ProcessHandle, maps: MapsEntry[], format: Pag
   return { pipe, scanned, zero, read };
 }
 
+export interface CollectedShmem {
+  /** Pages of the shared objects (CRIU's shpages_scanned). */
+  scanned: number;
+  /** Pages with contents left to the parent iteration (not soft-dirty in any mapping). */
+  inParent: number;
+  /** Pages with contents to write: all of them without a parent, else the soft-dirty ones. */
+  written: number;
+}
+
+/**
+ * shmem.c's page states for the shared anonymous objects, from the pagemap of every mapping: a
+ * page is dirty when any mapping's pte says soft-dirty (PST_DIRTY wins), has contents when
+ * present (not the zero page) or swapped.
+ */
+export function collectShmem(proc: ProcessHandle, maps: MapsEntry[], format: PagemapFormat, incremental: boolean, zeroPagePfn: number): CollectedShmem {
+  const shared = maps.filter((v) => v.kind === 'shared' && v.shmemId >= 0);
+  const out: CollectedShmem = { scanned: 0, inParent: 0, written: 0 };
+  if (shared.length === 0) return out;
+  const pmc = new PagemapCache(proc.task, format);
+  const words = pmc.words;
+  const byObject = new Map<number, MapsEntry[]>();
+  for (const v of shared) byObject.set(v.shmemId, [...(byObject.get(v.shmemId) ?? []), v]);
+  for (const vmas of byObject.values()) {
+    out.scanned += shmemObject(proc.task, vmas[0].start)?.pages ?? 0;
+    // One mapping: count as the pagemap goes. Several: a page's state is the union over them.
+    const states = vmas.length > 1 ? new Map<number, boolean>() : null;
+    for (const v of vmas) {
+      for (let at = v.start; pmc.fill(at, v.end); at = pmc.start + pmc.count) {
+        for (let i = 0; i < pmc.count; i++) {
+          const lo = words[2 * i];
+          const hi = words[2 * i + 1];
+          if (!shouldDumpPage(lo, hi, false, zeroPagePfn)) continue;
+          const dirty = !pageInParent(hi, incremental);
+          if (states === null) {
+            if (dirty) out.written++;
+            else out.inParent++;
+          } else {
+            const index = v.pgoff + (pmc.start + i - v.start);
+            states.set(index, (states.get(index) ?? false) || dirty);
+          }
+        }
+      }
+    }
+    if (states !== null) for (const d of states.values()) d ? out.written++ : out.inParent++;
+  }
+  return out;
+}
+
 /** The VMA list and the shared memory objects, by contents. */
 function mmAndShmem(proc: ProcessHandle, maps: MapsEntry[]): { mm: MmEntry; shmem: ShmemImage } {
   const vmas: VmaEntry[] = [];
@@ -101,6 +155,8 @@ export interface IterationCounts {
   pagemapPages: number;
   /** Pages whose contents are written. */
   pagesWritten: number;
+  /** Shared anonymous pages written (shmem.c, while the tasks are frozen). */
+  shmemPagesWritten: number;
 }
 
 const UNTIMED: IterationTiming = { frozen_time: 0, memdump_time: 0, memwrite_time: 0, steps_during_copy: 0 };
@@ -108,6 +164,8 @@ const UNTIMED: IterationTiming = { frozen_time: 0, memdump_time: 0, memwrite_tim
 export interface IterationResult {
   dir: string;
   stats: IterationStats;
+  /** The pages written, as runs in address order (the page-pipe's iovs). */
+  runs: { start: Float64Array; len: Int32Array; count: number };
 }
 
 export interface DumpIterationOptions {
@@ -148,11 +206,12 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
   const incremental = o.trackMem && o.softDirty && o.hasParent;
   const maps = readMaps(task);
   const c = collectPages(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
+  const sh = collectShmem(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
   const pp = c.pipe;
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
   const bytes = pp.nrPages * PAGE_SIZE;
-  const t = o.timing?.({ final, pagemapPages: c.read, pagesWritten: pp.nrPages }) ?? UNTIMED;
+  const t = o.timing?.({ final, pagemapPages: c.read, pagesWritten: pp.nrPages, shmemPagesWritten: sh.written }) ?? UNTIMED;
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,
@@ -162,6 +221,7 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
     pages_zero: c.zero,
     bytes_written: bytes,
     ...t,
+    ...(sh.scanned > 0 ? { shpages_scanned: sh.scanned, shpages_skipped_parent: sh.inParent, shpages_written: sh.written } : {}),
   };
   const name = o.dirName ?? String(o.iteration);
   const inventory: InventoryEntry = {
@@ -199,7 +259,7 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
   const dir = join(o.imagesRoot, name);
   // A page server deduplicates on its side.
   if (o.autoDedup === true && o.hasParent && o.xfer === undefined) dedupParents(dir);
-  return { dir, stats };
+  return { dir, stats, runs: { start: pp.pageStart, len: pp.pageLen, count: pp.nrPageRuns } };
 }
 
 /** The page-pipe's contents, read through /proc/PID/mem in runs. */

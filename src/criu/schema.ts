@@ -84,6 +84,10 @@ export interface IterationStats {
   memwrite_time: number;
   /** Steps the workload ran while pages were being copied ('read' mode). */
   steps_during_copy: number;
+  /** Shared anonymous memory, as CRIU's stats count it apart (shmem.c): pages of the objects, left to the parent, written. */
+  shpages_scanned?: number;
+  shpages_skipped_parent?: number;
+  shpages_written?: number;
 }
 
 /** The virtual-time fields of IterationStats, which the migration driver's time model fills in. */

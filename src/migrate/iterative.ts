@@ -24,8 +24,11 @@ import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
-import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, isCriuDriven, isQemuEngine, PHAUL, QEMU, type PolicyName } from './policy.js';
+import { CRIU_FIXED_COSTS, dumpTiming, iterationSeconds, NO_FIXED_COSTS, type FixedCosts, type PreDumpMode } from './timing.js';
+import { qemuDump } from './qemu-dump.js';
+import { QEMU_DEFAULTS, type QemuOutcome, type MonitorAction } from './qemu.js';
+import { KUBEVIRT_DEFAULTS, KubevirtMonitor, type DowntimeTuning, type StallDetection } from './policy-kubevirt.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
@@ -59,6 +62,22 @@ export interface IterativeDumpOptions {
   autoDedup?: boolean;
   /** Send the iterations to `tracker page-server` instead of imagesDir. */
   pageServer?: PageServerTarget;
+  /** qemu, kubevirt: QEMU's max-bandwidth, bytes/s (default QEMU's 128 MiB/s; Infinity: unlimited, as libvirt sets it). */
+  maxBandwidth?: number;
+  /** qemu, kubevirt: avail-switchover-bandwidth, bytes/s (0: the measured bandwidth). */
+  availSwitchoverBandwidth?: number;
+  /** qemu, kubevirt: vcpu-dirty-limit, bytes/s per vCPU (0 or absent: no dirty-limit). */
+  dirtyLimit?: number;
+  /** vCPUs for dirty-limit (default: the workload's `vcpus` parameter, else 1). */
+  vcpus?: number;
+  /** With auto-converge: QEMU 9.2's forced bitmap sync every 5 s (default on). */
+  periodicSync?: boolean;
+  /** Seconds frozen per pre-dump besides memory (default: CRIU_FIXED_COSTS for phaul, go-phaul, fixed; 0 otherwise). */
+  predumpCost?: number;
+  /** Seconds added to the final dump's frozen time besides memory (default: CRIU_FIXED_COSTS for CRIU, 0 for QEMU). */
+  switchoverCost?: number;
+  /** kubevirt: the monitor's settings over KUBEVIRT_DEFAULTS. */
+  kubevirt?: KubevirtSettings;
   onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void;
   /** Called at each crash point of each iteration (CRASH_POINTS); tests inject faults here. */
   faultPoint?: (iteration: number, point: string) => void;
@@ -66,6 +85,26 @@ export interface IterativeDumpOptions {
   signal?: CancelSignal;
   /** Who locks the images directory (default: this process, from /proc/self). */
   lockOwner?: LockOwner;
+}
+
+export interface KubevirtSettings {
+  completionTimeoutPerGiB?: number;
+  progressTimeout?: number;
+  allowPostCopy?: boolean;
+  allowWorkloadDisruption?: boolean;
+  maxDowntimeMs?: number;
+  /** VEP 291 (null or absent: off). */
+  downtimeTuning?: DowntimeTuning | null;
+  /** VEP 248 (null or absent: off). */
+  stallDetection?: StallDetection | null;
+  /** The VM's size for completionTimeoutPerGiB, bytes (default: the workload's resident memory when the migration starts). */
+  vmBytes?: number;
+}
+
+/** The fixed costs an iteration of `policy` pays. */
+export function fixedCosts(o: Pick<IterativeDumpOptions, 'policy' | 'predumpCost' | 'switchoverCost'>): FixedCosts {
+  const base = isCriuDriven(o.policy) ? CRIU_FIXED_COSTS : NO_FIXED_COSTS;
+  return { preDump: o.predumpCost ?? base.preDump, switchover: o.switchoverCost ?? base.switchover };
 }
 
 /** What the dump checks to stop early: an AbortSignal, or anything with `aborted`. */
@@ -100,6 +139,11 @@ export interface IterationReport extends IterationStats {
   /** Percentage of the time the workload was throttled during this iteration (auto-converge). */
   throttle_pct: number;
   note: string | null;
+  /** qemu, kubevirt: pages pending when the pass began (unsent before the sync and new), and sent during it. */
+  pages_pending?: number;
+  pages_sent?: number;
+  /** qemu, kubevirt: the downtime limit in force when the pass began. */
+  downtime_limit_s?: number;
 }
 
 export interface DumpReport {
@@ -118,6 +162,10 @@ export interface DumpReport {
   stop_reason: string;
   /** The policy stopped on its convergence rule. */
   converged: boolean;
+  /** converged, not converged, or what KubeVirt did instead: post-copy, paused, aborted. */
+  outcome: 'converged' | 'not converged' | 'post-copy' | 'paused' | 'aborted';
+  /** kubevirt: what the monitor did, and when (virtual seconds). */
+  actions: { at_s: number; kind: MonitorAction['kind']; seconds?: number; why: string }[];
   /** The first iteration whose pages did not shrink by 5 % from the one before (null: never). */
   plateau_iteration: number | null;
   iterations: IterationReport[];
@@ -213,6 +261,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   let stop = '';
   let converged = false;
   let plateau: number | null = null;
+  let engine: QemuIterations | null = null;
+  const costs = fixedCosts(o);
   try {
     // A migration starts from a running service: setup and populate are over, and the service
     // has run one --interval (as each later iteration has); time counts from the first freeze.
@@ -221,7 +271,14 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     clock.now = 0;
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
     if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
-    for (let it = 1; ; it++) {
+    if (isQemuEngine(o.policy)) {
+      const q = qemuIterations(o, proc, clock, dt, link, maxIters);
+      all.push(...q.iterations);
+      stop = q.reason;
+      converged = q.outcome === 'converged';
+      engine = q;
+    }
+    for (let it = 1; engine === null; it++) {
       const prev = all[all.length - 1];
       let dirty = 0;
       if (prev !== undefined) {
@@ -252,7 +309,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         hasParent: it > 1,
         format: dt.pagemapFormat,
         softDirty: dt.softDirty,
-        timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate }),
+        timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate, costs }),
         kernelName: o.kernel,
         faultPoint: fault,
         compressRegion: o.compressRegion,
@@ -262,7 +319,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       const s = r.stats;
       // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
       const frozen = s.frozen_time / 1e6;
-      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
+      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written, costs });
       clock.wait(frozen);
       // The workload runs on while the pages leave; what it writes is dirty for the next one.
       if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
@@ -311,6 +368,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     downtime_limit_s: o.downtimeLimit,
     stop_reason: stop,
     converged,
+    outcome: engine !== null ? (engine.outcome === 'bound' ? 'not converged' : engine.outcome) : converged ? 'converged' : 'not converged',
+    actions: engine?.actions ?? [],
     plateau_iteration: plateau,
     iterations: all,
     totals: {
@@ -319,10 +378,136 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       pages_skipped_parent: sum('pages_skipped_parent'),
       frozen_time: sum('frozen_time'),
     },
-    bytes_sent: sum('bytes_written'),
-    downtime_s: last.frozen_s,
-    total_time_s: clock.now,
+    bytes_sent: engine?.bytes_sent ?? all.reduce((a, i) => a + i.bytes_written + (i.shpages_written ?? 0) * PAGE_SIZE, 0),
+    downtime_s: engine?.downtime_s ?? last.frozen_s,
+    total_time_s: engine?.total_time_s ?? clock.now,
     final_frozen_time: last.frozen_time,
     memory_digest_steps: steps,
+  };
+}
+
+interface QemuIterations {
+  iterations: IterationReport[];
+  outcome: QemuOutcome;
+  reason: string;
+  actions: DumpReport['actions'];
+  bytes_sent: number;
+  downtime_s: number;
+  total_time_s: number;
+}
+
+/** qemu and kubevirt: QEMU's loop on the process, each bitmap sync an iteration of the chain. */
+function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createWorkload>, clock: WorkloadClock, dt: ReturnType<typeof kerndat>, link: PageServerLink | null, maxIters: number): QemuIterations {
+  const vcpusParam = proc.identity.params.vcpus;
+  const vcpus = o.vcpus ?? (typeof vcpusParam === 'number' && vcpusParam > 0 ? vcpusParam : 1);
+  let controller: KubevirtMonitor | undefined;
+  if (o.policy === 'kubevirt') {
+    const k = o.kubevirt ?? {};
+    controller = new KubevirtMonitor({
+      vmBytes: k.vmBytes ?? proc.task.mm.rssPages() * PAGE_SIZE,
+      completionTimeoutPerGiB: k.completionTimeoutPerGiB ?? KUBEVIRT_DEFAULTS.completionTimeoutPerGiB,
+      progressTimeout: k.progressTimeout ?? KUBEVIRT_DEFAULTS.progressTimeout,
+      allowPostCopy: k.allowPostCopy ?? false,
+      allowWorkloadDisruption: k.allowWorkloadDisruption ?? false,
+      maxDowntimeMs: k.maxDowntimeMs ?? KUBEVIRT_DEFAULTS.maxDowntimeMs,
+      downtimeTuning: k.downtimeTuning ?? null,
+      stallDetection: k.stallDetection ?? null,
+    });
+  }
+  const costs = fixedCosts(o);
+  const { result, syncs } = qemuDump(
+    {
+      mm: proc.task.mm,
+      clock,
+      format: dt.pagemapFormat,
+      zeroPagePfn: dt.zeroPagePfn,
+      onStart: (s) => o.onIteration?.(s, 'start'),
+      dump: (it, type) => {
+        const fault = (point: string) => o.faultPoint?.(it, point);
+        return dumpIteration(proc, {
+          imagesRoot: o.imagesDir,
+          iteration: it,
+          type,
+          trackMem: dt.softDirty,
+          hasParent: it > 1,
+          format: dt.pagemapFormat,
+          softDirty: dt.softDirty,
+          kernelName: o.kernel,
+          faultPoint: fault,
+          compressRegion: o.compressRegion,
+          autoDedup: o.autoDedup,
+          xfer: link?.open(it, fault),
+        });
+      },
+    },
+    {
+      bandwidth: o.bandwidth,
+      maxBandwidth: o.maxBandwidth ?? QEMU_DEFAULTS.maxBandwidth,
+      availSwitchoverBandwidth: o.availSwitchoverBandwidth ?? 0,
+      downtimeLimit: o.downtimeLimit,
+      autoConverge: o.autoConverge === true,
+      periodicSync: o.periodicSync ?? true,
+      dirtyLimit: o.dirtyLimit ?? 0,
+      vcpus,
+      throttleInitial: QEMU_DEFAULTS.throttleInitial,
+      throttleIncrement: QEMU_DEFAULTS.throttleIncrement,
+      throttleMax: QEMU_DEFAULTS.throttleMax,
+      throttleTriggerPercent: QEMU_DEFAULTS.throttleTriggerPercent,
+      maxIters,
+      switchoverCost: costs.switchover,
+      controller,
+    },
+  );
+  const iterations: IterationReport[] = syncs.map(({ result: r, pass }, k) => {
+    const s = r.stats;
+    if (pass !== null) {
+      const rep: IterationReport = {
+        ...s,
+        start_s: pass.start_s,
+        duration_s: pass.end_s - pass.start_s,
+        frozen_s: 0,
+        running_s: pass.end_s - pass.start_s,
+        dirty_pages_after: syncs[k + 1]?.pass?.pages_new ?? null,
+        expected_downtime_s: (pass.pages_pending * PAGE_SIZE) / o.bandwidth,
+        throttle_pct: pass.throttle_pct,
+        note: pass.cause === 'setup' ? null : pass.cause,
+        pages_pending: pass.pages_pending,
+        pages_sent: pass.pages_sent,
+        downtime_limit_s: pass.downtime_limit_s,
+      };
+      o.onIteration?.(rep, 'done');
+      return rep;
+    }
+    // The final dump: the VM stopped (or, in post-copy, stopped for its device state only).
+    const start = syncs[k - 1]?.pass?.end_s ?? 0;
+    const frozen = result.downtime_s;
+    const rep: IterationReport = {
+      ...s,
+      frozen_time: Math.round(frozen * 1e6),
+      memdump_time: Math.round(frozen * 1e6),
+      memwrite_time: Math.round(((result.final_pages * PAGE_SIZE) / o.bandwidth) * 1e6),
+      start_s: start,
+      duration_s: result.total_time_s - start,
+      frozen_s: frozen,
+      running_s: result.total_time_s - start - frozen,
+      dirty_pages_after: null,
+      expected_downtime_s: frozen,
+      throttle_pct: result.throttle_pct,
+      note: result.outcome === 'post-copy' ? `post-copy: ${result.postcopy_s.toFixed(3)} s on the destination while the rest is pulled` : null,
+      pages_pending: result.final_pages,
+      pages_sent: result.final_pages,
+      downtime_limit_s: o.downtimeLimit,
+    };
+    o.onIteration?.(rep, 'done');
+    return rep;
+  });
+  return {
+    iterations,
+    outcome: result.outcome,
+    reason: result.reason,
+    actions: result.actions.map((a) => ({ at_s: a.at_s, kind: a.action.kind, ...(a.action.kind === 'set-downtime' ? { seconds: a.action.seconds } : {}), why: a.action.why })),
+    bytes_sent: result.bytes_sent,
+    downtime_s: result.downtime_s,
+    total_time_s: result.total_time_s,
   };
 }

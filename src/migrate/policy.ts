@@ -11,13 +11,14 @@
  *           the one before. The one before the first is an empty DumpStatsEntry (0 pages), so the
  *           first comparison stops after the first pre-dump whenever it wrote 64 pages or more:
  *           go-phaul does one pre-dump and the dump. At most 8 pre-dumps: 9 iterations.
- * qemu      QEMU, migration/migration.c (migration_iteration_run, migration_update_counters):
- *           complete when the pending dirty bytes are below threshold_size = bandwidth x
- *           downtime-limit (default 300 ms). threshold_size is 0 until a first pass has measured
- *           the bandwidth, so the first pass (the bulk stage) always runs. tracker counts the dirty
- *           pages through pagemap without clearing them (QEMU's pending estimate) and adds the time
- *           the final dump's pagemap read takes, so the downtime it then gets stays within the
- *           limit. QEMU has no iteration limit; tracker's --max-iters (default 10) bounds it.
+ * qemu      QEMU's own loop, deciding per chunk in the middle of a pass: see qemu.ts (the engine)
+ *           and qemu-dump.ts (on the emulated process). --max-iters (default 100) bounds the
+ *           bitmap syncs, as QEMU has no limit.
+ * kubevirt  KubeVirt's migration monitor driving that loop: policy-kubevirt.ts.
+ * qemu-pass QEMU's threshold rule applied at pass boundaries only (tracker's earlier model, kept
+ *           under its own name): complete when the pending dirty bytes are below bandwidth x
+ *           downtime-limit, counted through pagemap without clearing them, the first pass always
+ *           run. It decides later than QEMU, so its downtimes are about half of QEMU's.
  * fixed     exactly --iterations iterations.
  *
  * --auto-converge (QEMU migration/ram.c, migration_trigger_throttle and mig_throttle_guest_down):
@@ -30,11 +31,21 @@
  */
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 
-export const POLICIES = ['phaul', 'go-phaul', 'qemu', 'fixed'] as const;
+export const POLICIES = ['phaul', 'go-phaul', 'qemu', 'kubevirt', 'qemu-pass', 'fixed'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 
+/** The policies QEMU's loop (qemu.ts) runs rather than decide() at iteration boundaries. */
+export function isQemuEngine(p: PolicyName): p is 'qemu' | 'kubevirt' {
+  return p === 'qemu' || p === 'kubevirt';
+}
+
+/** CRIU drives these: its fixed costs per iteration apply. */
+export function isCriuDriven(p: PolicyName): boolean {
+  return p === 'phaul' || p === 'go-phaul' || p === 'fixed';
+}
+
 /** Iterations in all (pre-dumps and the final dump) each policy allows by default. */
-export const DEFAULT_MAX_ITERS: Record<Exclude<PolicyName, 'fixed'>, number> = { phaul: 10, 'go-phaul': 9, qemu: 10 };
+export const DEFAULT_MAX_ITERS: Record<Exclude<PolicyName, 'fixed'>, number> = { phaul: 10, 'go-phaul': 9, qemu: 100, kubevirt: 100_000, 'qemu-pass': 10 };
 
 export const PHAUL = { minPages: 64, maxGrowthPercent: 10 } as const;
 export const GO_PHAUL = { minPages: 64, maxGrowDelta: 32 } as const;
@@ -78,7 +89,7 @@ export interface PolicyInput {
 const GO_ON: Decision = { final: false, reason: '', converged: false };
 
 export function needsDirtyCount(p: PolicyName): boolean {
-  return p === 'qemu';
+  return p === 'qemu-pass';
 }
 
 export function decide(o: PolicyOptions, s: PolicyInput): Decision {
@@ -112,7 +123,10 @@ export function decide(o: PolicyOptions, s: PolicyInput): Decision {
       }
       return GO_ON;
     }
-    case 'qemu': {
+    case 'qemu':
+    case 'kubevirt':
+      throw new Error(`policy ${o.policy} runs QEMU's loop (qemu.ts), not decide()`);
+    case 'qemu-pass': {
       if (n === 0) return it >= o.maxIters ? bound() : GO_ON;
       const downtime = s.scanSeconds + (s.dirtyPages * PAGE_SIZE) / o.bandwidth;
       if (s.dirtyPages === 0 || downtime < o.downtimeLimit) {
