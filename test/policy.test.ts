@@ -71,8 +71,8 @@ test('go-phaul: later pre-dumps stop on a growth of 32 pages or at 8 pre-dumps',
   assert.equal(decide(o, { iteration: 9, written: [1000, 900, 800, 700, 600, 500, 400, 300], dirtyPages: 0, scanSeconds: 0 }).reason.includes('max-iters 9'), true);
 });
 
-test('qemu: the first pass always runs; then the dump when dirty bytes / bandwidth fit the limit', () => {
-  const o = opts('qemu', { bandwidth: 4096 * 1000, downtimeLimit: 0.3 });
+test('qemu-pass: the first pass always runs; then the dump when dirty bytes / bandwidth fit the limit', () => {
+  const o = opts('qemu-pass', { bandwidth: 4096 * 1000, downtimeLimit: 0.3 });
   // 300 pages at 1000 pages/s are 0.3 s: not below the limit; 299 are.
   const r = simulate(o, () => 5000, (it) => (it < 4 ? 300 : 299));
   assert.equal(r.iterations, 4);

@@ -119,8 +119,8 @@ test('the rate scales time: twice the rate dirties like twice the transfer time'
   within(r.iterations[1].pages_written, N * (1 - Math.exp((-2 * W * t) / N)), 0.03, 'pages at twice the rate');
 });
 
-test('qemu: a converged dump stays within the downtime limit, a dump that did not converge says so', () => {
-  const hot = { workload: join(tmp, 'hot.json'), policy: 'qemu' as const, interval: { seconds: 0 } };
+test('qemu-pass: a converged dump stays within the downtime limit, a dump that did not converge says so', () => {
+  const hot = { workload: join(tmp, 'hot.json'), policy: 'qemu-pass' as const, interval: { seconds: 0 } };
   // hot-cold, 4 MiB heap, 1 MiB hot set, 100k accesses/s: the hot set alone needs 84 ms at
   // 100 Mbit/s, 1.7 s at 5 Mbit/s.
   writeFileSync(hot.workload, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hotSet: '1M', rate: 100_000 } }));
@@ -144,7 +144,7 @@ test('qemu: a converged dump stays within the downtime limit, a dump that did no
 });
 
 test('the default workload under qemu converges on 10 Gbit/s and not on 100 Mbit/s', () => {
-  const fast = dump({ workload: 'hot-cold', memoryBytes: undefined, policy: 'qemu', bandwidth: 10e9 / 8 });
+  const fast = dump({ workload: 'hot-cold', memoryBytes: undefined, policy: 'qemu', bandwidth: 10e9 / 8, maxIters: 20 });
   assert.equal(fast.converged, true, fast.stop_reason);
   assert.ok(fast.downtime_s < 0.3);
   // Bounded to 3 iterations to keep the test short: the hot set alone needs 0.67 s at 100 Mbit/s.
@@ -154,12 +154,45 @@ test('the default workload under qemu converges on 10 Gbit/s and not on 100 Mbit
   assert.ok(slow.iterations.every((i) => i.type === 'dump' || i.expected_downtime_s > 0.3), 'no point at which stopping would have fit');
 });
 
-test('auto-converge throttles the workload 20 %, then 10 % more, and the dirty sets shrink', () => {
-  const r = dump({ workload: SMALL_FILE, policy: 'qemu', bandwidth: 1.024e9, rate: RATE, autoConverge: true, maxIters: 8, downtimeLimit: 0.001 });
+test('qemu: QEMU\'s loop on the process converges under its limit or says it did not, and its chain restores', () => {
+  writeFileSync(join(tmp, 'hot2.json'), JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hotSet: '1M', rate: 100_000 } }));
+  let converged = 0;
+  let not = 0;
+  for (const bits of [5e6, 100e6, 1e9]) {
+    const r = dump({ workload: join(tmp, 'hot2.json'), policy: 'qemu', interval: { seconds: 0 }, bandwidth: bits / 8, downtimeLimit: 0.3, maxIters: 12 });
+    if (r.converged) {
+      converged++;
+      assert.ok(r.downtime_s < 0.3, `${bits} bit/s: downtime ${r.downtime_s} s over the limit`);
+      assert.match(r.stop_reason, /fit threshold_size/);
+    } else {
+      not++;
+      assert.match(r.stop_reason, /did not converge/);
+      assert.equal(r.iterations.length, 12);
+    }
+    // Each sync is an iteration; the last is the final dump.
+    assert.deepEqual([...new Set(r.iterations.slice(0, -1).map((i) => i.type))], ['pre-dump']);
+    assert.equal(r.iterations[r.iterations.length - 1].type, 'dump');
+  }
+  assert.ok(converged >= 1 && not >= 1, `${converged} converged, ${not} did not`);
+});
+
+test('qemu: auto-converge on the process never throttles before 1 s, though syncs come every few ms', () => {
+  // 4096 pages at 120 MB/s: a sync every ~140 ms (the bulk stage outlasts the first 100 ms
+  // window, else QEMU completes on an empty bitmap), each dirtying nearly all of what was sent.
+  const r = dump({ workload: SMALL_FILE, policy: 'qemu', bandwidth: 1.2e8, rate: RATE, autoConverge: true, maxIters: 20, downtimeLimit: 0.001 });
+  const first = r.iterations.find((i) => i.throttle_pct > 0);
+  assert.ok(first !== undefined, 'throttled at last');
+  assert.ok(r.iterations.filter((i) => i.start_s < 1).length >= 6, 'several syncs before 1 s');
+  assert.ok(first.start_s > 1, `throttled at ${first.start_s} s`);
+  assert.equal(first.throttle_pct, 20);
+});
+
+test('qemu-pass: auto-converge throttles the workload 20 %, then 10 % more, and the dirty sets shrink', () => {
+  const r = dump({ workload: SMALL_FILE, policy: 'qemu-pass', bandwidth: 1.024e9, rate: RATE, autoConverge: true, maxIters: 8, downtimeLimit: 0.001 });
   const throttles = r.iterations.map((i) => i.throttle_pct);
   assert.deepEqual(throttles.slice(0, 3), [0, 0, 20], throttles.join(','));
   assert.ok(throttles.includes(30));
-  const plain = dump({ workload: SMALL_FILE, policy: 'qemu', bandwidth: 1.024e9, rate: RATE, maxIters: 8, downtimeLimit: 0.001 });
+  const plain = dump({ workload: SMALL_FILE, policy: 'qemu-pass', bandwidth: 1.024e9, rate: RATE, maxIters: 8, downtimeLimit: 0.001 });
   assert.ok(r.iterations[7].pages_written < plain.iterations[7].pages_written * 0.9, `${r.iterations[7].pages_written} vs ${plain.iterations[7].pages_written}`);
 });
 

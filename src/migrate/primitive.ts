@@ -25,7 +25,7 @@ import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { openChain, type ChainLink } from '../criu/page-read.js';
 import type { IterationStats } from '../criu/schema.js';
-import { dumpTiming } from './timing.js';
+import { CRIU_FIXED_COSTS, dumpTiming } from './timing.js';
 
 export interface PrimitiveDumpOptions {
   /** This iteration's directory. */
@@ -40,6 +40,9 @@ export interface PrimitiveDumpOptions {
   kernel?: KernelProfileName;
   interval: number;
   bandwidth: number;
+  /** CRIU's fixed costs, seconds (default CRIU_FIXED_COSTS): a pre-dump's and the dump's besides memory. */
+  predumpCost?: number;
+  switchoverCost?: number;
   force: boolean;
   memoryBytes?: number;
   /** As for iterativeDump: crash points, cancellation, the lock's owner. */
@@ -138,7 +141,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     hasParent: chain.length > 0,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
-    timing: dumpTiming({ preDumpMode: 'splice', bandwidth: o.bandwidth, rate: workloadRate(proc) }),
+    timing: dumpTiming({ preDumpMode: 'splice', bandwidth: o.bandwidth, rate: workloadRate(proc), costs: { preDump: o.predumpCost ?? CRIU_FIXED_COSTS.preDump, switchover: o.switchoverCost ?? CRIU_FIXED_COSTS.switchover } }),
     kernelName: kernelName ?? '6.1',
     faultPoint: (point) => {
       o.faultPoint?.(iteration, point);

@@ -108,7 +108,7 @@ export interface QemuOptions {
   throttleIncrement: number;
   throttleMax: number;
   throttleTriggerPercent: number;
-  /** Syncs (iterations of the chain) at most; then tracker switches over anyway and says so. */
+  /** Iterations of the chain at most, the final one included; then tracker switches over anyway and says so. */
   maxIters: number;
   /** Seconds added to the downtime at the switchover (device state, resume on the target). */
   switchoverCost: number;
@@ -287,7 +287,7 @@ export function runQemu(ram: GuestRam, o: QemuOptions): QemuResult {
       const { dirty, overlap } = ram.peek(pending);
       const exact = (pending.unsent + dirty - overlap) * PAGE_SIZE;
       if (exact === 0 || exact < threshold) complete = true;
-      else if (syncs >= o.maxIters) {
+      else if (syncs + 1 >= o.maxIters) {
         outcome = 'bound';
         complete = true;
       } else passSync('estimate under threshold');
@@ -331,7 +331,7 @@ export function runQemu(ram: GuestRam, o: QemuOptions): QemuResult {
     if (o.autoConverge && o.periodicSync) {
       while (now >= (tickDone + 1) * PERIODIC_SYNC_S) {
         tickDone++;
-        if (syncs > 1 && syncs === syncsAtTick && syncs < o.maxIters) passSync('periodic 5 s sync');
+        if (syncs > 1 && syncs === syncsAtTick && syncs + 1 < o.maxIters) passSync('periodic 5 s sync');
         syncsAtTick = syncs;
       }
     }
