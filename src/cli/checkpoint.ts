@@ -3,7 +3,8 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../migrate/iterative.js';
-import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../migrate/policy.js';
+import { DEFAULT_MAX_ITERS, isQemuEngine, POLICIES, type PolicyName } from '../migrate/policy.js';
+import { addEngineOptions, engineSettings, type EngineFlags } from './engine-options.js';
 import type { PrimitiveDumpReport } from '../migrate/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
@@ -35,7 +36,7 @@ export const DEFAULT_IMAGES_DIR = 'tracker-images';
 /** The parser lives in options.ts; re-exported for the commands that imported it from here. */
 export { memorySize } from './options.js';
 
-interface DumpFlags extends ImageFlags, TlsFlags {
+interface DumpFlags extends ImageFlags, TlsFlags, EngineFlags {
   pageServer: boolean;
   address: string;
   port: number;
@@ -123,6 +124,8 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    ...(f.predumpCost !== undefined ? { predumpCost: f.predumpCost } : {}),
+    ...(f.switchoverCost !== undefined ? { switchoverCost: f.switchoverCost } : {}),
     ...imageOptions(f),
     },
   });
@@ -155,7 +158,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
   if (f.prevImagesDir !== undefined || f.trackMem) throw new UsageError('--prev-images-dir and --track-mem go with a single dump (without --iterative), which pre-dumps itself');
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
-  if (f.autoConverge && f.policy !== 'qemu') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu');
+  if (f.autoConverge && !isQemuEngine(f.policy) && f.policy !== 'qemu-pass') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu, kubevirt or qemu-pass');
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',
@@ -179,6 +182,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     memoryBytes: f.memory,
     ...imageOptions(f),
     pageServer: pageServerTarget(f),
+    ...engineSettings(f, [f.policy]),
     },
   }, (s, phase) => {
       if (f.json) return;
@@ -222,9 +226,18 @@ export const POLICY_HELP = `Policies (--policy):
             than 10 % over the one before, or after 9 pre-dumps (--max-iters 10 with the dump)
   go-phaul  go-criu phaul: stop after a pre-dump that wrote < 64 pages, or 32 pages or more than the
             one before (the first is compared with 0, so one pre-dump), or 8 pre-dumps (9 in all)
-  qemu      QEMU: the first pass always; then the dump as soon as the dirty pages / bandwidth fit
-            --downtime-limit (default 300ms); --max-iters (default 10) bounds it
-  fixed     exactly --iterations`;
+  qemu      QEMU's loop (migration.c, ram.c): pages leave in chunks; when the pages still to send
+            fall under bandwidth x --downtime-limit (bandwidth measured per 100 ms), a bitmap sync
+            counts what was dirtied since, and QEMU switches over if the total still fits, in the
+            middle of a pass; else the sync starts the next pass. --max-bandwidth (QEMU's 128MiB/s
+            by default), --auto-converge, --dirty-limit; --max-iters (default ${DEFAULT_MAX_ITERS.qemu}) bounds the syncs
+  kubevirt  KubeVirt's migration monitor on QEMU's loop: completion timeout (150 s per GiB: post-copy,
+            pause or abort), progress timeout, --downtime-tuning (VEP 291), --stall-detection (VEP 248)
+  qemu-pass QEMU's threshold checked at pass boundaries only (tracker's earlier model): it decides
+            later than QEMU, so its downtimes are lower than QEMU's; --max-iters (default ${DEFAULT_MAX_ITERS['qemu-pass']})
+  fixed     exactly --iterations
+CRIU-driven policies (phaul, go-phaul, fixed) pay --predump-cost per pre-dump and --switchover-cost
+at the dump; shared anonymous memory is pre-dumped too, written while the process is frozen.`;
 
 export function intervalOption(): Option {
   return new Option('--interval <time>', 'time the workload runs between iterations (e.g. 0, 250ms, 2s; a bare number is steps)')
@@ -283,7 +296,7 @@ export function registerCheckpointCommands(program: Command): void {
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
     .option('--json', 'print one JSON document with CRIU stats names', false);
-  addPageServerClientOptions(addImageOptions(dump))
+  addPageServerClientOptions(addImageOptions(addEngineOptions(dump)))
     .addHelpText(
       'after',
       `

@@ -9,6 +9,7 @@ import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migra
 import type { Duration } from '../workload/clock.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY_HELP } from './checkpoint.js';
 import { EXIT_CODES_HELP } from './help.js';
+import { addEngineOptions, engineSettings, type EngineFlags } from './engine-options.js';
 import { intArg, kernelOption } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeReport } from './report-file.js';
@@ -19,7 +20,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-interface PlanFlags {
+interface PlanFlags extends EngineFlags {
   workload: string;
   seed: number;
   kernel: KernelProfileName;
@@ -90,6 +91,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       rate: f.rate,
       memoryBytes: f.memory,
       jobs: f.jobs ?? defaultJobs(),
+      engine: engineSettings(f, f.policy),
       heatmaps: f.report !== undefined,
       tmpRoot,
     });
@@ -111,7 +113,7 @@ function policyList(v: string): PolicyName[] {
 }
 
 export function registerPlanCommand(program: Command): void {
-  program
+  const plan = program
     .command('plan')
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
     .addOption(workloadOption())
@@ -129,7 +131,8 @@ export function registerPlanCommand(program: Command): void {
     .option('--memory <size>', 'emulated physical memory per combination, at most 4G', memorySize)
     .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
-    .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)
+    .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false);
+  addEngineOptions(plan)
     .addHelpText(
       'after',
       `

@@ -442,7 +442,8 @@ function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createW
     },
     {
       bandwidth: o.bandwidth,
-      maxBandwidth: o.maxBandwidth ?? QEMU_DEFAULTS.maxBandwidth,
+      // QEMU's own default; libvirt (under KubeVirt) sets it unlimited.
+      maxBandwidth: o.maxBandwidth ?? (o.policy === 'kubevirt' ? Infinity : QEMU_DEFAULTS.maxBandwidth),
       availSwitchoverBandwidth: o.availSwitchoverBandwidth ?? 0,
       downtimeLimit: o.downtimeLimit,
       autoConverge: o.autoConverge === true,

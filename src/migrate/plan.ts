@@ -40,6 +40,8 @@ export interface PlanOptions {
   heatmaps?: boolean;
   /** Where the temporary images directories go (default: the OS temporary directory). */
   tmpRoot?: string;
+  /** The engines' settings (QEMU, CRIU fixed costs, KubeVirt), the same for every combination. */
+  engine?: Partial<IterativeDumpOptions>;
 }
 
 export interface PlanRow {
@@ -89,12 +91,13 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
         minPages: o.minPages ?? DEFAULT_DUMP_OPTIONS.minPages,
         maxGrowthPercent: o.maxGrowthPercent ?? DEFAULT_DUMP_OPTIONS.maxGrowthPercent,
         downtimeLimit: o.downtimeLimit,
-        // QEMU's throttle belongs to the qemu policy (as dump --iterative refuses it elsewhere).
-        autoConverge: policy === 'qemu' && o.autoConverge === true,
+        // QEMU's throttle belongs to QEMU's policies (as dump --iterative refuses it elsewhere).
+        autoConverge: (policy === 'qemu' || policy === 'kubevirt' || policy === 'qemu-pass') && o.autoConverge === true,
         rate: o.rate,
         preDumpMode: o.preDumpMode ?? DEFAULT_DUMP_OPTIONS.preDumpMode,
         bandwidth,
         memoryBytes: o.memoryBytes,
+        ...o.engine,
       });
     }
   }
