@@ -65,7 +65,8 @@ interface DumpFlags extends ImageFlags, TlsFlags, EngineFlags {
 }
 
 function iterationLine(s: IterationStats): string {
-  return `${s.type === 'dump' ? 'dump    ' : 'pre-dump'} ${String(s.iteration).padStart(2)}: scanned ${s.pages_scanned} pages, ${s.pages_skipped_parent} in parent, wrote ${s.pages_written} (${formatBytes(s.bytes_written)}), frozen ${formatUs(s.frozen_time)}`;
+  const shared = s.shpages_scanned !== undefined ? `, shared ${s.shpages_written} of ${s.shpages_scanned} (${formatBytes((s.shpages_written ?? 0) * 4096)})` : '';
+  return `${s.type === 'dump' ? 'dump    ' : 'pre-dump'} ${String(s.iteration).padStart(2)}: scanned ${s.pages_scanned} pages, ${s.pages_skipped_parent} in parent, wrote ${s.pages_written} (${formatBytes(s.bytes_written)})${shared}, frozen ${formatUs(s.frozen_time)}`;
 }
 
 function timedLine(s: IterationReport): string {
@@ -91,11 +92,16 @@ export function renderDumpTable(r: DumpReport): string {
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
   for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
+  for (const s of r.iterations) {
+    if ((s.shpages_scanned ?? 0) > 0) lines.push(`shared memory: iteration ${s.iteration} wrote ${s.shpages_written} of its ${s.shpages_scanned} shared pages (${formatBytes((s.shpages_written ?? 0) * 4096)}, while frozen), ${s.shpages_skipped_parent} in parent`);
+  }
+  for (const a of r.actions) lines.push(chalk.cyan(`${r.policy} at ${formatSeconds(a.at_s)}: ${a.why}`));
   lines.push('');
   lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
   const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
   lines.push(`stopped: ${r.stop_reason}${verdict}`);
-  const limit = r.policy === 'qemu' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
+  const limit = r.policy === 'qemu' || r.policy === 'qemu-pass' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
+  if (r.outcome !== 'converged' && r.outcome !== 'not converged') lines.push(chalk.yellow(`outcome: ${r.outcome}`));
   lines.push(`downtime (final dump frozen): ${chalk.bold(formatSeconds(r.downtime_s))}${limit}; migration took ${chalk.bold(formatSeconds(r.total_time_s))} of virtual time; sent ${formatBytes(r.bytes_sent)}`);
   lines.push(`images in ${r.images_dir}/1..${r.iterations.length}`);
   return lines.join('\n');
