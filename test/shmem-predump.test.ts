@@ -45,10 +45,10 @@ test('16 MiB of MAP_SHARED in one dump at 100 Mbit/s: its pages, its bytes and >
 });
 
 test('shared pages are pre-dumped while frozen, and the dump writes only those dirtied since', () => {
-  // Two lines run before the pre-dump (mmap, write all 4096), three before the dump (rewrite
-  // 1024 shared pages, map and write 16 private ones).
-  const body = 'mmap buf 4096 rw shared\nwrite buf 0 4096\nwrite buf 0 1024 0xBB\nmmap small 16 rw anon\nwrite small 0 16\n';
-  const r = dump({ workload: script('shared-rewrite', body), policy: 'fixed', iterations: 2, interval: 2, switchoverCost: 0, predumpCost: 0 });
+  // Three lines run before the pre-dump (two mmaps, write all 4096 shared pages), two before the
+  // dump (rewrite 1024 shared pages, write the 16 private ones).
+  const body = 'mmap small 16 rw anon\nmmap buf 4096 rw shared\nwrite buf 0 4096\nwrite buf 0 1024 0xBB\nwrite small 0 16\n';
+  const r = dump({ workload: script('shared-rewrite', body), policy: 'fixed', iterations: 2, interval: 3, switchoverCost: 0, predumpCost: 0 });
   const [pre, fin] = r.iterations;
   assert.deepEqual([pre.shpages_written, pre.shpages_skipped_parent], [4096, 0]);
   assert.ok(pre.frozen_s >= (4096 * PAGE) / LINK - 1e-6, `pre-dump frozen ${pre.frozen_s}: cr_dump_shmem runs before the unfreeze`);
