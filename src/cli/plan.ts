@@ -35,19 +35,23 @@ interface PlanFlags extends EngineFlags {
   rate?: number;
   memory?: number;
   jobs?: number;
+  seeds: number;
   report?: string;
   json: boolean;
 }
 
 export function renderPlan(p: PlanReport): string {
-  const head = ['policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'total time'];
+  const spread = p.seeds > 1;
+  const head = ['policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'margin', ...(spread ? ['downtime min-max'] : []), 'total time'];
   const rows = p.rows.map((r) => [
     r.policy,
     formatBandwidth(r.bandwidth),
     String(r.iterations),
-    r.converged ? 'yes' : 'no',
+    r.outcome === 'converged' || r.outcome === 'not converged' ? (r.converged ? 'yes' : 'no') : r.outcome,
     formatBytes(r.bytes_sent),
     `${formatSeconds(r.downtime_s)}${r.meets_limit ? '' : ' !'}`,
+    `${r.margin_s < 0 ? '-' : '+'}${formatSeconds(Math.abs(r.margin_s))}`,
+    ...(spread ? [r.spread !== undefined ? `${formatSeconds(r.spread.downtime_s[0])}-${formatSeconds(r.spread.downtime_s[2])}` : ''] : []),
     formatSeconds(r.total_time_s),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -57,7 +61,9 @@ export function renderPlan(p: PlanReport): string {
     const line = fmt(rows[i]);
     lines.push(r === p.best ? chalk.green(line) : r.meets_limit ? line : chalk.dim(line));
   });
-  lines.push(chalk.dim('! downtime over the limit'));
+  lines.push(chalk.dim(`! downtime over the limit${spread ? ` on some of the ${p.seeds} seeds (figures are medians)` : ''}`));
+  lines.push('');
+  for (const a of p.answers) lines.push(`${formatBandwidth(a.bandwidth)}: ${a.converges ? chalk.green(a.summary) : chalk.yellow(a.summary)}`);
   lines.push('');
   lines.push(`${p.best !== null ? chalk.green('recommendation') : chalk.yellow('recommendation')}: ${p.recommendation}`);
   return lines.join('\n');
@@ -92,6 +98,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       memoryBytes: f.memory,
       jobs: f.jobs ?? defaultJobs(),
       engine: engineSettings(f, f.policy),
+      seeds: f.seeds,
       heatmaps: f.report !== undefined,
       tmpRoot,
     });
@@ -129,6 +136,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(new Option('--pre-dump-mode <mode>', 'splice or read').default(DEFAULT_DUMP_OPTIONS.preDumpMode).choices(['splice', 'read']))
     .option('--auto-converge', "with qemu: QEMU's throttle", false)
     .option('--memory <size>', 'emulated physical memory per combination, at most 4G', memorySize)
+    .option('--seeds <n>', 'run every combination with N seeds (--seed, --seed+1, ...): rows give the median and the min-max; a row meets the limit only if every seed does', intArg('--seeds', 1), 1)
     .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false);

@@ -42,6 +42,8 @@ export interface PlanOptions {
   tmpRoot?: string;
   /** The engines' settings (QEMU, CRIU fixed costs, KubeVirt), the same for every combination. */
   engine?: Partial<IterativeDumpOptions>;
+  /** Seeds per combination, from `seed` on (default 1): rows then give min, median and max. */
+  seeds?: number;
 }
 
 export interface PlanRow {
@@ -57,6 +59,42 @@ export interface PlanRow {
   meets_limit: boolean;
   plateau_iteration: number | null;
   stop_reason: string;
+  /** The downtime limit less the downtime: the headroom (negative: over the limit). */
+  margin_s: number;
+  outcome: DumpReport['outcome'];
+  /** With --seeds N > 1: [min, median, max] over the seeds; the row's own figures are the medians. */
+  spread?: RowSpread;
+}
+
+export interface RowSpread {
+  seeds: number;
+  /** Seeds whose downtime met the limit. */
+  met: number;
+  downtime_s: [number, number, number];
+  total_time_s: [number, number, number];
+  bytes_sent: [number, number, number];
+  iterations: [number, number, number];
+}
+
+/** The answer for one link speed: does pre-copy converge there, how, and with what margin. */
+export interface BandwidthAnswer {
+  bandwidth: number;
+  converges: boolean;
+  /** The fastest policy that meets the limit here (null: none does). */
+  policy: PolicyName | null;
+  downtime_s: number | null;
+  margin_s: number | null;
+  total_time_s: number | null;
+  /** [min, median, max] of that policy's downtime over the seeds (with --seeds). */
+  downtime_spread: [number, number, number] | null;
+  /** When nothing converges: the closest row, and what would make it converge. */
+  closest: { policy: PolicyName; downtime_s: number } | null;
+  /** The downtime limit at which the closest row's downtime would be accepted. */
+  break_even_downtime_limit_s: number | null;
+  /** The lowest planned bandwidth at which something converges, or an estimate (final bytes / limit) marked so. */
+  break_even_bandwidth: number | null;
+  break_even_bandwidth_estimated: boolean;
+  summary: string;
 }
 
 export interface PlanReport {
@@ -66,6 +104,9 @@ export interface PlanReport {
   rows: PlanRow[];
   best: PlanRow | null;
   recommendation: string;
+  /** Per bandwidth: converges or not, with which policy, the downtime and its margin; else the break-even. */
+  answers: BandwidthAnswer[];
+  seeds: number;
 }
 
 /** One combination's options, as `dump --iterative` takes them (less where the images go). */
@@ -78,11 +119,12 @@ export interface CombinationResult {
 
 export function combinations(o: PlanOptions): CombinationOptions[] {
   const out: CombinationOptions[] = [];
+  for (let k = 0; k < Math.max(1, o.seeds ?? 1); k++) {
   for (const policy of o.policies) {
     for (const bandwidth of o.bandwidths) {
       out.push({
         workload: o.workload,
-        seed: o.seed,
+        seed: o.seed + k,
         kernel: o.kernel,
         interval: o.interval,
         policy,
@@ -100,6 +142,7 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
         ...o.engine,
       });
     }
+  }
   }
   return out;
 }
@@ -125,10 +168,92 @@ export function planRow(r: DumpReport): PlanRow {
     bytes_sent: r.bytes_sent,
     downtime_s: r.downtime_s,
     total_time_s: r.total_time_s,
-    meets_limit: r.downtime_s <= r.downtime_limit_s,
+    meets_limit: r.downtime_s <= r.downtime_limit_s && r.outcome !== 'aborted',
     plateau_iteration: r.plateau_iteration,
     stop_reason: r.stop_reason,
+    margin_s: r.downtime_limit_s - r.downtime_s,
+    outcome: r.outcome,
   };
+}
+
+function spread3(v: number[]): [number, number, number] {
+  const s = [...v].sort((a, b) => a - b);
+  return [s[0], s[(s.length - 1) >> 1], s[s.length - 1]];
+}
+
+/**
+ * One row per policy and bandwidth over the seeds: the medians, with [min, median, max]; it meets
+ * the limit only when every seed did (a plan should hold whatever the workload's luck).
+ */
+export function seedRow(rows: PlanRow[]): PlanRow {
+  if (rows.length === 1) return rows[0];
+  const med = (f: (r: PlanRow) => number) => spread3(rows.map(f));
+  const downtime = med((r) => r.downtime_s);
+  const k = rows.findIndex((r) => r.downtime_s === downtime[1]);
+  const mid = rows[k];
+  const met = rows.filter((r) => r.meets_limit).length;
+  const total = med((r) => r.total_time_s);
+  const bytes = med((r) => r.bytes_sent);
+  const its = med((r) => r.iterations);
+  return {
+    ...mid,
+    total_time_s: total[1],
+    bytes_sent: bytes[1],
+    iterations: its[1],
+    converged: rows.filter((r) => r.converged).length * 2 > rows.length,
+    meets_limit: met === rows.length,
+    spread: { seeds: rows.length, met, downtime_s: downtime, total_time_s: total, bytes_sent: bytes, iterations: its },
+  };
+}
+
+/** Per bandwidth: the fastest row that meets the limit; else the closest, and what would make it converge. */
+export function bandwidthAnswers(rows: PlanRow[], limit: number, finalBytes: (r: PlanRow) => number): BandwidthAnswer[] {
+  const bws = [...new Set(rows.map((r) => r.bandwidth))].sort((a, b) => a - b);
+  const meeting = (bw: number) => rows.filter((r) => r.bandwidth === bw && r.meets_limit);
+  return bws.map((bw) => {
+    const best = bestRow(meeting(bw));
+    if (best !== null) {
+      const sp = best.spread?.downtime_s ?? null;
+      return {
+        bandwidth: bw,
+        converges: true,
+        policy: best.policy,
+        downtime_s: best.downtime_s,
+        margin_s: best.margin_s,
+        total_time_s: best.total_time_s,
+        downtime_spread: sp,
+        closest: null,
+        break_even_downtime_limit_s: null,
+        break_even_bandwidth: null,
+        break_even_bandwidth_estimated: false,
+        summary: `converges with ${best.policy}: downtime ${formatSeconds(best.downtime_s)}${sp !== null ? ` (${formatSeconds(sp[0])}-${formatSeconds(sp[2])} over ${best.spread!.seeds} seeds)` : ''}, ${formatSeconds(best.margin_s)} under the limit, done in ${formatSeconds(best.total_time_s)}`,
+      };
+    }
+    const here = rows.filter((r) => r.bandwidth === bw && r.outcome !== 'aborted');
+    const pool = here.length > 0 ? here : rows.filter((r) => r.bandwidth === bw);
+    let closest = pool[0];
+    for (const r of pool) if (r.downtime_s < closest.downtime_s) closest = r;
+    const limitNeeded = closest.spread?.downtime_s[2] ?? closest.downtime_s;
+    const faster = bws.find((b) => b > bw && meeting(b).length > 0);
+    const estimate = finalBytes(closest) / limit;
+    const bwNeeded = faster ?? estimate;
+    return {
+      bandwidth: bw,
+      converges: false,
+      policy: null,
+      downtime_s: null,
+      margin_s: null,
+      total_time_s: null,
+      downtime_spread: null,
+      closest: { policy: closest.policy, downtime_s: closest.downtime_s },
+      break_even_downtime_limit_s: limitNeeded,
+      break_even_bandwidth: bwNeeded,
+      break_even_bandwidth_estimated: faster === undefined,
+      summary:
+        `does not converge: the closest is ${closest.policy} with ${formatSeconds(closest.downtime_s)} (${formatSeconds(closest.downtime_s - limit)} over); ` +
+        `it would with --downtime-limit ${formatSeconds(limitNeeded)}, or ${faster !== undefined ? `at ${formatBandwidth(faster)} (planned)` : `at about ${formatBandwidth(estimate)} (its final ${formatBytes(finalBytes(closest))} in ${formatSeconds(limit)}; an estimate)`}`,
+    };
+  });
 }
 
 /** The combination with the least total time whose downtime meets the limit; ties: fewer bytes. */
@@ -222,8 +347,18 @@ export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }
-  const rows = results.map((r) => planRow(r.report));
+  // Results come seed by seed; a row gathers one combination over the seeds.
+  const per = o.policies.length * o.bandwidths.length;
+  const seeds = Math.max(1, o.seeds ?? 1);
+  const rows: PlanRow[] = [];
+  const finals: number[] = [];
+  for (let i = 0; i < per; i++) {
+    const group = Array.from({ length: seeds }, (_, k) => results[k * per + i]);
+    rows.push(seedRow(group.map((g) => planRow(g.report))));
+    finals.push(Math.max(...group.map((g) => finalBytes(g.report))));
+  }
   const first = results[0].report;
+  const finalOf = (r: PlanRow) => finals[rows.indexOf(r)];
   return {
     plan: {
       workload: first.workload,
@@ -231,14 +366,20 @@ export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
       interval_s: first.interval_s,
       rows,
       best: bestRow(rows),
-      recommendation: recommend(
-        rows,
-        o.downtimeLimit,
-        results.map((r) => r.report.iterations[r.report.iterations.length - 1].bytes_written),
-      ),
+      recommendation: recommend(rows, o.downtimeLimit, finals),
+      answers: bandwidthAnswers(rows, o.downtimeLimit, finalOf),
+      seeds,
     },
-    results,
+    // The report draws the first seed's runs.
+    results: results.slice(0, per),
   };
+}
+
+/** What the final dump sent: its pages (and shared pages), or the pages QEMU sent while stopped. */
+function finalBytes(r: DumpReport): number {
+  const last = r.iterations[r.iterations.length - 1];
+  if (last.pages_sent !== undefined) return last.pages_sent * 4096;
+  return last.bytes_written + (last.shpages_written ?? 0) * 4096;
 }
 
 export function reportRun(r: DumpReport, heatmap: HeatMap | null, label?: string): ReportRun {
@@ -271,5 +412,14 @@ export function planReportInput(o: PlanOutcome): ReportInput {
     downtime_limit_s: p.downtime_limit_s,
     runs: o.results.map((r) => reportRun(r.report, r.heatmap)),
     recommendation: p.recommendation,
+    answers: p.answers.map((a) => ({
+      bandwidth: a.bandwidth,
+      converges: a.converges,
+      policy: a.policy ?? a.closest?.policy ?? '',
+      downtime_s: a.downtime_s ?? a.closest?.downtime_s ?? 0,
+      margin_s: a.margin_s,
+      spread: a.downtime_spread,
+      break_even: a.converges ? '' : `limit ${formatSeconds(a.break_even_downtime_limit_s!)} or ${a.break_even_bandwidth_estimated ? '~' : ''}${formatBandwidth(a.break_even_bandwidth!)}`,
+    })),
   };
 }

@@ -45,7 +45,7 @@ export function isCriuDriven(p: PolicyName): boolean {
 }
 
 /** Iterations in all (pre-dumps and the final dump) each policy allows by default. */
-export const DEFAULT_MAX_ITERS: Record<Exclude<PolicyName, 'fixed'>, number> = { phaul: 10, 'go-phaul': 9, qemu: 100, kubevirt: 100_000, 'qemu-pass': 10 };
+export const DEFAULT_MAX_ITERS: Record<Exclude<PolicyName, 'fixed'>, number> = { phaul: 10, 'go-phaul': 9, qemu: 30, kubevirt: 100_000, 'qemu-pass': 10 };
 
 export const PHAUL = { minPages: 64, maxGrowthPercent: 10 } as const;
 export const GO_PHAUL = { minPages: 64, maxGrowDelta: 32 } as const;

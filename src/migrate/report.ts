@@ -39,6 +39,30 @@ export interface ReportInput {
   runs: ReportRun[];
   /** A closing sentence (the plan's recommendation). */
   recommendation?: string;
+  /** The plan's answer per bandwidth. */
+  answers?: ReportAnswer[];
+}
+
+export interface ReportAnswer {
+  bandwidth: number;
+  converges: boolean;
+  /** The converging policy, or the closest one. */
+  policy: string;
+  downtime_s: number;
+  margin_s: number | null;
+  /** [min, median, max] over seeds. */
+  spread: [number, number, number] | null;
+  /** What would make it converge (empty when it does). */
+  break_even: string;
+}
+
+function answersTable(answers: ReportAnswer[]): string {
+  const head = ['bandwidth', 'converges', 'policy', 'downtime', 'margin', 'over seeds', 'converges with'];
+  const rows = answers.map(
+    (a) =>
+      `<tr><td>${esc(formatBandwidth(a.bandwidth))}</td><td class="${a.converges ? 'ok' : 'over'}">${a.converges ? 'yes' : 'no'}</td><td>${esc(a.policy)}</td><td>${esc(formatSeconds(a.downtime_s))}</td><td>${a.margin_s === null ? '' : esc(formatSeconds(a.margin_s))}</td><td>${a.spread === null ? '' : esc(a.spread.map(formatSeconds).join(' / '))}</td><td>${esc(a.break_even)}</td></tr>`,
+  );
+  return `<table class="answers"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
@@ -209,6 +233,7 @@ export function renderReport(r: ReportInput): string {
 <style>${CSS}</style></head>
 <body><h1>${esc(r.title)}</h1><p class="sub">${esc(r.subtitle)}</p>
 ${table(r.runs, r.downtime_limit_s)}
+${r.answers !== undefined && r.answers.length > 0 ? answersTable(r.answers) : ''}
 ${r.recommendation !== undefined ? `<p class="rec"><strong>${esc(r.recommendation)}</strong></p>` : ''}
 ${legend(r.runs)}
 ${pagesChart(r.runs)}
