@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ROOT } from './helpers.js';
+import { ROOT } from '../helpers/root.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-pack-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -8,16 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Packr } from 'msgpackr';
-import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
-import { CRASH_POINTS, DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/migrate/iterative.js';
-import { checkChain, checkReport } from '../src/criu/page-read.js';
-import { compare } from '../src/criu/compare.js';
-import { restore } from '../src/migrate/resume.js';
-import { ImageError, TrackerError, UsageError } from '../src/errors.js';
-import { showIteration, showRss } from '../src/criu/show.js';
-import { chainStats } from '../src/criu/stats.js';
-import { ROOT } from './helpers.js';
-import { startTracker } from './spawn.js';
+import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../../src/criu/image.js';
+import { CRASH_POINTS } from '../../src/migrate/iterative.js';
+import { dumper } from '../helpers/dump.js';
+import { checkChain, checkReport } from '../../src/criu/page-read.js';
+import { compare } from '../../src/criu/compare.js';
+import { restore } from '../../src/migrate/resume.js';
+import { ImageError, TrackerError, UsageError } from '../../src/errors.js';
+import { showIteration, showRss } from '../../src/criu/show.js';
+import { chainStats } from '../../src/criu/stats.js';
+import { ROOT } from '../helpers/root.js';
+import { startTracker } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-rel-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -26,9 +27,7 @@ writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', h
 
 const DUMP = ['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '3', '--interval', '4000'];
 
-function dumpInProcess(dir: string, force: boolean) {
-  return iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: dir, workload: model, seed: 1, kernel: '6.1', interval: 4000, policy: 'fixed', iterations: 3, force, memoryBytes: 64 << 20 });
-}
+const dump = dumper(tmp, { workload: model, interval: 4000, memoryBytes: 64 << 20 });
 
 test('a crash at every write point leaves earlier iterations intact and the interrupted one absent or refused', async () => {
   const cases: [number, string][] = [];
@@ -50,12 +49,12 @@ test('a crash at every write point leaves earlier iterations intact and the inte
     assert.equal(checkChain(join(dir, String(iteration - 1))).links.length, iteration - 1);
     assert.throws(() => restore({ dir: join(dir, String(iteration)), verify: false, resumeSteps: 0 }), (e) => e instanceof ImageError && /interrupted while being written.*dump again$/.test(e.message));
     // The crashed process's lock is stale: the next dump takes it over, then asks for --force.
-    assert.throws(() => dumpInProcess(dir, false), (e) => e instanceof UsageError && /holds an interrupted dump \(\.\d\.tmp after \d complete iterations?\); pass --force/.test(e.message));
+    assert.throws(() => dump(dir), (e) => e instanceof UsageError && /holds an interrupted dump \(\.\d\.tmp after \d complete iterations?\); pass --force/.test(e.message));
   }
   // And --force recovers: a full dump that restores and verifies.
   const dir = join(tmp, 'crash-3-rename');
-  dumpInProcess(dir, true);
-  const restored = restore({ dir: join(dir, '3'), verify: true, resumeSteps: 1000 });
+  dump(dir, { force: true });
+  const restored = restore({ dir: join(dir, '3'), verify: true, resumeSteps: 1000, onMismatch: 'report' });
   assert.equal(restored.digest_ok, true);
   process.stdout.write(`# crash points covered: ${cases.length}\n`);
   assert.equal(cases.length, 15);
@@ -93,18 +92,7 @@ const RESTORE_ONLY = /unknown kernel profile|lies outside every VMA|cannot map|d
 
 test('thousands of corruptions: check refuses exactly what restore refuses for chain or checksum reasons, and so do stats, compare and show', () => {
   const base = join(tmp, 'fuzz-base');
-  iterativeDump({
-    ...DEFAULT_DUMP_OPTIONS,
-    imagesDir: base,
-    workload: join(ROOT, 'fixtures', 'ops', 'fuzz-chain.ops'),
-    seed: 1,
-    kernel: '6.1',
-    interval: 4,
-    policy: 'fixed',
-    iterations: 3,
-    force: false,
-    memoryBytes: 64 << 20,
-  });
+  dump(base, { workload: join(ROOT, 'fixtures', 'ops', 'fuzz-chain.ops'), interval: 4 });
   const files: string[] = [];
   for (const it of ['1', '2', '3']) for (const f of readdirSync(join(base, it))) files.push(join(it, f));
   const rand = mulberry32(20261125);
@@ -216,7 +204,7 @@ test('thousands of corruptions: check refuses exactly what restore refuses for c
     // reader refuses with the same words; what it accepts, stats and compare accept.
     const verdict = outcome(() => checkReport(head));
     const restored = outcome(() => {
-      const r = restore({ dir: head, resumeSteps: 0, verify: false });
+      const r = restore({ dir: head, resumeSteps: 0, verify: false, onMismatch: 'report' });
       assert.equal(r.digest_ok, true);
     });
     assert.ok(Date.now() - t0 < 5000, `${kind} ${rel}: check and restore took ${Date.now() - t0} ms`);

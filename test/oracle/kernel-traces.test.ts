@@ -4,10 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { scriptRun } from '../src/cli/script.js';
-import { parseOps } from '../src/ops/ops-parser.js';
-import { generateScript } from './oracle/generate.js';
-import { compareTrace, ROOT, traceSets } from './oracle/traces.js';
+import { scriptRun } from '../../src/cli/script.js';
+import { parseOps } from '../../src/ops/ops-parser.js';
+import { generateScript } from './generate.js';
+import { compareTrace, ROOT, traceSets } from './traces.js';
 
 const KERNELS = ['6.1', '6.12'] as const;
 

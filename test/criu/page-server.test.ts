@@ -3,18 +3,19 @@
  * its thread while it streams). Byte-identical chains, faults on either side, garbage from clients.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { openChain } from '../src/criu/page-read.js';
-import { startPageServer, type PageServer } from '../src/criu/page-server.js';
-import { frame, FrameParser, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../src/criu/page-server-proto.js';
-import { restore } from '../src/migrate/resume.js';
-import { ROOT } from './helpers.js';
+import { openChain } from '../../src/criu/page-read.js';
+import { startPageServer, type PageServer } from '../../src/criu/page-server.js';
+import { frame, FrameParser, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../../src/criu/page-server-proto.js';
+import { restore } from '../../src/migrate/resume.js';
+import { ROOT } from '../helpers/root.js';
+import { startTracker, type Finished } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-ps-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -22,33 +23,9 @@ const model = join(tmp, 'small.json');
 writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hotSet: '1M' } }));
 const DUMP = ['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '3', '--interval', '20000', '--seed', '7'];
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run tracker without blocking this thread (the server lives in it), with a time limit. */
-function tracker(args: string[], env: Record<string, string> = {}, onStderr?: (s: string, child: ChildProcess) => void): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'tracker.js'), ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`tracker ${args.join(' ')} timed out: ${stderr}`));
-    }, 60_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-  });
+function tracker(args: string[], env: Record<string, string> = {}, onStderr?: (s: string, child: ChildProcess) => void): Promise<Finished> {
+  return startTracker(args, { env, onStderr }).done;
 }
 
 /** Closed at the end whatever happened, so a failed test cannot leave the runner waiting. */
@@ -119,7 +96,7 @@ test('a dump through the page server writes the same files as a local dump, and 
     await s.done; // exits after the final dump
     assert.equal(JSON.parse(r.stdout).iterations.length, 3);
     if (compress.length === 0) sameFiles(local, dir);
-    const rr = restore({ dir: join(dir, '3'), verify: true, resumeSteps: 100 });
+    const rr = restore({ dir: join(dir, '3'), verify: true, resumeSteps: 100, onMismatch: 'report' });
     assert.equal(rr.digest_ok, true);
     assert.equal(rr.verify.identical, true);
   }
@@ -154,13 +131,13 @@ test('a dumper killed mid-iteration leaves that iteration removed, the earlier o
   assert.equal(again.status, 0, again.stderr);
   s.close();
   await s.done;
-  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }).digest_ok, true);
+  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0, onMismatch: 'report' }).digest_ok, true);
 });
 
 test('a page server killed mid-iteration: the client says so in one line with exit 5; a new server serves the next dump', async () => {
   const dir = join(tmp, 'killed-server');
   let port = 0;
-  const srv = spawn(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'page-server', '-D', dir, '--port', '0'], { env: { ...process.env, TRACKER_FAULT: 'server:2' } });
+  const { child: srv } = startTracker(['page-server', '-D', dir, '--port', '0'], { env: { TRACKER_FAULT: 'server:2' } });
   const listening = await new Promise<string>((resolve) => srv.stdout.once('data', (d) => resolve(String(d))));
   port = Number(/^listening on 127\.0\.0\.1:(\d+)\n$/.exec(listening)![1]);
   const gone = new Promise((resolve) => srv.on('close', (_c, sig) => resolve(sig)));
@@ -176,7 +153,7 @@ test('a page server killed mid-iteration: the client says so in one line with ex
   assert.equal(again.status, 0, again.stderr);
   await s.done;
   assert.deepEqual(readdirSync(dir).sort(), ['1', '2', '3']);
-  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }).digest_ok, true);
+  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0, onMismatch: 'report' }).digest_ok, true);
 });
 
 test('garbage, absurd lengths and misplaced messages: the server drops them, writes nothing, and serves the next dump', async () => {
@@ -251,7 +228,7 @@ test('--tls: the dump goes over TLS to a server whose certificate the client che
   assert.equal(r.status, 0, r.stderr);
   s.close();
   await s.done;
-  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0 }).digest_ok, true);
+  assert.equal(restore({ dir: join(dir, '3'), verify: false, resumeSteps: 0, onMismatch: 'report' }).digest_ok, true);
 });
 
 test('the frame parser gives the same frames and data however the stream is cut', () => {

@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
-import { EXIT_CODES, EXIT_CODES_HELP } from '../src/cli/help.js';
-import { exitCodeFor } from '../src/cli/main.js';
-import { spinnerAllowed, type Output } from '../src/cli/output.js';
-import { runCommand, sparkline } from '../src/cli/run.js';
-import { listWorkloads } from '../src/workload/index.js';
-import { ROOT } from './helpers.js';
-import { startTracker, TRACKER_BIN, tracker } from './spawn.js';
+import { EXIT_CODES, EXIT_CODES_HELP } from '../../src/cli/help.js';
+import { exitCodeFor } from '../../src/cli/main.js';
+import { spinnerAllowed, type Output } from '../../src/cli/output.js';
+import { runCommand, sparkline } from '../../src/cli/run.js';
+import { listWorkloads } from '../../src/workload/index.js';
+import { ROOT } from '../helpers/root.js';
+import { startTracker, TRACKER_BIN, tracker } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -198,35 +198,4 @@ test('a Lackey trace is recognised by its content whatever its name; garbage or 
   assert.equal(runs[2].stderr, `tracker: ${mixed}:101: not a Lackey trace record: 'hello from the program' (expected I, L, S or M lines from valgrind --tool=lackey --trace-mem=yes)\n`);
   assert.equal(runs[3].status, 2);
   assert.equal(runs[3].stderr, `tracker: ${banner}: not a Lackey trace: no trace record (I, L, S or M lines from valgrind --tool=lackey --trace-mem=yes)\n`);
-});
-
-// ---- layering ------------------------------------------------------------------------------------
-
-test('no import cycle in src (value imports), no `process` below src/cli (src/bench is its own entry point)', () => {
-  const src = join(ROOT, 'src');
-  const files = readdirSync(src, { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
-  const graph = new Map<string, string[]>();
-  const uses: string[] = [];
-  for (const f of files) {
-    const text = readFileSync(join(src, f), 'utf8');
-    const deps = [...text.matchAll(/^(import|export)\s(?!type\b)[^;]*?from\s+'(\.[^']+)'/gms)].map((m) => join(dirname(f), m[2].replace(/\.js$/, '.ts')));
-    graph.set(f, deps);
-    if (!f.startsWith('cli/') && !f.startsWith('bench/') && /(^|[^./\w])process\.\w/m.test(text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, ''))) uses.push(f);
-  }
-  const state = new Map<string, number>();
-  const cycles: string[] = [];
-  const visit = (n: string, stack: string[]) => {
-    state.set(n, 1);
-    stack.push(n);
-    for (const d of graph.get(n) ?? []) {
-      if (state.get(d) === 1) cycles.push([...stack.slice(stack.indexOf(d)), d].join(' -> '));
-      else if (state.get(d) === undefined) visit(d, stack);
-    }
-    stack.pop();
-    state.set(n, 2);
-  };
-  for (const f of files) if (state.get(f) === undefined) visit(f, []);
-  assert.deepEqual(cycles, []);
-  assert.deepEqual(uses, []);
-  assert.ok(graph.get('cli/checkpoint.ts')!.includes('cli/options.ts'), 'the scan sees imports');
 });

@@ -8,15 +8,15 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/migrate/iterative.js';
-import { Kernel } from '../src/mm/kernel.js';
-import { planRow, runPlan } from '../src/migrate/plan.js';
-import { createWorkload } from '../src/workload/index.js';
-import { runMeasured } from '../src/migrate/run.js';
+import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterativeDumpOptions } from '../../src/migrate/iterative.js';
+import { dumper } from '../helpers/dump.js';
+import { Kernel } from '../../src/mm/kernel.js';
+import { planRow, runPlan } from '../../src/migrate/plan.js';
+import { createWorkload } from '../../src/workload/index.js';
+import { runMeasured } from '../../src/migrate/run.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-time-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-let n = 0;
 
 const PAGE = 4096;
 const MIB = 1024 * 1024;
@@ -41,18 +41,8 @@ function within(actual: number, expected: number, tolerance: number, what: strin
   assert.ok(err <= tolerance, `${what}: ${actual} vs ${expected.toFixed(1)} (${(err * 100).toFixed(2)}% off, over ${tolerance * 100}%)`);
 }
 
-function dump(extra: Partial<IterativeDumpOptions>): DumpReport {
-  return iterativeDump({
-    ...DEFAULT_DUMP_OPTIONS,
-    imagesDir: join(tmp, `d${n++}`),
-    workload: 'uniform',
-    seed: 1,
-    kernel: '6.1',
-    force: false,
-    memoryBytes: 256 * MIB,
-    ...extra,
-  });
-}
+const dumpAt = dumper(tmp, { workload: 'uniform', memoryBytes: 256 * MIB, interval: DEFAULT_DUMP_OPTIONS.interval, policy: DEFAULT_DUMP_OPTIONS.policy, iterations: DEFAULT_DUMP_OPTIONS.iterations });
+const dump = (extra: Partial<IterativeDumpOptions>): DumpReport => dumpAt(extra).report;
 
 test('a uniform writer dirties N(1 - e^(-Wt/N)) pages in t virtual seconds', () => {
   for (const t of [0.004, 0.016, 0.064]) {

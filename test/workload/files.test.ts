@@ -7,12 +7,12 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { InputError } from '../src/errors.js';
-import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, memoryDigest } from '../src/workload/index.js';
-import { runMeasured } from '../src/migrate/run.js';
-import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LACKEY_MODIFY, LACKEY_STORE, LackeyReader } from '../src/workload/lackey-reader.js';
-import { parsePages } from '../src/workload/params.js';
+import { InputError } from '../../src/errors.js';
+import { Kernel } from '../../src/mm/kernel.js';
+import { createWorkload, memoryDigest } from '../../src/workload/index.js';
+import { runMeasured } from '../../src/migrate/run.js';
+import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LACKEY_MODIFY, LACKEY_STORE, LackeyReader } from '../../src/workload/lackey-reader.js';
+import { parsePages } from '../../src/workload/params.js';
 
 const TRACE = 'fixtures/traces/hotcold.lackey.gz';
 const TRACE_RECORDS = 371_021;

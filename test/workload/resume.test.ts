@@ -1,49 +1,38 @@
 /**
- * Checkpoint/restore of a workload process: state saved mid-run (and passed through JSON, as an
- * image would carry it), memory and VMAs copied into a task of a fresh kernel as a restorer does,
- * then both processes run on and must hold the same memory.
+ * Checkpoint/restore of a workload process: dumped mid-run (memory, VMAs and its saved state in
+ * core.img) and restored into a fresh kernel by the restorer, then both processes run on and must
+ * hold the same memory.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { Task } from '../src/mm/kernel.js';
-import { Kernel } from '../src/mm/kernel.js';
-import { madvise } from '../src/mm/madvise.js';
-import { mmap, PROT_EXEC, PROT_READ, PROT_WRITE } from '../src/mm/mmap.js';
-import { mprotect } from '../src/mm/mprotect.js';
-import { PAGE_SIZE } from '../src/mm/pgtable-types.js';
-import { VM_EXEC, VM_HUGEPAGE, VM_READ, VM_WRITE } from '../src/mm/vma.js';
-import { accessPage, createWorkload, memoryDigest, resumeWorkload, type WorkloadState } from '../src/workload/index.js';
+import type { Task } from '../../src/mm/kernel.js';
+import { Kernel } from '../../src/mm/kernel.js';
+import { dumpIteration } from '../../src/criu/mem-dump.js';
+import { restoreImages } from '../../src/criu/restore.js';
+import { kerndat } from '../../src/proc/kerndat.js';
+import { createWorkload, memoryDigest, resumeWorkload, type WorkloadProcess, type WorkloadState } from '../../src/workload/index.js';
 
-/** A restorer in miniature: same VMAs at the same addresses, every non-zero page written back. */
-function restoreInto(kernel: Kernel, src: Task): Task {
-  const dst = kernel.spawn(src.comm);
-  const mm = dst.mm;
-  for (const v of src.mm.vmas) {
-    assert.equal(v.kind, 'anon', 'these workloads map only private anonymous memory');
-    assert.ok(mmap(mm, { start: v.start, pages: v.pages, prot: PROT_READ | PROT_WRITE, kind: 'anon', fixed: true }) >= 0);
-    if ((v.flags & VM_HUGEPAGE) !== 0) madvise(mm, v.start, v.pages, 'hugepage');
-    for (let vpn = v.start; vpn < v.end; vpn++) {
-      const data = accessPage(src.mm, v, vpn);
-      if (data.every((b) => b === 0)) continue;
-      for (let i = 0; i < PAGE_SIZE; i++) assert.equal(mm.write8(vpn * PAGE_SIZE + i, data[i]), 0);
-    }
-    const prot = ((v.flags & VM_READ) !== 0 ? PROT_READ : 0) | ((v.flags & VM_WRITE) !== 0 ? PROT_WRITE : 0) | ((v.flags & VM_EXEC) !== 0 ? PROT_EXEC : 0);
-    mprotect(mm, v.start, v.pages, prot);
-  }
-  return dst;
+const tmp = mkdtempSync(join(tmpdir(), 'tracker-resume-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+
+/** Checkpoint `proc` with the real dumper (one full dump) and restore it with the real restorer. */
+function checkpointRestore(proc: WorkloadProcess): { kernel: Kernel; task: Task; state: WorkloadState } {
+  const kd = kerndat(proc.kernel);
+  const { dir } = dumpIteration(proc, { imagesRoot: tmp, dirName: String(n++), iteration: 1, type: 'dump', trackMem: false, hasParent: false, format: kd.pagemapFormat, softDirty: kd.softDirty, kernelName: '6.1' });
+  const r = restoreImages(dir);
+  return { kernel: r.kernel, task: r.task, state: r.core.state };
 }
 
 function checkResume(spec: string, overrides: Record<string, unknown>, k: number, n: number, expectChange = true): void {
   const a = createWorkload(new Kernel(), spec, 11, overrides);
   a.run(k);
-  const state = JSON.parse(JSON.stringify(a.saveState())) as WorkloadState;
+  const { kernel, task, state } = checkpointRestore(a);
   assert.equal(state.steps, a.steps);
-  const kernel = new Kernel();
-  const task = restoreInto(kernel, a.task);
   assert.equal(memoryDigest(task.mm), memoryDigest(a.task.mm), 'the copy holds the same memory');
   const atCheckpoint = memoryDigest(a.task.mm);
   const b = resumeWorkload(kernel, task, state);
@@ -81,8 +70,8 @@ test('a resumed process diverges if its state is not the one saved with its memo
   a.run(5_000);
   const early = a.saveState();
   a.run(5_000);
-  const kernel = new Kernel();
-  const b = resumeWorkload(kernel, restoreInto(kernel, a.task), early);
+  const { kernel, task } = checkpointRestore(a);
+  const b = resumeWorkload(kernel, task, early);
   a.run(5_000);
   b.run(5_000);
   assert.notEqual(memoryDigest(b.task.mm), memoryDigest(a.task.mm));

@@ -3,9 +3,7 @@
  * prints and the exit code it would end with. For tests where the process itself is not what is
  * tested: no node start-up per case.
  */
-import { CommanderError } from 'commander';
-import { buildProgram } from '../src/cli/main.js';
-import { TrackerError } from '../src/errors.js';
+import { buildProgram, exitCodeFor } from '../../src/cli/main.js';
 
 export interface CliResult {
   status: number;
@@ -15,7 +13,7 @@ export interface CliResult {
 
 export function trackerInProcess(...args: string[]): CliResult {
   // Dumps run in a worker thread behind an async action: start them with test/spawn.ts.
-  if (args[0] === 'dump' || args[0] === 'pre-dump') throw new Error(`trackerInProcess: '${args[0]}' is asynchronous; use tracker() from test/spawn.ts`);
+  if (args[0] === 'dump' || args[0] === 'pre-dump') throw new Error(`trackerInProcess: '${args[0]}' is asynchronous; use tracker() from test/helpers/spawn.ts`);
   let stdout = '';
   let stderr = '';
   const out = process.stdout.write;
@@ -26,12 +24,8 @@ export function trackerInProcess(...args: string[]): CliResult {
   try {
     buildProgram().parse(['node', 'tracker', ...args]);
   } catch (e) {
-    // The same mapping as src/cli/main.ts: commander's own errors are usage errors (2).
-    if (e instanceof CommanderError) status = e.exitCode === 0 ? 0 : 2;
-    else if (e instanceof TrackerError) {
-      stderr += `tracker: ${e.message}\n`;
-      status = e.exitCode;
-    } else throw e;
+    // The one mapping of src/cli/main.ts (its one line goes to the captured stderr).
+    status = exitCodeFor(e);
   } finally {
     process.stdout.write = out;
     process.stderr.write = err;

@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
-import type { IterativeDumpOptions } from '../src/migrate/iterative.js';
-import type { CompareResult } from '../src/criu/compare.js';
-import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../src/criu/show.js';
-import type { ChainStats } from '../src/criu/stats.js';
-import { quickDump, scratchDir } from './dump-helpers.js';
-import { trackerInProcess } from './cli-in-process.js';
-import { tracker as spawnTracker } from './spawn.js';
+import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../../src/criu/image.js';
+import type { CompareResult } from '../../src/criu/compare.js';
+import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../../src/criu/show.js';
+import type { ChainStats } from '../../src/criu/stats.js';
+import { dumper, scratchDir } from '../helpers/dump.js';
+import { trackerInProcess } from '../helpers/cli.js';
+import { tracker as spawnTracker } from '../helpers/spawn.js';
 
 const tmp = scratchDir('tracker-inspect-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -24,9 +23,7 @@ const SMALL = join(tmp, 'small.json');
 writeFileSync(SMALL, JSON.stringify({ model: 'hot-cold', params: { heap: '8M', hotSet: '512K' } }));
 const HEAP_PAGES = 2048;
 
-function dump(name: string, extra: Partial<IterativeDumpOptions> = {}) {
-  return quickDump(tmp, name, { workload: SMALL, interval: 5000, memoryBytes: 64 << 20, ...extra });
-}
+const dump = dumper(tmp, { workload: SMALL, interval: 5000, memoryBytes: 64 << 20 });
 
 const tracker = trackerInProcess;
 

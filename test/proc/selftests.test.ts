@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { madvise } from '../src/mm/madvise.js';
-import { mmap, munmap, PROT_READ } from '../src/mm/mmap.js';
-import { mprotect } from '../src/mm/mprotect.js';
-import { ShmemFile } from '../src/mm/shmem.js';
-import { clearRefsWrite } from '../src/proc/clear-refs.js';
-import { smaps } from '../src/proc/smaps.js';
-import { map, newTask, pagemap, read, RW, softDirty, write } from './mm-helpers.js';
+import { madvise } from '../../src/mm/madvise.js';
+import { mmap, munmap, PROT_READ } from '../../src/mm/mmap.js';
+import { mprotect } from '../../src/mm/mprotect.js';
+import { ShmemFile } from '../../src/mm/shmem.js';
+import { clearRefsWrite } from '../../src/proc/clear-refs.js';
+import { smaps } from '../../src/proc/smaps.js';
+import { map, newTask, pagemap, read, RW, softDirty, write } from '../helpers/mm.js';
 
 test('test_simple: a page written after clear_refs 4 is soft-dirty, and clean again after the next clear', () => {
   const { task } = newTask();

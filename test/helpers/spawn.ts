@@ -1,13 +1,17 @@
 /** The one way tests start the tracker command: `node bin/tracker.js ARGS`, sync or as a child. */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams, type SpawnSyncReturns } from 'node:child_process';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT } from './root.js';
 
 export const TRACKER_BIN = join(ROOT, 'bin', 'tracker.js');
 
 export interface SpawnOptions {
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** startTracker: SIGKILL the child after this long (default 60 s, as tracker()). */
+  timeoutMs?: number;
+  /** startTracker: called with all of stderr so far whenever more arrives. */
+  onStderr?: (stderr: string, child: ChildProcessWithoutNullStreams) => void;
 }
 
 function environment(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -27,14 +31,23 @@ export interface Finished {
   stderr: string;
 }
 
-/** Start tracker; `done` resolves with its exit status and output. */
+/** Start tracker; `done` resolves with its exit status and output (killed after o.timeoutMs). */
 export function startTracker(args: string[], o: SpawnOptions = {}): { child: ChildProcessWithoutNullStreams; done: Promise<Finished> } {
   const child = spawn(process.execPath, [TRACKER_BIN, ...args], { env: environment(o.env), cwd: o.cwd });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const done = new Promise<Finished>((resolve) => child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr })));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+    o.onStderr?.(stderr, child);
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+  const done = new Promise<Finished>((resolve) =>
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    }),
+  );
   return { child, done };
 }
 

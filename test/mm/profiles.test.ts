@@ -1,12 +1,12 @@
 /** Kernel profiles: what the 2013 patch gets wrong, and a kernel without CONFIG_MEM_SOFT_DIRTY. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { madvise } from '../src/mm/madvise.js';
-import { munmap } from '../src/mm/mmap.js';
-import { clearRefsWrite } from '../src/proc/clear-refs.js';
-import { Procfs, ProcfsError } from '../src/proc/procfs.js';
-import { smaps } from '../src/proc/smaps.js';
-import { map, newTask, pagemap, read, softDirty, write } from './mm-helpers.js';
+import { madvise } from '../../src/mm/madvise.js';
+import { munmap } from '../../src/mm/mmap.js';
+import { clearRefsWrite } from '../../src/proc/clear-refs.js';
+import { Procfs, ProcfsError } from '../../src/proc/procfs.js';
+import { smaps } from '../../src/proc/smaps.js';
+import { map, newTask, pagemap, read, softDirty, write } from '../helpers/mm.js';
 
 test('seed: a page written after a clear and then swapped out reports clean (6.1 keeps it dirty)', () => {
   for (const [profile, expected] of [

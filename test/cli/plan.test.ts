@@ -3,22 +3,20 @@
  * that a plan row is what `tracker dump --iterative` prints for the same options.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { parseBandwidth, parseDuration, parseSeconds } from '../src/cli/units.js';
-import { ROOT } from './helpers.js';
+import { parseBandwidth, parseDuration, parseSeconds } from '../../src/cli/units.js';
+import { ROOT } from '../helpers/root.js';
+import { startTracker, tracker as spawnTracker } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-plan-cli-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const MODEL = join(tmp, 'small.json');
 writeFileSync(MODEL, JSON.stringify({ model: 'hot-cold', params: { heap: '8M', hotSet: '1M' } }));
 
-function tracker(...args: string[]) {
-  return spawnSync(process.execPath, [join(ROOT, 'bin', 'tracker.js'), ...args], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp } });
-}
+const tracker = (...args: string[]) => spawnTracker(args, { env: { TMPDIR: tmp } });
 
 test('durations take units or steps; bandwidths take bytes (binary) or bits (decimal)', () => {
   const d = parseDuration('--interval');
@@ -102,7 +100,7 @@ test('op scripts take --rate: the same script at twice the rate takes half the v
 
 test('an interrupted plan exits 130 and leaves no temporary images behind', async () => {
   const dir = mkdtempSync(join(tmp, 'int-'));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'plan', '--bandwidth', '10Mbit', '--policy', 'phaul', '--jobs', '1'], { env: { ...process.env, TMPDIR: dir }, stdio: 'ignore' });
+  const { child } = startTracker(['plan', '--bandwidth', '10Mbit', '--policy', 'phaul', '--jobs', '1'], { env: { TMPDIR: dir } });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   // Wait until a combination is writing its images.
   for (let i = 0; i < 200 && !readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));

@@ -1,7 +1,7 @@
-import { Kernel, type KernelOptions, type Task } from '../src/mm/kernel.js';
-import { mmap, PROT_READ, PROT_WRITE, type MmapRequest } from '../src/mm/mmap.js';
-import { PAGE_SIZE } from '../src/mm/pgtable-types.js';
-import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../src/proc/pagemap.js';
+import { Kernel, type KernelOptions, type Task } from '../../src/mm/kernel.js';
+import { mmap, PROT_READ, PROT_WRITE, type MmapRequest } from '../../src/mm/mmap.js';
+import { PAGE_SIZE } from '../../src/mm/pgtable-types.js';
+import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap } from '../../src/proc/pagemap.js';
 
 export const RW = PROT_READ | PROT_WRITE;
 

@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { madvise } from '../src/mm/madvise.js';
-import { munmap, PROT_READ } from '../src/mm/mmap.js';
-import { mprotect } from '../src/mm/mprotect.js';
-import { clearRefsWrite } from '../src/proc/clear-refs.js';
-import { map, newTask, pagemap, read, RW, write } from './mm-helpers.js';
+import { madvise } from '../../src/mm/madvise.js';
+import { munmap, PROT_READ } from '../../src/mm/mmap.js';
+import { mprotect } from '../../src/mm/mprotect.js';
+import { clearRefsWrite } from '../../src/proc/clear-refs.js';
+import { map, newTask, pagemap, read, RW, write } from '../helpers/mm.js';
 
 const N = 24;
 type Op =

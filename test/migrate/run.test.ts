@@ -3,9 +3,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, DEFAULT_RATES, kerndat } from '../src/workload/index.js';
-import { runMeasured } from '../src/migrate/run.js';
+import { Kernel } from '../../src/mm/kernel.js';
+import { createWorkload, DEFAULT_RATES, kerndat } from '../../src/workload/index.js';
+import { runMeasured } from '../../src/migrate/run.js';
 
 const SMALL = { heap: '2M', hotSet: 64, coldWriteFraction: 0 };
 
