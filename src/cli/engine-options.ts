@@ -6,11 +6,10 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError } from '../errors.js';
 import type { IterativeDumpOptions } from '../migrate/iterative.js';
+import { OPTIONS, type OptionSpec } from '../migrate/options.js';
 import { KUBEVIRT_DEFAULTS } from '../migrate/policy-kubevirt.js';
 import type { PolicyName } from '../migrate/policy.js';
-import { QEMU_DEFAULTS } from '../migrate/qemu.js';
-import { CRIU_FIXED_COSTS } from '../migrate/timing.js';
-import { intArg } from './options.js';
+import { intArg, optionFrom } from './options.js';
 import { parseBandwidth, parseBytes, parseSeconds } from './units.js';
 
 export interface EngineFlags {
@@ -52,31 +51,31 @@ function percent(what: string): (v: string) => number {
 }
 
 export function addEngineOptions(cmd: Command): Command {
-  const mib = (b: number) => `${b / 1024 ** 2}MiB/s`;
-  const k = KUBEVIRT_DEFAULTS;
+  const O = OPTIONS;
+  const rate = (o: OptionSpec<number | undefined>, p: (v: string) => number) => optionFrom(o).argParser(p);
   return cmd
-    .addOption(new Option('--max-bandwidth <rate>', `qemu, kubevirt: QEMU's max-bandwidth, the cap per 100 ms window ('unlimited' as libvirt sets it; default: qemu ${mib(QEMU_DEFAULTS.maxBandwidth)}, QEMU's own; kubevirt unlimited, libvirt's)`).argParser(rateOrUnlimited('--max-bandwidth')))
-    .addOption(new Option('--avail-switchover-bandwidth <rate>', "qemu, kubevirt: the bandwidth QEMU assumes at the switchover instead of the one it measures (QEMU 8.2)").argParser(parseBandwidth('--avail-switchover-bandwidth')))
-    .addOption(new Option('--dirty-limit <rate>', "qemu, kubevirt: QEMU 8.1's dirty-limit: once the throttle would trigger, each vCPU dirties at most RATE (QEMU's default vcpu-dirty-limit is 1MB/s)").argParser(parseBandwidth('--dirty-limit')))
-    .option('--vcpus <n>', "vCPUs for --dirty-limit (default: the workload's vcpus parameter, else 1)", intArg('--vcpus', 1))
-    .option('--no-periodic-sync', "with --auto-converge: without QEMU 9.2's bitmap sync every 5 s (QEMU before 9.2)")
-    .addOption(new Option('--predump-cost <time>', `phaul, go-phaul, fixed: seconds frozen per pre-dump besides memory (default ${+(CRIU_FIXED_COSTS.preDump * 1e3).toFixed(3)}ms: freezing_time of a real dump + 10 ms assumed for parasite and /proc)`).argParser(parseSeconds('--predump-cost')))
-    .addOption(new Option('--switchover-cost <time>', `seconds the final dump stays frozen besides memory (default: CRIU ${+(CRIU_FIXED_COSTS.switchover * 1e3).toFixed(3)}ms, a real dump's frozen_time less its memdump_time; qemu, kubevirt 0)`).argParser(parseSeconds('--switchover-cost')))
-    .addOption(new Option('--completion-timeout-per-gib <time>', 'kubevirt: completionTimeoutPerGiB; past it: post-copy, pause or abort').default(k.completionTimeoutPerGiB, '150s').argParser(parseSeconds('--completion-timeout-per-gib')))
-    .addOption(new Option('--progress-timeout <time>', 'kubevirt: abort when the remaining data has not fallen for this long (legacy progressTimeout)').default(k.progressTimeout, '150s').argParser(parseSeconds('--progress-timeout')))
-    .option('--allow-post-copy', 'kubevirt: switch to post-copy at the completion timeout (and, with --allow-workload-disruption, at a stall)', false)
-    .option('--allow-workload-disruption', 'kubevirt: pause the VM at the completion timeout instead of aborting', false)
-    .addOption(new Option('--max-downtime <time>', 'kubevirt: maxDowntimeMs, the ceiling of VEP 291 and VEP 248').default(k.maxDowntimeMs / 1e3, '1050ms').argParser(parseSeconds('--max-downtime')))
-    .option('--downtime-tuning', 'kubevirt: VEP 291, raise max_downtime step by step after --tuning-start-after iterations', false)
-    .addOption(new Option('--tuning-initial <time>', 'VEP 291 initialMs').default(k.downtimeTuning.initialMs / 1e3, '150ms').argParser(parseSeconds('--tuning-initial')))
-    .option('--tuning-steps <n>', 'VEP 291 steps: levels from --tuning-initial to --max-downtime', intArg('--tuning-steps', 1), k.downtimeTuning.steps)
-    .option('--tuning-start-after <n>', 'VEP 291 startAfterIteration', intArg('--tuning-start-after', 1), k.downtimeTuning.startAfterIteration)
-    .addOption(new Option('--tuning-cooldown <time>', 'VEP 291 cooldownSeconds').default(k.downtimeTuning.cooldownSeconds, '10s').argParser(parseSeconds('--tuning-cooldown')))
-    .option('--stall-detection', 'kubevirt: VEP 248, switch over at a local minimum once the remaining data stalls', false)
-    .addOption(new Option('--stall-margin <percent>', 'VEP 248 stallMargin').default(k.stallDetection.stallMargin, '4').argParser(percent('--stall-margin')))
-    .addOption(new Option('--stall-progress-timeout <time>', 'VEP 248 stallProgressTimeout').default(k.stallDetection.stallProgressTimeout, '40s').argParser(parseSeconds('--stall-progress-timeout')))
-    .addOption(new Option('--switchover-timeout <time>', 'VEP 248 switchoverTimeout: abort when the switchover it asked for has not come').default(k.stallDetection.switchoverTimeout, '60s').argParser(parseSeconds('--switchover-timeout')))
-    .addOption(new Option('--vm-memory <size>', "kubevirt: the VM's size for --completion-timeout-per-gib (default: the workload's resident memory)").argParser(parseBytes('--vm-memory')));
+    .addOption(rate(O.maxBandwidth, rateOrUnlimited('--max-bandwidth')))
+    .addOption(rate(O.availSwitchoverBandwidth, parseBandwidth('--avail-switchover-bandwidth')))
+    .addOption(rate(O.dirtyLimit, parseBandwidth('--dirty-limit')))
+    .addOption(optionFrom(O.vcpus).argParser(intArg('--vcpus', 1)))
+    .addOption(new Option(O.periodicSync.flag, O.periodicSync.help))
+    .addOption(optionFrom(O.predumpCost).argParser(parseSeconds('--predump-cost')))
+    .addOption(optionFrom(O.switchoverCost).argParser(parseSeconds('--switchover-cost')))
+    .addOption(optionFrom(O.completionTimeoutPerGiB).argParser(parseSeconds('--completion-timeout-per-gib')))
+    .addOption(optionFrom(O.progressTimeout).argParser(parseSeconds('--progress-timeout')))
+    .addOption(optionFrom(O.allowPostCopy))
+    .addOption(optionFrom(O.allowWorkloadDisruption))
+    .addOption(optionFrom(O.maxDowntime).argParser(parseSeconds('--max-downtime')))
+    .addOption(optionFrom(O.downtimeTuning))
+    .addOption(optionFrom(O.tuningInitial).argParser(parseSeconds('--tuning-initial')))
+    .addOption(optionFrom(O.tuningSteps).argParser(intArg('--tuning-steps', 1)))
+    .addOption(optionFrom(O.tuningStartAfter).argParser(intArg('--tuning-start-after', 1)))
+    .addOption(optionFrom(O.tuningCooldown).argParser(parseSeconds('--tuning-cooldown')))
+    .addOption(optionFrom(O.stallDetection))
+    .addOption(optionFrom(O.stallMargin).argParser(percent('--stall-margin')))
+    .addOption(optionFrom(O.stallProgressTimeout).argParser(parseSeconds('--stall-progress-timeout')))
+    .addOption(optionFrom(O.switchoverTimeout).argParser(parseSeconds('--switchover-timeout')))
+    .addOption(optionFrom(O.vmMemory).argParser(parseBytes('--vm-memory')));
 }
 
 const KUBEVIRT_ONLY = ['allowPostCopy', 'allowWorkloadDisruption', 'downtimeTuning', 'stallDetection'] as const;

@@ -71,18 +71,22 @@ export interface IterationSeconds {
   running_s: number;
 }
 
+/** Seconds `pages` pages take at `bytesPerS`: every bytes / bandwidth of the time model is this. */
+export function transferSeconds(pages: number, bytesPerS: number): number {
+  return (pages * PAGE_SIZE) / bytesPerS;
+}
+
 export function pagemapSeconds(pages: number): number {
   return (pages * PAGEMAP_NS_PER_PAGE) / 1e9;
 }
 
 export function iterationSeconds(w: IterationWork): IterationSeconds {
-  const bytes = w.pagesWritten * PAGE_SIZE;
   const pagemap = pagemapSeconds(w.pagemapPages);
-  const memwrite = bytes / w.bandwidth;
-  const copy = bytes / SPLICE_BYTES_PER_S;
+  const memwrite = transferSeconds(w.pagesWritten, w.bandwidth);
+  const copy = transferSeconds(w.pagesWritten, SPLICE_BYTES_PER_S);
   const frozenCopy = w.final || w.preDumpMode === 'splice';
   const splice = frozenCopy ? copy : 0;
-  const shmem = ((w.shmemPagesWritten ?? 0) * PAGE_SIZE) / w.bandwidth;
+  const shmem = transferSeconds(w.shmemPagesWritten ?? 0, w.bandwidth);
   const costs = w.costs ?? NO_FIXED_COSTS;
   const fixed = w.final ? costs.switchover : costs.preDump;
   return {
