@@ -303,7 +303,10 @@ export function runQemu(ram: GuestRam, o: QemuOptions): QemuResult {
         reason = `reached --max-iters ${o.maxIters}: did not converge; switched over anyway with ${finalPages} pages (${ms(downtime)} > ${ms(limit)})`;
       } else {
         outcome = paused ? 'paused' : 'converged';
-        reason = `${finalPages} pages pending fit threshold_size ${fmtBytes(threshold)} (bandwidth ${fmtBytes(o.availSwitchoverBandwidth || lastBandwidth)}/s x ${ms(limit)})${paused ? ' after the VM was paused' : ''}`;
+        reason =
+          threshold === 0
+            ? `the bitmap emptied before the first 100 ms window ended (threshold_size still 0): QEMU completes on nothing pending, then sends the ${finalPages} pages dirtied since`
+            : `${finalPages} pages pending fit threshold_size ${fmtBytes(threshold)} (bandwidth ${fmtBytes(o.availSwitchoverBandwidth || lastBandwidth)}/s x ${ms(limit)})${paused ? ' after the VM was paused' : ''}`;
       }
       break;
     }
