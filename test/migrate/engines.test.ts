@@ -131,7 +131,7 @@ test('auto-converge (QEMU 9.2): a pass longer than 5 s is cut by the periodic sy
   assert.equal(off.passes.filter((p) => p.cause === 'periodic 5 s sync').length, 0);
 });
 
-test('dirty-limit: once triggered, the guest dirties at most vcpus x vcpu-dirty-limit', () => {
+test('dirty-limit: once triggered, it throttles the guest towards vcpus x vcpu-dirty-limit and converges where plain QEMU does not', () => {
   // 8 vCPUs at 1 MB/s each: 8 MB/s = ~1953 pages/s against a guest that dirties 50000 pages/s.
   const g = new SyntheticGuest(40000, 50000, 20000, 100000);
   const r = runQemu(g, qemu({ dirtyLimit: 1e6, vcpus: 8, maxIters: 60 }));
@@ -216,3 +216,39 @@ function kv(o: Partial<KubevirtOptions>): KubevirtOptions {
 function view(t: number, iteration: number): MonitorView {
   return { elapsed: t, iteration, remainingBytes: 1e9, bandwidth: 1e8, processedBytes: 0, downtimeLimit: 0.3 };
 }
+
+test('plan: the answer per bandwidth, its margin, the break-even, and min-median-max over seeds', async () => {
+  const { bandwidthAnswers, seedRow } = await import('../../src/migrate/plan.js');
+  type Row = Parameters<typeof seedRow>[0][number];
+  const row = (policy: Row['policy'], bandwidth: number, downtime: number, total: number): Row => ({
+    policy,
+    bandwidth,
+    iterations: 3,
+    converged: downtime <= 0.3,
+    bytes_sent: 1000,
+    downtime_s: downtime,
+    total_time_s: total,
+    meets_limit: downtime <= 0.3,
+    plateau_iteration: null,
+    stop_reason: '',
+    margin_s: 0.3 - downtime,
+    outcome: downtime <= 0.3 ? 'converged' : 'not converged',
+  });
+  const seeds = seedRow([row('qemu', 1e8, 0.2, 5), row('qemu', 1e8, 0.35, 6), row('qemu', 1e8, 0.25, 4)]);
+  assert.deepEqual(seeds.spread?.downtime_s, [0.2, 0.25, 0.35]);
+  assert.equal(seeds.downtime_s, 0.25);
+  assert.equal(seeds.total_time_s, 5);
+  assert.equal(seeds.meets_limit, false, 'one seed over the limit: the row does not meet it');
+  const rows = [row('phaul', 1e7, 1.2, 30), row('qemu', 1e7, 0.9, 40), row('phaul', 1e8, 0.25, 3), row('qemu', 1e8, 0.1, 4)];
+  const a = bandwidthAnswers(rows, 0.3, () => 3e6);
+  assert.equal(a[0].converges, false);
+  assert.deepEqual(a[0].closest, { policy: 'qemu', downtime_s: 0.9 });
+  assert.equal(a[0].break_even_downtime_limit_s, 0.9);
+  assert.equal(a[0].break_even_bandwidth, 1e8, 'the lowest planned bandwidth that converges');
+  assert.equal(a[1].converges, true);
+  assert.equal(a[1].policy, 'phaul', 'the fastest that meets the limit');
+  assert.ok(Math.abs(a[1].margin_s! - 0.05) < 1e-12);
+  const alone = bandwidthAnswers([row('qemu', 1e7, 0.9, 40)], 0.3, () => 3e6);
+  assert.equal(alone[0].break_even_bandwidth, 1e7, 'estimated: the final 3e6 bytes in 0.3 s');
+  assert.equal(alone[0].break_even_bandwidth_estimated, true);
+});

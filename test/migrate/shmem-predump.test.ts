@@ -41,7 +41,7 @@ test('16 MiB of MAP_SHARED in one dump at 100 Mbit/s: its pages, its bytes and >
   assert.ok(memory >= 1.34);
   assert.ok(r.downtime_s >= memory + CRIU_FIXED_COSTS.switchover - 1e-9, `downtime ${r.downtime_s}`);
   assert.ok(r.downtime_s < memory + CRIU_FIXED_COSTS.switchover + 0.01);
-  assert.equal(restore({ dir: join(r.images_dir, '1'), resumeSteps: 0, verify: true }).verify.identical, true);
+  assert.equal(restore({ dir: join(r.images_dir, '1'), resumeSteps: 0, verify: false }).digest_ok, true);
 });
 
 test('shared pages are pre-dumped while frozen, and the dump writes only those dirtied since', () => {
