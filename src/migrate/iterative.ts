@@ -413,6 +413,10 @@ function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createW
       format: dt.pagemapFormat,
       zeroPagePfn: dt.zeroPagePfn,
       onStart: (s) => o.onIteration?.(s, 'start'),
+      // A pass can last minutes of virtual time between syncs: look at the signal at every chunk.
+      check: (it) => {
+        if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(it));
+      },
       dump: (it, type) => {
         const fault = (point: string) => o.faultPoint?.(it, point);
         return dumpIteration(proc, {

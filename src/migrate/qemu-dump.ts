@@ -42,6 +42,8 @@ export interface QemuDumpContext {
   dump: (iteration: number, type: 'pre-dump' | 'dump') => IterationResult;
   /** Called with each iteration's stats before it is taken. */
   onStart?: (s: IterationStats) => void;
+  /** Called before every chunk's running time with the iteration under way: throws to stop (cancellation). */
+  check?: (iteration: number) => void;
 }
 
 export interface QemuSync {
@@ -55,6 +57,7 @@ export function qemuDump(c: QemuDumpContext, o: Omit<QemuOptions, 'onPass'>): { 
   const syncs: QemuSync[] = [];
   const ram: GuestRam = {
     run(seconds, throttlePct) {
+      c.check?.(syncs.length + 1);
       if (throttlePct >= 100) {
         c.clock.wait(seconds);
         return;
