@@ -87,6 +87,12 @@ for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const
   }
 }
 
+// VEP 248's stall detection on the same guests (no published figures for this benchmark).
+for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const) {
+  const r = run(g, { policy: 'kubevirt', bandwidth: vepBw, kubevirt: { vmBytes: 8 * GiB, stallDetection: KUBEVIRT_DEFAULTS.stallDetection } });
+  row([`VEP 248 stall detection on the VEP 291 guest; assumed WWS ${name}`, `${r.outcome}, ${r.iterations.length} it. (not measured)`, mib(r.bytes_sent), s(r.total_time_s), ms(r.downtime_s)]);
+}
+
 // 2. VEP 291's 50 GiB example (illustrative in the VEP, not a measurement): ~700 Mbit/s dirty on
 //    ~900 Mbit/s; without tuning never at 300 ms, with tuning near 600 ms.
 const hot50: Guest = { memory: 50 * GiB, wss: 700e6 / 8, writesPerS: (10 * 700e6) / 8 / PAGE, scale: 200 };
