@@ -227,7 +227,7 @@ export function bandwidthAnswers(rows: PlanRow[], limit: number, finalBytes: (r:
         break_even_downtime_limit_s: null,
         break_even_bandwidth: null,
         break_even_bandwidth_estimated: false,
-        summary: `converges with ${best.policy}: downtime ${formatSeconds(best.downtime_s)}${sp !== null ? ` (${formatSeconds(sp[0])}-${formatSeconds(sp[2])} over ${best.spread!.seeds} seeds)` : ''}, ${formatSeconds(best.margin_s)} under the limit, done in ${formatSeconds(best.total_time_s)}`,
+        summary: `converges with ${best.policy}${best.outcome === 'converged' || best.outcome === 'not converged' ? '' : ` (${best.outcome})`}: downtime ${formatSeconds(best.downtime_s)}${sp !== null ? ` (${formatSeconds(sp[0])}-${formatSeconds(sp[2])} over ${best.spread!.seeds} seeds)` : ''}, ${formatSeconds(best.margin_s)} under the limit, done in ${formatSeconds(best.total_time_s)}`,
       };
     }
     const here = rows.filter((r) => r.bandwidth === bw && r.outcome !== 'aborted');
