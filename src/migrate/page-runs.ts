@@ -1,7 +1,9 @@
 /**
- * A set of pages as sorted, disjoint runs in typed arrays (no number per page): QEMU's migration
- * bitmap as tracker keeps it between syncs. A cursor marks how much of the set has been sent; the
- * part after it is what ram_state_pending_estimate() counts.
+ * A set of pages as disjoint runs in typed arrays (no number per page), in the order they are
+ * sent: QEMU's migration bitmap as tracker keeps it between syncs. QEMU's page search goes on from
+ * where it stopped and wraps at the end of RAM (ram_find_and_save_block from last_seen_block /
+ * last_page, find_dirty_block's complete_round), so after a sync the set is kept in address order
+ * starting at that position. What has not been sent is what ram_state_pending_estimate() counts.
  */
 export class PageRuns {
   start: Float64Array;
@@ -69,7 +71,13 @@ export class PageRuns {
     return done;
   }
 
-  /** The unsent pages as runs, in address order. */
+  /** The page after the last one sent: where QEMU's page search goes on from. */
+  get position(): number {
+    if (this.runAt >= this.n) return this.n > 0 ? this.start[this.n - 1] + this.len[this.n - 1] : 0;
+    return this.start[this.runAt] + this.offAt;
+  }
+
+  /** The unsent pages as runs, in the order they will be sent. */
   forEachUnsent(cb: (start: number, len: number) => void): void {
     for (let i = this.runAt; i < this.n; i++) {
       const off = i === this.runAt ? this.offAt : 0;
@@ -77,34 +85,36 @@ export class PageRuns {
     }
   }
 
-  /** The unsent part of this set united with `other` (both in address order): the set after a sync. */
+  /**
+   * The unsent part of this set united with `other` (in address order): the set after a sync,
+   * to be sent from this set's position on, wrapping at the end.
+   */
   unsentUnion(other: PageRuns): PageRuns {
+    const from = this.position;
     const a: [number, number][] = [];
-    this.forEachUnsent((s, l) => a.push([s, l]));
-    const out = new PageRuns(a.length + other.n + 1);
+    this.forEachUnsent((s, l) => a.push([s, s + l]));
+    a.sort((x, y) => x[0] - y[0]);
+    const merged: [number, number][] = [];
     let i = 0;
     let j = 0;
-    let curS = -1;
-    let curE = -1;
     const add = (s: number, e: number) => {
-      if (curE >= s) {
-        if (e > curE) curE = e;
-        return;
-      }
-      if (curE > curS) out.push(curS, curE - curS);
-      curS = s;
-      curE = e;
+      const last = merged[merged.length - 1];
+      if (last !== undefined && last[1] >= s) {
+        if (e > last[1]) last[1] = e;
+      } else merged.push([s, e]);
     };
     while (i < a.length || j < other.n) {
       if (j >= other.n || (i < a.length && a[i][0] <= other.start[j])) {
-        add(a[i][0], a[i][0] + a[i][1]);
+        add(a[i][0], a[i][1]);
         i++;
       } else {
         add(other.start[j], other.start[j] + other.len[j]);
         j++;
       }
     }
-    if (curE > curS) out.push(curS, curE - curS);
+    const out = new PageRuns(merged.length + 2);
+    for (const [s, e] of merged) if (e > from) out.push(Math.max(s, from), e - Math.max(s, from));
+    for (const [s, e] of merged) if (s < from) out.push(s, Math.min(e, from) - s);
     return out;
   }
 }

@@ -32,7 +32,7 @@ function qemu(extra: Partial<QemuOptions> = {}): QemuOptions {
   };
 }
 
-test('page runs: sending in address order and the union of the unsent rest with a sync', () => {
+test('page runs: sending in order; after a sync the set goes on from where sending stopped, wrapping', () => {
   const a = new PageRuns();
   a.push(0, 10);
   a.push(20, 10);
@@ -45,7 +45,13 @@ test('page runs: sending in address order and the union of the unsent rest with 
   b.push(25, 10);
   const u = a.unsentUnion(b);
   assert.equal(u.pages, 2 + 13);
-  assert.deepEqual([u.start[0], u.len[0], u.start[1], u.len[1]], [5, 2, 22, 13]);
+  // Sending stopped at page 22: the pages from 22 on go first, then those below it (QEMU's
+  // page search goes on from last_page and wraps at the end of RAM).
+  assert.deepEqual([u.start[0], u.len[0], u.start[1], u.len[1]], [22, 13, 5, 2]);
+  u.send(14);
+  assert.equal(u.position, 6);
+  const v = u.unsentUnion(b);
+  assert.deepEqual([v.n, v.start[0], v.len[0], v.start[1], v.len[1], v.start[2], v.len[2]], [3, 6, 1, 25, 10, 5, 1]);
 });
 
 test('qemu: switches over mid-pass at the chunk where the estimate first falls under threshold_size', () => {
