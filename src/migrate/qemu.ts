@@ -6,8 +6,10 @@
  *   migration_iteration_run   estimate = pages still set in the bitmap (dirty at the last sync and
  *                             not yet sent); if estimate < threshold_size: bitmap sync (exact);
  *                             if pending == 0 or pending < threshold_size: switchover
- *   ram_save_iterate          a chunk: pages in address order until the window's rate budget
- *                             (max-bandwidth / 10 per 100 ms) is spent or 50 ms (MAX_WAIT) passed
+ *   ram_save_iterate          a chunk: pages until the window's rate budget (max-bandwidth / 10
+ *                             per 100 ms) is spent or 50 ms (MAX_WAIT) passed, in address order from
+ *                             where the last chunk stopped, wrapping at the end (last_seen_block,
+ *                             last_page; find_dirty_block's complete_round), also across syncs
  *   migration_update_counters every BUFFER_DELAY (100 ms): bandwidth = bytes / time of the window;
  *                             threshold_size = (avail-switchover-bandwidth or bandwidth) x limit;
  *                             0 until the first window has ended
