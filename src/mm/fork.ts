@@ -41,9 +41,11 @@ export function forkMm(parent: Mm): Mm {
         parent.pt.lo[pmd] = wp;
         const cp = child.pt.pmdSlot(from, true);
         child.pt.lo[cp] = wp & ~_PAGE_ACCESSED;
-        mem.getPmd(e >>> 12);
+        child.pt.hi[cp] = parent.pt.hi[pmd];
+        const head = (e >>> 12) | (parent.pt.hi[pmd] << 20);
+        mem.getPmd(head);
         // page_try_dup_anon_rmap(): shared now, so no longer exclusive.
-        if (!mem.isZero(e >>> 12)) for (let i = 0; i < 512; i++) mem.flags[(e >>> 12) + i] &= ~PG_anon_exclusive;
+        if (!mem.isZero(head)) for (let i = 0; i < 512; i++) mem.flags[head + i] &= ~PG_anon_exclusive;
         return true;
       },
       pteRange(slot, from, to) {
@@ -61,8 +63,9 @@ export function forkMm(parent: Mm): Mm {
             ce = pe & ~_PAGE_ACCESSED;
             if (!cow) ce &= ~_PAGE_DIRTY;
             if ((e & _PAGE_SPECIAL) === 0) {
-              mem.getPte(e >>> 12);
-              mem.flags[e >>> 12] &= ~PG_anon_exclusive;
+              const pfn = (e >>> 12) | (h << 20);
+              mem.getPte(pfn);
+              mem.flags[pfn] &= ~PG_anon_exclusive;
             }
           } else {
             parent.swap.dup(swp_offset(e, h));

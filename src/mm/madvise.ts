@@ -113,9 +113,11 @@ function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
         if (slot < 0 || (m.pt.lo[slot] & _PAGE_PSE) !== 0) continue;
         const e = m.pt.lo[slot];
         if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
-        if ((mem.flags[e >>> 12] & PG_shmem) === 0) continue;
+        const pfn = (e >>> 12) | (m.pt.hi[slot] << 20);
+        if ((mem.flags[pfn] & PG_shmem) === 0) continue;
         m.pt.lo[slot] = 0;
-        mem.putPte(e >>> 12);
+        m.pt.hi[slot] = 0;
+        mem.putPte(pfn);
       }
       m.flushTlb();
     }
@@ -142,7 +144,7 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
     }
     const pe = mm.pt.lo[pmd];
     if ((pe & _PAGE_PSE) !== 0) {
-      const head = pe >>> 12;
+      const head = (pe >>> 12) | (mm.pt.hi[pmd] << 20);
       if (mem.isZero(head) || mem.pageMapcount(head) !== 1) {
         a = next;
         continue;
@@ -160,7 +162,7 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
       const slot = base + (v - a);
       const e = mm.pt.lo[slot];
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
       if ((mem.flags[pfn] & PG_thp) !== 0) {
         const head = mem.thpHead(pfn);
         if (batch) {
@@ -204,7 +206,7 @@ function folioPteBatch(mm: Mm, slot: number, pfn: number, max: number): number {
   let n = 1;
   while (n < max) {
     const e = mm.pt.lo[slot + n];
-    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0 || e >>> 12 !== pfn + n || pfn + n >= head + 512) break;
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0 || ((e >>> 12) | (mm.pt.hi[slot + n] << 20)) !== pfn + n || pfn + n >= head + 512) break;
     n++;
   }
   return n;
@@ -218,7 +220,7 @@ function folioPteBatch(mm: Mm, slot: number, pfn: number, max: number): number {
 function reclaimHugePmd(mm: Mm, pmd: number): void {
   const mem = mm.mem;
   const e = mm.pt.lo[pmd];
-  const head = e >>> 12;
+  const head = (e >>> 12) | (mm.pt.hi[pmd] << 20);
   if ((mem.flags[head] & PG_lazyfree) !== 0) {
     if ((e & _PAGE_DIRTY) === 0) {
       // Dropped pte by pte after the split: the PMD keeps an empty pte table, so the next fault
@@ -227,6 +229,7 @@ function reclaimHugePmd(mm: Mm, pmd: number): void {
       const base = mm.pt.pteTable(pmd, false);
       for (let i = 0; i < 512; i++) {
         mm.pt.lo[base + i] = 0;
+        mm.pt.hi[base + i] = 0;
         mem.putPte(head + i);
       }
       mm.flushTlb();
@@ -256,6 +259,7 @@ function reclaimPteMappedThp(mm: Mm, vma: Vma, slot: number, head: number): void
     }
     for (let i = 0; i < 512; i++) {
       mm.pt.lo[slot + i] = 0;
+      mm.pt.hi[slot + i] = 0;
       mem.putPte(head + i);
     }
     return;
@@ -270,14 +274,14 @@ function swapOutPte(mm: Mm, slot: number): boolean {
   const mem = mm.mem;
   const swap = mm.swap;
   const e = mm.pt.lo[slot];
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   const pf = mem.flags[pfn];
   let s: number;
   if ((pf & PG_swapcache) !== 0) {
     s = mem.swapSlot[pfn];
     swap.dup(s);
   } else {
-    s = swap.alloc(mem.frame(pfn));
+    s = swap.alloc(mem, pfn);
     if (s < 0) return false;
   }
   mem.flags[pfn] &= ~PG_lazyfree;
@@ -297,10 +301,11 @@ function swapOutPte(mm: Mm, slot: number): boolean {
 function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
   const mem = mm.mem;
   const e = mm.pt.lo[slot];
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   const pf = mem.flags[pfn];
   if ((pf & PG_shmem) !== 0) {
     mm.pt.lo[slot] = 0;
+    mm.pt.hi[slot] = 0;
     mem.putPte(pfn);
     const index = vma.fileIndex(vpn);
     if (vma.file !== null && vma.file.pfn[index] === pfn) vma.file.pageout(index, mem, mm.swap);
@@ -310,6 +315,7 @@ function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
   if ((pf & PG_lazyfree) !== 0) {
     if ((e & _PAGE_DIRTY) === 0) {
       mm.pt.lo[slot] = 0;
+      mm.pt.hi[slot] = 0;
       mem.putPte(pfn);
     } else mem.flags[pfn] &= ~PG_lazyfree;
     return;
@@ -337,7 +343,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
     }
     const pe = mm.pt.lo[pmd];
     if ((pe & _PAGE_PSE) !== 0) {
-      const head = pe >>> 12;
+      const head = (pe >>> 12) | (mm.pt.hi[pmd] << 20);
       if (mem.isZero(head) || mem.refs[head] !== 1) {
         a = next;
         continue;
@@ -369,7 +375,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
         continue;
       }
       if ((e & _PAGE_SPECIAL) !== 0) continue;
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (h << 20);
       const pf = mem.flags[pfn];
       if ((pf & PG_anon) === 0) continue;
       if ((pf & PG_thp) !== 0) {

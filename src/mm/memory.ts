@@ -85,6 +85,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
     mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    mm.pt.hi[slot] = pfn >>> 20;
     return FAULT_OK;
   }
   const file = vma.file!;
@@ -100,6 +101,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
     mm.pt.lo[slot] = (pfn << 12) | prot;
+    mm.pt.hi[slot] = pfn >>> 20;
     return FAULT_OK;
   }
   // do_cow_fault() prepares the anon_vma before ->fault() can raise SIGBUS: a failed private
@@ -112,6 +114,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     // do_shared_fault()
     mem.getPte(page);
     mm.pt.lo[slot] = (page << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    mm.pt.hi[slot] = page >>> 20;
     return FAULT_OK;
   }
   // do_cow_fault(): a private copy of the file page.
@@ -121,6 +124,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
   mem.copyFrame(pfn, page);
   mem.getPte(pfn);
   mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+  mm.pt.hi[slot] = pfn >>> 20;
   mm.counters.cowFaults++;
   return FAULT_OK;
 }
@@ -146,6 +150,7 @@ function doFaultAround(mm: Mm, vma: Vma, vpn: number, prot: number): void {
     if (pfn < 0) continue;
     mm.mem.getPte(pfn);
     lo[s] = (pfn << 12) | prot;
+    hi[s] = pfn >>> 20;
   }
 }
 
@@ -159,7 +164,7 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   if (pfn < 0) {
     pfn = mem.allocFrame(PG_anon);
     if (pfn < 0) return FAULT_OOM;
-    mem.frame(pfn).set(swap.read(s));
+    swap.readInto(s, mem, pfn);
     if (swap.swapMap[s] > 1) {
       // Others still hold this swap entry (fork): keep the page in the swap cache for them.
       swap.cache[s] = pfn;
@@ -179,7 +184,7 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   }
   mem.getPte(pfn);
   mm.pt.lo[slot] = pte;
-  mm.pt.hi[slot] = 0;
+  mm.pt.hi[slot] = pfn >>> 20;
   if (swap.put(s) >= 0) mem.flags[pfn] &= ~PG_swapcache;
   anonVmaPrepare(vma);
   if (write && !handledWrite) return doWpPage(mm, vma, slot);
@@ -195,7 +200,7 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
   const mem = mm.mem;
   const lo = mm.pt.lo;
   const e = lo[slot];
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   if ((e & PTE_SPECIAL) === 0) {
     if ((vma.flags & VMF_SHARED) !== 0) {
       // wp_page_shared()
@@ -227,6 +232,7 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
   if ((e & PTE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
   mem.getPte(copy);
   mm.pt.lo[slot] = (copy << 12) | mm.pageProt(vma) | RW_ACCESSED | mm.dirtyBits;
+  mm.pt.hi[slot] = copy >>> 20;
   if ((e & PTE_SPECIAL) === 0) mem.putPte(pfn);
   mm.counters.cowFaults++;
   return FAULT_OK;
@@ -248,7 +254,7 @@ export function zapPtes(mm: Mm, start: number, end: number): void {
     const h = hi[s];
     if (e === 0 && h === 0) continue;
     if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-      if ((e & _PAGE_SPECIAL) === 0) mem.putPte(e >>> 12);
+      if ((e & _PAGE_SPECIAL) === 0) mem.putPte((e >>> 12) | (h << 20));
     } else freeSwapAndCache(mm, e, h);
     lo[s] = 0;
     hi[s] = 0;

@@ -25,6 +25,8 @@ const TLB_BITS = 14;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const NO_FRAME = new Uint8Array(0);
+/** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
+const TOKEN_SCRATCH = new Uint8Array(4096);
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
 const PRESENT = 0x1; // _PAGE_PRESENT
 const ACCESSED = 0x20; // _PAGE_ACCESSED
@@ -162,9 +164,18 @@ export class Mm {
     const e = lo[slot];
     const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
     if (ne !== e) lo[slot] = ne;
-    const pfn = (e >>> 12) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-    const chunk = this.chunks[pfn >>> 9];
-    const base = (pfn & 511) << 12;
+    const pfn = ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & PSE) !== 0 ? vpn & 511 : 0);
+    let chunk: Uint8Array;
+    let base: number;
+    if (this.mem.tokens !== null) {
+      // Token memory: a write through a new translation gives the frame new contents.
+      if (write) this.mem.touch(pfn);
+      chunk = TOKEN_SCRATCH;
+      base = 0;
+    } else {
+      chunk = this.chunks[pfn >>> 9];
+      base = (pfn & 511) << 12;
+    }
     const i = vpn & TLB_MASK;
     this.tlbFilled = true;
     this.rTag[i] = vpn;
@@ -202,7 +213,7 @@ export class Mm {
     if (slot < 0) return -1;
     const e = this.pt.lo[slot];
     if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return -1;
-    return (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+    return ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
   }
 
   /**
@@ -213,6 +224,7 @@ export class Mm {
     const r = this.store8(vpn, 0, data[0]);
     if (r !== FAULT_OK) return r;
     const pfn = this.framePfn(vpn);
+    if (this.mem.tokens !== null) throw new Error('internal: populatePage() needs content memory');
     this.chunks[pfn >>> 9].set(data, (pfn & 511) << 12);
     return FAULT_OK;
   }
@@ -395,12 +407,12 @@ export class Mm {
         if (pmd >= 0 && lo[pmd] !== 0) {
           const e = lo[pmd];
           if ((e & _PAGE_PSE) !== 0) {
-            if (!this.mem.isZero(e >>> 12)) n += next - vpn;
+            if (!this.mem.isZero((e >>> 12) | (this.pt.hi[pmd] << 20))) n += next - vpn;
           } else {
             const base = (e >>> 12) << 9;
             for (let v = vpn; v < next; v++) {
               const p = lo[base | (v & 511)];
-              if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0 && !this.mem.isZero(p >>> 12)) n++;
+              if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0 && !this.mem.isZero((p >>> 12) | (this.pt.hi[base | (v & 511)] << 20))) n++;
             }
           }
         }

@@ -2,11 +2,13 @@
  * x86-64 page-table entry bits, by their kernel names (arch/x86/include/asm/pgtable_types.h).
  *
  * An entry is 64 bits wide. tracker keeps it as two 32-bit words: `lo` holds bits 0..31 (the flags
- * and the PFN, which is bits 12..31 because emulated physical memory is at most 4 GiB), `hi` bits
- * 32..63 (swap offsets beyond 2^23 pages and the swap type). Hot paths only touch `lo`.
+ * and bits 0..19 of the PFN), `hi` bits 32..63 (PFN bits 20 and up, as x86 keeps the PFN in bits
+ * 12..51; or, in a swap entry, offsets beyond 2^23 pages and the swap type). A present entry's PFN
+ * is (lo >>> 12) | (hi << 20); below 4 GiB of emulated memory `hi` is 0. Hot paths only touch `lo`.
  *
  *   lo:  31 ............. 12 | 11 | 10  9 | 8 | 7 | 6 | 5 | 4 3 | 2 | 1 | 0
- *        PFN (4 KiB frames)  | SD |       | G | PSE| D | A |     | U | RW| P
+ *        PFN bits 0..19      | SD |       | G | PSE| D | A |     | U | RW| P
+ *   hi:  19 .. 0  PFN bits 20..39
  *
  * Swap entries (present clear) reuse the word:
  *   lo:  31 ......... 9 | ... | 3 (PWT) | 1 (RW) | 0
@@ -63,8 +65,11 @@ export function pte_none(lo: number, hi: number): boolean {
   return lo === 0 && hi === 0;
 }
 
-export function pte_pfn(lo: number): number {
-  return lo >>> PAGE_SHIFT;
+/** Bits of the PFN the low word holds; the rest are in the high word's low bits. */
+export const PFN_LO_BITS = 20;
+
+export function pte_pfn(lo: number, hi: number): number {
+  return (lo >>> PAGE_SHIFT) | (hi << PFN_LO_BITS);
 }
 
 export function is_swap_pte(lo: number, hi: number): boolean {

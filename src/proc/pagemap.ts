@@ -82,7 +82,7 @@ export function readPagemap(mm: Mm, start: number, count: number, out: Uint32Arr
         if (holeHi !== 0) for (let v = vpn; v < next; v++, o += 2) out[o + 1] = holeHi;
       } else if ((pe & _PAGE_PSE) !== 0) {
         // pagemap_pmd_range(): one THP, the same flags for each of its pages.
-        const head = pe >>> 12;
+        const head = (pe >>> 12) | (pt.hi[pmd] << 20);
         let hi = PM_PRESENT_HI | vmaSd | (v1 ? PM_PSHIFT_HI : 0);
         if ((pe & _PAGE_SOFT_DIRTY) !== 0) hi |= sdBit;
         if ((pflags[head] & PG_anon) === 0) hi |= PM_FILE_HI;
@@ -166,7 +166,7 @@ function ptePagemap(mm: Mm, first: number, n: number, out: Uint32Array, o: numbe
     const s = first + j;
     const e = lo[s];
     if ((e & (PTE_PRESENT_MASK)) !== 0) {
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (hiw[s] << 20);
       out[o] = pfn;
       let hi = presentWord;
       if ((e & PTE_SOFT_DIRTY) !== 0) hi |= sdBit;

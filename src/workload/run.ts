@@ -111,7 +111,7 @@ export function referencedPages(mm: Mm): number {
     walkPageRange(mm, v.start, v.end, {
       pmdEntry(pmd, from, to) {
         const e = lo[pmd];
-        if ((e & _PAGE_ACCESSED) !== 0 && !mem.isZero(e >>> 12)) n += to - from;
+        if ((e & _PAGE_ACCESSED) !== 0 && !mem.isZero((e >>> 12) | (mm.pt.hi[pmd] << 20))) n += to - from;
         return true;
       },
       pteRange(slot, from, to) {
