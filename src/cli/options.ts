@@ -29,9 +29,9 @@ export function choice<T extends string>(what: string, values: readonly T[]): (v
   };
 }
 
-/** --memory: a size the emulated machine can have (4 MiB to 4 GiB). */
+/** --memory: a size the emulated machine can have (4 MiB to 4 TiB; 4G is the default machine's 4G less 4M). */
 export function memorySize(v: string): number {
   const n = parseBytes('--memory')(v);
-  if (n < 4 * 1024 * 1024 || n > 4 * 1024 ** 3) throw new InvalidArgumentError(`--memory must be between 4M and 4G, got '${v}'`);
-  return Math.min(n, DEFAULT_MEMORY_BYTES);
+  if (n < 4 * 1024 * 1024 || n > 4 * 1024 ** 4 - 8 * 1024 ** 2) throw new InvalidArgumentError(`--memory must be between 4M and 4T, got '${v}'`);
+  return n <= 4 * 1024 ** 3 ? Math.min(n, DEFAULT_MEMORY_BYTES) : n;
 }

@@ -4,13 +4,14 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads, runMeasured, type RunReport } from '../workload/index.js';
+import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads, runMeasured, workloadMemoryNeed, type RunReport } from '../workload/index.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption, memorySize } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatSeconds, parseDuration } from './units.js';
 import type { Duration } from '../workload/clock.js';
-import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 
 interface RunFlags {
   workload: string;
@@ -19,6 +20,8 @@ interface RunFlags {
   steps?: number;
   sampleInterval: Duration;
   rate?: number;
+  param?: Record<string, string>;
+  memoryModel?: MemoryModel;
   kernel: KernelProfileName;
   memory?: number;
   json: boolean;
@@ -66,7 +69,9 @@ export function renderRun(r: RunReport): string {
 }
 
 export function runCommand(o: RunFlags, out: Output): RunReport {
-  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes: o.memory }), o.workload, o.seed, workloadOverrides(o));
+  const overrides = workloadOverrides(o);
+  const memoryBytes = o.memory ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
+  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel }), o.workload, o.seed, overrides);
   const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval });
   out.out(o.json ? JSON.stringify(report, null, 2) : renderRun(report));
   return report;
@@ -79,11 +84,13 @@ export function registerRunCommands(program: Command): void {
     .addOption(workloadOption())
     .addOption(seedOption())
     .addOption(rateOption())
+    .addOption(paramOption())
+    .addOption(memoryModelOption())
     .option('--duration <time>', 'virtual time to measure after setup and populate (e.g. 2s, 500ms; a bare number is steps)', parseDuration('--duration'), { seconds: 2 })
     .option('--steps <n>', 'the same as --duration N (steps)', intArg('--steps', 1))
     .option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4', parseDuration('--sample-interval'), { seconds: 0.25 })
     .addOption(kernelOption())
-    .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
+    .option('--memory <size>', 'emulated physical memory, at most 4T (default: 4G less 4M, or what a guest model needs)', memorySize)
     .option('--json', 'print the report as JSON', false)
     .addHelpText(
       'after',

@@ -63,6 +63,10 @@ export interface ModelDef {
   readonly params: readonly ParamSpec[];
   /** Cross-parameter checks (e.g. hot set within the heap); throw InputError naming the field. */
   check?(p: ResolvedParams, where: string): void;
+  /** Parameters computed from the others (the guest model's rate), set on the resolved ones. */
+  derive?(p: ResolvedParams): void;
+  /** Emulated physical memory the model needs beyond a default machine's (large guests). */
+  memoryBytes?(p: ResolvedParams): number;
   create(ctx: ModelContext): ModelProcess;
 }
 

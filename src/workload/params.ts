@@ -7,7 +7,7 @@
 import { InputError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 
-export type ParamKind = 'pages' | 'fraction' | 'count' | 'rate';
+export type ParamKind = 'pages' | 'fraction' | 'count' | 'rate' | 'byterate';
 
 export interface ParamSpec {
   readonly name: string;
@@ -36,6 +36,32 @@ export function parsePages(v: unknown): number {
   if (m === null) return NaN;
   const unit = m[3] !== undefined ? 'B' : m[2].toUpperCase();
   return Math.ceil((Number(m[1]) * UNIT[unit]) / PAGE_SIZE);
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */
+const BIT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+
+/**
+ * A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples); NaN if malformed.
+ * The one byte-unit parser: the CLI's --memory, --bandwidth and model parameters all use it.
+ */
+export function parseByteSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(?:\/s)?$/i.exec(v.trim());
+  return m === null ? NaN : Number(m[1]) * BYTE_UNITS[m[2].toLowerCase()];
+}
+
+/**
+ * Bytes per second: bytes with binary multiples as parseByteSize (1G, 100M/s), or bits with
+ * decimal ones, as links are sold and QEMU's calc-dirty-rate is quoted (10Gbit, 650Mbit/s, 1Gbps).
+ * NaN if malformed.
+ */
+export function parseByteRate(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:\/s)?|bps)$/i.exec(v.trim());
+  if (m === null) return parseByteSize(v);
+  return (Number(m[1]) * BIT_UNITS[m[2].toLowerCase()]) / 8;
 }
 
 const RATE_UNIT: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9 };
@@ -79,6 +105,11 @@ export function parseParam(spec: ParamSpec, v: unknown, where: string): number {
     case 'rate': {
       const r = parseRate(v);
       if (!(r > 0) || !Number.isFinite(r)) throw new InputError(`${field}: expected a rate in steps per virtual second such as 1000000, 1M or 250k, got ${describe(v)}`);
+      return r;
+    }
+    case 'byterate': {
+      const r = parseByteRate(v);
+      if (!(r > 0) || !Number.isFinite(r)) throw new InputError(`${field}: expected a rate in bytes or bits per second such as 80M/s or 650Mbit, got ${describe(v)}`);
       return r;
     }
     case 'count': {

@@ -4,6 +4,7 @@ import type { Kernel } from '../mm/kernel.js';
 import type { ModelDef, Phase } from './model.js';
 import { churn } from './models/churn.js';
 import { forkCow } from './models/fork-cow.js';
+import { guest } from './models/guest.js';
 import { hotCold } from './models/hot-cold.js';
 import { idle } from './models/idle.js';
 import { sequential } from './models/sequential.js';
@@ -15,7 +16,7 @@ import type { WorkloadProcess } from './process.js';
 
 export const DEFAULT_WORKLOAD = 'hot-cold';
 
-export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel];
+export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel, guest];
 
 export function findModel(name: string): ModelDef | undefined {
   return MODELS.find((m) => m.name === name);
@@ -54,6 +55,7 @@ export function launchModel(kernel: Kernel, l: ModelLaunch): WorkloadProcess {
   const params = resolveParams(l.def.name, l.def.params, l.layers);
   const where = l.layers.length > 0 ? l.layers[l.layers.length - 1].where : 'params.';
   l.def.check?.(params, where);
+  l.def.derive?.(params);
   l.phases.forEach((ph, i) => {
     const p = { ...params };
     applyParams(l.def.name, l.def.params, p, ph.params, `phases[${i}].params.`, true);
