@@ -17,6 +17,7 @@ const SMALL: Record<string, Record<string, unknown>> = {
   'fork-cow': { heap: '2M', hotSet: 64, forkEvery: 5000, childWrites: 8 },
   thp: { heap: '4M', hotSet: 64 },
   swap: { heap: '2M', hotSet: 64, pageoutEvery: 2000, pageoutPages: 64 },
+  guest: { memory: '2M', dirtyRate: '256K/s', wss: '1M' },
 };
 
 function start(model: string, seed: number, params: Record<string, unknown> = SMALL[model], kernel = new Kernel()): WorkloadProcess {
