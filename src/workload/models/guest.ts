@@ -116,6 +116,24 @@ class GuestProcess extends ModelProcess {
     this.n = n;
   }
 
+  /** Each vCPU's slice gets exactly its share of the hot writes, the cold rest the cold ones. */
+  protected override sampleWrites(count: number): boolean {
+    const s = this.shape;
+    const n = this.n;
+    const coldSteps = this.coldEvery > 0 ? Math.floor((n + count) / this.coldEvery) - Math.floor(n / this.coldEvery) : 0;
+    const hotSteps = count - coldSteps;
+    const base = this.regions[0];
+    for (let v = 0; v < s.vcpus; v++) {
+      // Step n + j goes to vCPU (n + j) % vcpus, as in access(): the vCPUs take turns.
+      const turn = (v - (n % s.vcpus) + s.vcpus) % s.vcpus;
+      const writes = Math.floor(hotSteps / s.vcpus) + (turn < hotSteps % s.vcpus ? 1 : 0);
+      this.writeSampled(base + v * s.slice, s.slice, 1 - Math.pow(1 - 1 / s.slice, writes));
+    }
+    if (coldSteps > 0) this.writeSampled(base + s.slice * s.vcpus, s.cold, 1 - Math.pow(1 - 1 / s.cold, coldSteps));
+    this.n = n + count;
+    return true;
+  }
+
   protected override saveExtra(): Record<string, unknown> {
     return { n: this.n };
   }
