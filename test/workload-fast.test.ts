@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, runMeasured } from '../src/workload/index.js';
+import { createWorkload } from '../src/workload/index.js';
+import { runMeasured } from '../src/migrate/run.js';
 
 const SEEDS = [1, 2, 3, 4, 5];
 

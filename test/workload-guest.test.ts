@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../src/mm/kernel.js';
 import { InputError } from '../src/errors.js';
-import { createWorkload, runMeasured, workloadMemoryNeed } from '../src/workload/index.js';
+import { createWorkload, workloadMemoryNeed } from '../src/workload/index.js';
+import { runMeasured } from '../src/migrate/run.js';
 import { trackerInProcess } from './cli-in-process.js';
 
 const MIB = 1024 * 1024;

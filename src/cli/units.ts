@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from 'commander';
 import type { Duration } from '../workload/clock.js';
 import { parseByteRate, parseByteSize } from '../workload/params.js';
-import { formatSeconds } from '../plan/format.js';
+import { formatSeconds } from '../migrate/format.js';
 
-export { formatBandwidth, formatBytes, formatSeconds } from '../plan/format.js';
+export { formatBandwidth, formatBytes, formatSeconds } from '../migrate/format.js';
 
 
 /** A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples). */
