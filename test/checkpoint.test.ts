@@ -39,6 +39,7 @@ const SMALL: Record<string, Record<string, unknown>> = {
   sequential: { heap: '4M' },
   uniform: { heap: '4M' },
   churn: { bufferSize: '128K' },
+  guest: { memory: '4M', dirtyRate: '256K/s', wss: '1M', vcpus: 2, coldFraction: 0.1 },
 };
 
 function modelFile(w: string): string {

@@ -22,7 +22,8 @@ import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
 import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
-import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 import { writeReport } from './report-file.js';
 import { reportRun } from '../migrate/plan.js';
 import { heatMapFromImages } from '../migrate/heatmap.js';
@@ -51,6 +52,9 @@ interface DumpFlags extends ImageFlags, TlsFlags {
   downtimeLimit: number;
   autoConverge: boolean;
   rate?: number;
+  param?: Record<string, string>;
+  memoryModel?: MemoryModel;
+  fast: boolean;
   report?: string;
   minPages: number;
   maxGrowth: number;
@@ -171,6 +175,9 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     downtimeLimit: f.downtimeLimit,
     autoConverge: f.autoConverge,
     rate: workloadOverrides(f).rate as number | undefined,
+    params: f.param,
+    memoryModel: f.memoryModel,
+    fast: f.fast,
     minPages: f.minPages,
     maxGrowthPercent: f.maxGrowth,
     preDumpMode: f.preDumpMode,
@@ -263,6 +270,9 @@ export function registerCheckpointCommands(program: Command): void {
     .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
+    .addOption(paramOption())
+    .addOption(memoryModelOption())
+    .option('--fast', 'with --iterative: advance stationary workloads (hot-cold, uniform, guest) by sampled page writes, the same dirty pages in distribution', false)
     .addOption(intervalOption())
     .addOption(policyOption())
     .option('--iterations <n>', 'with --policy fixed: exactly N iterations (N-1 pre-dumps and the dump)', intArg('--iterations', 1))
@@ -278,7 +288,7 @@ export function registerCheckpointCommands(program: Command): void {
         .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
     )
     .addOption(bandwidthOption())
-    .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
+    .option('--memory <size>', 'emulated physical memory, at most 4T (default: 4G less 4M, or what a guest model needs)', memorySize)
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)

@@ -13,7 +13,8 @@ import { intArg, kernelOption } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
-import { rateOption, seedOption, workloadOption } from './workload-options.js';
+import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption } from './workload-options.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 import { InvalidArgumentError } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,6 +33,9 @@ interface PlanFlags {
   preDumpMode: 'splice' | 'read';
   autoConverge: boolean;
   rate?: number;
+  param?: Record<string, string>;
+  memoryModel: MemoryModel;
+  fast: boolean;
   memory?: number;
   jobs?: number;
   report?: string;
@@ -88,6 +92,9 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       preDumpMode: f.preDumpMode,
       autoConverge: f.autoConverge,
       rate: f.rate,
+      params: f.param,
+      memoryModel: f.memoryModel,
+      fast: f.fast,
       memoryBytes: f.memory,
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
@@ -118,6 +125,9 @@ export function registerPlanCommand(program: Command): void {
     .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
+    .addOption(paramOption())
+    .addOption(memoryModelOption('token', 'token: the plan reads no page bytes'))
+    .option('--fast', 'advance stationary workloads (hot-cold, uniform, guest) by sampled page writes instead of access by access: the same dirty pages in distribution, for long transfers', false)
     .addOption(new Option('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)').default([100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit').argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
     .addOption(new Option('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`).default(['phaul', 'qemu'], 'phaul,qemu').argParser(policyList))
     .addOption(downtimeLimitOption())
@@ -126,7 +136,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--iterations <n>', 'with --policy fixed: exactly N iterations', intArg('--iterations', 1))
     .addOption(new Option('--pre-dump-mode <mode>', 'splice or read').default(DEFAULT_DUMP_OPTIONS.preDumpMode).choices(['splice', 'read']))
     .option('--auto-converge', "with qemu: QEMU's throttle", false)
-    .option('--memory <size>', 'emulated physical memory per combination, at most 4G', memorySize)
+    .option('--memory <size>', 'emulated physical memory per combination, at most 4T (default: 4G less 4M, or what a guest model needs)', memorySize)
     .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)

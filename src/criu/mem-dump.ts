@@ -112,6 +112,8 @@ export interface IterationResult {
 
 export interface DumpIterationOptions {
   imagesRoot: string;
+  /** The final dump records a digest of the memory for restore to check (default true); false where no image is kept. */
+  digest?: boolean;
   /** Name of the iteration directory in imagesRoot (default: the iteration number). */
   dirName?: string;
   /** The parent reference to record (default: ../N-1 when hasParent). */
@@ -174,13 +176,15 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
     workload: proc.identity,
     trackMem: incremental,
     clearedRefs: o.softDirty && o.trackMem,
-    memoryDigest: final ? memDigest(task) : null,
+    memoryDigest: final && o.digest !== false ? memDigest(task) : null,
     steps: proc.steps,
+    ...(proc.kernel.mem.model === 'token' ? { memoryModel: 'token' as const } : {}),
   };
   const to = o.xfer ?? openLocalXfer({ imagesRoot: o.imagesRoot, name, iteration: o.iteration, faultPoint: o.faultPoint });
   const xfer = (o.compressRegion ?? 0) > 0 ? compressingXfer(to, o.compressRegion!) : to;
   try {
-    xfer.writePagemap(pp.entries());
+    if (xfer.writePagemapPipe !== undefined) xfer.writePagemapPipe(pp);
+    else xfer.writePagemap(pp.entries());
     xfer.writePages(bytes, pageChunks(proc, pp));
     if (final) {
       const { mm, shmem } = mmAndShmem(proc, maps);

@@ -7,6 +7,7 @@
 import { encodeImage, IMAGE_FILES, pagesHeader, type ImageKind } from './image.js';
 import type { PageCompression } from './page-compress.js';
 import type { PageXfer } from './page-xfer.js';
+import type { PagePipe } from './page-pipe.js';
 import type { MmEntry, PagemapEntry } from './schema.js';
 
 export interface CountedIteration {
@@ -23,7 +24,23 @@ export interface CountingXfer extends PageXfer {
   readonly counted: CountedIteration;
 }
 
-const PAGES_HEADER_BYTES = pagesHeader(0, 0).length;
+const HEADER_BYTES = pagesHeader(0, 0).length;
+
+/** Bytes msgpack (msgpackr, as image.ts packs) takes for a non-negative integer. */
+function uintBytes(v: number): number {
+  return v < 128 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < 4294967296 ? 5 : 9;
+}
+
+/**
+ * pagemap.img's size for these runs, without packing them: the header, then msgpack of
+ * { entries: [{ vaddr, nr_pages, flags }, ...] }: a one-key map (1 byte), "entries" (8), the array
+ * header, and per entry a three-key map (1), its keys (6 + 9 + 6) and its three integers.
+ */
+export function pagemapImageBytes(n: number, start: ArrayLike<number>, len: ArrayLike<number>, flags: ArrayLike<number>): number {
+  let bytes = HEADER_BYTES + 9 + (n < 16 ? 1 : n < 65536 ? 3 : 5);
+  for (let i = 0; i < n; i++) bytes += 22 + uintBytes(start[i]) + uintBytes(len[i]) + uintBytes(flags[i]);
+  return bytes;
+}
 
 /** `keep`: hold on to the pagemap entries and the mm image (what a heat map reads from images). */
 export function openCountingXfer(keep = false): CountingXfer {
@@ -34,6 +51,11 @@ export function openCountingXfer(keep = false): CountingXfer {
       counted.files[IMAGE_FILES.pagemap] = encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }).length;
       if (keep) counted.pagemap = entries;
     },
+    writePagemapPipe(pipe: PagePipe) {
+      const r = pipe.runs();
+      counted.files[IMAGE_FILES.pagemap] = pagemapImageBytes(r.n, r.start, r.len, r.flags);
+      if (keep) counted.pagemap = pipe.entries();
+    },
     writePages(bytes: number | null, chunks: Iterable<Uint8Array>) {
       let n = bytes;
       if (n === null) {
@@ -41,7 +63,7 @@ export function openCountingXfer(keep = false): CountingXfer {
         n = 0;
         for (const c of chunks) n += c.length;
       }
-      counted.files[IMAGE_FILES.pages] = PAGES_HEADER_BYTES + n;
+      counted.files[IMAGE_FILES.pages] = HEADER_BYTES + n;
       return n;
     },
     writeImage(kind: Exclude<ImageKind, 'pagemap' | 'pages'>, value: unknown) {

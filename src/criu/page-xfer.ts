@@ -10,6 +10,7 @@ import { IoError } from '../errors.js';
 import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
 import type { PageCompression } from './page-compress.js';
 import type { PagemapEntry } from './schema.js';
+import type { PagePipe } from './page-pipe.js';
 
 export interface PageXfer {
   /**
@@ -17,6 +18,8 @@ export interface PageXfer {
    * with `compression`, how the page data is compressed (page-compress.ts).
    */
   writePagemap(entries: readonly PagemapEntry[], compression?: PageCompression): void;
+  /** Optional: the raw pagemap straight from the page-pipe, without an object per entry (counting). */
+  writePagemapPipe?(pipe: PagePipe): void;
   /**
    * The page data, `bytes` in all (null for compressed frames, whose total is known at the end), as
    * chunks that are only valid during the call that yields them. Returns the bytes written.

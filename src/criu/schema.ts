@@ -20,6 +20,8 @@ export interface InventoryEntry {
   /** sha256 of the whole process memory at this dump (final dumps only). */
   memoryDigest: string | null;
   steps: number;
+  /** Present when the dumped memory held content tokens (page-alloc.ts): its page bytes were synthesised. */
+  memoryModel?: 'token';
 }
 
 /**

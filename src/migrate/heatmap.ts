@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { IMAGE_FILES, readImage } from '../criu/image.js';
-import { PE_PRESENT, type MmEntry, type PagemapImage } from '../criu/schema.js';
+import { PE_PRESENT, type MmEntry, type PagemapEntry, type PagemapImage } from '../criu/schema.js';
 
 export interface HeatMap {
   /** Pages along the axis. */
@@ -20,6 +20,14 @@ export interface HeatMap {
 
 export function heatMapFromImages(root: string, iterations: number, maxBuckets = 160): HeatMap {
   const mm = readImage<MmEntry>(join(root, String(iterations), IMAGE_FILES.mm), 'mm');
+  const pagemaps: (readonly PagemapEntry[])[] = [];
+  for (let it = 1; it <= iterations; it++) pagemaps.push(readImage<PagemapImage>(join(root, String(it), IMAGE_FILES.pagemap), 'pagemap').entries);
+  return heatMap(mm, pagemaps, maxBuckets);
+}
+
+/** The heat map of an iteration chain: the final dump's mm image and each iteration's pagemap. */
+export function heatMap(mm: MmEntry, pagemaps: readonly (readonly PagemapEntry[])[], maxBuckets = 160): HeatMap {
+  const iterations = pagemaps.length;
   const vmas = mm.vmas.filter((v) => v.kind !== 'shared').map((v) => ({ start: v.start, end: v.end }));
   const offsets: number[] = [];
   let pages = 0;
@@ -33,8 +41,7 @@ export function heatMapFromImages(root: string, iterations: number, maxBuckets =
   const types: ('pre-dump' | 'dump')[] = [];
   for (let it = 1; it <= iterations; it++) {
     const row = new Array<number>(buckets).fill(0);
-    const pm = readImage<PagemapImage>(join(root, String(it), IMAGE_FILES.pagemap), 'pagemap');
-    for (const e of pm.entries) {
+    for (const e of pagemaps[it - 1]) {
       if ((e.flags & PE_PRESENT) === 0) continue;
       // Clip the run to each VMA it overlaps (a later unmap may have removed some of it).
       for (let i = 0; i < vmas.length; i++) {

@@ -18,7 +18,10 @@ import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { createWorkload, durationSeconds, WorkloadClock, type Duration } from '../workload/index.js';
+import { createWorkload, durationSeconds, WorkloadClock, workloadMemoryNeed, type Duration } from '../workload/index.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
+import { checkFits } from './capacity.js';
+import { openCountingXfer, type CountedIteration } from '../criu/page-xfer-count.js';
 import { countSoftDirty } from './run.js';
 import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
@@ -49,6 +52,18 @@ export interface IterativeDumpOptions {
   autoConverge?: boolean;
   /** Steps per virtual second, over the workload's own rate. */
   rate?: number;
+  /** Model parameters over the workload's (--param key=value). */
+  params?: Record<string, unknown>;
+  /** How frames hold their contents (page-alloc.ts); default content. */
+  memoryModel?: MemoryModel;
+  /** Stationary steady states advance by sampled page writes, not access by access (model.ts). */
+  fast?: boolean;
+  /**
+   * Write no images: a counting page-xfer (page-xfer-count.ts) takes each iteration, and the final
+   * dump records no memory digest. Nothing is created in imagesDir. What each iteration would have
+   * written goes to `counted`, pagemaps included with `keep` (heat maps).
+   */
+  count?: { keep: boolean; iterations: CountedIteration[]; digest?: boolean };
   preDumpMode: PreDumpMode;
   /** Bytes per second the pages leave at. */
   bandwidth: number;
@@ -155,8 +170,8 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  // With a page server, the server prepares and locks its own -D.
-  const images = o.pageServer !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
+  // With a page server, the server prepares and locks its own -D; counting writes nothing.
+  const images = o.pageServer !== undefined || o.count !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   let current = 1;
   const check = () => {
     if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
@@ -198,10 +213,14 @@ export function resolvedMaxIters(o: Pick<IterativeDumpOptions, 'policy' | 'maxIt
 function dumpLoop(o: IterativeDumpOptions): DumpReport {
   // With a page server the images go there (its -D); nothing is written locally.
   const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
-  const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
+  const overrides = { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) };
+  checkFits(o.workload, overrides, o.memoryModel ?? 'content');
+  const memoryBytes = o.memoryBytes ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
+  const kernel = new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel });
   const dt = kerndat(kernel);
   let warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
-  const proc = createWorkload(kernel, o.workload, o.seed, o.rate === undefined ? {} : { rate: o.rate });
+  const proc = createWorkload(kernel, o.workload, o.seed, overrides);
+  proc.fast = o.fast === true;
   const clock = new WorkloadClock(proc);
   const interval: Duration = typeof o.interval === 'number' ? { steps: o.interval } : o.interval;
   const maxIters = resolvedMaxIters(o);
@@ -244,6 +263,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
       const start = clock.now;
       const fault = (point: string) => o.faultPoint?.(it, point);
+      const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
+      if (counting !== undefined) o.count!.iterations.push(counting.counted);
       const r = dumpIteration(proc, {
         imagesRoot: o.imagesDir,
         iteration: it,
@@ -257,7 +278,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         faultPoint: fault,
         compressRegion: o.compressRegion,
         autoDedup: o.autoDedup,
-        xfer: link?.open(it, fault),
+        xfer: counting ?? link?.open(it, fault),
+        digest: counting === undefined || o.count!.digest === true,
       });
       const s = r.stats;
       // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.

@@ -15,7 +15,10 @@ import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
 import { formatBandwidth, formatBytes, formatSeconds } from './format.js';
-import { heatMapFromImages, type HeatMap } from './heatmap.js';
+import { heatMap, heatMapFromImages, type HeatMap } from './heatmap.js';
+import type { CountedIteration } from '../criu/page-xfer-count.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
+import { checkFits } from './capacity.js';
 import type { ReportInput, ReportRun } from './report.js';
 
 export interface PlanOptions {
@@ -33,6 +36,14 @@ export interface PlanOptions {
   preDumpMode?: 'splice' | 'read';
   autoConverge?: boolean;
   rate?: number;
+  /** Model parameters over the workload's (--param). */
+  params?: Record<string, unknown>;
+  /** How frames hold their contents; the plan reads no page bytes, so 'token' costs least. */
+  memoryModel?: MemoryModel;
+  /** Stationary steady states by sampled page writes (model.ts). */
+  fast?: boolean;
+  /** Write each combination's images to a temporary directory, as dump --iterative does (default: count them, write nothing). */
+  images?: boolean;
   memoryBytes?: number;
   /** Worker threads; 0 runs every combination in this thread. */
   jobs: number;
@@ -67,11 +78,19 @@ export interface PlanReport {
 }
 
 /** One combination's options, as `dump --iterative` takes them (less where the images go). */
-export type CombinationOptions = Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'onIteration' | 'faultPoint'>;
+export type CombinationOptions = Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'onIteration' | 'faultPoint' | 'count'> & {
+  /** Write the images (to a temporary directory) instead of counting them. */
+  images?: boolean;
+};
 
 export interface CombinationResult {
   report: DumpReport;
   heatmap: HeatMap | null;
+}
+
+/** Counting reads no page bytes: token memory unless asked otherwise (or images are written). */
+function planMemoryModel(o: PlanOptions): MemoryModel {
+  return o.memoryModel ?? (o.images === true ? 'content' : 'token');
 }
 
 export function combinations(o: PlanOptions): CombinationOptions[] {
@@ -92,6 +111,10 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
         // QEMU's throttle belongs to the qemu policy (as dump --iterative refuses it elsewhere).
         autoConverge: policy === 'qemu' && o.autoConverge === true,
         rate: o.rate,
+        params: o.params,
+        memoryModel: planMemoryModel(o),
+        fast: o.fast,
+        images: o.images,
         preDumpMode: o.preDumpMode ?? DEFAULT_DUMP_OPTIONS.preDumpMode,
         bandwidth,
         memoryBytes: o.memoryBytes,
@@ -103,6 +126,13 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
 
 /** Run one combination into a temporary directory under `tmpRoot`, removed before returning. */
 export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean): CombinationResult {
+  if (c.images !== true) {
+    // A counting page-xfer: the same rows, nothing written (page-xfer-count.ts).
+    const count = { keep: heatmap, iterations: [] as CountedIteration[] };
+    const report = iterativeDump({ ...c, imagesDir: '', force: false, count });
+    const its = count.iterations;
+    return { report, heatmap: heatmap ? heatMap(its[its.length - 1].mm!, its.map((i) => i.pagemap!)) : null };
+  }
   const dir = mkdtempSync(join(tmpRoot, 'combination-'));
   try {
     const imagesDir = join(dir, 'images');
@@ -212,6 +242,7 @@ export interface PlanOutcome {
 export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
   if (o.bandwidths.length === 0 || o.policies.length === 0) throw new UsageError('tracker plan needs at least one --bandwidth and one --policy');
   const tasks = combinations(o);
+  checkFits(o.workload, { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) }, planMemoryModel(o), o.jobs <= 0 ? 1 : Math.min(o.jobs, tasks.length));
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
   let results: CombinationResult[];
   try {

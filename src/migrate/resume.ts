@@ -3,11 +3,11 @@
  * side resumes its program for --resume-steps and, with --verify, compares it with an
  * uninterrupted run of the same workload and seed.
  */
-import { ImageError, TrackerError, VerifyError } from '../errors.js';
+import { ImageError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import { memDigest as memoryDigest } from '../proc/mem-digest.js';
 import { restoreImages, type ImagesRestoreReport } from '../criu/restore.js';
-import { createWorkload, resumeWorkload } from '../workload/index.js';
+import { createWorkload, modelOverrides, resumeWorkload, workloadMemoryNeed } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
 
 export interface RestoreReport extends ImagesRestoreReport {
@@ -23,6 +23,9 @@ export interface RestoreOptions {
 
 export function restore(o: RestoreOptions): RestoreReport {
   const { kernel, task, core, inventory, report: restored } = restoreImages(o.dir);
+  if (o.verify && inventory.memoryModel === 'token') {
+    throw new UsageError(`${o.dir}: --verify needs images dumped with --memory-model content (these hold pages synthesised from content tokens, which an uninterrupted run does not write); restore without --verify checks the memory digest`);
+  }
   const report: RestoreReport = {
     ...restored,
     resumed_steps: 0,
@@ -41,8 +44,9 @@ export function restore(o: RestoreOptions): RestoreReport {
   }
   if (o.verify && proc !== null) {
     const id = inventory.workload;
-    const ref = new Kernel({ profile: inventory.kernel as never });
-    const refProc = createWorkload(ref, workloadSpec(id), id.seed);
+    const overrides = modelOverrides(id);
+    const ref = new Kernel({ profile: inventory.kernel as never, memoryBytes: workloadMemoryNeed(workloadSpec(id), overrides) ?? undefined });
+    const refProc = createWorkload(ref, workloadSpec(id), id.seed, overrides);
     refProc.run(proc.steps);
     const a = memoryDigest(refProc.task);
     const b = memoryDigest(task);

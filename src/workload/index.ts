@@ -11,7 +11,7 @@ import { LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
 import type { ModelState } from './model.js';
 import { readModelFile } from './model-file.js';
 import { OpsWorkload, type OpsWorkloadState } from './ops-workload.js';
-import type { WorkloadProcess, WorkloadState } from './process.js';
+import type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
 import { DEFAULT_WORKLOAD, findModel, launchModel, modelNames } from './registry.js';
 import { DEFAULT_RATES } from './clock.js';
 import { parseParam, rateParam, resolveParams } from './params.js';
@@ -88,6 +88,17 @@ export function workloadMemoryNeed(spec: string, overrides: Record<string, unkno
   layers.push({ where: OVERRIDES, values: overrides });
   const need = def.memoryBytes(resolveParams(def.name, def.params, layers)) + (64 << 20);
   return need > DEFAULT_MEMORY_BYTES ? need : null;
+}
+
+/**
+ * The parameters a built-in model's identity was started with, as overrides that start it again
+ * the same way (--param values, --rate); derived ones (the guest's rate) left out. Empty for
+ * scripts and traces.
+ */
+export function modelOverrides(id: WorkloadIdentity): Record<string, unknown> {
+  const def = findModel(id.model);
+  if (def === undefined) return {};
+  return Object.fromEntries(def.params.filter((p) => p.name in id.params).map((p) => [p.name, id.params[p.name]]));
 }
 
 /**
