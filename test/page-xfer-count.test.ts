@@ -26,9 +26,9 @@ let n = 0;
 for (const c of CASES) {
   test(`counting page-xfer: ${c.workload} (${c.policy}) gives the real dump's rows and image sizes`, () => {
     const base: IterativeDumpOptions = { ...DEFAULT_DUMP_OPTIONS, imagesDir: '', workload: 'hot-cold', seed: 3, kernel: '6.1', interval: 20_000, force: false, memoryBytes: 64 << 20, ...c };
-    const dir = join(tmp, `real-${n++}`);
-    const real = iterativeDump({ ...base, imagesDir: dir });
     for (const model of ['content', 'token'] as const) {
+      const dir = join(tmp, `real-${n++}`);
+      const real = iterativeDump({ ...base, imagesDir: dir, memoryModel: model });
       const count = { keep: false, digest: true, iterations: [] as CountedIteration[] };
       const counted = iterativeDump({ ...base, count, memoryModel: model });
       assert.deepEqual({ ...counted, images_dir: dir }, real, `${model}: every field of the report`);
