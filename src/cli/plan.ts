@@ -3,15 +3,17 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import { DEFAULT_DUMP_OPTIONS } from '../migrate/iterative.js';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
-import { UsageError } from '../errors.js';
+import { InputError, UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migrate/plan.js';
+import { defaultJobs, planReportInput, runPlan, type PlanOptions, type PlanReport } from '../migrate/plan.js';
 import type { Duration } from '../workload/clock.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY_HELP } from './checkpoint.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption } from './options.js';
 import { processOutput, type Output } from './output.js';
-import { writeReport } from './report-file.js';
+import { writeDurably, writeReport } from './report-file.js';
+import { decodeShard, encodeShard, mergePlanShards, parseShard, runPlanShard, SHARD_FORMAT } from '../migrate/plan-shard.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption } from './workload-options.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
@@ -39,6 +41,8 @@ interface PlanFlags {
   memory?: number;
   jobs?: number;
   report?: string;
+  shard?: string;
+  out?: string;
   json: boolean;
 }
 
@@ -66,7 +70,31 @@ export function renderPlan(p: PlanReport): string {
   return lines.join('\n');
 }
 
-export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport> {
+/** A shard file is only ever replaced by another: anything else at that path stays. */
+function refuseForeign(file: string): void {
+  if (!existsSync(file)) return;
+  const head = readFileSync(file, { encoding: 'utf8', flag: 'r' }).slice(0, 40);
+  if (!head.startsWith(`{"format":"${SHARD_FORMAT}"`)) throw new UsageError(`${file} exists and is not a plan shard tracker wrote; choose another --out`);
+}
+
+/** `tracker plan merge`: the unsharded plan's table, --json and --report from its shards. */
+export function planMergeCommand(files: string[], f: { report?: string; json: boolean }, out: Output): PlanReport {
+  const blobs = files.map((where) => {
+    let text: string;
+    try {
+      text = readFileSync(where, 'utf8');
+    } catch (e) {
+      throw new InputError(`${where}: cannot read the plan shard (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    return { blob: decodeShard(text, where), where };
+  });
+  const outcome = mergePlanShards(blobs);
+  if (f.report !== undefined) writeReport(f.report, planReportInput(outcome));
+  out.out(f.json ? JSON.stringify(outcome.plan, null, 2) : renderPlan(outcome.plan));
+  return outcome.plan;
+}
+
+export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport | null> {
   if (f.iterations !== undefined && !f.policy.includes('fixed')) throw new UsageError('--iterations goes with --policy fixed');
   if (f.policy.includes('fixed') && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   // The combinations' temporary images go under one directory that an interrupt removes too.
@@ -79,7 +107,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
   process.once('SIGTERM', onSignal);
   let outcome;
   try {
-    outcome = await runPlan({
+    const options: PlanOptions = {
       workload: f.workload,
       seed: f.seed,
       kernel: f.kernel,
@@ -99,7 +127,17 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
       tmpRoot,
-    });
+    };
+    if (f.shard !== undefined) {
+      const shard = parseShard(f.shard);
+      const file = f.out ?? `tracker-plan-shard-${shard.index}-of-${shard.count}.json`;
+      refuseForeign(file);
+      const blob = await runPlanShard(options, shard);
+      writeDurably(file, encodeShard(blob), 'the plan shard', '--out path');
+      out.out(f.json ? JSON.stringify({ shard: blob.shard, combinations: blob.indexes, total: blob.total, file }) : `shard ${shard.index}/${shard.count}: ${blob.indexes.length} of ${blob.total} combinations written to ${file}; \`tracker plan merge\` the ${shard.count} files`);
+      return null;
+    }
+    outcome = await runPlan(options);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -118,8 +156,8 @@ function policyList(v: string): PolicyName[] {
 }
 
 export function registerPlanCommand(program: Command): void {
-  program
-    .command('plan')
+  const plan = program.command('plan');
+  plan
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
     .addOption(workloadOption())
     .addOption(seedOption())
@@ -127,7 +165,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(rateOption())
     .addOption(paramOption())
     .addOption(memoryModelOption('token', 'token: the plan reads no page bytes'))
-    .option('--fast', 'advance stationary workloads (hot-cold, uniform, guest) by sampled page writes instead of access by access: the same dirty pages in distribution, for long transfers', false)
+    .option('--no-fast', 'run stationary workloads (hot-cold, uniform, guest) access by access instead of by sampled page writes (the same dirty pages in distribution, much faster for long transfers)')
     .addOption(new Option('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)').default([100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit').argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
     .addOption(new Option('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`).default(['phaul', 'qemu'], 'phaul,qemu').argParser(policyList))
     .addOption(downtimeLimitOption())
@@ -140,19 +178,36 @@ export function registerPlanCommand(program: Command): void {
     .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)
+    .option('--shard <i/n>', 'run only shard i of n of the combinations (every n-th, from the i-th) and write them to a file for `tracker plan merge`')
+    .option('--out <file>', 'with --shard: the shard file (default: tracker-plan-shard-I-of-N.json)')
     .addHelpText(
       'after',
       `
-Each combination is exactly \`tracker dump --iterative\` with the same options, run into a temporary
-images directory that is removed afterwards; the row holds what that dump reports. The
+Each combination is exactly \`tracker dump --iterative --fast --memory-model token\` with the same
+options (--no-fast: without --fast), counted by a page-xfer that writes nothing; the row holds what
+that dump reports. The
 recommendation is the combination with the least total migration time whose downtime is within
 --downtime-limit, or, when none is, what would have to change.
 ${POLICY_HELP}
-Example:
+Sweeps over machines: run \`tracker plan ... --shard i/n\` for i = 1..n (the same options each
+time), then \`tracker plan merge\` the n files for the table, --json and --report of the whole plan.
+Examples:
   tracker plan --workload hot-cold --bandwidth 100Mbit,1Gbit,10Gbit --policy phaul,qemu
+  tracker plan --workload guest --param memory=8GiB --param dirtyRate=650Mbit --bandwidth 1Gbit --policy qemu
 ${EXIT_CODES_HELP}`,
     )
     .action(async (f: PlanFlags) => {
       await planCommand(f, processOutput(f.json));
+    });
+  plan
+    .command('merge')
+    .description('the table, recommendation and report of a plan from the files of its shards (tracker plan --shard i/n)')
+    .argument('<shards...>', 'the n shard files, in any order')
+    .option('--report <file.html>', 'also write the HTML page of the whole plan')
+    .option('--json', 'print the plan as JSON, as tracker plan --json does')
+    .action((files: string[], _f: unknown, cmd: Command) => {
+      // plan's own --report and --json take these flags wherever they stand: read them from both.
+      const f = cmd.optsWithGlobals<{ report?: string; json?: boolean }>();
+      planMergeCommand(files, { report: f.report, json: f.json === true }, processOutput(f.json === true));
     });
 }

@@ -5,7 +5,12 @@ import { IoError } from '../errors.js';
 import { renderReport, type ReportInput } from '../migrate/report.js';
 
 export function writeReport(file: string, input: ReportInput): void {
-  const html = renderReport(input);
+  writeDurably(file, renderReport(input), 'the report', '--report path');
+}
+
+/** Write `data` to `file` under a temporary name, fsync it, rename it and fsync the directory. */
+export function writeDurably(file: string, data: string, what: string, option: string): void {
+  const html = data;
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
   try {
     const fd = openSync(tmp, 'w');
@@ -24,6 +29,6 @@ export function writeReport(file: string, input: ReportInput): void {
     }
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw new IoError(`cannot write the report ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose another --report path`);
+    throw new IoError(`cannot write ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose another ${option}`);
   }
 }

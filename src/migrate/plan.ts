@@ -240,8 +240,17 @@ export interface PlanOutcome {
 }
 
 export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
+  return planOutcome(o, await runCombinations(o));
+}
+
+/**
+ * Run the combinations of `o` whose indexes `pick` keeps (all by default), in order. A combination
+ * is a pure function of its options: which ones run together changes nothing (plan --shard).
+ */
+export async function runCombinations(o: PlanOptions, pick: (index: number) => boolean = () => true): Promise<CombinationResult[]> {
   if (o.bandwidths.length === 0 || o.policies.length === 0) throw new UsageError('tracker plan needs at least one --bandwidth and one --policy');
-  const tasks = combinations(o);
+  const tasks = combinations(o).filter((_, i) => pick(i));
+  if (tasks.length === 0) return [];
   checkFits(o.workload, { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) }, planMemoryModel(o), o.jobs <= 0 ? 1 : Math.min(o.jobs, tasks.length));
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
   let results: CombinationResult[];
@@ -250,6 +259,11 @@ export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }
+  return results;
+}
+
+/** The table, the best row and the recommendation of a plan, from every combination's result in order. */
+export function planOutcome(o: Pick<PlanOptions, 'downtimeLimit'>, results: CombinationResult[]): PlanOutcome {
   const rows = results.map((r) => planRow(r.report));
   const first = results[0].report;
   return {
