@@ -5,6 +5,7 @@ import type { ModelDef, Phase } from './model.js';
 import { churn } from './models/churn.js';
 import { forkCow } from './models/fork-cow.js';
 import { guest } from './models/guest.js';
+import { curve } from './models/curve.js';
 import { hotCold } from './models/hot-cold.js';
 import { idle } from './models/idle.js';
 import { sequential } from './models/sequential.js';
@@ -16,7 +17,7 @@ import type { WorkloadProcess } from './process.js';
 
 export const DEFAULT_WORKLOAD = 'hot-cold';
 
-export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel, guest];
+export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel, guest, curve];
 
 export function findModel(name: string): ModelDef | undefined {
   return MODELS.find((m) => m.name === name);

@@ -54,7 +54,7 @@ test('tracker workloads --json lists every built-in model with its parameters', 
   assert.equal(r.status, 0);
   const list = JSON.parse(r.stdout) as { name: string; params: unknown[] }[];
   assert.deepEqual(list.map((w) => w.name), listWorkloads().map((w) => w.name));
-  assert.deepEqual(list.map((w) => w.name), ['hot-cold', 'uniform', 'sequential', 'idle', 'churn', 'fork-cow', 'thp', 'swap', 'guest']);
+  assert.deepEqual(list.map((w) => w.name), ['hot-cold', 'uniform', 'sequential', 'idle', 'churn', 'fork-cow', 'thp', 'swap', 'guest', 'curve']);
   assert.ok(list.every((w) => w.params.length > 0));
 });
 

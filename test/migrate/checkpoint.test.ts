@@ -40,6 +40,7 @@ const SMALL: Record<string, Record<string, unknown>> = {
   uniform: { heap: '4M' },
   churn: { bufferSize: '128K' },
   guest: { memory: '4M', dirtyRate: '256K/s', wss: '1M', vcpus: 2, coldFraction: 0.1 },
+  curve: { memory: '4M', pages1: 64, writeRate1: 500, pages2: 512, writeRate2: 5 },
 };
 
 function modelFile(w: string): string {

@@ -76,7 +76,7 @@ test('model files with bad fields are refused, naming the file and the field', (
     [{ model: 'hot-cold', params: { heap: '1M', hotSet: '2M' } }, 'params.hotSet: must not exceed heap (256 pages), got 512 pages'],
     [{ model: 'warm' }, 'model: unknown model "warm" (allowed: hot-cold, uniform,'],
     [{ params: {} }, 'model: expected a model name'],
-    [{ model: 'idle', sede: 1 }, 'sede: unknown field (allowed: model, description, seed, params, phases)'],
+    [{ model: 'idle', sede: 1 }, 'sede: unknown field (allowed: model, description, seed, params, phases, windows)'],
     [{ model: 'idle', seed: -1 }, 'seed: expected a whole number of at least 0, got -1'],
     [{ model: 'idle', params: [] }, 'params: expected an object of parameters, got an array'],
     [{ model: 'idle', phases: {} }, 'phases: expected an array'],

@@ -19,6 +19,7 @@ const SMALL: Record<string, Record<string, unknown>> = {
   thp: { heap: '4M', hotSet: 64 },
   swap: { heap: '2M', hotSet: 64, pageoutEvery: 2000, pageoutPages: 64 },
   guest: { memory: '2M', dirtyRate: '256K/s', wss: '1M' },
+  curve: { memory: '2M', pages1: 64, writeRate1: 50, pages2: 256, writeRate2: 0.5 },
 };
 
 function start(model: string, seed: number, params: Record<string, unknown> = SMALL[model], kernel = new Kernel()): WorkloadProcess {
