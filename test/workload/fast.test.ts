@@ -1,6 +1,6 @@
 /**
  * The fast path of stationary models (model.ts sampleWrites) against the step-by-step run: the
- * pages dirtied per interval agree within 2 % on hot-cold, uniform and guest, over several seeds.
+ * pages dirtied per interval agree within 2 % on hot-cold, uniform, guest and curve, over several seeds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +27,7 @@ const CASES: [string, Record<string, unknown>, number][] = [
   // Half the heap or so per interval.
   ['uniform', { heap: '4M', writeFraction: 0.5 }, 2000],
   ['guest', { memory: '8M', dirtyRate: '2M/s', wss: '4M', vcpus: 2, coldFraction: 0.1 }, 500],
+  ['curve', { memory: '4M', pages1: 256, writeRate1: 50, pages2: 512, writeRate2: 1 }, 500],
 ];
 
 for (const [model, params, interval] of CASES) {
