@@ -40,7 +40,7 @@ export function choice<T extends string>(what: string, values: readonly T[]): (v
  * --memory, one declaration for every command; `defaultText` says what a command without it gets
  * (`tracker script`: the reference machine's).
  */
-export function memoryOption(defaultText = '4G less 4M'): Option {
+export function memoryOption(defaultText = '4G less 4M, or what a guest model needs'): Option {
   return new Option(OPTIONS.memory.flag, `${OPTIONS.memory.help.replace(/ \(default: .*\)$/, '')} (default: ${defaultText})`).argParser(memorySize);
 }
 
