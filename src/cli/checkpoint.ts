@@ -124,6 +124,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     type,
     workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
     seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
+    params: f.param,
     kernel: given('kernel') ? f.kernel : f.prevImagesDir === undefined ? f.kernel : undefined,
     interval: primitiveIntervalSteps(f, given),
     bandwidth: f.bandwidth,
@@ -323,6 +324,7 @@ ${EXIT_CODES_HELP}`,
     .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
     .addOption(seedOption('first iteration: seed of the workload'))
+    .addOption(paramOption())
     .addOption(kernelOption())
     .addOption(intervalOption('time the workload runs before this iteration (e.g. 100ms; a bare number is steps)'))
     .addOption(bandwidthOption())

@@ -18,7 +18,7 @@ import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { canonicalSpec, createWorkload, workloadRate } from '../workload/index.js';
+import { canonicalSpec, createWorkload, modelOverrides, workloadMemoryNeed, workloadRate } from '../workload/index.js';
 import { IMAGE_FILES, readImage } from '../criu/image.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
@@ -38,6 +38,8 @@ export interface PrimitiveDumpOptions {
   /** Required without a parent; with one they default to the parent's and must agree with it. */
   workload?: string;
   seed?: number;
+  /** Model parameters (--param), first iteration only: later ones replay the parent's. */
+  params?: Record<string, unknown>;
   kernel?: KernelProfileName;
   interval: number;
   bandwidth: number;
@@ -64,6 +66,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   let workload = o.workload;
   let seed = o.seed;
   let kernelName = o.kernel;
+  let params = o.params ?? {};
   let chain: ChainLink[] = [];
   if (o.prevImagesDir !== undefined) {
     if (o.prevImagesDir.startsWith('/')) throw new UsageError('--prev-images-dir must be relative to the images directory (e.g. ../1), as CRIU takes it');
@@ -79,7 +82,9 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     agree('--seed', seed, id.seed);
     agree('--kernel', kernelName, inv.kernel);
     if (workload !== undefined && canonicalSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
+    if (Object.keys(params).length > 0) throw new UsageError('--param goes with the first iteration; later ones replay the parent\'s parameters');
     workload = id.spec ?? id.source;
+    params = modelOverrides(id);
     seed = id.seed;
     if (!isKernelProfileName(inv.kernel)) throw new ImageError(`${o.prevImagesDir}: unknown kernel profile '${inv.kernel}'`);
     kernelName = inv.kernel;
@@ -91,7 +96,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     if (o.signal?.aborted === true) throw new InterruptedError(`interrupted in iteration ${iteration} (${o.imagesDir}); nothing of it was kept`);
   };
   try {
-    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, kernelName, check });
+    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, params, kernelName, check });
     images.release();
     return r;
   } catch (e) {
@@ -106,15 +111,16 @@ interface Resolved {
   iteration: number;
   workload: string;
   seed: number | undefined;
+  params: Record<string, unknown>;
   kernelName: KernelProfileName | undefined;
   check: () => void;
 }
 
-function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, kernelName, check }: Resolved): PrimitiveDumpReport {
-  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes });
+function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, params, kernelName, check }: Resolved): PrimitiveDumpReport {
+  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes ?? workloadMemoryNeed(workload, params) ?? undefined });
   const dt = kerndat(kernel);
   if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
-  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default);
+  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default, params);
   // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
   for (const link of chain) {
     const stats = link.stats;
