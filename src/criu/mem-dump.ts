@@ -114,6 +114,8 @@ export interface DumpIterationOptions {
   imagesRoot: string;
   /** The final dump records a digest of the memory for restore to check (default true); false where no image is kept. */
   digest?: boolean;
+  /** Leave the soft-dirty bits as they are (a final dump others pre-dump on from, in plan's shared rows). */
+  keepRefs?: boolean;
   /** Name of the iteration directory in imagesRoot (default: the iteration number). */
   dirName?: string;
   /** The parent reference to record (default: ../N-1 when hasParent). */
@@ -152,7 +154,7 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
   const c = collectPages(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
   const pp = c.pipe;
   const final = o.type === 'dump';
-  if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
+  if (o.softDirty && o.trackMem && o.keepRefs !== true) clearRefsWrite(task.mm, '4');
   const bytes = pp.nrPages * PAGE_SIZE;
   const t = o.timing?.({ final, pagemapPages: c.read, pagesWritten: pp.nrPages }) ?? UNTIMED;
   const stats: IterationStats = {

@@ -27,7 +27,7 @@ import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
-import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName, type PolicyOptions } from './policy.js';
 import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
@@ -202,6 +202,39 @@ export function resolvedMaxIters(o: Pick<IterativeDumpOptions, 'policy' | 'maxIt
 }
 
 function dumpLoop(o: IterativeDumpOptions): DumpReport {
+  const counts = o.count === undefined ? undefined : [o.count.iterations];
+  return dumpRows(o, [o.policy], counts)[0];
+}
+
+/**
+ * `tracker plan`'s rows that differ only in their policy, in one run: every policy sees the same
+ * pre-dumps until it decides to stop, so they are made once; a policy that stops gets its final
+ * dump from the state the others go on from (the final dump then leaves the soft-dirty bits
+ * alone). Each report is what iterativeDump() gives for that policy alone. No images are written:
+ * each iteration goes to a counting page-xfer (`keep`: with its pagemaps, for heat maps).
+ */
+export function countedDumps(o: Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'count'>, policies: PolicyName[], keep: boolean): { report: DumpReport; counted: CountedIteration[] }[] {
+  const counts = policies.map(() => [] as CountedIteration[]);
+  const reports = dumpRows({ ...o, imagesDir: '', force: false, count: { keep, iterations: [] } }, policies, counts);
+  return reports.map((report, i) => ({ report, counted: counts[i] }));
+}
+
+/** One policy's way through dumpRows(). */
+interface Row {
+  name: PolicyName;
+  policy: PolicyOptions;
+  all: IterationReport[];
+  written: number[];
+  stop: string;
+  converged: boolean;
+  plateau: number | null;
+  /** Clock and steps at its end (-1 while it goes on). */
+  end: number;
+  steps: number;
+  counted: CountedIteration[] | undefined;
+}
+
+function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: CountedIteration[][] | undefined): DumpReport[] {
   // With a page server the images go there (its -D); nothing is written locally.
   const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
   const overrides = { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) };
@@ -214,15 +247,21 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   proc.fast = o.fast === true;
   const clock = new WorkloadClock(proc);
   const interval: Duration = typeof o.interval === 'number' ? { steps: o.interval } : o.interval;
-  const maxIters = resolvedMaxIters(o);
-  const policy = { policy: o.policy, iterations: o.iterations, maxIters, minPages: o.minPages, maxGrowthPercent: o.maxGrowthPercent, downtimeLimit: o.downtimeLimit, bandwidth: o.bandwidth };
+  const rows: Row[] = policies.map((name, i) => ({
+    name,
+    policy: { policy: name, iterations: o.iterations, maxIters: resolvedMaxIters({ ...o, policy: name }), minPages: o.minPages, maxGrowthPercent: o.maxGrowthPercent, downtimeLimit: o.downtimeLimit, bandwidth: o.bandwidth },
+    all: [],
+    written: [],
+    stop: '',
+    converged: false,
+    plateau: null,
+    end: -1,
+    steps: 0,
+    counted: counts?.[i],
+  }));
+  const single = rows.length === 1;
   const throttle = o.autoConverge === true ? new AutoConverge() : null;
   const words = new Uint32Array(4096 * 2);
-  const all: IterationReport[] = [];
-  const written: number[] = [];
-  let stop = '';
-  let converged = false;
-  let plateau: number | null = null;
   try {
     // A migration starts from a running service: setup and populate are over, and the service
     // has run one --interval (as each later iteration has); time counts from the first freeze.
@@ -232,74 +271,96 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
     if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
     for (let it = 1; ; it++) {
-      const prev = all[all.length - 1];
+      const active = rows.filter((r) => r.end < 0);
+      if (active.length === 0) break;
+      // The rows still going have made the same pre-dumps: the last one is the same for all.
+      const prev = active[0].all[active[0].all.length - 1];
       let dirty = 0;
       if (prev !== undefined) {
         clock.run(interval);
         // What the next dump would write: soft-dirty pages, or all resident ones without tracking.
         dirty = dt.softDirty ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn) : proc.task.mm.rssPages();
-        prev.dirty_pages_after = dirty;
-        prev.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
+        for (const r of active) {
+          const p = r.all[r.all.length - 1];
+          p.dirty_pages_after = dirty;
+          p.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
+        }
         if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
       // The final dump's pagemap read takes about as long as the last one did.
       const scanS = prev === undefined ? 0 : prev.memdump_time / 1e6;
-      const d = decide(policy, { iteration: it, written, dirtyPages: dirty, scanSeconds: scanS });
-      const final = d.final;
-      if (final) {
-        stop = d.reason;
-        converged = d.converged;
-      }
-      const type = final ? 'dump' : 'pre-dump';
-      o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
-      const start = clock.now;
-      const fault = (point: string) => o.faultPoint?.(it, point);
-      const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
-      if (counting !== undefined) o.count!.iterations.push(counting.counted);
-      const r = dumpIteration(proc, {
-        imagesRoot: o.imagesDir,
-        iteration: it,
-        type,
-        trackMem: dt.softDirty,
-        hasParent: it > 1,
-        format: dt.pagemapFormat,
-        softDirty: dt.softDirty,
-        timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate }),
-        kernelName: o.kernel,
-        faultPoint: fault,
-        compressRegion: o.compressRegion,
-        autoDedup: o.autoDedup,
-        xfer: counting ?? link?.open(it, fault),
-        digest: counting === undefined || o.count!.digest === true,
+      const decisions = active.map((r) => decide(r.policy, { iteration: it, written: r.written, dirtyPages: dirty, scanSeconds: scanS }));
+      const finals = active.filter((_, i) => decisions[i].final);
+      const goOn = active.filter((_, i) => !decisions[i].final);
+      finals.forEach((r) => {
+        const d = decisions[active.indexOf(r)];
+        r.stop = d.reason;
+        r.converged = d.converged;
       });
-      const s = r.stats;
-      // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
-      const frozen = s.frozen_time / 1e6;
-      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
-      clock.wait(frozen);
-      // The workload runs on while the pages leave; what it writes is dirty for the next one.
-      if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
-      clock.wait(t.running_s);
-      let note: string | null = null;
-      if (plateau === null && prev !== undefined && it > 2 && s.pages_written >= PLATEAU * prev.pages_written) {
-        plateau = it;
-        note = `the dirty set stopped shrinking (${s.pages_written} pages after ${prev.pages_written}): later pre-dumps gain nothing`;
+      for (const [type, group] of [['dump', finals], ['pre-dump', goOn]] as const) {
+        if (group.length === 0) continue;
+        const final = type === 'dump';
+        if (single) o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
+        const start = clock.now;
+        const fault = (point: string) => o.faultPoint?.(it, point);
+        const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
+        if (counting !== undefined) for (const r of group) r.counted?.push(counting.counted);
+        const r = dumpIteration(proc, {
+          imagesRoot: o.imagesDir,
+          iteration: it,
+          type,
+          trackMem: dt.softDirty,
+          hasParent: it > 1,
+          format: dt.pagemapFormat,
+          softDirty: dt.softDirty,
+          timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate }),
+          kernelName: o.kernel,
+          faultPoint: fault,
+          compressRegion: o.compressRegion,
+          autoDedup: o.autoDedup,
+          xfer: counting ?? link?.open(it, fault),
+          digest: counting === undefined || o.count!.digest === true,
+          // Other rows pre-dump from this same state next.
+          keepRefs: final && goOn.length > 0,
+        });
+        const s = r.stats;
+        // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
+        const frozen = s.frozen_time / 1e6;
+        const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
+        // A final dump ends its rows: the shared clock and process go on for the others.
+        const now = clock.now + frozen + t.running_s;
+        if (!final) {
+          clock.wait(frozen);
+          // The workload runs on while the pages leave; what it writes is dirty for the next one.
+          if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
+          clock.wait(t.running_s);
+        }
+        for (const row of group) {
+          const last = row.all[row.all.length - 1];
+          let note: string | null = null;
+          if (row.plateau === null && last !== undefined && it > 2 && s.pages_written >= PLATEAU * last.pages_written) {
+            row.plateau = it;
+            note = `the dirty set stopped shrinking (${s.pages_written} pages after ${last.pages_written}): later pre-dumps gain nothing`;
+          }
+          const rep: IterationReport = {
+            ...s,
+            start_s: start,
+            duration_s: now - start,
+            frozen_s: frozen,
+            running_s: t.running_s,
+            dirty_pages_after: null,
+            expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
+            throttle_pct: clock.throttlePct,
+            note,
+          };
+          row.all.push(rep);
+          if (final) {
+            row.end = now;
+            row.steps = proc.steps;
+          } else row.written.push(s.pages_written);
+          if (single) o.onIteration?.(rep, 'done');
+        }
       }
-      const rep: IterationReport = {
-        ...s,
-        start_s: start,
-        duration_s: clock.now - start,
-        frozen_s: frozen,
-        running_s: t.running_s,
-        dirty_pages_after: null,
-        expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
-        throttle_pct: clock.throttlePct,
-        note,
-      };
-      all.push(rep);
-      if (!final) written.push(s.pages_written);
-      o.onIteration?.(rep, 'done');
-      if (final) break;
     }
     link?.close();
   } catch (e) {
@@ -307,35 +368,37 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
     throw e;
   }
-  const steps = proc.steps;
   kernel.exit(proc.task);
-  const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
-  const last = all[all.length - 1];
-  return {
-    images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
-    workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
-    kernel: o.kernel,
-    dirty_tracking: dt.softDirty,
-    warning,
-    policy: o.policy,
-    bandwidth: o.bandwidth,
-    rate: clock.baseRate,
-    interval_s: durationSeconds(interval, clock.baseRate),
-    downtime_limit_s: o.downtimeLimit,
-    stop_reason: stop,
-    converged,
-    plateau_iteration: plateau,
-    iterations: all,
-    totals: {
-      pages_written: sum('pages_written'),
-      bytes_written: sum('bytes_written'),
-      pages_skipped_parent: sum('pages_skipped_parent'),
-      frozen_time: sum('frozen_time'),
-    },
-    bytes_sent: sum('bytes_written'),
-    downtime_s: last.frozen_s,
-    total_time_s: clock.now,
-    final_frozen_time: last.frozen_time,
-    memory_digest_steps: steps,
-  };
+  return rows.map((row) => {
+    const all = row.all;
+    const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
+    const last = all[all.length - 1];
+    return {
+      images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
+      workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
+      kernel: o.kernel,
+      dirty_tracking: dt.softDirty,
+      warning,
+      policy: row.name,
+      bandwidth: o.bandwidth,
+      rate: clock.baseRate,
+      interval_s: durationSeconds(interval, clock.baseRate),
+      downtime_limit_s: o.downtimeLimit,
+      stop_reason: row.stop,
+      converged: row.converged,
+      plateau_iteration: row.plateau,
+      iterations: all,
+      totals: {
+        pages_written: sum('pages_written'),
+        bytes_written: sum('bytes_written'),
+        pages_skipped_parent: sum('pages_skipped_parent'),
+        frozen_time: sum('frozen_time'),
+      },
+      bytes_sent: sum('bytes_written'),
+      downtime_s: last.frozen_s,
+      total_time_s: row.end,
+      final_frozen_time: last.frozen_time,
+      memory_digest_steps: row.steps,
+    };
+  });
 }

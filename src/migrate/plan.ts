@@ -10,7 +10,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
+import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
@@ -189,7 +189,7 @@ export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]):
 
 interface WorkerReply {
   index: number;
-  result?: CombinationResult;
+  results?: CombinationResult[];
   error?: { name: string; message: string; stack?: string };
 }
 
@@ -203,8 +203,33 @@ function rethrow(e: NonNullable<WorkerReply['error']>): never {
   throw err;
 }
 
-async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatmap: boolean, jobs: number): Promise<CombinationResult[]> {
-  const results: CombinationResult[] = new Array(tasks.length);
+/**
+ * Combinations that differ only in their policy share their pre-dumps until a policy stops
+ * (countedDumps): one group each, when nothing is written. Groups keep the table order inside.
+ */
+function groupCombinations(tasks: CombinationOptions[]): number[][] {
+  const groups = new Map<string, number[]>();
+  tasks.forEach((t, i) => {
+    const key = t.images === true ? `#${i}` : JSON.stringify({ ...t, policy: null });
+    const g = groups.get(key);
+    if (g === undefined) groups.set(key, [i]);
+    else g.push(i);
+  });
+  return [...groups.values()];
+}
+
+/** Run one group of combinations (plan-worker.ts runs this too). */
+export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean): CombinationResult[] {
+  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap)];
+  return countedDumps(group[0], group.map((t) => t.policy), heatmap).map(({ report, counted }) => ({
+    report,
+    heatmap: heatmap ? heatMap(counted[counted.length - 1].mm!, counted.map((i) => i.pagemap!)) : null,
+  }));
+}
+
+async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, heatmap: boolean, jobs: number): Promise<CombinationResult[][]> {
+  const tasks = groups;
+  const results: CombinationResult[][] = new Array(tasks.length);
   let next = 0;
   let failure: NonNullable<WorkerReply['error']> | null = null;
   const one = () =>
@@ -216,11 +241,11 @@ async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatma
           return;
         }
         const index = next++;
-        w.postMessage({ index, task: tasks[index] });
+        w.postMessage({ index, group: tasks[index] });
       };
       w.on('message', (m: WorkerReply) => {
         if (m.error !== undefined) failure ??= m.error;
-        else results[m.index] = m.result!;
+        else results[m.index] = m.results!;
         feed();
       });
       w.on('error', rejectOne);
@@ -252,14 +277,18 @@ export async function runCombinations(o: PlanOptions, pick: (index: number) => b
   if (o.bandwidths.length === 0 || o.policies.length === 0) throw new UsageError('tracker plan needs at least one --bandwidth and one --policy');
   const tasks = combinations(o).filter((_, i) => pick(i));
   if (tasks.length === 0) return [];
+  const groups = groupCombinations(tasks);
   checkFits(o.workload, { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) }, planMemoryModel(o), o.jobs <= 0 ? 1 : Math.min(o.jobs, tasks.length));
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
-  let results: CombinationResult[];
+  let done: CombinationResult[][];
   try {
-    results = o.jobs <= 0 ? tasks.map((t) => runCombination(t, tmpRoot, o.heatmaps === true)) : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs);
+    const runs = groups.map((g) => g.map((i) => tasks[i]));
+    done = o.jobs <= 0 ? runs.map((g) => runGroup(g, tmpRoot, o.heatmaps === true)) : await runInWorkers(runs, tmpRoot, o.heatmaps === true, o.jobs);
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }
+  const results: CombinationResult[] = new Array(tasks.length);
+  groups.forEach((g, k) => g.forEach((i, j) => (results[i] = done[k][j])));
   return results;
 }
 
