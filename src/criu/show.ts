@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
-import { crc32, HEADER_BYTES, IMAGE_FILES, type ImageKind } from './image.js';
+import { crc32, HEADER_BYTES, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { compressionRatio } from './stats.js';
 import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';
@@ -66,20 +66,12 @@ export interface ShownVma {
   shmem: number;
 }
 
-function readHeader(path: string): ImageHeader {
-  const b = Buffer.alloc(HEADER_BYTES);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, b, 0, HEADER_BYTES, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return {
-    magic: b.subarray(0, 4).reverse().toString('latin1'),
-    version: b.readUInt32LE(4),
-    payload_bytes: Number(b.readBigUInt64LE(8)),
-    crc32: hex(b.readUInt32LE(16)),
-  };
+function shownHeader(path: string): ImageHeader {
+  const { header: h } = readHeader(path);
+  if (h === null) throw new ImageError(`${path}: truncated image; the image is damaged, dump again`);
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32BE(h.magic);
+  return { magic: magic.toString('latin1'), version: h.version, payload_bytes: Number(h.length), crc32: hex(h.crc) };
 }
 
 export function showVma(v: VmaEntry): ShownVma {
@@ -149,7 +141,7 @@ export function showImageFile(path: string): ShownImage {
   if (statSync(path).isDirectory()) throw new UsageError(`${path}: is a directory, not an image file`);
   const kind = imageKindOf(path);
   if (kind === null) throw new InputError(`${path}: not a tracker image (no known magic in its first 4 bytes)`);
-  const header = readHeader(path);
+  const header = shownHeader(path);
   return { file: path, kind, header, contents: decodeContents(path, kind) };
 }
 
