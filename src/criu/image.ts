@@ -15,6 +15,7 @@ import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
 
+/** The format of a chain, recorded in inventory.img; each file's header carries its own kind's version. */
 export const IMAGE_VERSION = 1;
 export const HEADER_BYTES = 24;
 
@@ -28,6 +29,14 @@ export const IMAGE_MAGIC = {
   stats: 0x54524b54, // 'TRKT'
 } as const;
 export type ImageKind = keyof typeof IMAGE_MAGIC;
+
+/**
+ * The version each kind's header carries, and the versions this tracker reads. mm.img is at 2:
+ * its VMAs carry the syscall arguments (prot, map_flags, madv) as CRIU's vma_entry; version 1
+ * mm.img (vm_flags only) is still read, the arguments taken from its vm_flags.
+ */
+export const IMAGE_VERSIONS: Record<ImageKind, number> = { inventory: 1, mm: 2, pagemap: 1, pages: 1, shmem: 1, core: 1, stats: 1 };
+const READS: Record<ImageKind, readonly number[]> = { inventory: [1], mm: [1, 2], pagemap: [1], pages: [1], shmem: [1], core: [1], stats: [1] };
 
 /** File names inside an iteration directory. */
 export const IMAGE_FILES: Record<ImageKind, string> = {
@@ -58,7 +67,7 @@ export interface ImageHeader {
 export function encodeHeader(kind: ImageKind, length: number, crc: number): Buffer {
   const b = Buffer.alloc(HEADER_BYTES);
   b.writeUInt32LE(IMAGE_MAGIC[kind], 0);
-  b.writeUInt32LE(IMAGE_VERSION, 4);
+  b.writeUInt32LE(IMAGE_VERSIONS[kind], 4);
   b.writeBigUInt64LE(BigInt(length), 8);
   b.writeUInt32LE(crc >>> 0, 16);
   return b;
@@ -104,7 +113,7 @@ export function readHeader(path: string): { header: ImageHeader | null; magic: n
 export function checkHeader(path: string, kind: ImageKind, h: ImageHeader | null, size: number): void {
   if (h === null) throw new ImageError(`${path}: truncated image (${size} bytes); the image is damaged, dump again`);
   if (h.magic !== IMAGE_MAGIC[kind]) throw new ImageError(`${path}: not a ${kind} image (bad magic 0x${h.magic.toString(16)})`);
-  if (h.version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${h.version}, this tracker reads version ${IMAGE_VERSION}`);
+  if (!READS[kind].includes(h.version)) throw new ImageError(`${path}: image version ${h.version}, this tracker reads version ${READS[kind].join(' or ')}`);
   if (h.length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${h.length}; the image is truncated or extended`);
   if (h.reserved !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
 }

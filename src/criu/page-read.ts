@@ -14,8 +14,8 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ImageError } from '../errors.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
-import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, type MadviseAdvice } from '../task/syscalls.js';
+import type { MadviseAdvice } from '../task/syscalls.js';
+import { MADV_BITS } from './vma-entry.js';
 import { checkHeader, crc32, HEADER_BYTES, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { CompressedCursor, type PageCompression } from './page-compress.js';
@@ -444,10 +444,7 @@ export function checkReport(finalDir: string): CheckReport {
   };
 }
 
-/**
- * A VMA as the restorer re-creates it, in the arguments of the syscalls that made it (CRIU's
- * vma_entry: prot, flags, madv), taken from mm.img's vm_flags here and nowhere else.
- */
+/** A VMA as the restorer re-creates it: mm.img's syscall arguments (vma-entry.ts). */
 export interface VmaRestoreArgs {
   start: number;
   pages: number;
@@ -481,13 +478,10 @@ export interface RestoreArgs {
   readPages(sink: PageSink, target: PageTarget): void;
 }
 
+/** mm.img's vma_entry as the restorer's arguments: its syscall arguments, the madv bits as calls. */
 function vmaRestoreArgs(v: MmEntry['vmas'][number]): VmaRestoreArgs {
-  const prot = (v.flags & VM_READ ? PROT_READ : 0) | (v.flags & VM_WRITE ? PROT_WRITE : 0) | (v.flags & VM_EXEC ? PROT_EXEC : 0);
-  const flags = (v.kind === 'shared' ? MAP_SHARED : MAP_PRIVATE) | (v.kind === 'file' ? 0 : MAP_ANONYMOUS) | ((v.flags & VM_ACCOUNT) === 0 ? MAP_NORESERVE : 0);
-  const madv: MadviseAdvice[] = [];
-  if ((v.flags & VM_HUGEPAGE) !== 0) madv.push('hugepage');
-  if ((v.flags & VM_NOHUGEPAGE) !== 0) madv.push('nohugepage');
-  return { start: v.start, pages: v.end - v.start, prot, flags, madv, pgoff: v.pgoff, file: v.file === null ? null : { name: v.file.name, pages: v.file.pages }, shmem: v.shmem };
+  const madv = MADV_BITS.filter(([n]) => (v.madv & (1 << n)) !== 0).map(([, advice]) => advice);
+  return { start: v.start, pages: v.end - v.start, prot: v.prot, flags: v.map_flags, madv, pgoff: v.pgoff, file: v.file === null ? null : { name: v.file.name, pages: v.file.pages }, shmem: v.shmem };
 }
 
 /** The restorer's arguments for a validated chain; ImageError unless it ends in a final dump. */

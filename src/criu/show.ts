@@ -14,6 +14,8 @@ import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, read
 import { compressionRatio } from './stats.js';
 import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';
 import { PE_PARENT, PE_PRESENT, PE_RELEASED, type MmEntry, type VmaEntry } from './schema.js';
+import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED } from '../task/syscalls.js';
+import { MADV_BITS } from './vma-entry.js';
 import { imageKindOf } from './stats.js';
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -61,10 +63,20 @@ export interface ShownVma {
   kind: VmaEntry['kind'];
   flags: string;
   vm_flags: string;
+  /** The syscall arguments mm.img records (CRIU's vma_entry flags and madv), by name. */
+  map_flags: string;
+  madv: string[];
   pgoff: number;
   file: VmaEntry['file'];
   shmem: number;
 }
+
+const MAP_NAMES = [
+  [MAP_SHARED, 'MAP_SHARED'],
+  [MAP_PRIVATE, 'MAP_PRIVATE'],
+  [MAP_ANONYMOUS, 'MAP_ANONYMOUS'],
+  [MAP_NORESERVE, 'MAP_NORESERVE'],
+] as const;
 
 function shownHeader(path: string): ImageHeader {
   const { header: h } = readHeader(path);
@@ -83,6 +95,8 @@ export function showVma(v: VmaEntry): ShownVma {
     kind: v.kind,
     flags: vmFlagsString(v.flags),
     vm_flags: hex(v.flags),
+    map_flags: MAP_NAMES.filter(([bit]) => (v.map_flags & bit) !== 0).map(([, name]) => name).join('|'),
+    madv: MADV_BITS.filter(([n]) => (v.madv & (1 << n)) !== 0).map(([, advice]) => advice),
     pgoff: v.pgoff,
     file: v.file,
     shmem: v.shmem,
