@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../migrate/iterative.js';
-import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../migrate/policy.js';
+import { POLICIES, type PolicyName } from '../migrate/policy.js';
 import type { PrimitiveDumpReport } from '../migrate/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
@@ -17,11 +17,11 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } from './options.js';
+import { choice, intArg, kernelOption, memoryOption, optionFrom } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
-import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
+import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
 import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
@@ -34,8 +34,6 @@ import { addImageOptions, imageOptions, type ImageFlags } from './image-options.
 import { addPageServerClientOptions, pageServerTarget, type TlsFlags } from './page-server.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
-/** The parser lives in options.ts; re-exported for the commands that imported it from here. */
-export { memorySize } from './options.js';
 
 interface DumpFlags extends ImageFlags, TlsFlags {
   pageServer: boolean;

@@ -18,7 +18,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rm
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, readHeader, readImage, writeRawImage, fsyncDir, type ImageHeader } from './image.js';
+import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writeRawImage, fsyncDir, type ImageHeader } from './image.js';
 import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
 import { openChain } from './page-read.js';
 import { resolveIterationDir } from './stats.js';

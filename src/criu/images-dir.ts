@@ -8,7 +8,7 @@
  * What tracker wrote: iteration directories N whose files are image files and whose inventory.img
  * is tracker's, interrupted iterations .N.tmp holding only image files, and its lock.
  */
-import { closeSync, existsSync, fsyncSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { IoError, LockedError, UsageError } from '../errors.js';
 import { IMAGE_FILES, IMAGE_MAGIC, fsyncDir, readHeader } from './image.js';

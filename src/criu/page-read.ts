@@ -9,7 +9,7 @@
  * front to back, and every byte of it is checksummed. `tracker check`, restore, show, stats and
  * compare all read chains through here, so none of them accepts a chain another refuses.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ImageError } from '../errors.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';

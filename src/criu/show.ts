@@ -4,12 +4,12 @@
  * become names; page data is summarised (count and CRC-32), never dumped, unless a hex view of
  * given pages is asked for. Also the `crit x DIR mems` and `crit x DIR rss` views.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
-import { crc32, HEADER_BYTES, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
+import { crc32, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { compressionRatio } from './stats.js';
 import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';

@@ -3,10 +3,10 @@
  * each iteration and the sizes of its files. The chain is read through page-read with every check
  * restore makes, every pages.img checksum included: a chain restore would refuse is refused here.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ImageError, InputError } from '../errors.js';
-import { HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, kindOfMagic, readHeader, type ImageKind } from './image.js';
+import { IMAGE_FILES, kindOfMagic, readHeader, type ImageKind } from './image.js';
 import { checkChain, IMAGE_KINDS, interruptedTmp, type ChainLink, type FileSizes } from './page-read.js';
 import type { IterationStats } from './schema.js';
 
