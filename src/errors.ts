@@ -62,3 +62,28 @@ export class InterruptedError extends TrackerError {
 
 /** A bug in tracker, not a user's mistake (EX_SOFTWARE). */
 export const EXIT_INTERNAL = 70;
+
+/** An error as it crosses a worker thread (a structured clone keeps no class): name, message, errno code. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  const err = e as NodeJS.ErrnoException;
+  return { name: err?.name ?? 'Error', message: err?.message ?? String(e), code: typeof err?.code === 'string' ? err.code : undefined, stack: err?.stack };
+}
+
+const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
+
+/** The error a worker serialized, of its class again (an fs error with its errno code), for the one catch. */
+export function reviveError(s: SerializedError): Error {
+  const C = CLASSES[s.name];
+  if (C !== undefined) return new C(s.message);
+  const e = new Error(s.message) as NodeJS.ErrnoException;
+  if (s.code !== undefined) e.code = s.code;
+  e.stack = s.stack;
+  return e;
+}

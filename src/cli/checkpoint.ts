@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
 import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../migrate/iterative.js';
-import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../migrate/policy.js';
+import { POLICIES, type PolicyName } from '../migrate/policy.js';
 import type { PrimitiveDumpReport } from '../migrate/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
@@ -17,11 +17,11 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } from './options.js';
+import { choice, intArg, kernelOption, memoryOption, optionFrom } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
-import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
+import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
 import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
@@ -35,8 +35,6 @@ import { addImageOptions, imageOptions, type ImageFlags } from './image-options.
 import { addPageServerClientOptions, pageServerTarget, type TlsFlags } from './page-server.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
-/** The parser lives in options.ts; re-exported for the commands that imported it from here. */
-export { memorySize } from './options.js';
 
 interface DumpFlags extends ImageFlags, TlsFlags {
   pageServer: boolean;
@@ -270,7 +268,7 @@ export function registerCheckpointCommands(program: Command): void {
     .command('dump')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
-    .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)
+    .option('-D, --images-dir <dir>', `with --iterative: the root DIR/1 .. DIR/N go in (default: ${DEFAULT_IMAGES_DIR}); without: this one iteration, DIR/N, as for pre-dump and restore (required)`)
     .addOption(workloadOption())
     .addOption(seedOption())
     .addOption(kernelOption())
@@ -298,6 +296,9 @@ export function registerCheckpointCommands(program: Command): void {
     .addHelpText(
       'after',
       `
+-D: dump --iterative (like page-server) takes the root of a chain and writes DIR/1 .. DIR/N in it;
+dump without --iterative, pre-dump and restore take one iteration, DIR/N, as CRIU's -D names one
+images directory. So \`dump --iterative -D img\` is restored with \`restore -D img/N\`.
 The workload first runs its setup and populate (a running service). Each iteration freezes it,
 reads /proc/PID/pagemap (pagemap2 on the seed kernel), takes the soft-dirty pages (all present
 pages the first time), writes clear_refs 4 and writes DIR/N (under DIR/.N.tmp, renamed when
@@ -311,15 +312,19 @@ stops it at the next safe point and removes the partial iteration; earlier ones 
 ${POLICY_HELP}
 ${EXIT_CODES_HELP}`,
     )
-    .action(async (opts: DumpFlags, cmd: Command) => {
-      if (opts.iterative) await dumpCommand(opts, processOutput(opts.json));
-      else await primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+    .action(async (opts: Omit<DumpFlags, 'imagesDir'> & { imagesDir?: string }, cmd: Command) => {
+      if (opts.iterative) await dumpCommand({ ...opts, imagesDir: opts.imagesDir ?? DEFAULT_IMAGES_DIR }, processOutput(opts.json));
+      else {
+        // Without --iterative, -D is one iteration (CRIU's meaning): no default root to fall back on.
+        if (opts.imagesDir === undefined) throw new UsageError('dump without --iterative needs -D DIR/N, the iteration to write (e.g. -D img/3 --prev-images-dir ../2 --track-mem)');
+        await primitiveCommand('dump', { ...opts, imagesDir: opts.imagesDir }, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+      }
     });
 
   const preDump = program
     .command('pre-dump')
     .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
-    .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
+    .requiredOption('-D, --images-dir <dir>', 'this one iteration, DIR/N (e.g. img/1): as CRIU\'s -D, not the root dump --iterative takes')
     .option('--prev-images-dir <dir>', 'the parent iteration, relative to -D (e.g. ../1): only pages written since are dumped')
     .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
@@ -352,7 +357,7 @@ ${EXIT_CODES_HELP}`,
   program
     .command('restore')
     .description('restore the process of an image chain and check it against the dump')
-    .requiredOption('-D, --images-dir <dir>', 'the final dump, DIR/N')
+    .requiredOption('-D, --images-dir <dir>', 'the final dump, DIR/N (for a dump --iterative -D DIR: its last iteration)')
     .option('--verify', 'also run the same workload uninterrupted to the same step and compare memories', false)
     .option('--resume-steps <k>', 'continue the restored workload for K steps', intArg('--resume-steps'), 0)
     .option('--json', 'print the report as JSON', false)

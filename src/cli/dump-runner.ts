@@ -5,10 +5,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IterationStats } from '../criu/schema.js';
-import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import type { DumpJob, SerializedError, WorkerData } from './dump-worker.js';
+import { reviveError, type SerializedError } from '../errors.js';
+import type { DumpJob, WorkerData } from './dump-worker.js';
 
-const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
 
 /** The signal that interrupted the last dump (its exit code is 128 + its number). */
@@ -16,15 +15,6 @@ let received: keyof typeof SIGNALS | null = null;
 
 export function interruptExitCode(): number {
   return 128 + SIGNALS[received ?? 'SIGINT'];
-}
-
-function revive(s: SerializedError): Error {
-  const C = CLASSES[s.name];
-  if (C !== undefined) return new C(s.message);
-  const e = new Error(s.message) as NodeJS.ErrnoException;
-  if (s.code !== undefined) e.code = s.code;
-  e.stack = s.stack;
-  return e;
 }
 
 export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void, fault = process.env.TRACKER_FAULT): Promise<R> {
@@ -52,7 +42,7 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
         resolve(m.report);
       } else {
         finish();
-        reject(revive(m.error));
+        reject(reviveError(m.error));
       }
     });
     worker.on('error', (e) => {

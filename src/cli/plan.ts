@@ -1,7 +1,6 @@
 /** `tracker plan`: every policy at every bandwidth, a table and a recommendation. */
 import chalk from 'chalk';
-import { Command, Option } from 'commander';
-import { DEFAULT_DUMP_OPTIONS } from '../migrate/iterative.js';
+import { Command } from 'commander';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
 import { InputError, UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';

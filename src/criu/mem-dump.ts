@@ -23,6 +23,7 @@ import { compressingXfer } from './page-compress.js';
 import { dedupParents } from './dedup.js';
 import type { InventoryEntry, IterationStats, IterationTiming, MmEntry, ShmemImage, VmaEntry } from './schema.js';
 import { pageInParent, pageIsZero, shouldDumpPage } from './should-dump-page.js';
+import { vmaSyscallArgs } from './vma-entry.js';
 
 export interface CollectedPages {
   pipe: PagePipe;
@@ -89,7 +90,7 @@ function mmAndShmem(proc: ProcessHandle, maps: MapsEntry[]): { mm: MmEntry; shme
       }
       shmem = idx;
     }
-    vmas.push({ start: v.start, end: v.end, flags: v.flags, kind: v.kind, pgoff: v.kind === 'anon' ? 0 : v.pgoff, file: v.file, shmem });
+    vmas.push({ start: v.start, end: v.end, flags: v.flags, kind: v.kind, pgoff: v.kind === 'anon' ? 0 : v.pgoff, file: v.file, shmem, ...vmaSyscallArgs(v.kind, v.flags) });
   }
   return { mm: { vmas }, shmem: { objects, data: Buffer.concat(data) } };
 }

@@ -4,7 +4,7 @@
  * reading a byte of the process's memory when the page data is raw (the dumper's chunks are
  * produced lazily and never asked for). For `tracker plan`, whose rows need only the counts.
  */
-import { encodeImage, IMAGE_FILES, pagesHeader, type ImageKind } from './image.js';
+import { encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind } from './image.js';
 import type { PageCompression } from './page-compress.js';
 import type { PageXfer } from './page-xfer.js';
 import type { PagePipe } from './page-pipe.js';
@@ -23,8 +23,6 @@ export interface CountedIteration {
 export interface CountingXfer extends PageXfer {
   readonly counted: CountedIteration;
 }
-
-const HEADER_BYTES = pagesHeader(0, 0).length;
 
 /** Bytes msgpack (msgpackr, as image.ts packs) takes for a non-negative integer. */
 function uintBytes(v: number): number {

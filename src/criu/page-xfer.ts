@@ -7,7 +7,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
-import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
+import { encodeImage, IMAGE_FILES, RawImageWriter, type ImageKind, fsyncDir } from './image.js';
 import type { PageCompression, PagemapEntry } from './schema.js';
 import type { PagePipe } from './page-pipe.js';
 
@@ -108,44 +108,20 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
   });
-  /** pages.img: a placeholder header, the chunks with their crc, then the real header and fsync. */
+  /** pages.img, through the one pages.img writer (image.ts), every fs step reported by io(). */
   const openPages = () => {
     const name = IMAGE_FILES.pages;
-    const fd = io(name, () => openSync(join(tmp, name), 'w'));
-    let crc = 0;
-    let n = 0;
-    let open = true;
-    const close = () => {
-      if (open) closeSync(fd);
-      open = false;
-    };
-    try {
-      io(name, () => writeSync(fd, pagesHeader(0, 0)));
-    } catch (e) {
-      close();
-      throw e;
-    }
+    const w = io(name, () => new RawImageWriter(join(tmp, name), 'pages'));
     return {
-      write(c: Uint8Array) {
-        crc = crc32(c, crc);
-        io(name, () => {
-          let off = 0;
-          while (off < c.length) off += writeSync(fd, c, off);
-        });
-        n += c.length;
-      },
+      write: (c: Uint8Array) => io(name, () => w.write(c)),
       finish() {
         try {
-          io(name, () => {
-            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
-            fsyncSync(fd);
-          });
+          return { bytes: io(name, () => w.finish()), crc: w.checksum };
         } finally {
-          close();
+          w.abort();
         }
-        return { bytes: n, crc: crc >>> 0 };
       },
-      close,
+      close: () => w.abort(),
     };
   };
   return {

@@ -1,6 +1,7 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { MapsEntry } from '../proc/vma-list.js';
 import type { ProgramIdentity, ProgramState } from '../task/process.js';
+import type { VmaSyscallArgs } from './vma-entry.js';
 
 export interface InventoryEntry {
   format: 'tracker';
@@ -25,9 +26,11 @@ export interface InventoryEntry {
 
 /**
  * A VMA as /proc/PID/maps gives it (start, end, vm_flags, kind, pgoff, and for file mappings the
- * file to map again), with its shared memory object as an index into shmem.img.
+ * file to map again), with its shared memory object as an index into shmem.img, and (mm.img
+ * version 2) the syscall arguments that re-create it, as CRIU's vma_entry: prot, map_flags, madv
+ * (vma-entry.ts). `flags` stays vm_flags, as smaps shows them, for `tracker show`.
  */
-export interface VmaEntry extends Omit<MapsEntry, 'shmemId'> {
+export interface VmaEntry extends Omit<MapsEntry, 'shmemId'>, VmaSyscallArgs {
   shmem: number;
 }
 

@@ -27,7 +27,7 @@ import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
-import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName, type PolicyOptions } from './policy.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions } from './policy.js';
 import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 

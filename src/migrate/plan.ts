@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
+import { reviveError, UsageError, type SerializedError } from '../errors.js';
 import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
@@ -190,17 +190,7 @@ export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]):
 interface WorkerReply {
   index: number;
   results?: CombinationResult[];
-  error?: { name: string; message: string; stack?: string };
-}
-
-const ERRORS: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError };
-
-function rethrow(e: NonNullable<WorkerReply['error']>): never {
-  const C = ERRORS[e.name];
-  if (C !== undefined) throw new C(e.message);
-  const err = new Error(e.message);
-  err.stack = e.stack;
-  throw err;
+  error?: SerializedError;
 }
 
 /**
@@ -252,7 +242,7 @@ async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, hea
       feed();
     });
   await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, one));
-  if (failure !== null) rethrow(failure);
+  if (failure !== null) throw reviveError(failure);
   return results;
 }
 

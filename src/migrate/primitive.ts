@@ -12,14 +12,12 @@
  * command runs --interval more steps and dumps.
  */
 import { basename, dirname, resolve } from 'node:path';
-import { join } from 'node:path';
 import { ImageError, InterruptedError, UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
 import { canonicalSpec, createWorkload, modelOverrides, workloadMemoryNeed, workloadRate } from '../workload/index.js';
-import { IMAGE_FILES, readImage } from '../criu/image.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';

@@ -5,7 +5,7 @@
  */
 import { ImageError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
-import { memDigest as memoryDigest } from '../proc/mem-digest.js';
+import { memDigest } from '../proc/mem-digest.js';
 import { restoreImages, type ImagesRestoreReport } from '../criu/restore.js';
 import { createWorkload, modelOverrides, resumeWorkload, workloadMemoryNeed } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
@@ -53,8 +53,8 @@ export function restore(o: RestoreOptions): RestoreReport {
     const ref = new Kernel({ profile: inventory.kernel as never, memoryBytes: workloadMemoryNeed(workloadSpec(id), overrides) ?? undefined });
     const refProc = createWorkload(ref, workloadSpec(id), id.seed, overrides);
     refProc.run(proc.steps);
-    const a = memoryDigest(refProc.task);
-    const b = memoryDigest(task);
+    const a = memDigest(refProc.task);
+    const b = memDigest(task);
     report.verify = { ran: true, uninterrupted_digest: a, restored_digest: b, identical: a === b };
     if (a !== b && o.onMismatch !== 'report') throw new VerifyError(`--verify: after ${proc.steps} steps the restored process differs from an uninterrupted run (${b.slice(0, 12)} != ${a.slice(0, 12)})`);
   }

@@ -1,8 +1,8 @@
 /**
  * /proc/PID/mem as a dumper needs it: the contents of one page, read without side effects (a
- * swapped page is read from the swap device, not faulted in), and a digest of the whole memory.
+ * swapped page is read from the swap device, not faulted in), and runs of pages as views of
+ * their frames (the digest, mem-digest.ts, and the restorer read through these).
  */
-import { createHash } from 'node:crypto';
 import type { Mm } from '../mm/mm.js';
 import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, PAGE_SIZE, swp_offset } from '../mm/pgtable-types.js';
 import type { Vma } from '../mm/vma.js';
@@ -139,25 +139,4 @@ export function forEachPageRun(
     }
   }
   if (arr !== null) sink(arr, start, length);
-}
-
-/**
- * SHA-256 over the layout and every page of every VMA. The layout is taken as runs of equal
- * protection (read, write, exec, shared), so a restore whose VMAs merge differently (anon_vma and
- * pgoff are not restored) still digests the same when the memory is the same.
- */
-export function memoryDigest(mm: Mm): string {
-  const h = createHash('sha256');
-  const runs: number[][] = [];
-  for (const vma of mm.vmas) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[1] === vma.start && last[2] === (vma.flags & 0xf)) last[1] = vma.end;
-    else runs.push([vma.start, vma.end, vma.flags & 0xf]);
-  }
-  h.update(new Uint8Array(new Float64Array(runs.flat()).buffer));
-  for (const vma of mm.vmas) {
-    const first = vma.start;
-    forEachPageRun(mm, vma.pages, (i) => first + i, (arr, off, len) => h.update(arr.subarray(off, off + len)));
-  }
-  return h.digest('hex');
 }

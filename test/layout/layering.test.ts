@@ -85,6 +85,9 @@ test('every test file lives in test/<layer>/, where npm test finds it', () => {
   const tests = readdirSync(join(ROOT, 'test'), { recursive: true }).map(String).filter((f) => f.endsWith('.test.ts'));
   assert.ok(tests.length > 20, 'the scan sees the tests');
   assert.deepEqual(tests.filter((f) => f.split('/').length !== 2 || f.startsWith('helpers/')), [], 'test files outside test/<layer>/ (npm test runs dist/test/*/*.test.js)');
+  // Every layer of src has its tests (bench is measured, not tested).
+  const layers = new Set(tests.map((f) => f.split('/')[0]));
+  assert.deepEqual(Object.keys(MAY_IMPORT).filter((l) => l !== 'bench' && l !== 'ops' && !layers.has(l)), []);
 });
 
 function stripComments(f: string): string {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { chainStats } from '../../src/criu/stats.js';
 import { compare } from '../../src/criu/compare.js';
-import type { DumpReport, IterativeDumpOptions } from '../../src/migrate/iterative.js';
+import type { IterativeDumpOptions } from '../../src/migrate/iterative.js';
 import { checkReport } from '../../src/criu/page-read.js';
 import { PagePipe } from '../../src/criu/page-pipe.js';
 import { primitiveDump } from '../../src/migrate/primitive.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../../src/errors.js';
 import { Kernel } from '../../src/mm/kernel.js';
-import { createWorkload, memoryDigest } from '../../src/workload/index.js';
+import { createWorkload, memDigest } from '../../src/workload/index.js';
 import { runMeasured } from '../../src/migrate/run.js';
 import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LACKEY_MODIFY, LACKEY_STORE, LackeyReader } from '../../src/workload/lackey-reader.js';
 import { parsePages } from '../../src/workload/params.js';
@@ -65,7 +65,7 @@ test('a model file sets parameters and may pin the seed', () => {
   const q = createWorkload(new Kernel(), 'uniform', 9, { heap: 256, writeFraction: 1 });
   p.run(5000);
   q.run(5000);
-  assert.equal(memoryDigest(p.task.mm), memoryDigest(q.task.mm));
+  assert.equal(memDigest(p.task), memDigest(q.task));
 });
 
 test('model files with bad fields are refused, naming the file and the field', () => {
@@ -167,7 +167,7 @@ test('a plain-text trace (streamed in chunks) replays to the same memory as its 
   const b = createWorkload(new Kernel(), plain, 1);
   a.run(400_000);
   b.run(400_000);
-  assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
+  assert.equal(memDigest(a.task), memDigest(b.task));
 });
 
 test("the Lackey reader takes records of each kind and skips Valgrind's lines, blank lines, CRLF and a missing final newline", () => {
