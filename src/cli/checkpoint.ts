@@ -123,6 +123,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
     seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
     params: f.param,
+    memoryModel: f.memoryModel,
     kernel: given('kernel') ? f.kernel : f.prevImagesDir === undefined ? f.kernel : undefined,
     interval: primitiveIntervalSteps(f, given),
     bandwidth: f.bandwidth,
@@ -330,6 +331,7 @@ ${EXIT_CODES_HELP}`,
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
     .addOption(seedOption('first iteration: seed of the workload'))
     .addOption(paramOption())
+    .addOption(memoryModelOption())
     .addOption(kernelOption())
     .addOption(intervalOption('time the workload runs before this iteration (e.g. 100ms; a bare number is steps)'))
     .addOption(bandwidthOption())

@@ -18,6 +18,7 @@ import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profil
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
 import { canonicalSpec, createWorkload, modelOverrides, workloadMemoryNeed, workloadRate } from '../workload/index.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
@@ -38,6 +39,8 @@ export interface PrimitiveDumpOptions {
   seed?: number;
   /** Model parameters (--param), first iteration only: later ones replay the parent's. */
   params?: Record<string, unknown>;
+  /** How frames hold their contents, first iteration only: later ones take the parent's. */
+  memoryModel?: MemoryModel;
   kernel?: KernelProfileName;
   interval: number;
   bandwidth: number;
@@ -65,6 +68,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   let seed = o.seed;
   let kernelName = o.kernel;
   let params = o.params ?? {};
+  let memoryModel = o.memoryModel ?? 'content';
   let chain: ChainLink[] = [];
   if (o.prevImagesDir !== undefined) {
     if (o.prevImagesDir.startsWith('/')) throw new UsageError('--prev-images-dir must be relative to the images directory (e.g. ../1), as CRIU takes it');
@@ -83,6 +87,8 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     if (Object.keys(params).length > 0) throw new UsageError('--param goes with the first iteration; later ones replay the parent\'s parameters');
     workload = id.spec ?? id.source;
     params = modelOverrides(id);
+    if (o.memoryModel !== undefined && o.memoryModel !== (inv.memoryModel ?? 'content')) throw new UsageError(`--memory-model ${o.memoryModel} differs from the parent's ${inv.memoryModel ?? 'content'}; leave it out to continue the same process`);
+    memoryModel = inv.memoryModel ?? 'content';
     seed = id.seed;
     if (!isKernelProfileName(inv.kernel)) throw new ImageError(`${o.prevImagesDir}: unknown kernel profile '${inv.kernel}'`);
     kernelName = inv.kernel;
@@ -94,7 +100,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     if (o.signal?.aborted === true) throw new InterruptedError(`interrupted in iteration ${iteration} (${o.imagesDir}); nothing of it was kept`);
   };
   try {
-    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, params, kernelName, check });
+    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, params, memoryModel, kernelName, check });
     images.release();
     return r;
   } catch (e) {
@@ -110,12 +116,13 @@ interface Resolved {
   workload: string;
   seed: number | undefined;
   params: Record<string, unknown>;
+  memoryModel: MemoryModel;
   kernelName: KernelProfileName | undefined;
   check: () => void;
 }
 
-function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, params, kernelName, check }: Resolved): PrimitiveDumpReport {
-  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes ?? workloadMemoryNeed(workload, params) ?? undefined });
+function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, params, memoryModel, kernelName, check }: Resolved): PrimitiveDumpReport {
+  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes ?? workloadMemoryNeed(workload, params) ?? undefined, memoryModel });
   const dt = kerndat(kernel);
   if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
   const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default, params);
