@@ -9,7 +9,8 @@
  *     "phases": [ { "steps": 1000000, "params": { "hotSet": "16M" } } ] }
  *
  * The curve model also takes "windows": [{ "seconds": 0.125, "pages": 1200 }, ...], the pages a
- * workload dirtied in windows of several lengths, and fits its page classes to them
+ * workload dirtied in windows of several lengths (or QEMU query-dirty-rate results, { "dirty-rate":
+ * MB/s, "calc-time": s, "calc-time-unit"? }), and fits its page classes to them
  * (curve-fit.ts). The output of `tracker run --json`, one report or an array of reports at
  * different --sample-interval, is read as such a curve: each report's mean dirty pages per sample.
  *
@@ -82,7 +83,14 @@ function curveFromRuns(runs: RunJson[], file: string): Record<string, unknown> {
 function fittedParams(v: unknown, where: string): Record<string, unknown> {
   if (!Array.isArray(v) || v.length === 0) throw new InputError(`${where}: expected an array of { "seconds", "pages" }, got ${kindOf(v)}`);
   const windows = v.map((w: unknown, i: number) => {
-    if (!isObject(w) || typeof w.seconds !== 'number' || typeof w.pages !== 'number') throw new InputError(`${where}[${i}]: expected { "seconds": number, "pages": number }, got ${kindOf(w)}`);
+    // A QEMU query-dirty-rate result: "dirty-rate" in MB/s (bytes >> 20 per second) over "calc-time".
+    if (isObject(w) && typeof w['dirty-rate'] === 'number' && typeof w['calc-time'] === 'number') {
+      const seconds = w['calc-time'] / (w['calc-time-unit'] === 'millisecond' ? 1000 : 1);
+      return { seconds, pages: w['dirty-rate'] * 256 * seconds };
+    }
+    if (!isObject(w) || typeof w.seconds !== 'number' || typeof w.pages !== 'number') {
+      throw new InputError(`${where}[${i}]: expected { "seconds": number, "pages": number } or a QEMU query-dirty-rate result, got ${kindOf(w)}`);
+    }
     return { seconds: w.seconds, pages: w.pages };
   });
   const classes = fitCurve(windows, where);

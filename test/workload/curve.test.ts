@@ -62,6 +62,23 @@ test('tracker run --json reports at several sample intervals are a curve: the mo
   assert.equal(createWorkload(new Kernel({ memoryBytes: 128 << 20 }), join(tmp, 'one.json'), 1).identity.model, 'curve');
 });
 
+test('QEMU query-dirty-rate results are windows: dirty-rate MB/s over calc-time (seconds or milliseconds)', () => {
+  const truth = [
+    { pages: 2000, rate: 5 },
+    { pages: 6000, rate: 0.2 },
+  ];
+  const qmp = [
+    { status: 'measured', 'calc-time': 250, 'calc-time-unit': 'millisecond', 'dirty-rate': curvePages(truth, 0.25) / 256 / 0.25 },
+    { status: 'measured', 'calc-time': 1, 'dirty-rate': curvePages(truth, 1) / 256 },
+    { status: 'measured', 'calc-time': 10, 'dirty-rate': curvePages(truth, 10) / 256 / 10 },
+  ];
+  const file = join(tmp, 'qmp.json');
+  writeFileSync(file, JSON.stringify({ model: 'curve', windows: qmp }));
+  const p = createWorkload(new Kernel({ memoryBytes: 128 << 20 }), file, 1);
+  const classes = [1, 2, 3, 4, 5, 6].map((i) => ({ pages: p.identity.params[`pages${i}`] as number, rate: p.identity.params[`writeRate${i}`] as number })).filter((c) => c.pages > 0);
+  for (const w of [0.25, 1, 10]) assert.ok(Math.abs(curvePages(classes, w) - curvePages(truth, w)) / curvePages(truth, w) < 0.05, `${w} s`);
+});
+
 test('a curve no page classes can make (dirtying more than in proportion to the window) is refused naming the window', () => {
   const bad = [
     { seconds: 1, pages: 100 },
