@@ -27,11 +27,19 @@ function knownDivergent(kernel: string): Map<string, string> {
 }
 
 for (const kernel of KERNELS) {
-  const [pub, oracle] = traceSets(kernel);
+  const [pub, oracle, uffd] = traceSets(kernel);
 
   test(`the public Linux ${kernel} traces are all there`, () => {
     assert.equal(pub.traces.length, 10);
+    assert.equal(uffd.traces.length, 10);
   });
+
+  for (const t of uffd.traces) {
+    test(`tracker script --json reproduces the public userfaultfd / PAGEMAP_SCAN Linux ${kernel} trace ${t.name} exactly`, () => {
+      const c = compareTrace(t, kernel);
+      assert.deepEqual(c.got, t.expected);
+    });
+  }
 
   for (const t of pub.traces) {
     test(`tracker script --json reproduces the public Linux ${kernel} trace ${t.name} exactly`, () => {

@@ -14,6 +14,7 @@ import {
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
+  _PAGE_UFFD_WP,
   _PAGE_USER,
   HPAGE_PMD_NR,
 } from './pgtable-types.js';
@@ -89,10 +90,12 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
   const lo = pt.lo;
   const mem = mm.mem;
   if (mem.isZero(head)) {
-    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED)) | _PAGE_SPECIAL;
+    // __split_huge_zero_page_pmd(): a uffd-wp PMD gives uffd-wp ptes.
+    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_UFFD_WP)) | _PAGE_SPECIAL;
     for (let i = 0; i < HPAGE_PMD_NR; i++) lo[base + i] = z;
   } else {
-    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    // __split_huge_pmd_locked(): "uffd_wp = pmd_uffd_wp(old_pmd)" passes to every pte.
+    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_UFFD_WP);
     // 6.3+: "re-apply mkdirty for small pages after split"; pte_mkdirty() sets soft-dirty on x86.
     if (mm.profile.splitPmdKeepsDirty && (e & _PAGE_DIRTY) !== 0) keep |= mm.dirtyBits;
     // SetPageDirty() of the THP when the PMD was dirty.

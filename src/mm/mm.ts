@@ -15,7 +15,7 @@ import {
   _PAGE_USER,
 } from './pgtable-types.js';
 import type { SwapDevice } from './swap.js';
-import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
+import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, Vma } from './vma.js';
 
 /**
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
@@ -303,6 +303,7 @@ export class Mm {
   splitVma(vma: Vma, at: number): Vma {
     splitHugePmdAt(this, at);
     const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma, vma.forked);
+    upper.uffdCtx = vma.uffdCtx;
     vma.end = at;
     this.insertVma(upper);
     return upper;
@@ -374,9 +375,13 @@ export class Mm {
     return prot;
   }
 
-  /** vma_wants_writenotify() for soft-dirty: shared writable VMAs whose VM_SOFTDIRTY is clear. */
+  /**
+   * vma_wants_writenotify() for soft-dirty and uffd-wp: shared writable VMAs whose VM_SOFTDIRTY is
+   * clear, or that are registered for userfaultfd write-protection ("Do we need write faults for
+   * uffd-wp tracking?").
+   */
   wantsWriteNotify(vma: Vma): boolean {
-    return this.profile.sharedWriteNotify && (vma.flags & VM_SOFTDIRTY) === 0;
+    return (this.profile.sharedWriteNotify && (vma.flags & VM_SOFTDIRTY) === 0) || (vma.flags & VM_UFFD_WP) !== 0;
   }
 
   /** vma_soft_dirty_enabled(): writes to this VMA must fault so soft-dirty can be set. */
