@@ -73,10 +73,17 @@ export function handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult 
       if (r !== HUGE_FALLBACK) return r;
     }
   }
+  const freshTable = pt.lo[pmd] === 0;
   const slot = pt.pteTable(pmd, true) | (vpn & 511);
   e = pt.lo[slot];
   const h = pt.hi[slot];
-  if (e === 0 && h === 0) return doPteMissing(mm, vma, vpn, slot, write, false);
+  if (e === 0 && h === 0) {
+    const r = doPteMissing(mm, vma, vpn, slot, write, false);
+    // __do_fault() fails before finish_fault() allocates the pte table (and fault-around installs
+    // its preallocated one only when it maps a page): a SIGBUS leaves the PMD empty.
+    if (r === FAULT_SIGBUS && freshTable && pt.tableIsEmpty(slot & ~511)) pt.freeTable(pt.detachPteTable(pmd) >>> 9);
+    return r;
+  }
   if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
     if (is_pte_marker(e, h)) {
       // handle_pte_marker() -> pte_marker_handle_uffd_wp(): an ordinary missing-page fault whose
