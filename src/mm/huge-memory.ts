@@ -18,7 +18,7 @@ import {
   _PAGE_USER,
   HPAGE_PMD_NR,
 } from './pgtable-types.js';
-import { anonVmaPrepare, VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
 
 export const HUGE_FALLBACK = 1;
 
@@ -37,7 +37,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   void vpn;
   // The anon_vma comes before the zero-page choice, so a read fault gives the VMA one too (and
   // fork then copies its page tables), unlike do_anonymous_page()'s 4 KiB zero page.
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   if (!write) {
     mm.pt.lo[pmd] = (mm.mem.hugeZeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_PSE | _PAGE_SPECIAL;
     mm.pt.hi[pmd] = 0;
@@ -46,7 +46,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   }
   const head = mm.mem.allocHuge();
   if (head < 0) return HUGE_FALLBACK;
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   mm.mem.getPmd(head);
   mm.pt.lo[pmd] = (head << 12) | prot | _PAGE_RW | _PAGE_PSE | mm.dirtyBits;
   mm.pt.hi[pmd] = 0;

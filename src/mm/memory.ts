@@ -25,7 +25,7 @@ import {
   swp_offset,
 } from './pgtable-types.js';
 import { userfaultfdWp, userfaultfdWpAsync, wantsUffdWpMarkerAfterZap } from './userfaultfd.js';
-import { anonVmaPrepare, VM_EXEC, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
+import { VM_EXEC, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
 
 // Bits the wp fault path tests, as module constants: the JIT folds these, not imported bindings.
 const PTE_SPECIAL = 0x200; // _PAGE_SPECIAL
@@ -124,7 +124,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
       mm.pt.lo[slot] = (mem.zeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_SPECIAL | wp;
       return FAULT_OK;
     }
-    anonVmaPrepare(vma);
+    mm.anonVmaPrepare(vma);
     const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
@@ -149,7 +149,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
   }
   // do_cow_fault() prepares the anon_vma before ->fault() can raise SIGBUS: a failed private
   // write still gives the VMA one (and fork then copies its page tables).
-  if ((vma.flags & VM_SHARED) === 0) anonVmaPrepare(vma);
+  if ((vma.flags & VM_SHARED) === 0) mm.anonVmaPrepare(vma);
   if (index >= file.nrPages) return FAULT_SIGBUS;
   const page = file.getPage(index, mem, mm.swap);
   if (page < 0) return FAULT_OOM;
@@ -160,7 +160,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
     return FAULT_OK;
   }
   // do_cow_fault(): a private copy of the file page.
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
   if (pfn < 0) return FAULT_OOM;
   mem.copyFrame(pfn, page);
@@ -230,7 +230,7 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   mm.pt.lo[slot] = pte;
   mm.pt.hi[slot] = 0;
   if (swap.put(s) >= 0) mem.flags[pfn] &= ~PG_swapcache;
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   if (write && !handledWrite) return doWpPage(mm, vma, slot);
   void vpn;
   return FAULT_OK;
@@ -277,7 +277,7 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
     }
   }
   // wp_page_copy()
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   const copy = mem.allocFrame(F_ANON | F_EXCLUSIVE);
   if (copy < 0) return FAULT_OOM;
   if ((e & PTE_SPECIAL) === 0) mem.copyFrame(copy, pfn);

@@ -15,7 +15,7 @@ import {
   _PAGE_USER,
 } from './pgtable-types.js';
 import type { SwapDevice } from './swap.js';
-import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, Vma } from './vma.js';
+import { canMergeAfter, canMergeBefore, isMergeableAnonVma, newAnonVmaId, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, Vma } from './vma.js';
 
 /**
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
@@ -364,6 +364,28 @@ export class Mm {
     if (how !== 'expand') cur.flags = flags;
     this.lastVma = null;
     return cur;
+  }
+
+  /**
+   * anon_vma_prepare(): the first anonymous page of a VMA gives it an anon_vma, reusing a
+   * neighbour's when find_mergeable_anon_vma() allows: next first, then prev, adjacent, same file,
+   * flags equal but for VM_ACCESS_FLAGS and VM_SOFTDIRTY, pgoff continuous (anon_vma_compatible()),
+   * and the neighbour's anon_vma_chain a single link (not a forked VMA).
+   */
+  anonVmaPrepare(vma: Vma): void {
+    if (vma.anonVma !== 0) return;
+    const i = this.vmas.indexOf(vma);
+    const next = i >= 0 && i + 1 < this.vmas.length ? this.vmas[i + 1] : null;
+    const prev = i > 0 ? this.vmas[i - 1] : null;
+    const compatible = (a: Vma, b: Vma): boolean =>
+      a.end === b.start &&
+      a.file === b.file &&
+      a.kind === b.kind &&
+      ((a.flags ^ b.flags) & ~(VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY)) === 0 &&
+      b.pgoff === a.pgoff + (b.start - a.start);
+    if (next !== null && next.anonVma !== 0 && !next.forked && compatible(vma, next)) vma.anonVma = next.anonVma;
+    else if (prev !== null && prev.anonVma !== 0 && !prev.forked && compatible(prev, vma)) vma.anonVma = prev.anonVma;
+    else vma.anonVma = newAnonVmaId();
   }
 
   /** vm_page_prot as pte bits: what a pte of this VMA gets before any write fault. */

@@ -47,10 +47,6 @@ export function newAnonVmaId(): number {
   return nextAnonVma++;
 }
 
-/** anon_vma_prepare(): the first anonymous page of a VMA gives it an anon_vma. */
-export function anonVmaPrepare(vma: Vma): void {
-  if (vma.anonVma === 0) vma.anonVma = newAnonVmaId();
-}
 
 /**
  * A vm_area_struct. Addresses are virtual page numbers: [start, end). `pgoff` is the page offset
