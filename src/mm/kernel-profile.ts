@@ -103,6 +103,12 @@ export interface KernelProfile {
    * range inside one VMA (find_dst_vma()), ENOENT otherwise.
    */
   readonly uffdWpSpansVmas: boolean;
+  /**
+   * uffd_wp_range() unprotects with newprot = vm_get_page_prot(vma->vm_flags) (6.1): every present
+   * pte of a shared writable VMA in the range becomes writable, write-notify and soft-dirty
+   * notwithstanding. 6.2+ keeps vm_page_prot and tries MM_CP_TRY_CHANGE_WRITABLE instead.
+   */
+  readonly uffdUnprotectMakesSharedWritable: boolean;
 }
 
 /** Linux 6.1.192, the reference of ../shared/kernel-traces; the others are told by how they differ. */
@@ -129,6 +135,7 @@ const LINUX_6_1: KernelProfile = {
   uffdWpAsync: false,
   pagemapScan: false,
   uffdWpSpansVmas: false,
+  uffdUnprotectMakesSharedWritable: true,
 };
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -146,6 +153,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     uffdWpAsync: true,
     pagemapScan: true,
     uffdWpSpansVmas: true,
+    uffdUnprotectMakesSharedWritable: false,
   },
   // The April 2013 patch, before the rules later kernels added.
   seed: {

@@ -213,6 +213,7 @@ export function uffdWpRange(mm: Mm, vma: Vma, start: number, end: number, enable
   const pt = mm.pt;
   const markers = enable && userfaultfdWpUseMarkers(vma);
   const tryWritable = !enable && (vma.flags & VM_WRITE) !== 0 && ((vma.flags & VM_SHARED) === 0 || mm.wantsWriteNotify(vma));
+  const sharedWritable = !enable && mm.profile.uffdUnprotectMakesSharedWritable && (vma.flags & (VM_SHARED | VM_WRITE)) === (VM_SHARED | VM_WRITE);
   for (let vpn = start; vpn < end; ) {
     const next = Math.min(end, (Math.floor(vpn / 512) + 1) * 512);
     let pmd = pt.pmdSlot(vpn, markers);
@@ -251,7 +252,8 @@ export function uffdWpRange(mm: Mm, vma: Vma, start: number, end: number, enable
         if (enable) lo[s] = (pte | _PAGE_UFFD_WP) & ~_PAGE_RW;
         else {
           let n = pte & ~_PAGE_UFFD_WP;
-          if (tryWritable && (n & _PAGE_RW) === 0 && canChangePteWritable(mm, vma, n)) n |= _PAGE_RW;
+          if (sharedWritable && (n & _PAGE_PRESENT) !== 0) n |= _PAGE_RW;
+          else if (tryWritable && (n & _PAGE_RW) === 0 && canChangePteWritable(mm, vma, n)) n |= _PAGE_RW;
           lo[s] = n;
         }
       } else if (pte === 0 && h === 0) {
