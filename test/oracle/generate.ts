@@ -5,7 +5,8 @@
  *   node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1] [--uffd]
  *
  * writes OUTDIR/r-SEED-NNNN.ops (40-260 ops each); with --uffd, OUTDIR/w-SEED-NNNN.ops, scripts
- * about userfaultfd write-protection and PAGEMAP_SCAN (generateUffdScript()). The same seed always gives the same scripts. Every script mixes
+ * about userfaultfd write-protection and PAGEMAP_SCAN (generateUffdScript()); with --merge,
+ * OUTDIR/v-SEED-NNNN.ops, scripts about VMA merges (generateMergeScript()). The same seed always gives the same scripts. Every script mixes
  * anonymous, shared and private file mappings (some THP-sized with `huge`, some placed with `at=`
  * next to or over others), writes and reads, clear_refs (mostly 4, sometimes other values),
  * mprotect, munmap, mremap (grow, shrink, move, over several VMAs and holes), every madvise advice
@@ -294,12 +295,62 @@ export function generateUffdScript(seed: number): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * A seeded script about VMA merges: a 32-page container filled with adjacent mappings of random
+ * kinds, protections, THP advice and anon_vma state (some written, clear_refs in between), then
+ * mprotect / madvise / write / munmap over ranges that span several of them, with smaps and
+ * pagemap of the whole container after each step.
+ */
+export function generateMergeScript(seed: number): string {
+  const r = rng(seed);
+  const int = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const lines = [`# random VMA-merge scenario, seed ${seed}`, 'mmap g 32 none anon'];
+  let pos = 0;
+  let k = 0;
+  while (pos < 32) {
+    const n = Math.min(pick([2, 3, 4, 4, 6, 8]), 32 - pos);
+    const kind = pick(['anon', 'anon', 'anon', 'anon', 'anon', 'anon', 'shared', 'file']);
+    const prot = pick(['rw', 'rw', 'r', 'none']);
+    const name = `p${k++}`;
+    if (r() < 0.8) {
+      lines.push(`mmap ${name} ${n} ${prot} ${kind} at=g${pos > 0 ? `+${pos}` : ''}`);
+      if (prot === 'rw' && r() < 0.6) lines.push(`write ${name} 0 ${int(1, n)}`);
+      if (r() < 0.3) lines.push(`madvise ${name} 0 ${n} ${pick(['hugepage', 'nohugepage'])}`);
+      if (r() < 0.2) lines.push('clear_refs 4');
+    }
+    pos += n;
+  }
+  lines.push('smaps g');
+  let forked = false;
+  const steps = int(6, 16);
+  for (let i = 0; i < steps; i++) {
+    const a = int(0, 31);
+    const c = int(1, Math.min(12, 32 - a));
+    const x = r();
+    if (x < 0.45) lines.push(`mprotect g ${a} ${c} ${pick(['rw', 'rw', 'r', 'none'])}`);
+    else if (x < 0.7) lines.push(`madvise g ${a} ${c} ${pick(['hugepage', 'nohugepage', 'dontneed'])}`);
+    else if (x < 0.8) lines.push(`write g ${a} ${c}`);
+    else if (x < 0.87) lines.push('clear_refs 4');
+    else if (x < 0.9 && !forked) {
+      lines.push('fork');
+      forked = true;
+    } else if (x < 0.95) lines.push(`read g ${a} ${c}`);
+    else lines.push(`munmap g ${a} ${Math.min(c, 3)}`);
+    lines.push('smaps g', 'pagemap g');
+  }
+  if (forked) lines.push('endchild');
+  lines.push('smaps g', 'pagemap g');
+  return lines.join('\n') + '\n';
+}
+
 function main(): void {
   const argv = process.argv.slice(2);
   const uffd = argv.includes('--uffd');
-  const [out, countArg, seedArg] = argv.filter((a) => a !== '--uffd');
+  const merge = argv.includes('--merge');
+  const [out, countArg, seedArg] = argv.filter((a) => a !== '--uffd' && a !== '--merge');
   if (out === undefined) {
-    process.stderr.write('usage: node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1] [--uffd]\n');
+    process.stderr.write('usage: node dist/test/oracle/generate.js OUTDIR [COUNT=240] [SEED=1] [--uffd | --merge]\n');
     process.exit(2);
   }
   const count = Number(countArg ?? 240);
@@ -307,8 +358,8 @@ function main(): void {
   mkdirSync(out, { recursive: true });
   for (let i = 0; i < count; i++) {
     const s = seed * 100000 + i;
-    const name = `${uffd ? 'w' : 'r'}-${seed}-${String(i).padStart(4, '0')}.ops`;
-    writeFileSync(join(out, name), uffd ? generateUffdScript(s) : generateScript(s));
+    const name = `${uffd ? 'w' : merge ? 'v' : 'r'}-${seed}-${String(i).padStart(4, '0')}.ops`;
+    writeFileSync(join(out, name), uffd ? generateUffdScript(s) : merge ? generateMergeScript(s) : generateScript(s));
   }
 }
 

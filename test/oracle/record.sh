@@ -6,6 +6,7 @@
 #   COUNT=240 SEEDS="1 2"   random scenarios per seed (test/oracle/generate.ts), besides
 #                           test/oracle/mechanisms/
 #   UFFD_COUNT=0            random userfaultfd / PAGEMAP_SCAN scenarios per seed (generate.ts --uffd)
+#   MERGE_COUNT=0           random VMA-merge scenarios per seed (generate.ts --merge)
 #   MECHANISMS="test/oracle/mechanisms"   scenario folders copied as they are
 #   QEMU_TIMEOUT=3000
 #   MERGE=1   add the recorded scenarios to fixtures/oracle/<kernel> (replacing same-named ones)
@@ -19,6 +20,7 @@ ORACLE=$ROOT/test/oracle
 MECHANISMS=${MECHANISMS:-test/oracle/mechanisms}
 COUNT=${COUNT:-240}
 UFFD_COUNT=${UFFD_COUNT:-0}
+MERGE_COUNT=${MERGE_COUNT:-0}
 SEEDS=${SEEDS:-1 2}
 export QEMU_TIMEOUT=${QEMU_TIMEOUT:-3000}
 KERNELS=("$@")
@@ -30,6 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/scenarios"
 if [ "$COUNT" -gt 0 ]; then for seed in $SEEDS; do node dist/test/oracle/generate.js "$WORK/scenarios" "$COUNT" "$seed"; done; fi
 if [ "$UFFD_COUNT" -gt 0 ]; then for seed in $SEEDS; do node dist/test/oracle/generate.js "$WORK/scenarios" "$UFFD_COUNT" "$seed" --uffd; done; fi
+if [ "$MERGE_COUNT" -gt 0 ]; then for seed in $SEEDS; do node dist/test/oracle/generate.js "$WORK/scenarios" "$MERGE_COUNT" "$seed" --merge; done; fi
 for d in $MECHANISMS; do cp "$d"/*.ops "$WORK/scenarios/"; done
 for k in "${KERNELS[@]}"; do
     case "$k" in
