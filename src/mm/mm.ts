@@ -77,6 +77,12 @@ export class Mm {
   private walkBase = 0;
   private walkGeneration = -1;
   private lastVma: Vma | null = null;
+  /**
+   * The truly written set, when someone asks (tracker plan --track): every page a store reached
+   * since it was last reset. Writes reach the TLB fill before the fast path, so whoever resets it
+   * flushes the TLB (resetWritten()).
+   */
+  written: Set<number> | null = null;
   /** Counts of what the MMU did, for stats and benchmarks. */
   readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
 
@@ -166,6 +172,7 @@ export class Mm {
     const chunk = this.chunks[pfn >>> 9];
     const base = (pfn & 511) << 12;
     const i = vpn & TLB_MASK;
+    if (write && this.written !== null) this.written.add(vpn);
     this.tlbFilled = true;
     this.rTag[i] = vpn;
     this.rFrame[i] = chunk;
@@ -215,6 +222,15 @@ export class Mm {
     const pfn = this.framePfn(vpn);
     this.chunks[pfn >>> 9].set(data, (pfn & 511) << 12);
     return FAULT_OK;
+  }
+
+  /** Start a new truly-written set: the TLB is flushed so every next store is seen. */
+  resetWritten(): Set<number> | null {
+    const before = this.written;
+    this.written = new Set();
+    this.tlbFilled = true;
+    this.flushTlb();
+    return before;
   }
 
   /** flush_tlb_mm(): forget every cached translation. */
