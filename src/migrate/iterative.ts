@@ -27,7 +27,7 @@ import { pendingPages, trackIncremental, trackUnsupported, type TrackBackend } f
 import { readMaps } from '../proc/vma-list.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
+import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
@@ -144,16 +144,7 @@ export interface DumpReport {
   memory_digest_steps: number;
 }
 
-export const DEFAULT_DUMP_OPTIONS = {
-  interval: { seconds: 0 } as Duration,
-  policy: 'phaul' as PolicyName,
-  iterations: 4,
-  minPages: PHAUL.minPages,
-  maxGrowthPercent: PHAUL.maxGrowthPercent,
-  downtimeLimit: QEMU.downtimeLimitS,
-  preDumpMode: 'splice' as const,
-  bandwidth: 1024 ** 3,
-};
+export { DEFAULT_DUMP_OPTIONS } from './options.js';
 
 /** A pre-dump whose pages are within this fraction of the one before has stopped shrinking. */
 const PLATEAU = 0.95;
@@ -256,7 +247,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
               ? pendingPages(proc, track, dt.pagemapFormat, dt.zeroPagePfn, readMaps(proc.task))
               : proc.task.mm.rssPages();
         prev.dirty_pages_after = dirty;
-        prev.expected_downtime_s = (dirty * PAGE_SIZE) / o.bandwidth;
+        prev.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
         if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
       // The final dump's pagemap read takes about as long as the last one did.
@@ -314,7 +305,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         running_s: t.running_s,
         dirty_pages_after: null,
         false_positives: r.falsePositives,
-        expected_downtime_s: final ? frozen : (s.pages_written * PAGE_SIZE) / o.bandwidth,
+        expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
         throttle_pct: clock.throttlePct,
         note,
       };

@@ -27,6 +27,7 @@ import { collectTracked, isTrackBackend, trackUnsupported, type TrackBackend } f
 import { readMaps } from '../proc/vma-list.js';
 import { openChain, type ChainLink } from '../criu/page-read.js';
 import type { IterationStats } from '../criu/schema.js';
+import { OPTIONS } from './options.js';
 import { dumpTiming } from './timing.js';
 
 export interface PrimitiveDumpOptions {
@@ -126,7 +127,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     if (why !== null) throw new UsageError(`--track ${track}: ${why}`);
   }
   if (o.trackMem && track === undefined && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
-  const proc = createWorkload(kernel, workload, seed ?? 1);
+  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default);
   // Replay: the same steps, and each parent's reset where it made it (clear_refs 4, or the uffd-wp
   // scan that protected the pages again).
   for (const link of chain) {
@@ -156,7 +157,8 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
     track,
-    timing: dumpTiming({ preDumpMode: 'splice', bandwidth: o.bandwidth, rate: workloadRate(proc) }),
+    // A scripted pre-dump has no --pre-dump-mode (CRIU's default, splice).
+    timing: dumpTiming({ preDumpMode: OPTIONS.preDumpMode.default, bandwidth: o.bandwidth, rate: workloadRate(proc) }),
     kernelName: kernelName ?? '6.1',
     faultPoint: (point) => {
       o.faultPoint?.(iteration, point);

@@ -3,7 +3,7 @@ import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import { freeSwapAndCache } from './memory.js';
-import { wantsUffdWpMarkerAfterZap } from './userfaultfd.js';
+import { wantsUffdWpMarkerAfterZap } from './userfaultfd-k.js';
 import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';

@@ -24,7 +24,7 @@ import {
   PTE_MARKER_UFFD_WP_LO,
   swp_offset,
 } from './pgtable-types.js';
-import { userfaultfdWp, userfaultfdWpAsync, wantsUffdWpMarkerAfterZap } from './userfaultfd.js';
+import { userfaultfdWp, userfaultfdWpAsync, wantsUffdWpMarkerAfterZap } from './userfaultfd-k.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
 
 // Bits the wp fault path tests, as module constants: the JIT folds these, not imported bindings.

@@ -27,17 +27,30 @@ import {
   PTE_MARKER_UFFD_WP_HI,
   PTE_MARKER_UFFD_WP_LO,
 } from './pgtable-types.js';
-import { VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
+import {
+  UFFD_FEATURE_SIGBUS,
+  UFFD_FEATURE_WP_ASYNC,
+  UFFD_FEATURE_WP_UNPOPULATED,
+  userfaultfdWp,
+  userfaultfdWpUseMarkers,
+} from './userfaultfd-k.js';
+import { VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma, type VmUserfaultfdCtx } from './vma.js';
 
-export const UFFD_FEATURE_SIGBUS = 1 << 7;
-export const UFFD_FEATURE_WP_UNPOPULATED = 1 << 13;
-export const UFFD_FEATURE_WP_ASYNC = 1 << 15;
+export {
+  UFFD_FEATURE_SIGBUS,
+  UFFD_FEATURE_WP_ASYNC,
+  UFFD_FEATURE_WP_UNPOPULATED,
+  userfaultfdPteWp,
+  userfaultfdWp,
+  userfaultfdWpAsync,
+  userfaultfdWpUseMarkers,
+} from './userfaultfd-k.js';
 
 /** mmap_min_addr (64 KiB) in pages: validate_range() refuses ranges below it. */
 const MMAP_MIN_PAGES = 16;
 
 /** A userfaultfd_ctx: the features UFFDIO_API enabled, and the mm it was opened in. */
-export class UserfaultfdCtx {
+export class UserfaultfdCtx implements VmUserfaultfdCtx {
   features = 0;
   /** UFFDIO_API has run: the features are fixed. */
   initialized = false;
@@ -62,28 +75,6 @@ export function userfaultfdApi(ctx: UserfaultfdCtx, features: number): number {
   ctx.features = features;
   ctx.initialized = true;
   return 0;
-}
-
-/** userfaultfd_wp(): the VMA is registered in write-protect mode. */
-export function userfaultfdWp(vma: Vma): boolean {
-  return (vma.flags & VM_UFFD_WP) !== 0;
-}
-
-/** userfaultfd_wp_async(): the kernel resolves this VMA's write-protect faults itself. */
-export function userfaultfdWpAsync(vma: Vma): boolean {
-  return vma.uffdCtx !== null && (vma.uffdCtx.features & UFFD_FEATURE_WP_ASYNC) !== 0;
-}
-
-/** userfaultfd_wp_use_markers(): empty ptes of this VMA are protected by pte markers. */
-export function userfaultfdWpUseMarkers(vma: Vma): boolean {
-  if (!userfaultfdWp(vma)) return false;
-  if (vma.kind !== 'anon') return true;
-  return vma.uffdCtx !== null && (vma.uffdCtx.features & UFFD_FEATURE_WP_UNPOPULATED) !== 0;
-}
-
-/** userfaultfd_pte_wp(): a write to this pte must be reported (or resolved) as a uffd-wp fault. */
-export function userfaultfdPteWp(vma: Vma, lo: number): boolean {
-  return (lo & _PAGE_UFFD_WP) !== 0 && userfaultfdWp(vma);
 }
 
 /** validate_range(): page units, so alignment is given; length, mmap_min_addr and TASK_SIZE remain. */
@@ -296,15 +287,3 @@ export function makeUffdWpPmd(mm: Mm, pmd: number): void {
   mm.pt.lo[pmd] = (mm.pt.lo[pmd] | _PAGE_UFFD_WP) & ~_PAGE_RW;
 }
 
-/**
- * pte_install_uffd_wp_if_needed(): when a protected pte of shmem or a file mapping is zapped (not
- * munmap, which drops markers: ZAP_FLAG_DROP_MARKER) or unmapped by reclaim, a marker keeps the
- * protection, since the page still exists in the page cache or swap. "Zap on anonymous always
- * means dropping everything."
- */
-export function wantsUffdWpMarkerAfterZap(vma: Vma, lo: number, hi: number): boolean {
-  if (vma.kind === 'anon' || !userfaultfdWp(vma)) return false;
-  if ((lo & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) return (lo & _PAGE_UFFD_WP) !== 0;
-  if (lo === 0 && hi === 0) return false;
-  return is_pte_marker(lo, hi) || (lo & _PAGE_SWP_UFFD_WP) !== 0;
-}

@@ -1,5 +1,4 @@
 import type { ShmemFile } from './shmem.js';
-import type { UserfaultfdCtx } from './userfaultfd.js';
 
 /** vm_flags bits (include/linux/mm.h), by the kernel's names and values. */
 export const VM_READ = 0x1;
@@ -42,6 +41,12 @@ export function vmFlagsString(flags: number): string {
 
 export type VmaKind = 'anon' | 'shared' | 'file';
 
+/** What a VMA knows of its userfaultfd_ctx (the context itself: userfaultfd.ts). */
+export interface VmUserfaultfdCtx {
+  /** UFFD_FEATURE_* enabled by UFFDIO_API. */
+  readonly features: number;
+}
+
 let nextAnonVma = 1;
 export function newAnonVmaId(): number {
   return nextAnonVma++;
@@ -55,7 +60,7 @@ export function newAnonVmaId(): number {
  */
 export class Vma {
   /** vm_userfaultfd_ctx: the userfaultfd this VMA is registered with (VM_UFFD_WP set), or null. */
-  uffdCtx: UserfaultfdCtx | null = null;
+  uffdCtx: VmUserfaultfdCtx | null = null;
 
   constructor(
     public start: number,
