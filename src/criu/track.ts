@@ -156,6 +156,11 @@ const PAGE_REGIONS_MAX_NR = 32768;
  * jump over pages the scan did not report.
  */
 function scanVma(mm: Mm, vma: MapsEntry, vecLen: number, wp: boolean, returnMask: number, page: (vpn: number, categories: number) => void): { scanned: number; regions: number } {
+  // do_pagemap_scan() leaves walk_end at its last early stop even when it then walked on to the
+  // end (recorded: test/oracle/mechanisms/u16-bounce.ops). CRIU's pmc_fill() takes walk_end as it
+  // is, and only reads the same pages again; a scan that write-protects must not: the pages
+  // between would come back clean. So with PM_SCAN_WP_MATCHING, a vector not filled means the
+  // walk reached the end.
   let scanned = 0;
   let nRegions = 0;
   let regions: PageRegion[] = [];
@@ -178,7 +183,7 @@ function scanVma(mm: Mm, vma: MapsEntry, vecLen: number, wp: boolean, returnMask
     regions = r.regions;
     nRegions += regions.length;
     idx = 0;
-    pmcEnd = r.walkEnd ?? vma.end;
+    pmcEnd = wp && r.ret < vecLen ? vma.end : (r.walkEnd ?? vma.end);
   };
   for (let vaddr = vma.start; vaddr < vma.end; ) {
     if (vaddr >= pmcEnd) fill(vaddr);
