@@ -3,6 +3,7 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import { DEFAULT_DUMP_OPTIONS } from '../migrate/iterative.js';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
+import { TRACK_BACKENDS, type TrackBackend } from '../criu/track.js';
 import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migrate/plan.js';
@@ -11,7 +12,7 @@ import type { PreDumpMode } from '../migrate/timing.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDumpModeOption } from './checkpoint.js';
 import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
+import { intArg, kernelOption, memoryOption, optionFrom , choice } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
@@ -38,11 +39,16 @@ interface PlanFlags {
   jobs?: number;
   report?: string;
   json: boolean;
+  track?: TrackBackend[];
 }
 
 export function renderPlan(p: PlanReport): string {
-  const head = ['policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'total time'];
+  // With --track, the backend leads each row and its pages, false positives and frozen time follow.
+  const tracks = p.rows.some((r) => r.false_positives !== null);
+  const head = [...(tracks ? ['track'] : []), 'policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'total time', ...(tracks ? ['pages', 'false pos.', 'frozen'] : [])];
+  const lead = tracks ? 3 : 2;
   const rows = p.rows.map((r) => [
+    ...(tracks ? [r.track] : []),
     r.policy,
     formatBandwidth(r.bandwidth),
     String(r.iterations),
@@ -50,9 +56,10 @@ export function renderPlan(p: PlanReport): string {
     formatBytes(r.bytes_sent),
     `${formatSeconds(r.downtime_s)}${r.meets_limit ? '' : ' !'}`,
     formatSeconds(r.total_time_s),
+    ...(tracks ? [String(r.pages_written), String(r.false_positives ?? ''), formatSeconds(r.frozen_s)] : []),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const fmt = (row: string[]) => row.map((c, i) => (i < lead ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`), chalk.bold(fmt(head))];
   p.rows.forEach((r, i) => {
     const line = fmt(rows[i]);
@@ -94,6 +101,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
       tmpRoot,
+      tracks: f.track,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -122,6 +130,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(rateOption())
     .addOption(optionFrom(OPTIONS.planBandwidths).argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
     .addOption(optionFrom(OPTIONS.planPolicies).argParser(policyList))
+    .addOption(optionFrom(OPTIONS.planTracks).argParser(parseList('--track', choice('--track', TRACK_BACKENDS))))
     .addOption(downtimeLimitOption())
     .addOption(intervalOption())
     .addOption(maxItersOption())

@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
+import type { TrackBackend } from '../criu/track.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from './timing.js';
@@ -41,9 +42,16 @@ export interface PlanOptions {
   heatmaps?: boolean;
   /** Where the temporary images directories go (default: the OS temporary directory). */
   tmpRoot?: string;
+  /**
+   * --track a,b,...: every combination once per tracking backend, each counting its false
+   * positives against the truly written set. Undefined: the kernel's default backend, uncounted.
+   */
+  tracks?: TrackBackend[];
 }
 
 export interface PlanRow {
+  /** The tracking backend. */
+  track: TrackBackend;
   policy: PolicyName;
   /** Bytes per second. */
   bandwidth: number;
@@ -56,6 +64,12 @@ export interface PlanRow {
   meets_limit: boolean;
   plateau_iteration: number | null;
   stop_reason: string;
+  /** Pages copied over all iterations. */
+  pages_written: number;
+  /** Of those, pages nothing wrote since the iteration before (null without --track). */
+  false_positives: number | null;
+  /** Frozen time of all iterations, seconds. */
+  frozen_s: number;
 }
 
 export interface PlanReport {
@@ -77,9 +91,10 @@ export interface CombinationResult {
 
 export function combinations(o: PlanOptions): CombinationOptions[] {
   const out: CombinationOptions[] = [];
-  for (const policy of o.policies) {
+  for (const track of o.tracks ?? [undefined]) for (const policy of o.policies) {
     for (const bandwidth of o.bandwidths) {
       out.push({
+        ...(track === undefined ? {} : { track, truth: true }),
         workload: o.workload,
         seed: o.seed,
         kernel: o.kernel,
@@ -116,6 +131,7 @@ export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: 
 
 export function planRow(r: DumpReport): PlanRow {
   return {
+    track: r.track,
     policy: r.policy,
     bandwidth: r.bandwidth,
     iterations: r.iterations.length,
@@ -126,6 +142,9 @@ export function planRow(r: DumpReport): PlanRow {
     meets_limit: r.downtime_s <= r.downtime_limit_s,
     plateau_iteration: r.plateau_iteration,
     stop_reason: r.stop_reason,
+    pages_written: r.totals.pages_written,
+    false_positives: r.totals.false_positives,
+    frozen_s: r.totals.frozen_time / 1e6,
   };
 }
 

@@ -93,3 +93,36 @@ test('a kernel without the backend refuses it in one line, exit 2', () => {
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /--track pagemap-scan: kernel profile '6\.1' has no PAGEMAP_SCAN ioctl/);
 });
+
+test('tracker plan --track: one row per backend, with pages, false positives and frozen time; run --track samples through the backend', async () => {
+  const { runPlan } = await import('../../src/migrate/plan.js');
+  const { plan } = await runPlan({
+    workload: modelFile(tmp, 'hot-cold', 'hot-cold', SMALL['hot-cold']),
+    seed: 1,
+    kernel: '6.12',
+    bandwidths: [1e9 / 8],
+    policies: ['fixed'],
+    iterations: 3,
+    downtimeLimit: 0.3,
+    interval: { steps: 5000 },
+    memoryBytes: 64 << 20,
+    jobs: 0,
+    tracks: ['soft-dirty', 'uffd-wp', 'none'],
+  });
+  assert.deepEqual(plan.rows.map((r) => r.track), ['soft-dirty', 'uffd-wp', 'none']);
+  for (const r of plan.rows) assert.ok(r.false_positives !== null && r.frozen_s > 0 && r.pages_written > 0);
+  const none = plan.rows[2];
+  assert.ok(none.false_positives! > plan.rows[0].false_positives!);
+  const { runMeasured } = await import('../../src/migrate/run.js');
+  const { createWorkload } = await import('../../src/workload/index.js');
+  const sample = (track: 'soft-dirty' | 'uffd-wp' | 'mincore') =>
+    runMeasured(createWorkload(new Kernel({ profile: '6.12', memoryBytes: 64 << 20 }), modelFile(tmp, 'hot-cold', 'hot-cold', SMALL['hot-cold']), 1), { duration: { steps: 20000 }, sampleInterval: { steps: 5000 }, track });
+  const sd = sample('soft-dirty');
+  const wp = sample('uffd-wp');
+  const mc = sample('mincore');
+  assert.equal(wp.track, 'uffd-wp');
+  // Per 4 KiB both ways on this heap (no THP): the same dirty pages.
+  assert.deepEqual(wp.samples.map((s) => s.dirty_pages), sd.samples.map((s) => s.dirty_pages));
+  // mincore has no notion of dirty: every resident page, every sample.
+  assert.ok(mc.samples.every((s) => s.dirty_pages! >= s.rss_pages));
+});
