@@ -95,7 +95,7 @@ export function renderDumpTable(r: DumpReport): string {
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
   for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
   lines.push('');
-  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
+  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}; tracking ${r.track}`);
   const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
   lines.push(`stopped: ${r.stop_reason}${verdict}`);
   const limit = r.policy === 'qemu' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
