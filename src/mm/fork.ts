@@ -54,6 +54,9 @@ export function forkMm(parent: Mm): Mm {
         return true;
       },
       pteRange(slot, from, to) {
+        // copy_pte_range() allocates the child's pte table before it looks at any entry: one the
+        // parent holds only empty ptes or uffd-wp markers in becomes an empty table in the child.
+        child.pt.pteSlot(from, true);
         for (let i = 0; i < to - from; i++) {
           const pl = parent.pt.lo;
           const ph = parent.pt.hi;
