@@ -161,7 +161,9 @@ export function bestRow(rows: PlanRow[]): PlanRow | null {
 export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]): string {
   const best = bestRow(rows);
   if (best !== null) {
-    return `use ${best.policy} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
+    // With --track a,b,...: say which backend, too.
+    const tracked = new Set(rows.map((r) => r.track)).size > 1 ? ` with --track ${best.track}` : '';
+    return `use ${best.policy}${tracked} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
   }
   // None meets the limit: say what would have to change for the one closest to it.
   let k = 0;
