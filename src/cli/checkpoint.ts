@@ -9,6 +9,7 @@ import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
 import { restore, type RestoreReport } from '../migrate/resume.js';
 import type { IterationStats } from '../criu/schema.js';
+import type { TrackBackend } from '../criu/track.js';
 import { UsageError } from '../errors.js';
 import { join } from 'node:path';
 import { IMAGE_FILES, readImage } from '../criu/image.js';
@@ -17,7 +18,7 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { choice, intArg, kernelOption, memoryOption, optionFrom } from './options.js';
+import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom, trackOption } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
@@ -65,6 +66,7 @@ interface DumpFlags extends ImageFlags, TlsFlags {
   memory?: number;
   trackMem: boolean;
   prevImagesDir?: string;
+  track?: TrackBackend;
 }
 
 function iterationLine(s: IterationStats): string {
@@ -95,7 +97,7 @@ export function renderDumpTable(r: DumpReport): string {
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
   for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
   lines.push('');
-  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
+  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}; tracking ${r.track}`);
   const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
   lines.push(`stopped: ${r.stop_reason}${verdict}`);
   const limit = r.policy === 'qemu' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
@@ -119,6 +121,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     imagesDir: f.imagesDir,
     prevImagesDir: f.prevImagesDir,
     trackMem: f.trackMem,
+    track: f.track,
     type,
     workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
     seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
@@ -186,6 +189,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    track: f.track,
     ...imageOptions(f),
     pageServer: pageServerTarget(f),
     },
@@ -291,6 +295,7 @@ export function registerCheckpointCommands(program: Command): void {
     .addOption(memoryOption())
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
+    .addOption(trackOption())
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
     .option('--json', 'print one JSON document with CRIU stats names', false);
   addPageServerClientOptions(addImageOptions(dump))
@@ -327,7 +332,8 @@ ${EXIT_CODES_HELP}`,
     .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
     .requiredOption('-D, --images-dir <dir>', 'this one iteration, DIR/N (e.g. img/1): as CRIU\'s -D, not the root dump --iterative takes')
     .option('--prev-images-dir <dir>', 'the parent iteration, relative to -D (e.g. ../1): only pages written since are dumped')
-    .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
+    .option('--track-mem', 'reset tracking after dumping (clear_refs 4; uffd-wp: write-protect again), so the next iteration can be incremental', false)
+    .addOption(trackOption())
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
     .addOption(seedOption('first iteration: seed of the workload'))
     .addOption(paramOption())

@@ -4,6 +4,7 @@ import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
 import { isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from '../mm/kernel-profile.js';
 import { OPTIONS, type OptionSpec } from '../migrate/options.js';
 import { parseBytes } from './units.js';
+import { TRACK_BACKENDS } from '../criu/track.js';
 
 /** A commander Option from a row of the options table (src/migrate/options.ts). */
 export function optionFrom<T>(o: OptionSpec<T>, help = o.help): Option {
@@ -42,6 +43,11 @@ export function choice<T extends string>(what: string, values: readonly T[]): (v
  */
 export function memoryOption(defaultText = '4G less 4M, or what a guest model needs'): Option {
   return new Option(OPTIONS.memory.flag, `${OPTIONS.memory.help.replace(/ \(default: .*\)$/, '')} (default: ${defaultText})`).argParser(memorySize);
+}
+
+/** --track, for dump, pre-dump and run. */
+export function trackOption(): Option {
+  return optionFrom(OPTIONS.track).argParser(choice('--track', TRACK_BACKENDS));
 }
 
 /** --memory: a size the emulated machine can have (4 MiB to 4 TiB; 4G is the default machine's 4G less 4M). */

@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import { Command } from 'commander';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
+import { TRACK_BACKENDS, type TrackBackend } from '../criu/track.js';
 import { InputError, UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanOptions, type PlanReport } from '../migrate/plan.js';
@@ -10,7 +11,7 @@ import type { PreDumpMode } from '../migrate/timing.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDumpModeOption } from './checkpoint.js';
 import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
+import { intArg, kernelOption, memoryOption, optionFrom , choice } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeDurably, writeReport } from './report-file.js';
 import { decodeShard, encodeShard, mergePlanShards, parseShard, runPlanShard, SHARD_FORMAT } from '../migrate/plan-shard.js';
@@ -45,11 +46,16 @@ interface PlanFlags {
   shard?: string;
   out?: string;
   json: boolean;
+  track?: TrackBackend[];
 }
 
 export function renderPlan(p: PlanReport): string {
-  const head = ['policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'total time'];
+  // With --track, the backend leads each row and its pages, false positives and frozen time follow.
+  const tracks = p.rows.some((r) => r.false_positives !== null);
+  const head = [...(tracks ? ['track'] : []), 'policy', 'bandwidth', 'iterations', 'converged', 'sent', 'downtime', 'total time', ...(tracks ? ['pages', 'false pos.', 'frozen'] : [])];
+  const lead = tracks ? 3 : 2;
   const rows = p.rows.map((r) => [
+    ...(tracks ? [r.track] : []),
     r.policy,
     formatBandwidth(r.bandwidth),
     String(r.iterations),
@@ -57,9 +63,10 @@ export function renderPlan(p: PlanReport): string {
     formatBytes(r.bytes_sent),
     `${formatSeconds(r.downtime_s)}${r.meets_limit ? '' : ' !'}`,
     formatSeconds(r.total_time_s),
+    ...(tracks ? [String(r.pages_written), String(r.false_positives ?? ''), formatSeconds(r.frozen_s)] : []),
   ]);
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  const fmt = (row: string[]) => row.map((c, i) => (i < lead ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`), chalk.bold(fmt(head))];
   p.rows.forEach((r, i) => {
     const line = fmt(rows[i]);
@@ -128,6 +135,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
       tmpRoot,
+      tracks: f.track,
     };
     if (f.shard !== undefined) {
       const shard = parseShard(f.shard);
@@ -169,6 +177,7 @@ export function registerPlanCommand(program: Command): void {
     .option('--no-fast', 'run stationary workloads (hot-cold, uniform, guest) access by access instead of by sampled page writes (the same dirty pages in distribution, much faster for long transfers)')
     .addOption(optionFrom(OPTIONS.planBandwidths).argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
     .addOption(optionFrom(OPTIONS.planPolicies).argParser(policyList))
+    .addOption(optionFrom(OPTIONS.planTracks).argParser(parseList('--track', choice('--track', TRACK_BACKENDS))))
     .addOption(downtimeLimitOption())
     .addOption(intervalOption())
     .addOption(maxItersOption())

@@ -5,9 +5,10 @@ import { UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads, workloadMemoryNeed } from '../workload/index.js';
+import type { TrackBackend } from '../criu/track.js';
 import { runMeasured, type RunReport } from '../migrate/run.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memoryOption } from './options.js';
+import { intArg, kernelOption, memoryOption , trackOption } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatSeconds, parseDuration } from './units.js';
 import type { Duration } from '../workload/clock.js';
@@ -15,6 +16,7 @@ import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption,
 import type { MemoryModel } from '../mm/page-alloc.js';
 
 interface RunFlags {
+  track?: TrackBackend;
   workload: string;
   seed: number;
   duration: Duration;
@@ -58,7 +60,7 @@ export function renderRun(r: RunReport): string {
   lines.push(chalk.bold(fmt(head)));
   for (const row of shown) lines.push(row === null ? chalk.dim(`  … ${rows.length - 20} intervals …`) : fmt(row));
   lines.push('');
-  if (r.soft_dirty) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirty_pages)))}`);
+  if (r.soft_dirty) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirty_pages)))}  ${chalk.dim(`(--track ${r.track})`)}`);
   lines.push(`working set per interval  ${chalk.magenta(sparkline(r.samples.map((s) => s.working_set_pages)))}`);
   const t = r.totals;
   lines.push(
@@ -73,7 +75,7 @@ export function runCommand(o: RunFlags, out: Output): RunReport {
   const overrides = workloadOverrides(o);
   const memoryBytes = o.memory ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
   const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel }), o.workload, o.seed, overrides);
-  const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval });
+  const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval, track: o.track });
   out.out(o.json ? JSON.stringify(report, null, 2) : renderRun(report));
   return report;
 }
@@ -92,6 +94,7 @@ export function registerRunCommands(program: Command): void {
     .option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4', parseDuration('--sample-interval'), { seconds: 0.25 })
     .addOption(kernelOption())
     .addOption(memoryOption())
+    .addOption(trackOption())
     .option('--json', 'print the report as JSON', false)
     .addHelpText(
       'after',

@@ -17,6 +17,8 @@ export interface InventoryEntry {
   trackMem: boolean;
   /** clear_refs 4 was written at this iteration (so the next one can be incremental). */
   clearedRefs: boolean;
+  /** The tracking backend (src/criu/track.ts); absent in images from before --track: soft-dirty. */
+  track?: string;
   /** sha256 of the whole process memory at this dump (final dumps only). */
   memoryDigest: string | null;
   steps: number;

@@ -13,7 +13,7 @@
  * Before each iteration after the first, the dirty pages are counted through pagemap without
  * clearing (the expected downtime if we stopped here, and what QEMU's rule looks at).
  */
-import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
+import { InterruptedError, ResourceError, TrackerError, UsageError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
@@ -26,6 +26,8 @@ import { countSoftDirty } from './run.js';
 import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
+import { pendingPages, trackIncremental, trackUnsupported, type TrackBackend } from '../criu/track.js';
+import { readMaps } from '../proc/vma-list.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions } from './policy.js';
 import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
@@ -81,6 +83,13 @@ export interface IterativeDumpOptions {
   signal?: CancelSignal;
   /** Who locks the images directory (default: this process, from /proc/self). */
   lockOwner?: LockOwner;
+  /**
+   * How iterations find the pages to copy (src/criu/track.ts). Default: soft-dirty where the kernel
+   * has it, else one full dump. A backend the kernel lacks is refused (UsageError, exit 2).
+   */
+  track?: TrackBackend;
+  /** Count each iteration's false positives against the truly written set (tracker plan --track). */
+  truth?: boolean;
 }
 
 /** What the dump checks to stop early: an AbortSignal, or anything with `aborted`. */
@@ -110,6 +119,8 @@ export interface IterationReport extends IterationStats {
   running_s: number;
   /** Dirty pages counted before the next iteration (null for the final dump). */
   dirty_pages_after: number | null;
+  /** Pages copied that nothing wrote since the iteration before (null: not counted, or the first). */
+  false_positives: number | null;
   /** Downtime if the final dump came next: dirty bytes / bandwidth (QEMU's expected-downtime). */
   expected_downtime_s: number;
   /** Percentage of the time the workload was throttled during this iteration (auto-converge). */
@@ -122,6 +133,8 @@ export interface DumpReport {
   workload: { model: string; source: string; seed: number };
   kernel: KernelProfileName;
   dirty_tracking: boolean;
+  /** The tracking backend (--track). */
+  track: TrackBackend;
   warning: string | null;
   policy: PolicyName;
   /** Bytes per second. */
@@ -136,7 +149,7 @@ export interface DumpReport {
   /** The first iteration whose pages did not shrink by 5 % from the one before (null: never). */
   plateau_iteration: number | null;
   iterations: IterationReport[];
-  totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number };
+  totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number; false_positives: number | null };
   bytes_sent: number;
   /** The final dump's frozen time, seconds. */
   downtime_s: number;
@@ -168,9 +181,15 @@ export function iterativeDump(o: IterativeDumpOptions): DumpReport {
     if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
   };
   try {
-    const tracked = kerndatSoftDirty(new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 }));
+    const probe = new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 });
+    if (o.track !== undefined) {
+      const why = trackUnsupported(probe, o.track);
+      if (why !== null) throw new UsageError(`--track ${o.track}: ${why}`);
+    }
+    const tracked = o.track !== undefined || kerndatSoftDirty(probe);
     const r = dumpLoop({
       ...o,
+      track: o.track ?? (tracked ? 'soft-dirty' : 'none'),
       ...(tracked ? {} : { policy: 'fixed' as const, iterations: 1 }),
       onIteration: (s, phase) => {
         if (phase === 'start') {
@@ -242,7 +261,9 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
   const memoryBytes = o.memoryBytes ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
   const kernel = new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel });
   const dt = kerndat(kernel);
-  let warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
+  const track: TrackBackend = o.track ?? (dt.softDirty ? 'soft-dirty' : 'none');
+  const tracking = trackIncremental(track);
+  let warning = dt.softDirty || o.track !== undefined ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
   const proc = createWorkload(kernel, o.workload, o.seed, overrides);
   proc.fast = o.fast === true;
   const clock = new WorkloadClock(proc);
@@ -268,6 +289,7 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
     proc.run(proc.warmUpSteps ?? 0);
     clock.run(interval);
     clock.now = 0;
+    let truth: Set<number> | null = null;
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
     if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
     for (let it = 1; ; it++) {
@@ -278,8 +300,13 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
       let dirty = 0;
       if (prev !== undefined) {
         clock.run(interval);
-        // What the next dump would write: soft-dirty pages, or all resident ones without tracking.
-        dirty = dt.softDirty ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn) : proc.task.mm.rssPages();
+        // What the next dump would write: what the backend reports, or all resident pages without tracking.
+        dirty =
+          track === 'soft-dirty' || track === 'pagemap-scan'
+            ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn)
+            : tracking || track === 'mincore'
+              ? pendingPages(proc, track, dt.pagemapFormat, dt.zeroPagePfn, readMaps(proc.task))
+              : proc.task.mm.rssPages();
         for (const r of active) {
           const p = r.all[r.all.length - 1];
           p.dirty_pages_after = dirty;
@@ -309,10 +336,12 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
           imagesRoot: o.imagesDir,
           iteration: it,
           type,
-          trackMem: dt.softDirty,
+          trackMem: tracking,
           hasParent: it > 1,
           format: dt.pagemapFormat,
           softDirty: dt.softDirty,
+          track,
+          truth,
           timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate }),
           kernelName: o.kernel,
           faultPoint: fault,
@@ -324,6 +353,12 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
           keepRefs: final && goOn.length > 0,
         });
         const s = r.stats;
+        // The truly written set restarts at the freeze: what runs from now on is the next iteration's
+        // (a final dump's rows end, so only the pre-dump group restarts it).
+        if (o.truth === true && !final) {
+          proc.task.mm.resetWritten();
+          truth = proc.task.mm.written;
+        }
         // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
         const frozen = s.frozen_time / 1e6;
         const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
@@ -349,6 +384,7 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
             frozen_s: frozen,
             running_s: t.running_s,
             dirty_pages_after: null,
+            false_positives: r.falsePositives,
             expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
             throttle_pct: clock.throttlePct,
             note,
@@ -377,7 +413,8 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
       images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
       workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
       kernel: o.kernel,
-      dirty_tracking: dt.softDirty,
+      dirty_tracking: tracking,
+      track,
       warning,
       policy: row.name,
       bandwidth: o.bandwidth,
@@ -393,6 +430,7 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
         bytes_written: sum('bytes_written'),
         pages_skipped_parent: sum('pages_skipped_parent'),
         frozen_time: sum('frozen_time'),
+        false_positives: o.truth === true ? all.reduce((a, s) => a + (s.false_positives ?? 0), 0) : null,
       },
       bytes_sent: sum('bytes_written'),
       downtime_s: last.frozen_s,

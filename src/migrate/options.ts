@@ -8,6 +8,7 @@ import type { Duration } from '../workload/clock.js';
 import { DEFAULT_WORKLOAD } from '../workload/registry.js';
 import { DEFAULT_MAX_ITERS, PHAUL, POLICIES, QEMU, type PolicyName } from './policy.js';
 import type { PreDumpMode } from './timing.js';
+import { TRACK_BACKENDS, type TrackBackend } from '../criu/track.js';
 
 export const PRE_DUMP_MODES = ['splice', 'read'] as const satisfies readonly PreDumpMode[];
 
@@ -41,6 +42,10 @@ export const OPTIONS = {
   memory: spec<number | undefined>('--memory <size>', 'emulated physical memory, at most 4T (default: 4G less 4M, or what a guest model needs)', undefined),
   /** tracker plan: the link speeds and policies it compares. */
   planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
+  /** How iterations find the pages to copy (src/criu/track.ts); undefined: soft-dirty where the kernel has it. */
+  track: spec<TrackBackend | undefined>('--track <backend>', `how iterations find written pages: ${TRACK_BACKENDS.join(', ')} (default: soft-dirty where the kernel has it; a backend the kernel lacks is refused)`, undefined),
+  /** tracker plan: the tracking backends it compares (each row also counts false positives against the truly written set). */
+  planTracks: spec<TrackBackend[] | undefined>('--track <backends>', `comma-separated tracking backends to compare: ${TRACK_BACKENDS.join(', ')} (adds pages, false positives and frozen time per backend)`, undefined),
   planPolicies: spec<PolicyName[]>('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`, ['phaul', 'qemu'], 'phaul,qemu'),
 } as const;
 

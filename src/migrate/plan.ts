@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { reviveError, UsageError, type SerializedError } from '../errors.js';
 import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
+import type { TrackBackend } from '../criu/track.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from './timing.js';
@@ -52,9 +53,16 @@ export interface PlanOptions {
   heatmaps?: boolean;
   /** Where the temporary images directories go (default: the OS temporary directory). */
   tmpRoot?: string;
+  /**
+   * --track a,b,...: every combination once per tracking backend, each counting its false
+   * positives against the truly written set. Undefined: the kernel's default backend, uncounted.
+   */
+  tracks?: TrackBackend[];
 }
 
 export interface PlanRow {
+  /** The tracking backend. */
+  track: TrackBackend;
   policy: PolicyName;
   /** Bytes per second. */
   bandwidth: number;
@@ -67,6 +75,12 @@ export interface PlanRow {
   meets_limit: boolean;
   plateau_iteration: number | null;
   stop_reason: string;
+  /** Pages copied over all iterations. */
+  pages_written: number;
+  /** Of those, pages nothing wrote since the iteration before (null without --track). */
+  false_positives: number | null;
+  /** Frozen time of all iterations, seconds. */
+  frozen_s: number;
 }
 
 export interface PlanReport {
@@ -96,9 +110,10 @@ function planMemoryModel(o: PlanOptions): MemoryModel {
 
 export function combinations(o: PlanOptions): CombinationOptions[] {
   const out: CombinationOptions[] = [];
-  for (const policy of o.policies) {
+  for (const track of o.tracks ?? [undefined]) for (const policy of o.policies) {
     for (const bandwidth of o.bandwidths) {
       out.push({
+        ...(track === undefined ? {} : { track, truth: true }),
         workload: o.workload,
         seed: o.seed,
         kernel: o.kernel,
@@ -146,6 +161,7 @@ export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: 
 
 export function planRow(r: DumpReport): PlanRow {
   return {
+    track: r.track,
     policy: r.policy,
     bandwidth: r.bandwidth,
     iterations: r.iterations.length,
@@ -156,6 +172,9 @@ export function planRow(r: DumpReport): PlanRow {
     meets_limit: r.downtime_s <= r.downtime_limit_s,
     plateau_iteration: r.plateau_iteration,
     stop_reason: r.stop_reason,
+    pages_written: r.totals.pages_written,
+    false_positives: r.totals.false_positives,
+    frozen_s: r.totals.frozen_time / 1e6,
   };
 }
 
@@ -172,7 +191,9 @@ export function bestRow(rows: PlanRow[]): PlanRow | null {
 export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]): string {
   const best = bestRow(rows);
   if (best !== null) {
-    return `use ${best.policy} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
+    // With --track a,b,...: say which backend, too.
+    const tracked = new Set(rows.map((r) => r.track)).size > 1 ? ` with --track ${best.track}` : '';
+    return `use ${best.policy}${tracked} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
   }
   // None meets the limit: say what would have to change for the one closest to it.
   let k = 0;

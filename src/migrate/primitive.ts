@@ -22,6 +22,8 @@ import type { MemoryModel } from '../mm/page-alloc.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
+import { collectTracked, isTrackBackend, trackUnsupported, type TrackBackend } from '../criu/track.js';
+import { readMaps } from '../proc/vma-list.js';
 import { openChain, type ChainLink } from '../criu/page-read.js';
 import type { IterationStats } from '../criu/schema.js';
 import { OPTIONS } from './options.js';
@@ -52,6 +54,8 @@ export interface PrimitiveDumpOptions {
   lockOwner?: LockOwner;
   compressRegion?: number;
   autoDedup?: boolean;
+  /** The tracking backend; default: the parent's, or soft-dirty (none without it). */
+  track?: TrackBackend;
 }
 
 export interface PrimitiveDumpReport {
@@ -124,14 +128,27 @@ interface Resolved {
 function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, params, memoryModel, kernelName, check }: Resolved): PrimitiveDumpReport {
   const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes ?? workloadMemoryNeed(workload, params) ?? undefined, memoryModel });
   const dt = kerndat(kernel);
-  if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
+  const parentTrack = chain.length > 0 ? (chain[chain.length - 1].inventory.track ?? 'soft-dirty') : undefined;
+  if (o.track !== undefined && parentTrack !== undefined && o.track !== parentTrack) {
+    throw new UsageError(`--track ${o.track} differs from the parent's ${parentTrack}; a chain keeps one tracking backend`);
+  }
+  const track: TrackBackend | undefined = o.track ?? (parentTrack !== undefined && isTrackBackend(parentTrack) ? parentTrack : undefined);
+  if (track !== undefined) {
+    const why = trackUnsupported(kernel, track);
+    if (why !== null) throw new UsageError(`--track ${track}: ${why}`);
+  }
+  if (o.trackMem && track === undefined && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
   const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default, params);
-  // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
+  // Replay: the same steps, and each parent's reset where it made it (clear_refs 4, or the uffd-wp
+  // scan that protected the pages again).
   for (const link of chain) {
     const stats = link.stats;
     // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
     proc.run(link.inventory.steps - proc.steps);
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
+    if (link.inventory.track === 'uffd-wp') {
+      collectTracked(proc, readMaps(proc.task), 'uffd-wp', false, dt.pagemapFormat, dt.zeroPagePfn);
+    }
     proc.run(stats.steps_during_copy ?? 0);
     check();
   }
@@ -150,6 +167,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     hasParent: chain.length > 0,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
+    track,
     // A scripted pre-dump has no --pre-dump-mode (CRIU's default, splice).
     timing: dumpTiming({ preDumpMode: OPTIONS.preDumpMode.default, bandwidth: o.bandwidth, rate: workloadRate(proc) }),
     kernelName: kernelName ?? '6.1',

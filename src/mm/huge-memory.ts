@@ -14,10 +14,11 @@ import {
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
+  _PAGE_UFFD_WP,
   _PAGE_USER,
   HPAGE_PMD_NR,
 } from './pgtable-types.js';
-import { anonVmaPrepare, VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
 
 export const HUGE_FALLBACK = 1;
 
@@ -36,7 +37,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   void vpn;
   // The anon_vma comes before the zero-page choice, so a read fault gives the VMA one too (and
   // fork then copies its page tables), unlike do_anonymous_page()'s 4 KiB zero page.
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   if (!write) {
     mm.pt.lo[pmd] = (mm.mem.hugeZeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_PSE | _PAGE_SPECIAL;
     mm.pt.hi[pmd] = 0;
@@ -45,7 +46,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   }
   const head = mm.mem.allocHuge();
   if (head < 0) return HUGE_FALLBACK;
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   mm.mem.getPmd(head);
   mm.pt.lo[pmd] = (head << 12) | prot | _PAGE_RW | _PAGE_PSE | mm.dirtyBits;
   mm.pt.hi[pmd] = head >>> 20;
@@ -90,10 +91,12 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
   const hi = pt.hi;
   const mem = mm.mem;
   if (mem.isZero(head)) {
-    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED)) | _PAGE_SPECIAL;
+    // __split_huge_zero_page_pmd(): a uffd-wp PMD gives uffd-wp ptes.
+    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_UFFD_WP)) | _PAGE_SPECIAL;
     for (let i = 0; i < HPAGE_PMD_NR; i++) lo[base + i] = z;
   } else {
-    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    // __split_huge_pmd_locked(): "uffd_wp = pmd_uffd_wp(old_pmd)" passes to every pte.
+    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_UFFD_WP);
     // 6.3+: "re-apply mkdirty for small pages after split"; pte_mkdirty() sets soft-dirty on x86.
     if (mm.profile.splitPmdKeepsDirty && (e & _PAGE_DIRTY) !== 0) keep |= mm.dirtyBits;
     // SetPageDirty() of the THP when the PMD was dirty.

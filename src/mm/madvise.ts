@@ -3,6 +3,7 @@ import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import { freeSwapAndCache } from './memory.js';
+import { wantsUffdWpMarkerAfterZap } from './userfaultfd-k.js';
 import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
@@ -16,6 +17,11 @@ import {
   _PAGE_SPECIAL,
   _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
+  _PAGE_SWP_UFFD_WP,
+  _PAGE_UFFD_WP,
+  is_pte_marker,
+  PTE_MARKER_UFFD_WP_HI,
+  PTE_MARKER_UFFD_WP_LO,
   swp_entry_hi,
   swp_entry_lo,
 } from './pgtable-types.js';
@@ -58,7 +64,7 @@ export function madvise(mm: Mm, start: number, pages: number, advice: MadviseAdv
 function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseAdvice): number {
   switch (advice) {
     case 'dontneed':
-      zapRange(mm, from, to);
+      zapRange(mm, from, to, vma);
       return 0;
     case 'free':
       if (vma.kind !== 'anon') return -EINVAL;
@@ -287,6 +293,8 @@ function swapOutPte(mm: Mm, slot: number): boolean {
   mem.flags[pfn] &= ~PG_lazyfree;
   let swp = swp_entry_lo(s) | _PAGE_SWP_EXCLUSIVE;
   if (mm.profile.swapSoftDirty && (e & _PAGE_SOFT_DIRTY) !== 0) swp |= _PAGE_SWP_SOFT_DIRTY;
+  // try_to_unmap_one(): "if (pte_uffd_wp(pteval)) swp_pte = pte_swp_mkuffd_wp(swp_pte);"
+  if ((e & _PAGE_UFFD_WP) !== 0) swp |= _PAGE_SWP_UFFD_WP;
   mm.pt.lo[slot] = swp;
   mm.pt.hi[slot] = swp_entry_hi(swap.type, s);
   mem.putPte(pfn);
@@ -304,8 +312,14 @@ function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
   const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   const pf = mem.flags[pfn];
   if ((pf & PG_shmem) !== 0) {
-    mm.pt.lo[slot] = 0;
-    mm.pt.hi[slot] = 0;
+    // try_to_unmap_one() -> pte_install_uffd_wp_if_needed(): a protected pte leaves a marker.
+    if (wantsUffdWpMarkerAfterZap(vma, e, 0)) {
+      mm.pt.lo[slot] = PTE_MARKER_UFFD_WP_LO;
+      mm.pt.hi[slot] = PTE_MARKER_UFFD_WP_HI;
+    } else {
+      mm.pt.lo[slot] = 0;
+      mm.pt.hi[slot] = 0;
+    }
     mem.putPte(pfn);
     const index = vma.fileIndex(vpn);
     if (vma.file !== null && vma.file.pfn[index] === pfn) vma.file.pageout(index, mem, mm.swap);
@@ -369,6 +383,8 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
       const h = hi[s];
       if (e === 0 && h === 0) continue;
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+        // madvise_free_pte_range(): only real swap entries go; pte markers (non_swap_entry()) stay.
+        if (is_pte_marker(e, h)) continue;
         freeSwapAndCache(mm, e, h);
         lo[s] = 0;
         hi[s] = 0;

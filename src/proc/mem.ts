@@ -4,7 +4,7 @@
  * their frames (the digest, mem-digest.ts, and the restorer read through these).
  */
 import type { Mm } from '../mm/mm.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, PAGE_SIZE, swp_offset } from '../mm/pgtable-types.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, is_pte_marker, PAGE_SIZE, swp_offset } from '../mm/pgtable-types.js';
 import type { Vma } from '../mm/vma.js';
 import { synthesizePage } from '../mm/page-alloc.js';
 
@@ -34,7 +34,8 @@ export function locatePage(mm: Mm, vma: Vma, vpn: number): Uint8Array {
       const e = mm.pt.lo[s];
       const h = mm.pt.hi[s];
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) return frameAt(mm, (e >>> 12) | (h << 20));
-      if (e !== 0 || h !== 0) return swapAt(mm, swp_offset(e, h));
+      // A uffd-wp pte marker holds no page: the load sees what an empty pte would give.
+      if ((e !== 0 || h !== 0) && !is_pte_marker(e, h)) return swapAt(mm, swp_offset(e, h));
     }
   }
   located.offset = 0;
