@@ -62,3 +62,29 @@ export class InterruptedError extends TrackerError {
 
 /** A bug in tracker, not a user's mistake (EX_SOFTWARE). */
 export const EXIT_INTERNAL = 70;
+
+/** Standard output was closed by its reader (EPIPE, `| head -1`): 128 + SIGPIPE, as a shell reports a process SIGPIPE killed. */
+export const EXIT_STDOUT_CLOSED = 141;
+
+/**
+ * Standard output's reader went away before tracker finished. A dump in progress stops at its next
+ * safe point as if interrupted: the partial iteration is removed and the lock released.
+ */
+export class StdoutClosedError extends TrackerError {
+  override readonly exitCode = EXIT_STDOUT_CLOSED;
+}
+
+/**
+ * A message as one line: the control characters a user's path or value may hold (newline, tab, ESC
+ * of a terminal escape sequence, C1 controls, line separators) are written as escapes, so a name
+ * can neither split the line nor drive the terminal. The one top-level catch applies it to every
+ * message; nothing else needs to.
+ */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    const code = c.charCodeAt(0);
+    return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  });
+}

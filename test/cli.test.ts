@@ -76,7 +76,7 @@ test('one exit-code table: in --help of every command and in the README, with 70
   }
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   for (const [code, what] of EXIT_CODES) assert.ok(readme.includes(`| ${code} | ${what} |`), `README lists exit ${code}: ${what}`);
-  assert.deepEqual(EXIT_CODES.map(([c]) => c), [0, 1, 2, 3, 4, 5, 70, 130]);
+  assert.deepEqual(EXIT_CODES.map(([c]) => c), [0, 1, 2, 3, 4, 5, 70, 130, 141]);
 });
 
 test('bad flags and values are one-line usage errors with exit 2', async () => {

@@ -5,11 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IterationStats } from '../criu/schema.js';
-import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
+import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, StdoutClosedError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import type { DumpJob, SerializedError, WorkerData } from './dump-worker.js';
+import { onStdoutFailure } from './output.js';
 
 const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+/** The abort flag's value when stdout's reader went away: the dump stops as if interrupted. */
+const STDOUT_CLOSED = 13; // SIGPIPE
 
 /** The signal that interrupted the last dump (its exit code is 128 + its number). */
 let received: keyof typeof SIGNALS | null = null;
@@ -27,6 +30,10 @@ function revive(s: SerializedError): Error {
   return e;
 }
 
+function stdoutStopped(e: InterruptedError): TrackerError {
+  return new StdoutClosedError(`standard output was closed (EPIPE) or could not be written, so the dump stopped: ${e.message}`);
+}
+
 export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void, fault = process.env.TRACKER_FAULT): Promise<R> {
   const abort = new SharedArrayBuffer(4);
   const flag = new Int32Array(abort);
@@ -40,9 +47,12 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
     };
     const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((sig) => [sig, () => onSignal(sig)] as const);
     for (const [sig, h] of handlers) process.on(sig, h);
+    // A closed or failing stdout stops the dump too: what it would print can no longer be read.
+    const unwatch = onStdoutFailure(() => Atomics.compareExchange(flag, 0, 0, STDOUT_CLOSED));
     let settled = false;
     const finish = () => {
       settled = true;
+      unwatch();
       for (const [sig, h] of handlers) process.off(sig, h);
     };
     worker.on('message', (m: { type: 'iteration'; stats: IterationStats; phase: 'start' | 'done' } | { type: 'done'; report: R } | { type: 'error'; error: SerializedError }) => {
@@ -52,7 +62,8 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
         resolve(m.report);
       } else {
         finish();
-        reject(revive(m.error));
+        const e = revive(m.error);
+        reject(e instanceof InterruptedError && Atomics.load(flag, 0) === STDOUT_CLOSED ? stdoutStopped(e) : e);
       }
     });
     worker.on('error', (e) => {
