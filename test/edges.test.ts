@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -80,3 +80,41 @@ function spawnToDevFull(args: string[]): { status: number | null; stderr: string
     closeSync(fd);
   }
 }
+
+test('3. --report into a missing folder fails before the dump, exit 2, nothing written', () => {
+  const d = join(tmp, 'report-missing');
+  const t0 = Date.now();
+  const r = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--report', join(tmp, 'nope', 'r.html')]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `tracker: --report ${join(tmp, 'nope', 'r.html')}: the folder ${join(tmp, 'nope')} does not exist; create it or choose another --report path\n`);
+  assert.equal(existsSync(d), false, 'no dump was made');
+  assert.ok(Date.now() - t0 < 5000);
+  const p = tracker(['plan', '--workload', model, '--report', join(tmp, 'nope', 'p.html')]);
+  assert.equal(p.status, 2, p.stderr);
+});
+
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
+  const probe = mkdtempSync(join(tmp, 'probe-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]);
+  if (r.status !== 0) return `cannot mount a tmpfs here: ${String(r.stderr).trim()}`;
+  spawnSync('umount', [probe]);
+  return false;
+})();
+
+test('3. --report onto a nearly full disk: exit 5, one line, no truncated page and no temporary file', { skip: canMount }, () => {
+  const mnt = mkdtempSync(join(tmp, 'tmpfs-'));
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0);
+  try {
+    // Leave 8 KiB: the report (a few tens of KiB) starts to be written, then the disk is full.
+    const fs = statfsSync(mnt);
+    writeFileSync(join(mnt, 'filler'), Buffer.alloc(fs.bavail * fs.bsize - 8192));
+    const file = join(mnt, 'r.html');
+    const r = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'report-full'), '--policy', 'fixed', '--iterations', '2', '--report', file]);
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stderr, `tracker: cannot write the report ${file}: no space left on device (ENOSPC); free some space or choose another --report path\n`);
+    assert.deepEqual(readdirSync(mnt), ['filler']);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});

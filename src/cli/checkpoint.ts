@@ -23,7 +23,7 @@ import { table } from './table.js';
 import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
-import { writeReport } from './report-file.js';
+import { checkReportDestination, writeReport } from './report-file.js';
 import { reportRun } from '../plan/plan.js';
 import { heatMapFromImages } from '../plan/heatmap.js';
 import { Kernel } from '../mm/kernel.js';
@@ -156,6 +156,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
   if (f.autoConverge && f.policy !== 'qemu') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu');
+  if (f.report !== undefined) checkReportDestination(f.report);
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',

@@ -11,7 +11,7 @@ import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption } from './options.js';
 import { processOutput, type Output } from './output.js';
-import { writeReport } from './report-file.js';
+import { checkReportDestination, writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { rateOption, seedOption, workloadOption } from './workload-options.js';
 import { InvalidArgumentError } from 'commander';
@@ -65,6 +65,7 @@ export function renderPlan(p: PlanReport): string {
 export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport> {
   if (f.iterations !== undefined && !f.policy.includes('fixed')) throw new UsageError('--iterations goes with --policy fixed');
   if (f.policy.includes('fixed') && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
+  if (f.report !== undefined) checkReportDestination(f.report);
   // The combinations' temporary images go under one directory that an interrupt removes too.
   const tmpRoot = mkdtempSync(join(tmpdir(), 'tracker-plan-'));
   const onSignal = (signal: NodeJS.Signals) => {
