@@ -58,6 +58,14 @@ export const EXIT_INTERRUPTED = 130;
 /** A dump stopped at a safe point because it was asked to (the CLI's AbortSignal). */
 export class InterruptedError extends TrackerError {
   override readonly exitCode: number = EXIT_INTERRUPTED;
+  /** The signal, when the thrower knows it (else the CLI's dump runner does). */
+  constructor(
+    message: string,
+    readonly signal?: 'SIGINT' | 'SIGTERM',
+  ) {
+    super(message);
+    if (signal !== undefined) this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
 }
 
 /** A bug in tracker, not a user's mistake (EX_SOFTWARE). */

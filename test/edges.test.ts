@@ -9,7 +9,10 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { TRACKER_BIN, tracker } from './spawn.js';
+import { ROOT } from './helpers.js';
+import * as net from 'node:net';
+import { startPageServer } from '../src/criu/page-server.js';
+import { startTracker, TRACKER_BIN, tracker, waitForOutput } from './spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -117,4 +120,66 @@ test('3. --report onto a nearly full disk: exit 5, one line, no truncated page a
   } finally {
     spawnSync('umount', [mnt]);
   }
+});
+
+test('6. page-server --tls with a garbage certificate or key, or a key of another certificate: exit 2 naming the file, no -D made', () => {
+  const g = join(tmp, 'garbage.pem');
+  writeFileSync(g, 'garbage\n');
+  const tlsDir = join(ROOT, 'fixtures', 'tls');
+  const d = join(tmp, 'tls-d');
+  const cases: [string[], RegExp][] = [
+    [['--tls-cert', g, '--tls-key', g], /^tracker: --tls-cert \S+garbage\.pem: not a PEM certificate that TLS can use \([^)]+\); give the PEM certificate file\n$/],
+    [['--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', g], /^tracker: --tls-key \S+garbage\.pem: not a PEM private key that TLS can use \([^)]+\); give the PEM private key file\n$/],
+    [['--tls-cert', join(tlsDir, 'ca.pem'), '--tls-key', join(tlsDir, 'server.key')], /^tracker: --tls-key \S+server\.key: the key does not belong to the certificate \(--tls-cert \S+ca\.pem\); give the key the certificate was made for\n$/],
+  ];
+  for (const [flags, re] of cases) {
+    const r = tracker(['page-server', '-D', d, '--port', '0', '--tls', ...flags]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(existsSync(d), false);
+  }
+  const c = tracker(['dump', '--iterative', '--page-server', '--port', '1', '--tls', '--tls-cacert', g]);
+  assert.equal(c.status, 2, c.stderr);
+  assert.match(c.stderr, /^tracker: --tls-cacert \S+garbage\.pem: not a PEM certificate/);
+});
+
+test('9. page-server: SIGINT stops it with exit 130 and one line, and the -D it made and left empty is removed; so is one whose listen fails', { timeout: 20_000 }, async () => {
+  const d = join(tmp, 'ps-sigint', 'img');
+  const { child, done } = startTracker(['page-server', '-D', d, '--port', '0', '--json']);
+  await waitForOutput(child, /"listening"/);
+  assert.ok(existsSync(d));
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.status, 130, r.stderr);
+  assert.equal(r.stderr, 'tracker: page server stopped by SIGINT; the iterations it wrote are complete, any in flight was removed\n');
+  assert.match(r.stdout, /^\{"listening":\{"address":"127\.0\.0\.1","port":\d+\}\}\n$/);
+  assert.equal(existsSync(d), false, 'the -D it made is gone');
+  // A port in use: the listen fails, and the -D it made goes too.
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((res) => blocker.once('listening', res));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const l = await startTracker(['page-server', '-D', d, '--port', String(port)]).done;
+  blocker.close();
+  assert.equal(l.status, 5, l.stderr);
+  assert.equal(l.stderr, `tracker: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+  assert.equal(existsSync(d), false);
+});
+
+test('9. page-server: a connection that never says HELLO does not hold the server; a client that never connected says so', { timeout: 40_000 }, async () => {
+  const d = join(tmp, 'ps-idle');
+  const s = await startPageServer({ imagesDir: d, address: '127.0.0.1', port: 0, keepRunning: false, autoDedup: false });
+  after(() => s.close());
+  const idle = net.connect({ host: '127.0.0.1', port: s.port });
+  idle.on('error', () => undefined);
+  await new Promise((res) => idle.once('connect', res));
+  const t0 = Date.now();
+  const r = await startTracker(['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '2', '--page-server', '--port', String(s.port)]).done;
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - t0 < 20_000, 'not held for the idle timeout');
+  await s.done;
+  idle.destroy();
+  assert.deepEqual(readdirSync(d).sort(), ['1', '2']);
+  const never = await startTracker(['dump', '--iterative', '--workload', model, '--page-server', '--port', String(s.port)]).done;
+  assert.equal(never.status, 5);
+  assert.equal(never.stderr, `tracker: cannot reach the page server at 127.0.0.1:${s.port} (connection refused); nothing was sent: start \`tracker page-server\` there or check --address and --port\n`);
 });

@@ -235,7 +235,7 @@ test('one dump at a time; no server is one line with exit 5', async () => {
   await s.done;
   const r = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
   assert.equal(r.status, 5);
-  assert.match(r.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(connection refused\); .*\n$/);
+  assert.match(r.stderr, /^tracker: cannot reach the page server at 127\.0\.0\.1:\d+ \(connection refused\); nothing was sent: .*\n$/);
 });
 
 test('--tls: the dump goes over TLS to a server whose certificate the client checks', async () => {
@@ -244,7 +244,7 @@ test('--tls: the dump goes over TLS to a server whose certificate the client che
   const s = await server(dir, { tls: { cert: readFileSync(join(tlsDir, 'server.pem')), key: readFileSync(join(tlsDir, 'server.key')) } });
   const untrusted = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls']);
   assert.equal(untrusted.status, 5);
-  assert.match(untrusted.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(.*(certificate|CERT).*\); .*\n$/);
+  assert.match(untrusted.stderr, /^tracker: cannot reach the page server at 127\.0\.0\.1:\d+ \(.*(certificate|CERT).*\); .*\n$/);
   const plain = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
   assert.equal(plain.status, 5, 'a plain TCP client cannot talk to a TLS server');
   const r = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls', '--tls-cacert', join(tlsDir, 'ca.pem'), '--force']);

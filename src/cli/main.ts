@@ -87,7 +87,7 @@ export function exitCodeFor(e: unknown): number {
   }
   if (e instanceof TrackerError) {
     process.stderr.write(`tracker: ${oneLine(e.message)}\n`);
-    return e instanceof InterruptedError ? interruptExitCode() : e.exitCode;
+    return e instanceof InterruptedError && e.signal === undefined ? interruptExitCode() : e.exitCode;
   }
   const code = (e as NodeJS.ErrnoException)?.code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
