@@ -100,7 +100,7 @@ test('a missing path is exit 2 for every command that reads images; so is an emp
     [['restore', '-D', missing], `tracker: ${missing}: no such file or directory\n`],
     [['check', missing], `tracker: ${missing}: no such file or directory\n`],
     [['compare', missing, empty], `tracker: base ${missing}: no such file or directory\n`],
-    [['compare', missing.replace('nope', ''), empty], `tracker: head ${empty} is empty: it holds no images\n`],
+    [['compare', missing.replace('nope', ''), empty], `tracker: base ${missing.replace('nope', '')} holds no images (no inventory.img and no numbered iteration directories); give an images directory\n`],
     [['show', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['stats', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['restore', '-D', empty], `tracker: ${empty} is empty: it holds no images\n`],

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -182,4 +182,37 @@ test('9. page-server: a connection that never says HELLO does not hold the serve
   const never = await startTracker(['dump', '--iterative', '--workload', model, '--page-server', '--port', String(s.port)]).done;
   assert.equal(never.status, 5);
   assert.equal(never.stderr, `tracker: cannot reach the page server at 127.0.0.1:${s.port} (connection refused); nothing was sent: start \`tracker page-server\` there or check --address and --port\n`);
+});
+
+test('9. "holds no images" is exit 2 alike: empty, only user files, only an interrupted .1.tmp, and restore -D FILE', () => {
+  const root = join(tmp, 'noimages');
+  mkdirSync(join(root, 'empty'), { recursive: true });
+  mkdirSync(join(root, 'tmponly', '.1.tmp'), { recursive: true });
+  mkdirSync(join(root, 'user'));
+  writeFileSync(join(root, 'user', 'notes.txt'), 'x');
+  writeFileSync(join(root, 'file'), 'x');
+  for (const name of ['empty', 'tmponly', 'user']) {
+    for (const cmd of [['restore', '-D'], ['stats'], ['show'], ['check'], ['compare', join(root, 'user')]]) {
+      const r = tracker([...cmd, join(root, name)]);
+      assert.equal(r.status, 2, `${cmd[0]} ${name}: ${r.stderr}`);
+      assert.match(r.stderr, /^tracker: [^\n]*(holds no images|is empty: it holds no images)[^\n]*\n$/, `${cmd[0]} ${name}`);
+    }
+  }
+  const f = tracker(['restore', '-D', join(root, 'file')]);
+  assert.equal(f.status, 2);
+  assert.equal(f.stderr, `tracker: ${join(root, 'file')} is a file, not an images directory; give DIR/N of a dump\n`);
+});
+
+test('9. --seed too large says its bound; a path with a newline or an escape sequence is escaped in the one-line error', () => {
+  const s = tracker(['run', '--seed', '99999999999999999999']);
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /--seed must be at most 9007199254740991, got '99999999999999999999'\n/);
+  const evil = join(tmp, 'a\nb\x1b[31mred');
+  const r = tracker(['stats', evil]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, `tracker: ${join(tmp, 'a\\nb\\x1b[31mred')}: no such file or directory\n`);
+  const w = tracker(['dump', '--iterative', '--workload', join(tmp, 'x\ty\x07.json')]);
+  assert.equal(w.status, 2);
+  assert.equal(w.stderr.split('\n').length, 2, w.stderr);
+  assert.ok(w.stderr.includes('x\\ty\\x07.json'), w.stderr);
 });

@@ -348,7 +348,7 @@ ${EXIT_CODES_HELP}`,
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
       const out = processOutput(opts.json);
-      requireImagesPath(opts.imagesDir);
+      requireImagesPath(opts.imagesDir, undefined, true);
       requireUnlockedChain(opts.imagesDir);
       const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
       out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
