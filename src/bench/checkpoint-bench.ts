@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../criu/iterative.js';
-import { restore } from '../criu/restore.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
+import { restore } from '../migrate/resume.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { openChain } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
@@ -65,8 +65,6 @@ function dumpBench(root: string, bytes: number): { dumpS: number; finalS: number
     trackMem: true,
     format: 'pagemap' as const,
     softDirty: true,
-    preDumpMode: 'splice' as const,
-    bandwidth: 1024 ** 3,
     kernelName: '6.1' as const,
   };
   // The full first pre-dump writes the whole 1 GiB: that is the write rate.

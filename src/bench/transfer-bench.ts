@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from '../criu/image.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../criu/iterative.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { CompressedCursor, RegionCompressor, DEFAULT_COMPRESS_REGION } from '../criu/page-compress.js';
 import { PageServerLink } from '../criu/page-xfer-remote.js';
@@ -54,7 +54,7 @@ export function benchLoopback(bytes = 256 * 1024 ** 2): { local_write_MBps: numb
   const { proc, exit } = benchProcess(bytes);
   const server = startServer(join(root, 'served'), join(root, 'server.log'));
   try {
-    const opts = { trackMem: true, format: 'pagemap' as const, softDirty: true, preDumpMode: 'splice' as const, bandwidth: 1024 ** 3, kernelName: '6.1' as const, iteration: 1, type: 'pre-dump' as const, hasParent: false };
+    const opts = { trackMem: true, format: 'pagemap' as const, softDirty: true, kernelName: '6.1' as const, iteration: 1, type: 'pre-dump' as const, hasParent: false };
     let t0 = process.hrtime.bigint();
     dumpIteration(proc, { ...opts, imagesRoot: root, dirName: 'local' });
     const localS = Number(process.hrtime.bigint() - t0) / 1e9;

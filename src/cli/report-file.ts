@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { fsError } from '../criu/images-dir.js';
 import { fsyncDir } from '../criu/image.js';
 import { UsageError } from '../errors.js';
-import { renderReport, type ReportInput } from '../plan/report.js';
+import { renderReport, type ReportInput } from '../migrate/report.js';
 
 function tmpName(file: string): string {
   return join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
