@@ -150,7 +150,7 @@ test('9. page-server: SIGINT stops it with exit 130 and one line, and the -D it 
   assert.ok(existsSync(d));
   child.kill('SIGINT');
   const r = await done;
-  assert.equal(r.status, 130, r.stderr);
+  assert.equal(r.status, 130, JSON.stringify(r));
   assert.equal(r.stderr, 'tracker: page server stopped by SIGINT; the iterations it wrote are complete, any in flight was removed\n');
   assert.match(r.stdout, /^\{"listening":\{"address":"127\.0\.0\.1","port":\d+\}\}\n$/);
   assert.equal(existsSync(d), false, 'the -D it made is gone');

@@ -145,7 +145,6 @@ ${EXIT_CODES_HELP}`,
           if (process.env.TRACKER_FAULT === `server:${it}` && point === 'pages') process.kill(process.pid, 'SIGKILL');
         },
       });
-      out.out(opts.json ? JSON.stringify({ listening: { address: s.address, port: s.port } }) : `listening on ${s.address}:${s.port}`);
       // SIGINT and SIGTERM stop the server as a finished dump does: the iteration in flight is
       // removed, the lock released, and a -D it made and left empty removed.
       let stoppedBy: 'SIGINT' | 'SIGTERM' | null = null;
@@ -155,6 +154,8 @@ ${EXIT_CODES_HELP}`,
       };
       const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
       for (const [sig, h] of handlers) process.on(sig, h);
+      // Printed once a signal would be handled: a script that waits for this line may stop it at once.
+      out.out(opts.json ? JSON.stringify({ listening: { address: s.address, port: s.port } }) : `listening on ${s.address}:${s.port}`);
       try {
         await s.done;
       } finally {
