@@ -12,6 +12,8 @@ import { after, test } from 'node:test';
 import { ROOT } from './helpers.js';
 import * as net from 'node:net';
 import { startPageServer } from '../src/criu/page-server.js';
+import { UsageError } from '../src/errors.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../src/migrate/iterative.js';
 import { startTracker, TRACKER_BIN, tracker, waitForOutput } from './spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
@@ -215,4 +217,31 @@ test('9. --seed too large says its bound; a path with a newline or an escape seq
   assert.equal(w.status, 2);
   assert.equal(w.stderr.split('\n').length, 2, w.stderr);
   assert.ok(w.stderr.includes('x\\ty\\x07.json'), w.stderr);
+});
+
+test('1. SIGTERM (and SIGINT) during a long virtual copy at 1Mbit acts within a second: exit 143/130, one line, no lock', { timeout: 60_000 }, async () => {
+  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    const d = join(tmp, `slow-${sig}`);
+    // 4 MiB at 1 Mbit/s is 34 s of virtual copy: 34 million workload steps of real work.
+    const { child, done } = startTracker(['dump', '--iterative', '--workload', model, '-D', d, '--bandwidth', '1Mbit']);
+    await waitForOutput(child, /pre-dump +1:/);
+    const t0 = Date.now();
+    child.kill(sig);
+    const r = await done;
+    const ms = Date.now() - t0;
+    assert.equal(r.status, code, r.stderr);
+    assert.ok(ms < 1500, `stopped ${ms} ms after ${sig}`);
+    assert.equal(r.stderr, 'tracker: interrupted in iteration 2; iteration 1 is intact\n');
+    assert.deepEqual(readdirSync(d), ['1'], 'no lock, no .2.tmp');
+    process.stdout.write(`# ${sig} during a 1Mbit copy: exit ${r.status} after ${ms} ms\n`);
+  }
+});
+
+test('1. a bandwidth below 1Mbit is refused up front, by the CLI and the library alike', () => {
+  const r = tracker(['dump', '--iterative', '--bandwidth', '1', '-D', join(tmp, 'bw1')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^tracker: option '--bandwidth <rate>' argument '1' is invalid\. --bandwidth must be at least 1Mbit \(125000 bytes\/s\), the slowest link tracker models, got '1'\n/);
+  assert.equal(existsSync(join(tmp, 'bw1')), false);
+  assert.throws(() => iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: join(tmp, 'bw2'), workload: model, seed: 1, kernel: '6.1', force: false, bandwidth: 1000 }), (e: Error) => e instanceof UsageError && /at least 1Mbit/.test(e.message));
+  assert.equal(existsSync(join(tmp, 'bw2')), false);
 });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { bandwidthProblem } from '../migrate/timing.js';
 import type { Duration } from '../workload/clock.js';
 import { formatSeconds } from '../migrate/format.js';
 
@@ -24,6 +25,16 @@ export function parseBytes(what: string): (v: string) => number {
  * bits with decimal ones, as links are sold (10Gbit, 100Mbit/s, 1Gbps).
  */
 export function parseBandwidth(what: string): (v: string) => number {
+  const rate = anyBandwidth(what);
+  return (v: string) => {
+    const n = rate(v);
+    const slow = bandwidthProblem(n);
+    if (slow !== null) throw new InvalidArgumentError(`${what} ${slow}, got '${v}'`);
+    return n;
+  };
+}
+
+function anyBandwidth(what: string): (v: string) => number {
   const bytes = parseBytes(what);
   return (v: string) => {
     const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:\/s)?|bps)$/i.exec(v.trim());

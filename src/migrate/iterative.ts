@@ -13,19 +13,19 @@
  * Before each iteration after the first, the dirty pages are counted through pagemap without
  * clearing (the expected downtime if we stopped here, and what QEMU's rule looks at).
  */
-import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
+import { InterruptedError, ResourceError, TrackerError, UsageError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { createWorkload, durationSeconds, WorkloadClock, type Duration } from '../workload/index.js';
+import { createWorkload, durationSeconds, runChecked, WorkloadClock, type Duration } from '../workload/index.js';
 import { countSoftDirty } from './run.js';
 import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
+import { bandwidthProblem, dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
@@ -155,6 +155,8 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
+  const slow = bandwidthProblem(o.bandwidth);
+  if (slow !== null) throw new UsageError(`bandwidth ${o.bandwidth} bytes/s: ${slow}`);
   // With a page server, the server prepares and locks its own -D.
   const images = o.pageServer !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   let current = 1;
@@ -216,7 +218,12 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
   try {
     // A migration starts from a running service: setup and populate are over, and the service
     // has run one --interval (as each later iteration has); time counts from the first freeze.
-    proc.run(proc.warmUpSteps ?? 0);
+    // Long runs (a big populate, an --interval, a copy at a slow link) look at the signal as they go.
+    let between = 0;
+    clock.check = () => {
+      if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(between + 1));
+    };
+    runChecked(proc, proc.warmUpSteps ?? 0, clock.check);
     clock.run(interval);
     clock.now = 0;
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
@@ -265,7 +272,8 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
       const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written });
       clock.wait(frozen);
       // The workload runs on while the pages leave; what it writes is dirty for the next one.
-      if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
+      between = it;
+      runChecked(proc, s.steps_during_copy, clock.check);
       clock.wait(t.running_s);
       let note: string | null = null;
       if (plateau === null && prev !== undefined && it > 2 && s.pages_written >= PLATEAU * prev.pages_written) {
