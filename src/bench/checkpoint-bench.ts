@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
 import { restore } from '../migrate/resume.js';
 import { dumpIteration } from '../criu/mem-dump.js';
-import { openChain } from '../criu/page-read.js';
+import { openChain, restoreArgs } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
 import { Kernel } from '../mm/kernel.js';
 import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
@@ -25,7 +25,7 @@ export function benchCheckpoint(bytes = 1024 ** 3): { dump_write_MBps: number; f
     (globalThis as { gc?: () => void }).gc?.();
     let t0: bigint;
     t0 = process.hrtime.bigint();
-    restoreProcess(openChain(join(root, '2')));
+    restoreProcess(restoreArgs(openChain(join(root, '2'))));
     const restoreS = Number(process.hrtime.bigint() - t0) / 1e9;
     t0 = process.hrtime.bigint();
     execFileSync('dd', ['if=/dev/zero', `of=${join(root, 'dd.img')}`, 'bs=1M', `count=${bytes / 1024 ** 2}`, 'conv=fsync'], { stdio: 'ignore' });

@@ -1,0 +1,247 @@
+/**
+ * The edges a new user hits (issue 20): closed and full stdout, signals in long transfers, reports
+ * onto bad destinations, bad TLS input, oversized inputs, exit codes, escaped paths. A real process
+ * and a real signal or pipe where the process is what is tested; tiny heaps throughout.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { ROOT } from '../helpers/root.js';
+import * as net from 'node:net';
+import { startPageServer } from '../../src/criu/page-server.js';
+import { UsageError } from '../../src/errors.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../../src/migrate/iterative.js';
+import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+const model = join(tmp, 'small.json');
+writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hotSet: '256K' } }));
+
+/** Run `tracker ARGS | head -1` with a real pipe: the reader exits after its first line. */
+function throughHead(args: string[]): Promise<{ status: number | null; stderr: string; first: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [TRACKER_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let first = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const onData = (b: Buffer) => {
+      first += b.toString();
+      if (first.includes('\n')) {
+        child.stdout.off('data', onData);
+        child.stdout.destroy(); // as head(1) exiting: the next write gets EPIPE
+      }
+    };
+    child.stdout.on('data', onData);
+    child.on('close', (status) => resolve({ status, stderr, first: first.split('\n')[0] }));
+  });
+}
+
+test('2. dump --iterative | head -1: the dump stops at a safe point, no lock or .N.tmp left, exit 141 with one line', async () => {
+  const d = join(tmp, 'head');
+  const r = await throughHead(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '40', '--interval', '20000']);
+  assert.match(r.first, /^pre-dump +1:/);
+  assert.equal(r.status, 141, r.stderr);
+  assert.match(r.stderr, /^tracker: standard output was closed \(EPIPE\) or could not be written, so the dump stopped: interrupted in iteration \d+; (iteration 1 is|iterations 1-\d+ are) intact\n$/);
+  const left = readdirSync(d);
+  assert.ok(left.length < 40, 'it stopped early');
+  assert.ok(left.every((e) => /^\d+$/.test(e)), `no lock, no .N.tmp: ${left.join(' ')}`);
+});
+
+test('2. a short command whose reader went away exits 141, not 0', async () => {
+  const r = await throughHead(['workloads']);
+  // workloads prints its list in one go; whether the pipe broke depends on the pipe's buffer.
+  if (r.status !== 0) assert.equal(r.status, 141, r.stderr);
+  const big = await throughHead(['run', '--workload', model, '--duration', '400', '--sample-interval', '1']);
+  assert.equal(big.status, 141, big.stderr);
+  assert.equal(big.stderr, 'tracker: standard output was closed before tracker finished (EPIPE): what tracker printed was cut short\n');
+});
+
+test('4. writing to /dev/full: exit 5 and one line, for compare, dump --json, workloads and stats', { skip: !existsSync('/dev/full') }, () => {
+  const d = join(tmp, 'full');
+  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '2000']).status, 0);
+  const line = 'tracker: cannot write to standard output: no space left on device (ENOSPC); redirect it elsewhere\n';
+  for (const args of [
+    ['compare', d, d, '--format', 'json', '--max-increase', '5'],
+    ['dump', '--iterative', '--workload', model, '-D', join(tmp, 'full2'), '--policy', 'fixed', '--iterations', '2', '--json'],
+    ['workloads'],
+    ['stats', d],
+  ]) {
+    const r = spawnToDevFull(args);
+    assert.equal(r.status, 5, `${args[0]}: ${r.stderr}`);
+    assert.equal(r.stderr, line, args[0]);
+  }
+});
+
+function spawnToDevFull(args: string[]): { status: number | null; stderr: string } {
+  const fd = openSync('/dev/full', 'w');
+  try {
+    const r = spawnSync(process.execPath, [TRACKER_BIN, ...args], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test('3. --report into a missing folder fails before the dump, exit 2, nothing written', () => {
+  const d = join(tmp, 'report-missing');
+  const t0 = Date.now();
+  const r = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--report', join(tmp, 'nope', 'r.html')]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `tracker: --report ${join(tmp, 'nope', 'r.html')}: the folder ${join(tmp, 'nope')} does not exist; create it or choose another --report path\n`);
+  assert.equal(existsSync(d), false, 'no dump was made');
+  assert.ok(Date.now() - t0 < 5000);
+  const p = tracker(['plan', '--workload', model, '--report', join(tmp, 'nope', 'p.html')]);
+  assert.equal(p.status, 2, p.stderr);
+});
+
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
+  const probe = mkdtempSync(join(tmp, 'probe-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]);
+  if (r.status !== 0) return `cannot mount a tmpfs here: ${String(r.stderr).trim()}`;
+  spawnSync('umount', [probe]);
+  return false;
+})();
+
+test('3. --report onto a nearly full disk: exit 5, one line, no truncated page and no temporary file', { skip: canMount }, () => {
+  const mnt = mkdtempSync(join(tmp, 'tmpfs-'));
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0);
+  try {
+    // Leave 8 KiB: the report (a few tens of KiB) starts to be written, then the disk is full.
+    const fs = statfsSync(mnt);
+    writeFileSync(join(mnt, 'filler'), Buffer.alloc(fs.bavail * fs.bsize - 8192));
+    const file = join(mnt, 'r.html');
+    const r = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'report-full'), '--policy', 'fixed', '--iterations', '2', '--report', file]);
+    assert.equal(r.status, 5, r.stderr);
+    assert.equal(r.stderr, `tracker: cannot write the report ${file}: no space left on device (ENOSPC); free some space or choose another --report path\n`);
+    assert.deepEqual(readdirSync(mnt), ['filler']);
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
+});
+
+test('6. page-server --tls with a garbage certificate or key, or a key of another certificate: exit 2 naming the file, no -D made', () => {
+  const g = join(tmp, 'garbage.pem');
+  writeFileSync(g, 'garbage\n');
+  const tlsDir = join(ROOT, 'fixtures', 'tls');
+  const d = join(tmp, 'tls-d');
+  const cases: [string[], RegExp][] = [
+    [['--tls-cert', g, '--tls-key', g], /^tracker: --tls-cert \S+garbage\.pem: not a PEM certificate that TLS can use \([^)]+\); give the PEM certificate file\n$/],
+    [['--tls-cert', join(tlsDir, 'server.pem'), '--tls-key', g], /^tracker: --tls-key \S+garbage\.pem: not a PEM private key that TLS can use \([^)]+\); give the PEM private key file\n$/],
+    [['--tls-cert', join(tlsDir, 'ca.pem'), '--tls-key', join(tlsDir, 'server.key')], /^tracker: --tls-key \S+server\.key: the key does not belong to the certificate \(--tls-cert \S+ca\.pem\); give the key the certificate was made for\n$/],
+  ];
+  for (const [flags, re] of cases) {
+    const r = tracker(['page-server', '-D', d, '--port', '0', '--tls', ...flags]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(existsSync(d), false);
+  }
+  const c = tracker(['dump', '--iterative', '--page-server', '--port', '1', '--tls', '--tls-cacert', g]);
+  assert.equal(c.status, 2, c.stderr);
+  assert.match(c.stderr, /^tracker: --tls-cacert \S+garbage\.pem: not a PEM certificate/);
+});
+
+test('9. page-server: SIGINT stops it with exit 130 and one line, and the -D it made and left empty is removed; so is one whose listen fails', { timeout: 20_000 }, async () => {
+  const d = join(tmp, 'ps-sigint', 'img');
+  const { child, done } = startTracker(['page-server', '-D', d, '--port', '0', '--json']);
+  await waitForOutput(child, /"listening"/);
+  assert.ok(existsSync(d));
+  child.kill('SIGINT');
+  const r = await done;
+  assert.equal(r.status, 130, JSON.stringify(r));
+  assert.equal(r.stderr, 'tracker: page server stopped by SIGINT; the iterations it wrote are complete, any in flight was removed\n');
+  assert.match(r.stdout, /^\{"listening":\{"address":"127\.0\.0\.1","port":\d+\}\}\n$/);
+  assert.equal(existsSync(d), false, 'the -D it made is gone');
+  // A port in use: the listen fails, and the -D it made goes too.
+  const blocker = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((res) => blocker.once('listening', res));
+  const port = (blocker.address() as net.AddressInfo).port;
+  const l = await startTracker(['page-server', '-D', d, '--port', String(port)]).done;
+  blocker.close();
+  assert.equal(l.status, 5, l.stderr);
+  assert.equal(l.stderr, `tracker: cannot listen on 127.0.0.1:${port}: EADDRINUSE\n`);
+  assert.equal(existsSync(d), false);
+});
+
+test('9. page-server: a connection that never says HELLO does not hold the server; a client that never connected says so', { timeout: 40_000 }, async () => {
+  const d = join(tmp, 'ps-idle');
+  const s = await startPageServer({ imagesDir: d, address: '127.0.0.1', port: 0, keepRunning: false, autoDedup: false });
+  after(() => s.close());
+  const idle = net.connect({ host: '127.0.0.1', port: s.port });
+  idle.on('error', () => undefined);
+  await new Promise((res) => idle.once('connect', res));
+  const t0 = Date.now();
+  const r = await startTracker(['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '2', '--page-server', '--port', String(s.port)]).done;
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - t0 < 20_000, 'not held for the idle timeout');
+  await s.done;
+  idle.destroy();
+  assert.deepEqual(readdirSync(d).sort(), ['1', '2']);
+  const never = await startTracker(['dump', '--iterative', '--workload', model, '--page-server', '--port', String(s.port)]).done;
+  assert.equal(never.status, 5);
+  assert.equal(never.stderr, `tracker: cannot reach the page server at 127.0.0.1:${s.port} (connection refused); nothing was sent: start \`tracker page-server\` there or check --address and --port\n`);
+});
+
+test('9. "holds no images" is exit 2 alike: empty, only user files, only an interrupted .1.tmp, and restore -D FILE', () => {
+  const root = join(tmp, 'noimages');
+  mkdirSync(join(root, 'empty'), { recursive: true });
+  mkdirSync(join(root, 'tmponly', '.1.tmp'), { recursive: true });
+  mkdirSync(join(root, 'user'));
+  writeFileSync(join(root, 'user', 'notes.txt'), 'x');
+  writeFileSync(join(root, 'file'), 'x');
+  for (const name of ['empty', 'tmponly', 'user']) {
+    for (const cmd of [['restore', '-D'], ['stats'], ['show'], ['check'], ['compare', join(root, 'user')]]) {
+      const r = tracker([...cmd, join(root, name)]);
+      assert.equal(r.status, 2, `${cmd[0]} ${name}: ${r.stderr}`);
+      assert.match(r.stderr, /^tracker: [^\n]*(holds no images|is empty: it holds no images)[^\n]*\n$/, `${cmd[0]} ${name}`);
+    }
+  }
+  const f = tracker(['restore', '-D', join(root, 'file')]);
+  assert.equal(f.status, 2);
+  assert.equal(f.stderr, `tracker: ${join(root, 'file')} is a file, not an images directory; give DIR/N of a dump\n`);
+});
+
+test('9. --seed too large says its bound; a path with a newline or an escape sequence is escaped in the one-line error', () => {
+  const s = tracker(['run', '--seed', '99999999999999999999']);
+  assert.equal(s.status, 2);
+  assert.match(s.stderr, /--seed must be at most 9007199254740991, got '99999999999999999999'\n/);
+  const evil = join(tmp, 'a\nb\x1b[31mred');
+  const r = tracker(['stats', evil]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, `tracker: ${join(tmp, 'a\\nb\\x1b[31mred')}: no such file or directory\n`);
+  const w = tracker(['dump', '--iterative', '--workload', join(tmp, 'x\ty\x07.json')]);
+  assert.equal(w.status, 2);
+  assert.equal(w.stderr.split('\n').length, 2, w.stderr);
+  assert.ok(w.stderr.includes('x\\ty\\x07.json'), w.stderr);
+});
+
+test('1. SIGTERM (and SIGINT) during a long virtual copy at 1Mbit acts within a second: exit 143/130, one line, no lock', { timeout: 60_000 }, async () => {
+  for (const [sig, code] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+    const d = join(tmp, `slow-${sig}`);
+    // 4 MiB at 1 Mbit/s is 34 s of virtual copy: 34 million workload steps of real work.
+    const { child, done } = startTracker(['dump', '--iterative', '--workload', model, '-D', d, '--bandwidth', '1Mbit']);
+    await waitForOutput(child, /pre-dump +1:/);
+    const t0 = Date.now();
+    child.kill(sig);
+    const r = await done;
+    const ms = Date.now() - t0;
+    assert.equal(r.status, code, r.stderr);
+    assert.ok(ms < 1500, `stopped ${ms} ms after ${sig}`);
+    assert.equal(r.stderr, 'tracker: interrupted in iteration 2; iteration 1 is intact\n');
+    assert.deepEqual(readdirSync(d), ['1'], 'no lock, no .2.tmp');
+    process.stdout.write(`# ${sig} during a 1Mbit copy: exit ${r.status} after ${ms} ms\n`);
+  }
+});
+
+test('1. a bandwidth below 1Mbit is refused up front, by the CLI and the library alike', () => {
+  const r = tracker(['dump', '--iterative', '--bandwidth', '1', '-D', join(tmp, 'bw1')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^tracker: option '--bandwidth <rate>' argument '1' is invalid\. --bandwidth must be at least 1Mbit \(125000 bytes\/s\), the slowest link tracker models, got '1'\n/);
+  assert.equal(existsSync(join(tmp, 'bw1')), false);
+  assert.throws(() => iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: join(tmp, 'bw2'), workload: model, seed: 1, kernel: '6.1', force: false, bandwidth: 1000 }), (e: Error) => e instanceof UsageError && /at least 1Mbit/.test(e.message));
+  assert.equal(existsSync(join(tmp, 'bw2')), false);
+});
