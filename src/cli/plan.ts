@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import { DEFAULT_DUMP_OPTIONS } from '../migrate/iterative.js';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migrate/plan.js';
 import type { Duration } from '../workload/clock.js';
@@ -12,14 +12,11 @@ import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDu
 import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
-import { processOutput, type Output } from './output.js';
+import { processOutput, startSpinner, type Output } from './output.js';
 import { checkReportDestination, writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { rateOption, seedOption, workloadOption } from './workload-options.js';
 import { InvalidArgumentError } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 interface PlanFlags {
   workload: string;
@@ -68,14 +65,18 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
   if (f.iterations !== undefined && !f.policy.includes('fixed')) throw new UsageError('--iterations goes with --policy fixed');
   if (f.policy.includes('fixed') && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.report !== undefined) checkReportDestination(f.report);
-  // The combinations' temporary images go under one directory that an interrupt removes too.
-  const tmpRoot = mkdtempSync(join(tmpdir(), 'tracker-plan-'));
-  const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(tmpRoot, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+  // SIGINT/SIGTERM stop every combination at its next safe point; each removes its images and
+  // runPlan its temporary directory. A second signal exits at once.
+  const abort = new SharedArrayBuffer(4);
+  let stoppedBy: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (stoppedBy !== null) process.exit(sig === 'SIGINT' ? 130 : 143);
+    stoppedBy = sig;
+    Atomics.store(new Int32Array(abort), 0, 1);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  const spinner = startSpinner('plan: running the combinations');
   let outcome;
   try {
     outcome = await runPlan({
@@ -94,12 +95,17 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       memoryBytes: f.memory,
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
-      tmpRoot,
+      abort,
+      onProgress: (done, total) => {
+        if (spinner !== null) spinner.text = `plan: ${done} of ${total} combinations done`;
+      },
     });
+  } catch (e) {
+    if (e instanceof InterruptedError && stoppedBy !== null) throw new InterruptedError(`${e.message} (${stoppedBy})`, stoppedBy);
+    throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    rmSync(tmpRoot, { recursive: true, force: true });
+    spinner?.stop();
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
   if (f.report !== undefined) writeReport(f.report, planReportInput(outcome));
   out.out(f.json ? JSON.stringify(outcome.plan, null, 2) : renderPlan(outcome.plan));

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
+import { ImageError, InputError, InterruptedError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
@@ -41,6 +41,13 @@ export interface PlanOptions {
   heatmaps?: boolean;
   /** Where the temporary images directories go (default: the OS temporary directory). */
   tmpRoot?: string;
+  /**
+   * Set to non-zero (Atomics) to stop: each running combination stops at its next safe point and
+   * removes its images, and runPlan fails with InterruptedError once all have.
+   */
+  abort?: SharedArrayBuffer;
+  /** Told as each combination finishes (progress). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PlanRow {
@@ -103,11 +110,11 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
 }
 
 /** Run one combination into a temporary directory under `tmpRoot`, removed before returning. */
-export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean): CombinationResult {
+export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult {
   const dir = mkdtempSync(join(tmpRoot, 'combination-'));
   try {
     const imagesDir = join(dir, 'images');
-    const report = iterativeDump({ ...c, imagesDir, force: false });
+    const report = iterativeDump({ ...c, imagesDir, force: false, signal });
     return { report: { ...report, images_dir: '' }, heatmap: heatmap ? heatMapFromImages(imagesDir, report.iterations.length) : null };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -163,7 +170,20 @@ interface WorkerReply {
   error?: { name: string; message: string; stack?: string };
 }
 
-const ERRORS: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError };
+const ERRORS: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, InterruptedError };
+
+/** The CancelSignal of a shared abort word. */
+export function sharedSignal(abort: SharedArrayBuffer | undefined): CancelSignal | undefined {
+  if (abort === undefined) return undefined;
+  const flag = new Int32Array(abort);
+  return {
+    get aborted() {
+      return Atomics.load(flag, 0) !== 0;
+    },
+  };
+}
+
+const INTERRUPTED = 'plan interrupted; the combinations\' temporary images were removed';
 
 function rethrow(e: NonNullable<WorkerReply['error']>): never {
   const C = ERRORS[e.name];
@@ -173,15 +193,17 @@ function rethrow(e: NonNullable<WorkerReply['error']>): never {
   throw err;
 }
 
-async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatmap: boolean, jobs: number): Promise<CombinationResult[]> {
+async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatmap: boolean, jobs: number, o: PlanOptions): Promise<CombinationResult[]> {
   const results: CombinationResult[] = new Array(tasks.length);
   let next = 0;
+  let finished = 0;
   let failure: NonNullable<WorkerReply['error']> | null = null;
+  const aborted = sharedSignal(o.abort);
   const one = () =>
     new Promise<void>((resolveOne, rejectOne) => {
-      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap } });
+      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap, abort: o.abort } });
       const feed = () => {
-        if (next >= tasks.length || failure !== null) {
+        if (next >= tasks.length || failure !== null || aborted?.aborted === true) {
           void w.terminate().then(() => resolveOne());
           return;
         }
@@ -190,13 +212,17 @@ async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatma
       };
       w.on('message', (m: WorkerReply) => {
         if (m.error !== undefined) failure ??= m.error;
-        else results[m.index] = m.result!;
+        else {
+          results[m.index] = m.result!;
+          o.onProgress?.(++finished, tasks.length);
+        }
         feed();
       });
       w.on('error', rejectOne);
       feed();
     });
   await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, one));
+  if (aborted?.aborted === true) throw new InterruptedError(INTERRUPTED);
   if (failure !== null) rethrow(failure);
   return results;
 }
@@ -216,7 +242,14 @@ export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
   let results: CombinationResult[];
   try {
-    results = o.jobs <= 0 ? tasks.map((t) => runCombination(t, tmpRoot, o.heatmaps === true)) : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs);
+    results =
+      o.jobs <= 0
+        ? tasks.map((t, i) => {
+            const r = runCombination(t, tmpRoot, o.heatmaps === true, sharedSignal(o.abort));
+            o.onProgress?.(i + 1, tasks.length);
+            return r;
+          })
+        : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs, o);
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -244,4 +244,16 @@ test('1. a bandwidth below 1Mbit is refused up front, by the CLI and the library
   assert.equal(existsSync(join(tmp, 'bw1')), false);
   assert.throws(() => iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: join(tmp, 'bw2'), workload: model, seed: 1, kernel: '6.1', force: false, bandwidth: 1000 }), (e: Error) => e instanceof UsageError && /at least 1Mbit/.test(e.message));
   assert.equal(existsSync(join(tmp, 'bw2')), false);
+});
+
+test('5. every test file removes the temporary folders it makes (npm test leaves no tracker-* in /tmp)', () => {
+  const files = readdirSync(join(ROOT, 'test'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts'));
+  const leaks: string[] = [];
+  for (const f of files) {
+    const src = readFileSync(join(ROOT, 'test', f), 'utf8');
+    const made = (src.match(/mkdtempSync\(join\(tmpdir\(\)/g) ?? []).length + (src.match(/= scratchDir\(/g) ?? []).length;
+    const removed = (src.match(/rmSync\(/g) ?? []).length;
+    if (made > removed) leaks.push(`${f}: ${made} temporary folders made, ${removed} rmSync`);
+  }
+  assert.deepEqual(leaks, []);
 });
