@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+
 /**
  * One error class per failure kind, each with the exit code the CLI uses. Messages are one line
  * that says what was wrong and what to do.
@@ -95,4 +97,25 @@ export function oneLine(s: string): string {
     const code = c.charCodeAt(0);
     return named[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
   });
+}
+
+/**
+ * The largest input tracker reads whole (a workload .json, an op script, a dump --json report):
+ * 64 MiB, hundreds of times any real one. A larger file would be read into memory at once (a
+ * 2 GiB one takes seconds and gigabytes before it fails), so it is refused before it is read.
+ * Lackey traces are streamed and have no limit.
+ */
+export const MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024;
+
+/** Refuse (InputError) a file over MAX_INPUT_FILE_BYTES before it is read; `what` names it. */
+export function checkInputSize(path: string, what: string): void {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return; // the reader reports a missing or unreadable file in its own words
+  }
+  if (size > MAX_INPUT_FILE_BYTES) {
+    throw new InputError(`${what} ${path} is ${(size / 1024 ** 2).toFixed(0)} MiB; tracker reads such files whole and takes at most ${MAX_INPUT_FILE_BYTES / 1024 ** 2} MiB: is it the right file?`);
+  }
 }

@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { assertNotLocked } from '../criu/images-dir.js';
-import { InputError, UsageError } from '../errors.js';
+import { checkInputSize, InputError, UsageError } from '../errors.js';
 
 /** Read a user-named input file, turning the OS error into a one-line message. */
 export function readInputFile(file: string, what: string): string {
+  checkInputSize(file, what);
   try {
     return readFileSync(file, 'utf8');
   } catch (e) {

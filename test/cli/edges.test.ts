@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -256,4 +256,29 @@ test('5. every test file removes the temporary folders it makes (npm test leaves
     if (made > removed) leaks.push(`${f}: ${made} temporary folders made, ${removed} rmSync`);
   }
   assert.deepEqual(leaks, []);
+});
+
+test('7. oversized inputs are refused in plain words, exit 2, at once: a churn of 10^8 buffers, 2 GiB workload, op script and report files', () => {
+  const churn = join(tmp, 'churn.json');
+  writeFileSync(churn, JSON.stringify({ model: 'churn', params: { buffers: 100000000 } }));
+  const t0 = Date.now();
+  const c = tracker(['dump', '--iterative', '--workload', churn, '-D', join(tmp, 'churn-d')]);
+  assert.equal(c.status, 2, c.stderr);
+  assert.equal(c.stderr, `tracker: ${churn}: params.buffers: 100000000 buffers of 256 pages populate 25600000000 pages, more than the largest emulated machine holds (1047552 pages, 4 GiB); use at most 4092 buffers of this size\n`);
+  assert.equal(existsSync(join(tmp, 'churn-d')), false, 'no -D, no lock');
+  for (const [name, args, what] of [
+    ['big.json', (f: string) => ['run', '--workload', f], 'workload file'],
+    ['big.ops', (f: string) => ['script', f], 'op script'],
+    ['big2.ops', (f: string) => ['dump', '--iterative', '--workload', f, '-D', join(tmp, 'big-d')], 'op script'],
+    ['report.json', (f: string) => ['compare', f, f], 'base report'],
+  ] as const) {
+    const f = join(tmp, name);
+    closeSync(openSync(f, 'w'));
+    truncateSync(f, 2 * 1024 ** 3); // sparse: no disk used
+    const r = tracker(args(f));
+    assert.equal(r.status, 2, `${name}: ${r.stderr}`);
+    assert.equal(r.stderr, `tracker: ${what} ${f} is 2048 MiB; tracker reads such files whole and takes at most 64 MiB: is it the right file?\n`);
+    rmSync(f);
+  }
+  assert.ok(Date.now() - t0 < 20_000);
 });
