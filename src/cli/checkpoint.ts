@@ -21,7 +21,7 @@ import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } fr
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
-import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
+import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
 import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
@@ -259,8 +259,7 @@ export function renderCheck(r: CheckReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  const dump = program
-    .command('dump')
+  const dump = followBandwidthUnit(program.command('dump'))
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
     .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)

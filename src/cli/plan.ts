@@ -14,7 +14,7 @@ import { EXIT_CODES_HELP } from './help.js';
 import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { checkReportDestination, writeReport } from './report-file.js';
-import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
+import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { rateOption, seedOption, workloadOption } from './workload-options.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -55,7 +55,8 @@ export function renderPlan(p: PlanReport): string {
     const line = fmt(rows[i]);
     lines.push(r === p.best ? chalk.green(line) : r.meets_limit ? line : chalk.dim(line));
   });
-  lines.push(chalk.dim('! downtime over the limit'));
+  // The mark's legend only when a row carries the mark.
+  if (p.rows.some((r) => !r.meets_limit)) lines.push(chalk.dim('! downtime over the limit'));
   lines.push('');
   lines.push(`${p.best !== null ? chalk.green('recommendation') : chalk.yellow('recommendation')}: ${p.recommendation}`);
   return lines.join('\n');
@@ -120,8 +121,7 @@ function policyList(v: string): PolicyName[] {
 }
 
 export function registerPlanCommand(program: Command): void {
-  program
-    .command('plan')
+  followBandwidthUnit(program.command('plan'))
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
     .addOption(workloadOption())
     .addOption(seedOption())

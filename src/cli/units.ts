@@ -1,9 +1,20 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { showBandwidthIn, type BandwidthUnit } from '../migrate/format.js';
 import { bandwidthProblem } from '../migrate/timing.js';
 import type { Duration } from '../workload/clock.js';
 import { formatSeconds } from '../migrate/format.js';
 
 export { formatBandwidth, formatBytes, formatSeconds } from '../migrate/format.js';
+
+/** Whether the user wrote a rate in bits (10Gbit, 100Mbit/s, 1Gbps) or bytes (1G, 100M/s). */
+export function bandwidthUnitOf(raw: string): BandwidthUnit {
+  return /bit|bps/i.test(raw) ? 'bits' : 'bytes';
+}
+
+/** Show rates in the kind of unit the user gives --bandwidth in (commander's raw option:NAME event). */
+export function followBandwidthUnit(cmd: Command): Command {
+  return cmd.on('option:bandwidth', (raw: string) => showBandwidthIn(bandwidthUnitOf(raw.split(',')[0])));
+}
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 /** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */

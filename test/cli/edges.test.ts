@@ -14,6 +14,8 @@ import * as net from 'node:net';
 import { startPageServer } from '../../src/criu/page-server.js';
 import { UsageError } from '../../src/errors.js';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../../src/migrate/iterative.js';
+import type { PlanReport, PlanRow } from '../../src/migrate/plan.js';
+import { renderPlan } from '../../src/cli/plan.js';
 import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
@@ -281,4 +283,23 @@ test('7. oversized inputs are refused in plain words, exit 2, at once: a churn o
     rmSync(f);
   }
   assert.ok(Date.now() - t0 < 20_000);
+});
+
+test('8. plan: the "over the limit" legend only with a marked row; rates answered in the unit the user gave', () => {
+  const row = (bandwidth: number, downtime: number): PlanRow => ({ policy: 'qemu', bandwidth, iterations: 2, converged: true, bytes_sent: 1 << 20, downtime_s: downtime, total_time_s: 1, meets_limit: downtime <= 0.3, plateau_iteration: null, stop_reason: 'x' });
+  const plan = (rows: PlanRow[]): PlanReport => ({ workload: { model: 'hot-cold', source: 'hot-cold', seed: 1 }, downtime_limit_s: 0.3, interval_s: 0, rows, best: rows[0], recommendation: 'r' }) as PlanReport;
+  const ok = renderPlan(plan([row(10e9 / 8, 0.01), row(1e9 / 8, 0.1)]));
+  assert.ok(!ok.includes('over the limit'), ok);
+  assert.ok(!/ !$/m.test(ok));
+  const over = renderPlan(plan([row(10e9 / 8, 0.01), row(1e6 / 8, 3)]));
+  assert.match(over, / !\s+\S+ \S+\n/);
+  assert.ok(over.includes('! downtime over the limit'));
+  const bytes = tracker(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1G', '--jobs', '1']);
+  assert.equal(bytes.status, 0, bytes.stderr);
+  assert.match(bytes.stdout, /^qemu +1 GiB\/s /m);
+  assert.match(bytes.stdout, /recommendation: use qemu at 1 GiB\/s:/);
+  const bits = tracker(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1Gbit', '--jobs', '1']);
+  assert.match(bits.stdout, /recommendation: use qemu at 1 Gbit\/s:/);
+  const dump = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'unit'), '--bandwidth', '512M/s']);
+  assert.match(dump.stdout, /; link 512 MiB\/s;/);
 });
