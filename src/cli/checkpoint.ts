@@ -259,7 +259,7 @@ export function renderCheck(r: CheckReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  const dump = followBandwidthUnit(program.command('dump'))
+  const dump = followBandwidthUnit(program.command('dump'), OPTIONS.bandwidth.defaultText ?? '1G')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
     .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)

@@ -121,7 +121,7 @@ function policyList(v: string): PolicyName[] {
 }
 
 export function registerPlanCommand(program: Command): void {
-  followBandwidthUnit(program.command('plan'))
+  followBandwidthUnit(program.command('plan'), OPTIONS.planBandwidths.defaultText ?? '100Mbit')
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
     .addOption(workloadOption())
     .addOption(seedOption())

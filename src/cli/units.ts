@@ -11,9 +11,14 @@ export function bandwidthUnitOf(raw: string): BandwidthUnit {
   return /bit|bps/i.test(raw) ? 'bits' : 'bytes';
 }
 
-/** Show rates in the kind of unit the user gives --bandwidth in (commander's raw option:NAME event). */
-export function followBandwidthUnit(cmd: Command): Command {
-  return cmd.on('option:bandwidth', (raw: string) => showBandwidthIn(bandwidthUnitOf(raw.split(',')[0])));
+/**
+ * Show rates in the kind of unit --bandwidth is given in (commander's raw option:NAME event), or
+ * its default is spelled in when it is not given.
+ */
+export function followBandwidthUnit(cmd: Command, defaultSpelling: string): Command {
+  let unit = bandwidthUnitOf(defaultSpelling);
+  cmd.on('option:bandwidth', (raw: string) => (unit = bandwidthUnitOf(raw.split(',')[0])));
+  return cmd.hook('preAction', () => showBandwidthIn(unit));
 }
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
