@@ -19,8 +19,8 @@ import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
-import { processOutput, startSpinner, type Output } from './output.js';
-import { table } from './table.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
+import { fitLine, table } from './table.js';
 import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
@@ -88,6 +88,11 @@ export function renderDumpTable(r: DumpReport): string {
     formatSeconds(s.expected_downtime_s),
   ]);
   rows.push(['total', '', '', formatSeconds(r.total_time_s), '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time), '']);
+  // QEMU's auto-converge throttle, when it acted: the share of each iteration the workload was held.
+  if (r.iterations.some((s) => s.throttle_pct > 0)) {
+    head.push('throttle');
+    rows.forEach((row, i) => row.push(i < r.iterations.length ? `${r.iterations[i].throttle_pct}%` : ''));
+  }
   const lines = table(head, rows, head.map((_, i) => (i < 2 ? 'l' : 'r')));
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
@@ -128,7 +133,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     ...imageOptions(f),
     },
   });
-  out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
+  out.out(f.json ? toJson(r) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
   return r;
 }
 
@@ -189,7 +194,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
         spinner = startSpinner(`iteration ${s.iteration}: running the workload and dumping`);
         return;
       }
-      const line = timedLine(s as IterationReport);
+      const line = fitLine(timedLine(s as IterationReport));
       if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: line });
       else out.out(line);
       spinner = null;
@@ -203,7 +208,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
       runs: [run],
     });
   }
-  if (f.json) out.out(JSON.stringify(report, null, 2));
+  if (f.json) out.out(toJson(report));
   else {
     if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
     out.out('\n' + renderDumpTable(report));
@@ -349,8 +354,24 @@ ${EXIT_CODES_HELP}`,
       const out = processOutput(opts.json);
       requireImagesPath(opts.imagesDir, undefined, true);
       requireUnlockedChain(opts.imagesDir);
-      const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+      // Restore is synchronous: the spinner (a terminal only) is drawn as each phase begins.
+      const spinner = opts.json ? null : startSpinner('restoring');
+      let r;
+      try {
+        r = restore({
+          dir: opts.imagesDir,
+          verify: opts.verify,
+          resumeSteps: opts.resumeSteps,
+          onPhase: (what) => {
+            if (spinner === null) return;
+            spinner.text = what;
+            spinner.render();
+          },
+        });
+      } finally {
+        spinner?.stop();
+      }
+      out.out(opts.json ? toJson(r) : renderRestore(r));
     });
 
   program
@@ -365,6 +386,6 @@ ${EXIT_CODES_HELP}`)
       const out = processOutput(opts.json);
       requireImagesPath(dir);
       const r = checkReport(resolveIterationDir(dir));
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
+      out.out(opts.json ? toJson(r) : renderCheck(r));
     });
 }

@@ -3,6 +3,8 @@ import chalk from 'chalk';
 import ora, { type Ora } from 'ora';
 import { fsError } from '../criu/images-dir.js';
 import { StdoutClosedError, type TrackerError } from '../errors.js';
+import { displayParams, snakeName } from '../workload/params.js';
+import { findModel } from '../workload/registry.js';
 
 export interface Output {
   json: boolean;
@@ -35,6 +37,17 @@ export function applyColourEnv(env: NodeJS.ProcessEnv): void {
  * pseudo-terminal (`script -qc … /dev/null`) made it clear lines forever. It never reads stdin
  * (discardStdin puts the terminal in raw mode, turning Ctrl-C into a byte instead of SIGINT).
  */
+/**
+ * The width tables must fit: the terminal's columns, or $COLUMNS (set by shells, and by tests),
+ * or none when the output is not a terminal (a file or a pipe keeps whole rows).
+ */
+export function terminalColumns(stream: NodeJS.WriteStream = process.stdout, env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = Number(env.COLUMNS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  if (stream.isTTY === true && (stream.columns ?? 0) > 0) return stream.columns;
+  return Infinity;
+}
+
 export function spinnerAllowed(stream: NodeJS.WriteStream = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
   return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.CI === undefined && env.TERM !== 'dumb';
 }
@@ -78,4 +91,27 @@ export function stdoutSettled(): Promise<void> {
     if (stdoutFailure !== null || process.stdout.destroyed) resolve();
     else process.stdout.write('', () => setImmediate(resolve));
   });
+}
+
+/**
+ * Every --json document: keys in snake_case (as CRIU's images and crit), a workload's parameters
+ * as `tracker workloads` and model files write them, and floating-point noise rounded away
+ * (0.14635199999999998 is printed 0.146352: twelve significant digits).
+ */
+export function toJson(doc: unknown, indent = 2): string {
+  return JSON.stringify(jsonForm(doc), null, indent);
+}
+
+function jsonForm(v: unknown): unknown {
+  if (typeof v === 'number') return Number.isInteger(v) || !Number.isFinite(v) ? v : Number(v.toPrecision(12));
+  if (Array.isArray(v)) return v.map(jsonForm);
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) {
+    if (k === 'params' && typeof o.model === 'string' && x !== null && typeof x === 'object' && !Array.isArray(x)) {
+      out.params = jsonForm(displayParams(findModel(o.model)?.params ?? [], x as Record<string, unknown>));
+    } else out[snakeName(k)] = jsonForm(x);
+  }
+  return out;
 }

@@ -8,7 +8,7 @@ import type { PageServerTarget } from '../criu/page-xfer-remote.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { intArg } from './options.js';
-import { processOutput } from './output.js';
+import { processOutput, toJson } from './output.js';
 import { oneLine } from '../errors.js';
 
 export const DEFAULT_PAGE_SERVER_PORT = 27027;
@@ -138,7 +138,7 @@ ${EXIT_CODES_HELP}`,
         tls: tlsOpts,
         log: (l) => out.err(`page-server: ${oneLine(l)}`),
         onCommit: (c) => {
-          if (opts.json) out.out(JSON.stringify(c));
+          if (opts.json) out.out(toJson(c, 0));
         },
         // TRACKER_FAULT=server:N kills the server as iteration N's page data begins, as a crash would.
         faultPoint: (it, point) => {
@@ -155,7 +155,7 @@ ${EXIT_CODES_HELP}`,
       const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
       for (const [sig, h] of handlers) process.on(sig, h);
       // Printed once a signal would be handled: a script that waits for this line may stop it at once.
-      out.out(opts.json ? JSON.stringify({ listening: { address: s.address, port: s.port } }) : `listening on ${s.address}:${s.port}`);
+      out.out(opts.json ? toJson({ listening: { address: s.address, port: s.port } }, 0) : `listening on ${s.address}:${s.port}`);
       try {
         await s.done;
       } finally {

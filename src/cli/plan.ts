@@ -11,8 +11,9 @@ import type { PreDumpMode } from '../migrate/timing.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDumpModeOption } from './checkpoint.js';
 import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
+import { table } from './table.js';
 import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
-import { processOutput, startSpinner, type Output } from './output.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
 import { checkReportDestination, writeReport } from './report-file.js';
 import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { rateOption, seedOption, workloadOption } from './workload-options.js';
@@ -48,13 +49,13 @@ export function renderPlan(p: PlanReport): string {
     `${formatSeconds(r.downtime_s)}${r.meets_limit ? '' : ' !'}`,
     formatSeconds(r.total_time_s),
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`), chalk.bold(fmt(head))];
-  p.rows.forEach((r, i) => {
-    const line = fmt(rows[i]);
-    lines.push(r === p.best ? chalk.green(line) : r.meets_limit ? line : chalk.dim(line));
+  const painted = rows.map((row, i) => {
+    const r = p.rows[i];
+    const paint = r === p.best ? chalk.green : r.meets_limit ? (s: string) => s : chalk.dim;
+    return row.map((c) => paint(c));
   });
+  const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`)];
+  lines.push(...table(head, painted, head.map((_, i) => (i < 2 ? 'l' : 'r'))));
   // The mark's legend only when a row carries the mark.
   if (p.rows.some((r) => !r.meets_limit)) lines.push(chalk.dim('! downtime over the limit'));
   lines.push('');
@@ -109,7 +110,7 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
     for (const [sig, h] of handlers) process.off(sig, h);
   }
   if (f.report !== undefined) writeReport(f.report, planReportInput(outcome));
-  out.out(f.json ? JSON.stringify(outcome.plan, null, 2) : renderPlan(outcome.plan));
+  out.out(f.json ? toJson(outcome.plan) : renderPlan(outcome.plan));
   return outcome.plan;
 }
 

@@ -24,9 +24,12 @@ export interface RestoreOptions {
    * verify: VerifyError ('throw', the default), or only in the report (digest_ok, verify.identical).
    */
   onMismatch?: 'throw' | 'report';
+  /** Told as each long phase begins (the CLI's progress on a terminal). */
+  onPhase?: (what: string) => void;
 }
 
 export function restore(o: RestoreOptions): RestoreReport {
+  o.onPhase?.(`restoring ${o.dir}: reading the chain, mapping and filling the pages`);
   const { kernel, task, core, inventory, report: restored } = restoreImages(o.dir, { onMismatch: o.onMismatch });
   const report: RestoreReport = {
     ...restored,
@@ -41,10 +44,12 @@ export function restore(o: RestoreOptions): RestoreReport {
       if (e instanceof TrackerError) throw e;
       throw new ImageError(`${o.dir}: core image does not describe a process tracker can resume (${(e as Error).message})`);
     }
+    o.onPhase?.(`resuming the workload for ${o.resumeSteps} steps`);
     proc.run(o.resumeSteps);
     report.resumed_steps = o.resumeSteps;
   }
   if (o.verify && proc !== null) {
+    o.onPhase?.(`--verify: running the workload uninterrupted to step ${proc.steps}`);
     const id = inventory.workload;
     const ref = new Kernel({ profile: inventory.kernel as never });
     const refProc = createWorkload(ref, workloadSpec(id), id.seed);

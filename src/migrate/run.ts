@@ -53,7 +53,7 @@ export interface RunReport {
   workload: WorkloadIdentity;
   kernel: string;
   /** False when the kernel cannot track soft-dirty (see kerndat.ts); dirty figures are then null. */
-  soft_dirty: boolean;
+  dirty_tracking: boolean;
   /** Why dirty figures are missing, when they are. */
   note?: string;
   /** Steps per virtual second. */
@@ -181,7 +181,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   return {
     workload: proc.identity,
     kernel: kernel.profile.name,
-    soft_dirty: softDirty,
+    dirty_tracking: softDirty,
     ...(softDirty ? {} : { note: `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable` }),
     rate: clock.rate,
     warm_up_steps: warmUp,

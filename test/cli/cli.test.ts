@@ -31,8 +31,8 @@ function capture(json: boolean): Output & { text: string } {
 test('tracker run --json: measured after setup and populate, dirty pages per interval settle near the hot set', () => {
   const out = capture(true);
   runCommand({ workload: model, seed: 1, steps: 40_000, duration: { steps: 40_000 }, sampleInterval: { steps: 10_000 }, kernel: '6.1', json: true }, out);
-  const report = JSON.parse(out.text) as { samples: { dirty_pages: number }[]; soft_dirty: boolean; warm_up_steps: number; dirty_rate_mib_per_s: number };
-  assert.equal(report.soft_dirty, true);
+  const report = JSON.parse(out.text) as { samples: { dirty_pages: number }[]; dirty_tracking: boolean; warm_up_steps: number; dirty_rate_mib_per_s: number };
+  assert.equal(report.dirty_tracking, true);
   assert.equal(report.samples.length, 4);
   assert.equal(report.warm_up_steps, 1025, 'mmap and the populate of the 4 MiB heap run before measuring');
   for (const s of report.samples) assert.ok(s.dirty_pages >= 64 && s.dirty_pages < 200, `${s.dirty_pages} dirty pages (hot set 64)`);

@@ -303,3 +303,80 @@ test('8. plan: the "over the limit" legend only with a marked row; rates answere
   const dump = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'unit'), '--bandwidth', '512M/s']);
   assert.match(dump.stdout, /; link 512 MiB\/s;/);
 });
+
+test('11. at 60 columns the dump, plan, stats and compare tables fit: no line over 60, no number cut', () => {
+  const d = join(tmp, 'narrow');
+  const env = { COLUMNS: '60' };
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
+  const dump = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '3'], { env });
+  assert.equal(dump.status, 0, dump.stderr);
+  for (const [what, r] of [
+    ['dump', dump],
+    ['plan', tracker(['plan', '--workload', model, '--policy', 'phaul', '--bandwidth', '1Gbit', '--jobs', '1'], { env })],
+    ['stats', tracker(['stats', d], { env })],
+    ['compare', tracker(['compare', d, d], { env })],
+  ] as const) {
+    assert.equal(r.status, 0, r.stderr);
+    const table = r.stdout.split('\n').filter((l) => /\d/.test(l) && !l.includes(tmp) && !/^(workload|stopped|downtime|images|recommendation|base|note)/.test(visible(l)));
+    assert.ok(table.length > 0, what);
+    for (const l of table) assert.ok(visible(l).length <= 60, `${what}: ${visible(l).length} columns: ${l}`);
+  }
+  // Without a terminal or $COLUMNS a row stays whole on one line.
+  const wide = tracker(['stats', d], { env: { COLUMNS: undefined } });
+  assert.match(wide.stdout, /^iter +type +scanned +in parent +written/m);
+});
+
+test('11. JSON: snake_case keys everywhere (dirty_tracking, model params), sizes as workloads writes them, floats rounded; compare --json; run --help readable', () => {
+  const d = join(tmp, 'json');
+  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2']).status, 0);
+  const camel = (text: string) => [...text.matchAll(/"([a-z0-9]+[A-Z][A-Za-z0-9]*)":/g)].map((m) => m[1]);
+  const show = tracker(['show', join(d, '2'), '--json']);
+  assert.deepEqual(camel(show.stdout), [], 'show --json');
+  const inv = JSON.parse(tracker(['show', join(d, '2', 'inventory.img'), '--json']).stdout) as { contents: { workload: { params: Record<string, unknown> } } };
+  assert.deepEqual(Object.keys(inv.contents.workload.params).sort(), ['cold_write_fraction', 'heap', 'hot_access_fraction', 'hot_set', 'hot_write_fraction', 'rate']);
+  assert.equal(inv.contents.workload.params.heap, '4M', 'the heap as workloads and model files write it, not in pages');
+  const run = tracker(['run', '--workload', model, '--duration', '300', '--sample-interval', '100', '--json']);
+  const rj = JSON.parse(run.stdout) as { dirty_tracking: boolean; workload: { params: { hot_set: string } } };
+  assert.equal(rj.dirty_tracking, true);
+  assert.equal(rj.workload.params.hot_set, '256K');
+  assert.deepEqual(camel(run.stdout), []);
+  const wl = tracker(['workloads', '--json']);
+  assert.deepEqual(camel(wl.stdout), []);
+  assert.ok(wl.stdout.includes('"name": "hot_set"'));
+  // The snake_case names shown are accepted back in a model file.
+  const snake = join(tmp, 'snake.json');
+  writeFileSync(snake, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hot_set: '256K' } }));
+  assert.equal(tracker(['run', '--workload', snake, '--duration', '100', '--sample-interval', '100']).status, 0);
+  const dj = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'json2'), '--bandwidth', '100Mbit', '--json']);
+  assert.doesNotMatch(dj.stdout, /\d\.\d{13,}/, 'no floating-point noise');
+  const a = tracker(['compare', d, d, '--json']);
+  const b = tracker(['compare', d, d, '--format', 'json']);
+  assert.equal(a.status, 0, a.stderr);
+  assert.equal(a.stdout, b.stdout);
+  const help = tracker(['run', '--help']);
+  assert.match(help.stdout, /\(default:\s+2s\)/);
+  assert.match(help.stdout, /\(default:\s+250ms\)/);
+  assert.doesNotMatch(help.stdout, /\{"seconds"/);
+});
+
+test('11. the auto-converge throttle is a column of the text table', () => {
+  const r = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'ac'), '--policy', 'qemu', '--auto-converge', '--bandwidth', '1Mbit', '--downtime-limit', '1ms', '--max-iters', '4']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /exp\. downtime +throttle\n/);
+  assert.match(r.stdout, /^4 +dump .* \d+%$/m);
+});
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+test('11. on a terminal, plan and restore show progress (ora)', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+  const d = join(tmp, 'progress');
+  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2']).status, 0);
+  const onTty = (args: string) => spawnSync('script', ['-qec', `stty cols 100; ${process.execPath} ${TRACKER_BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined, COLUMNS: undefined } as NodeJS.ProcessEnv, timeout: 60_000 });
+  const restore = onTty(`restore -D ${join(d, '2')} --verify --resume-steps 100`);
+  assert.equal(restore.status, 0, restore.stdout);
+  assert.match(restore.stdout, /restoring .*reading the chain/);
+  assert.match(restore.stdout, /--verify: running the workload uninterrupted/);
+  const plan = onTty(`plan --workload ${model} --policy phaul,qemu --bandwidth 1Gbit,10Gbit --jobs 1`);
+  assert.equal(plan.status, 0, plan.stdout);
+  assert.match(plan.stdout, /plan: \d of 4 combinations done/);
+});
