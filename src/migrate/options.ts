@@ -36,11 +36,11 @@ export const OPTIONS = {
   downtimeLimit: spec('--downtime-limit <time>', 'qemu: the downtime the final dump may take (plan: the limit rows must meet)', QEMU.downtimeLimitS as number, '300ms'),
   preDumpMode: spec<PreDumpMode>('--pre-dump-mode <mode>', 'splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy', 'splice'),
   /** Bytes per second. */
-  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)', 1024 ** 3, '1G'),
+  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit); at least 1Mbit', 1024 ** 3, '1G'),
   /** Bytes of emulated physical memory; undefined: the largest machine (4G less 4M). */
   memory: spec<number | undefined>('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', undefined),
   /** tracker plan: the link speeds and policies it compares. */
-  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
+  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit), each at least 1Mbit', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
   planPolicies: spec<PolicyName[]>('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`, ['phaul', 'qemu'], 'phaul,qemu'),
 } as const;
 
