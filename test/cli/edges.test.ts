@@ -191,20 +191,19 @@ test('9. page-server: a connection that never says HELLO does not hold the serve
   assert.equal(never.stderr, `tracker: cannot reach the page server at 127.0.0.1:${s.port} (connection refused); nothing was sent: start \`tracker page-server\` there or check --address and --port\n`);
 });
 
-test('9. "holds no images" is exit 2 alike: empty, only user files, only an interrupted .1.tmp, and restore -D FILE', () => {
+test('9. "holds no images" is exit 2 alike: empty, only user files, only an interrupted .1.tmp, and restore -D FILE', async () => {
   const root = join(tmp, 'noimages');
   mkdirSync(join(root, 'empty'), { recursive: true });
   mkdirSync(join(root, 'tmponly', '.1.tmp'), { recursive: true });
   mkdirSync(join(root, 'user'));
   writeFileSync(join(root, 'user', 'notes.txt'), 'x');
   writeFileSync(join(root, 'file'), 'x');
-  for (const name of ['empty', 'tmponly', 'user']) {
-    for (const cmd of [['restore', '-D'], ['stats'], ['show'], ['check'], ['compare', join(root, 'user')]]) {
-      const r = tracker([...cmd, join(root, name)]);
-      assert.equal(r.status, 2, `${cmd[0]} ${name}: ${r.stderr}`);
-      assert.match(r.stderr, /^tracker: [^\n]*(holds no images|is empty: it holds no images)[^\n]*\n$/, `${cmd[0]} ${name}`);
-    }
-  }
+  const cases = ['empty', 'tmponly', 'user'].flatMap((name) => [['restore', '-D'], ['stats'], ['show'], ['check'], ['compare', join(root, 'user')]].map((cmd) => [...cmd, join(root, name)]));
+  const runs = await Promise.all(cases.map((args) => startTracker(args).done));
+  runs.forEach((r, i) => {
+    assert.equal(r.status, 2, `${cases[i].join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^tracker: [^\n]*(holds no images|is empty: it holds no images)[^\n]*\n$/, cases[i].join(' '));
+  });
   const f = tracker(['restore', '-D', join(root, 'file')]);
   assert.equal(f.status, 2);
   assert.equal(f.stderr, `tracker: ${join(root, 'file')} is a file, not an images directory; give DIR/N of a dump\n`);
