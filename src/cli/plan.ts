@@ -137,7 +137,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(preDumpModeOption())
     .option('--auto-converge', "with qemu: QEMU's throttle", false)
     .addOption(memoryOption('4G less 4M, for each combination'))
-    .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
+    .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread (Ctrl-C then acts between combinations). The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)
     .addHelpText(

@@ -227,6 +227,22 @@ async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatma
   return results;
 }
 
+/**
+ * --jobs 0: one combination after another in this thread, yielding to the event loop between
+ * them, so that a signal handler can set the abort word (it acts from the next combination on).
+ */
+async function runInThisThread(tasks: CombinationOptions[], tmpRoot: string, o: PlanOptions): Promise<CombinationResult[]> {
+  const signal = sharedSignal(o.abort);
+  const out: CombinationResult[] = [];
+  for (const t of tasks) {
+    await new Promise((r) => setImmediate(r));
+    if (signal?.aborted === true) throw new InterruptedError(INTERRUPTED);
+    out.push(runCombination(t, tmpRoot, o.heatmaps === true, signal));
+    o.onProgress?.(out.length, tasks.length);
+  }
+  return out;
+}
+
 export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
@@ -242,14 +258,7 @@ export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
   let results: CombinationResult[];
   try {
-    results =
-      o.jobs <= 0
-        ? tasks.map((t, i) => {
-            const r = runCombination(t, tmpRoot, o.heatmaps === true, sharedSignal(o.abort));
-            o.onProgress?.(i + 1, tasks.length);
-            return r;
-          })
-        : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs, o);
+    results = o.jobs <= 0 ? await runInThisThread(tasks, tmpRoot, o) : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs, o);
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }
