@@ -5,9 +5,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IterationStats } from '../criu/schema.js';
-import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, StdoutClosedError, TrackerError, UsageError, VerifyError } from '../errors.js';
+import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import type { DumpJob, SerializedError, WorkerData } from './dump-worker.js';
-import { onStdoutFailure } from './output.js';
+import { onStdoutFailure, stdoutError } from './output.js';
 
 const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
@@ -28,10 +28,6 @@ function revive(s: SerializedError): Error {
   if (s.code !== undefined) e.code = s.code;
   e.stack = s.stack;
   return e;
-}
-
-function stdoutStopped(e: InterruptedError): TrackerError {
-  return new StdoutClosedError(`standard output was closed (EPIPE) or could not be written, so the dump stopped: ${e.message}`);
 }
 
 export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void, fault = process.env.TRACKER_FAULT): Promise<R> {
@@ -63,7 +59,7 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
       } else {
         finish();
         const e = revive(m.error);
-        reject(e instanceof InterruptedError && Atomics.load(flag, 0) === STDOUT_CLOSED ? stdoutStopped(e) : e);
+        reject(e instanceof InterruptedError && Atomics.load(flag, 0) === STDOUT_CLOSED ? (stdoutError(`the dump stopped: ${e.message}`) ?? e) : e);
       }
     });
     worker.on('error', (e) => {

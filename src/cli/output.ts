@@ -82,7 +82,7 @@ export function onStdoutFailure(l: () => void): () => void {
 export function stdoutError(doing = 'the command stopped'): TrackerError | null {
   if (stdoutFailure === null) return null;
   if (stdoutFailure.code === 'EPIPE') return new StdoutClosedError(`standard output was closed before tracker finished (EPIPE): ${doing}`);
-  return fsError('cannot write to standard output', stdoutFailure, 'redirect it elsewhere') as TrackerError;
+  return fsError('cannot write to standard output', stdoutFailure, `redirect it elsewhere; ${doing}`) as TrackerError;
 }
 
 /** Resolves once what was written to stdout has reached it, or failed. */

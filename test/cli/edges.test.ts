@@ -47,7 +47,7 @@ test('2. dump --iterative | head -1: the dump stops at a safe point, no lock or 
   const r = await throughHead(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '40', '--interval', '20000']);
   assert.match(r.first, /^pre-dump +1:/);
   assert.equal(r.status, 141, r.stderr);
-  assert.match(r.stderr, /^tracker: standard output was closed \(EPIPE\) or could not be written, so the dump stopped: interrupted in iteration \d+; (iteration 1 is|iterations 1-\d+ are) intact\n$/);
+  assert.match(r.stderr, /^tracker: standard output was closed before tracker finished \(EPIPE\): the dump stopped: interrupted in iteration \d+; (iteration 1 is|iterations 1-\d+ are) intact\n$/);
   const left = readdirSync(d);
   assert.ok(left.length < 40, 'it stopped early');
   assert.ok(left.every((e) => /^\d+$/.test(e)), `no lock, no .N.tmp: ${left.join(' ')}`);
@@ -68,7 +68,7 @@ test('2. a command whose reader went away before it printed exits 141 with one l
 test('4. writing to /dev/full: exit 5 and one line, for compare, dump --json, workloads and stats', { skip: !existsSync('/dev/full') }, () => {
   const d = join(tmp, 'full');
   assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '2000']).status, 0);
-  const line = 'tracker: cannot write to standard output: no space left on device (ENOSPC); redirect it elsewhere\n';
+  const line = 'tracker: cannot write to standard output: no space left on device (ENOSPC); redirect it elsewhere; what tracker printed was cut short\n';
   for (const args of [
     ['compare', d, d, '--format', 'json', '--max-increase', '5'],
     ['dump', '--iterative', '--workload', model, '-D', join(tmp, 'full2'), '--policy', 'fixed', '--iterations', '2', '--json'],
@@ -381,4 +381,12 @@ test('11. on a terminal, plan and restore show progress (ora)', { skip: hasScrip
   const plan = onTty(`plan --workload ${model} --policy phaul,qemu --bandwidth 1Gbit,10Gbit --jobs 1`);
   assert.equal(plan.status, 0, plan.stdout);
   assert.match(plan.stdout, /plan: \d of 4 combinations done/);
+});
+
+test('4. a dump whose progress lines go to /dev/full stops at a safe point: exit 5 (not 141), one line, no lock', { skip: !existsSync('/dev/full') }, () => {
+  const d = join(tmp, 'full-progress');
+  const r = spawnToDevFull(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '40', '--interval', '20000']);
+  assert.equal(r.status, 5, r.stderr);
+  assert.match(r.stderr, /^tracker: cannot write to standard output: no space left on device \(ENOSPC\); redirect it elsewhere; the dump stopped: interrupted in iteration \d+; [^\n]+ intact\n$/);
+  assert.ok(readdirSync(d).every((e) => /^\d+$/.test(e)), 'no lock, no .N.tmp');
 });
