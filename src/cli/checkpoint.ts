@@ -20,14 +20,14 @@ import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom, trackOption } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
-import { processOutput, startSpinner, type Output } from './output.js';
-import { table } from './table.js';
-import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseDuration, parseSeconds } from './units.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
+import { fitLine, table } from './table.js';
+import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
 import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
-import { writeReport } from './report-file.js';
+import { checkReportDestination, writeReport } from './report-file.js';
 import { reportRun } from '../migrate/plan.js';
 import { heatMapFromImages } from '../migrate/heatmap.js';
 import { Kernel } from '../mm/kernel.js';
@@ -92,6 +92,11 @@ export function renderDumpTable(r: DumpReport): string {
     formatSeconds(s.expected_downtime_s),
   ]);
   rows.push(['total', '', '', formatSeconds(r.total_time_s), '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time), '']);
+  // QEMU's auto-converge throttle, when it acted: the share of each iteration the workload was held.
+  if (r.iterations.some((s) => s.throttle_pct > 0)) {
+    head.push('throttle');
+    rows.forEach((row, i) => row.push(i < r.iterations.length ? `${r.iterations[i].throttle_pct}%` : ''));
+  }
   const lines = table(head, rows, head.map((_, i) => (i < 2 ? 'l' : 'r')));
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
@@ -135,7 +140,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     ...imageOptions(f),
     },
   });
-  out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
+  out.out(f.json ? toJson(r) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
   return r;
 }
 
@@ -165,6 +170,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
   if (f.autoConverge && f.policy !== 'qemu') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu');
+  if (f.report !== undefined) checkReportDestination(f.report);
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',
@@ -199,7 +205,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
         spinner = startSpinner(`iteration ${s.iteration}: running the workload and dumping`);
         return;
       }
-      const line = timedLine(s as IterationReport);
+      const line = fitLine(timedLine(s as IterationReport));
       if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: line });
       else out.out(line);
       spinner = null;
@@ -213,7 +219,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
       runs: [run],
     });
   }
-  if (f.json) out.out(JSON.stringify(report, null, 2));
+  if (f.json) out.out(toJson(report));
   else {
     if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
     out.out('\n' + renderDumpTable(report));
@@ -269,8 +275,7 @@ export function renderCheck(r: CheckReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  const dump = program
-    .command('dump')
+  const dump = followBandwidthUnit(program.command('dump'), OPTIONS.bandwidth.defaultText ?? '1G')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
     .option('-D, --images-dir <dir>', `with --iterative: the root DIR/1 .. DIR/N go in (default: ${DEFAULT_IMAGES_DIR}); without: this one iteration, DIR/N, as for pre-dump and restore (required)`)
@@ -372,10 +377,26 @@ ${EXIT_CODES_HELP}`,
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
       const out = processOutput(opts.json);
-      requireImagesPath(opts.imagesDir);
+      requireImagesPath(opts.imagesDir, undefined, true);
       requireUnlockedChain(opts.imagesDir);
-      const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+      // Restore is synchronous: the spinner (a terminal only) is drawn as each phase begins.
+      const spinner = opts.json ? null : startSpinner('restoring');
+      let r;
+      try {
+        r = restore({
+          dir: opts.imagesDir,
+          verify: opts.verify,
+          resumeSteps: opts.resumeSteps,
+          onPhase: (what) => {
+            if (spinner === null) return;
+            spinner.text = what;
+            spinner.render();
+          },
+        });
+      } finally {
+        spinner?.stop();
+      }
+      out.out(opts.json ? toJson(r) : renderRestore(r));
     });
 
   program
@@ -390,6 +411,6 @@ ${EXIT_CODES_HELP}`)
       const out = processOutput(opts.json);
       requireImagesPath(dir);
       const r = checkReport(resolveIterationDir(dir));
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
+      out.out(opts.json ? toJson(r) : renderCheck(r));
     });
 }

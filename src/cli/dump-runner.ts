@@ -5,10 +5,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IterationStats } from '../criu/schema.js';
-import { reviveError, type SerializedError } from '../errors.js';
+import { InterruptedError, reviveError, type SerializedError } from '../errors.js';
 import type { DumpJob, WorkerData } from './dump-worker.js';
+import { onStdoutFailure, stdoutError } from './output.js';
 
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+/** The abort flag's value when stdout's reader went away: the dump stops as if interrupted. */
+const STDOUT_CLOSED = 13; // SIGPIPE
 
 /** The signal that interrupted the last dump (its exit code is 128 + its number). */
 let received: keyof typeof SIGNALS | null = null;
@@ -30,9 +33,12 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
     };
     const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((sig) => [sig, () => onSignal(sig)] as const);
     for (const [sig, h] of handlers) process.on(sig, h);
+    // A closed or failing stdout stops the dump too: what it would print can no longer be read.
+    const unwatch = onStdoutFailure(() => Atomics.compareExchange(flag, 0, 0, STDOUT_CLOSED));
     let settled = false;
     const finish = () => {
       settled = true;
+      unwatch();
       for (const [sig, h] of handlers) process.off(sig, h);
     };
     worker.on('message', (m: { type: 'iteration'; stats: IterationStats; phase: 'start' | 'done' } | { type: 'done'; report: R } | { type: 'error'; error: SerializedError }) => {
@@ -42,7 +48,8 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
         resolve(m.report);
       } else {
         finish();
-        reject(reviveError(m.error));
+        const e = reviveError(m.error);
+        reject(e instanceof InterruptedError && Atomics.load(flag, 0) === STDOUT_CLOSED ? (stdoutError(`the dump stopped: ${e.message}`) ?? e) : e);
       }
     });
     worker.on('error', (e) => {

@@ -21,11 +21,13 @@ export function kernelOption(): Option {
     });
 }
 
-export function intArg(what: string, min = 0): (v: string) => number {
+/** A whole number from min to max (default: the largest integer a double holds exactly, 2^53 - 1). */
+export function intArg(what: string, min = 0, max = Number.MAX_SAFE_INTEGER): (v: string) => number {
   return (v: string) => {
     if (!/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`${what} must be a whole number, got '${v}'`);
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be at least ${min}, got '${v}'`);
+    if (n < min) throw new InvalidArgumentError(`${what} must be at least ${min}, got '${v}'`);
+    if (!Number.isSafeInteger(n) || n > max) throw new InvalidArgumentError(`${what} must be at most ${max}, got '${v}'`);
     return n;
   };
 }

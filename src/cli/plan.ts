@@ -3,7 +3,7 @@ import chalk from 'chalk';
 import { Command } from 'commander';
 import { POLICIES, type PolicyName } from '../migrate/policy.js';
 import { TRACK_BACKENDS, type TrackBackend } from '../criu/track.js';
-import { InputError, UsageError } from '../errors.js';
+import { InputError, InterruptedError, UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanOptions, type PlanReport } from '../migrate/plan.js';
 import type { Duration } from '../workload/clock.js';
@@ -11,18 +11,16 @@ import type { PreDumpMode } from '../migrate/timing.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDumpModeOption } from './checkpoint.js';
 import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memoryOption, optionFrom , choice } from './options.js';
-import { processOutput, type Output } from './output.js';
-import { writeDurably, writeReport } from './report-file.js';
+import { table } from './table.js';
+import { intArg, kernelOption, memoryOption, optionFrom, choice } from './options.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
+import { checkReportDestination, writeDurably, writeReport } from './report-file.js';
 import { decodeShard, encodeShard, mergePlanShards, parseShard, runPlanShard, SHARD_FORMAT } from '../migrate/plan-shard.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
+import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
 import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption } from './workload-options.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
 import { InvalidArgumentError } from 'commander';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 interface PlanFlags {
   workload: string;
@@ -65,14 +63,15 @@ export function renderPlan(p: PlanReport): string {
     formatSeconds(r.total_time_s),
     ...(tracks ? [String(r.pages_written), String(r.false_positives ?? ''), formatSeconds(r.frozen_s)] : []),
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => (i < lead ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`), chalk.bold(fmt(head))];
-  p.rows.forEach((r, i) => {
-    const line = fmt(rows[i]);
-    lines.push(r === p.best ? chalk.green(line) : r.meets_limit ? line : chalk.dim(line));
+  const painted = rows.map((row, i) => {
+    const r = p.rows[i];
+    const paint = r === p.best ? chalk.green : r.meets_limit ? (s: string) => s : chalk.dim;
+    return row.map((c) => paint(c));
   });
-  lines.push(chalk.dim('! downtime over the limit'));
+  const lines = [chalk.bold(`${p.workload.source}, seed ${p.workload.seed}: downtime limit ${formatSeconds(p.downtime_limit_s)}, interval ${formatSeconds(p.interval_s)}`)];
+  lines.push(...table(head, painted, head.map((_, i) => (i < lead ? 'l' : 'r'))));
+  // The mark's legend only when a row carries the mark.
+  if (p.rows.some((r) => !r.meets_limit)) lines.push(chalk.dim('! downtime over the limit'));
   lines.push('');
   lines.push(`${p.best !== null ? chalk.green('recommendation') : chalk.yellow('recommendation')}: ${p.recommendation}`);
   return lines.join('\n');
@@ -105,14 +104,19 @@ export function planMergeCommand(files: string[], f: { report?: string; json: bo
 export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport | null> {
   if (f.iterations !== undefined && !f.policy.includes('fixed')) throw new UsageError('--iterations goes with --policy fixed');
   if (f.policy.includes('fixed') && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
-  // The combinations' temporary images go under one directory that an interrupt removes too.
-  const tmpRoot = mkdtempSync(join(tmpdir(), 'tracker-plan-'));
-  const onSignal = (signal: NodeJS.Signals) => {
-    rmSync(tmpRoot, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+  if (f.report !== undefined) checkReportDestination(f.report);
+  // SIGINT/SIGTERM stop every combination at its next safe point; each removes its images and
+  // runPlan its temporary directory. A second signal exits at once.
+  const abort = new SharedArrayBuffer(4);
+  let stoppedBy: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => {
+    if (stoppedBy !== null) process.exit(sig === 'SIGINT' ? 130 : 143);
+    stoppedBy = sig;
+    Atomics.store(new Int32Array(abort), 0, 1);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  const spinner = startSpinner('plan: running the combinations');
   let outcome;
   try {
     const options: PlanOptions = {
@@ -134,7 +138,10 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       memoryBytes: f.memory,
       jobs: f.jobs ?? defaultJobs(),
       heatmaps: f.report !== undefined,
-      tmpRoot,
+      abort,
+      onProgress: (done, total) => {
+        if (spinner !== null) spinner.text = `plan: ${done} of ${total} combinations done`;
+      },
       tracks: f.track,
     };
     if (f.shard !== undefined) {
@@ -147,13 +154,15 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       return null;
     }
     outcome = await runPlan(options);
+  } catch (e) {
+    if (e instanceof InterruptedError && stoppedBy !== null) throw new InterruptedError(`${e.message} (${stoppedBy})`, stoppedBy);
+    throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    rmSync(tmpRoot, { recursive: true, force: true });
+    spinner?.stop();
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
   if (f.report !== undefined) writeReport(f.report, planReportInput(outcome));
-  out.out(f.json ? JSON.stringify(outcome.plan, null, 2) : renderPlan(outcome.plan));
+  out.out(f.json ? toJson(outcome.plan) : renderPlan(outcome.plan));
   return outcome.plan;
 }
 
@@ -165,7 +174,7 @@ function policyList(v: string): PolicyName[] {
 }
 
 export function registerPlanCommand(program: Command): void {
-  const plan = program.command('plan');
+  const plan = followBandwidthUnit(program.command('plan'), OPTIONS.planBandwidths.defaultText ?? '100Mbit');
   plan
     .description('predict pre-copy migration: run dump --iterative for every policy at every bandwidth (in parallel) and recommend one')
     .addOption(workloadOption())
@@ -185,7 +194,7 @@ export function registerPlanCommand(program: Command): void {
     .addOption(preDumpModeOption())
     .option('--auto-converge', "with qemu: QEMU's throttle", false)
     .addOption(memoryOption('4G less 4M, or what a guest model needs, for each combination'))
-    .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
+    .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread (Ctrl-C then acts between combinations). The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)
     .option('--shard <i/n>', 'run only shard i of n of the combinations (every n-th, from the i-th) and write them to a file for `tracker plan merge`')

@@ -1,9 +1,26 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { showBandwidthIn, type BandwidthUnit } from '../migrate/format.js';
+import { bandwidthProblem } from '../migrate/timing.js';
 import type { Duration } from '../workload/clock.js';
 import { parseByteRate, parseByteSize } from '../workload/params.js';
 import { formatSeconds } from '../migrate/format.js';
 
 export { formatBandwidth, formatBytes, formatSeconds } from '../migrate/format.js';
+
+/** Whether the user wrote a rate in bits (10Gbit, 100Mbit/s, 1Gbps) or bytes (1G, 100M/s). */
+export function bandwidthUnitOf(raw: string): BandwidthUnit {
+  return /bit|bps/i.test(raw) ? 'bits' : 'bytes';
+}
+
+/**
+ * Show rates in the kind of unit --bandwidth is given in (commander's raw option:NAME event), or
+ * its default is spelled in when it is not given.
+ */
+export function followBandwidthUnit(cmd: Command, defaultSpelling: string): Command {
+  let unit = bandwidthUnitOf(defaultSpelling);
+  cmd.on('option:bandwidth', (raw: string) => (unit = bandwidthUnitOf(raw.split(',')[0])));
+  return cmd.hook('preAction', () => showBandwidthIn(unit));
+}
 
 
 /** A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples). */
@@ -21,6 +38,16 @@ export function parseBytes(what: string): (v: string) => number {
  * bits with decimal ones, as links are sold (10Gbit, 100Mbit/s, 1Gbps).
  */
 export function parseBandwidth(what: string): (v: string) => number {
+  const rate = anyBandwidth(what);
+  return (v: string) => {
+    const n = rate(v);
+    const slow = bandwidthProblem(n);
+    if (slow !== null) throw new InvalidArgumentError(`${what} ${slow}, got '${v}'`);
+    return n;
+  };
+}
+
+function anyBandwidth(what: string): (v: string) => number {
   return (v: string) => {
     const n = parseByteRate(v);
     if (Number.isNaN(n)) throw new InvalidArgumentError(`${what} must be a rate such as 1G (bytes/s, binary), 100M/s or 10Gbit (bits/s, decimal), got '${v}'`);

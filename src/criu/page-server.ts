@@ -6,7 +6,7 @@
  * flight (its temporary directory is removed); earlier iterations stay, and the server goes on.
  * Names come from the server: an iteration number and an image kind, never a path.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
@@ -42,11 +42,18 @@ export interface PageServerOptions {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
   /** A connection silent this long loses its iteration (ms). */
   idleTimeout?: number;
+  /** A connection must say HELLO within this long (ms); until it does, it does not hold the server. */
+  helloTimeout?: number;
   /** Crash points, for tests: called with the iteration and 'pages' when its page data begins. */
   faultPoint?: (iteration: number, point: string) => void;
   /** Told of each event, for the CLI's log lines. */
   log?: (line: string) => void;
+  /** Told of each iteration written (the CLI's --json lines). */
+  onCommit?: (c: { iteration: number; type: string; dir: string }) => void;
 }
+
+const IDLE_MS = 60_000;
+const HELLO_MS = 10_000;
 
 export interface PageServer {
   address: string;
@@ -76,8 +83,10 @@ class Session {
     private readonly sock: net.Socket,
     private readonly o: PageServerOptions,
     private readonly onEnd: (finalDump: boolean) => void,
+    /** Asked at HELLO: false while another dump holds the server. */
+    private readonly claim: () => boolean,
   ) {
-    sock.setTimeout(o.idleTimeout ?? 60_000);
+    sock.setTimeout(o.helloTimeout ?? HELLO_MS);
     sock.on('data', (d: Buffer) => {
       if (this.closed) return;
       try {
@@ -149,7 +158,16 @@ class Session {
         if (this.hello || p.length !== 12 || p.readUInt32LE(0) !== PROTO_MAGIC) throw new ProtocolError('bad HELLO');
         if (p.readUInt32LE(4) !== PROTO_VERSION) throw new ProtocolError(`protocol version ${p.readUInt32LE(4)}, this server speaks ${PROTO_VERSION}`);
         this.flags = p.readUInt32LE(8);
+        // Only a client that has said HELLO holds the server: a silent connection blocks nobody.
+        if (!this.claim()) {
+          this.closed = true;
+          this.sock.end(frame(T.ERR, errPayload(EXIT_IO, 'the page server is busy with another dump; try again when it is done')));
+          this.sock.resume();
+          this.onEnd(false);
+          return;
+        }
         this.hello = true;
+        this.sock.setTimeout(this.o.idleTimeout ?? IDLE_MS);
         this.sock.write(frame(T.OK, u32(0)));
         return;
       }
@@ -216,6 +234,7 @@ class Session {
         this.lastCommitted = this.iteration;
         if (this.iteration > 1 && ((this.flags & HELLO_AUTO_DEDUP) !== 0 || this.o.autoDedup)) dedupParents(dir);
         this.log(`iteration ${this.iteration} (${inv.type}) written to ${dir}`);
+        this.o.onCommit?.({ iteration: this.iteration, type: inv.type, dir });
         if (inv.type === 'dump') this.finished = true;
         this.sock.write(frame(T.OK, u32(this.iteration)));
         return;
@@ -233,33 +252,56 @@ class Session {
 
 
 export function startPageServer(o: PageServerOptions): Promise<PageServer> {
-  if (existsSync(o.imagesDir)) {
-    if (!statSync(o.imagesDir).isDirectory()) throw new UsageError(`${o.imagesDir} exists and is not a directory; choose another -D`);
-  } else mkdirSync(o.imagesDir, { recursive: true });
   let active: Session | null = null;
+  const sessions = new Set<Session>();
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const onConnection = (sock: net.Socket) => {
-    if (active !== null) {
-      // Read and drop what it sends, so its end is seen and the socket closes.
-      sock.on('error', () => undefined);
-      sock.resume();
-      sock.end(frame(T.ERR, errPayload(EXIT_IO, 'the page server is busy with another dump; try again when it is done')));
-      return;
-    }
-    const s = new Session(sock, o, (finalDump) => {
-      if (active === s) active = null;
-      if (finalDump && !o.keepRunning) stop();
-    });
-    active = s;
+    const s = new Session(
+      sock,
+      o,
+      (finalDump) => {
+        sessions.delete(s);
+        if (active === s) active = null;
+        if (finalDump && !o.keepRunning) stop();
+      },
+      () => (active === null ? ((active = s), true) : false),
+    );
+    sessions.add(s);
   };
+  // Before -D is made: a certificate or key that TLS refuses fails here.
   const server = o.tls !== undefined ? tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.ca !== undefined, rejectUnauthorized: o.tls.ca !== undefined }, onConnection) : net.createServer(onConnection);
+  // A -D the server made is removed again when it ends holding nothing (rmdir never removes content).
+  let created = false;
+  if (existsSync(o.imagesDir)) {
+    if (!statSync(o.imagesDir).isDirectory()) throw new UsageError(`${o.imagesDir} exists and is not a directory; choose another -D`);
+  } else {
+    mkdirSync(o.imagesDir, { recursive: true });
+    created = true;
+  }
+  const removeIfEmpty = () => {
+    if (!created) return;
+    try {
+      rmdirSync(o.imagesDir);
+    } catch {
+      // it holds images (or anything else): kept
+    }
+  };
+  let stopping = false;
   const stop = () => {
-    server.close(() => resolveDone());
-    active?.fail(new ProtocolError('the page server is stopping'));
+    if (stopping) return;
+    stopping = true;
+    server.close(() => {
+      removeIfEmpty();
+      resolveDone();
+    });
+    for (const s of [...sessions]) s.fail(new ProtocolError('the page server is stopping'));
   };
   return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new IoError(`cannot listen on ${o.address}:${o.port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      removeIfEmpty();
+      reject(new IoError(`cannot listen on ${o.address}:${o.port}: ${e.code ?? e.message}`));
+    });
     server.listen(o.port, o.address, () => {
       const a = server.address() as net.AddressInfo;
       resolve({ address: a.address, port: a.port, done, close: stop });

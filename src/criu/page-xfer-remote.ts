@@ -71,7 +71,11 @@ export class PageServerLink {
     this.check();
     this.send(T.HELLO, u32(PROTO_MAGIC, PROTO_VERSION, (o.force ? HELLO_FORCE : 0) | (o.autoDedup ? HELLO_AUTO_DEDUP : 0)));
     this.awaitAck(CONNECT_MS);
+    this.connected = true;
   }
+
+  /** The server answered HELLO: from then on, a failure loses a connection that worked. */
+  private connected = false;
 
   private fail(why: string, code = 5): never {
     this.broken = true;
@@ -79,6 +83,7 @@ export class PageServerLink {
     const text = `page server ${this.where}: ${why}`;
     if (code === EXIT_USAGE) throw new UsageError(text);
     if (code === EXIT_IMAGE) throw new ImageError(text);
+    if (!this.connected) throw new IoError(`cannot reach the page server at ${this.where} (${why}); nothing was sent: start \`tracker page-server\` there or check --address and --port`);
     throw new IoError(`lost the page server at ${this.where} (${why}); the iterations it confirmed are complete there`);
   }
 

@@ -18,7 +18,7 @@ import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { createWorkload, durationSeconds, WorkloadClock, workloadMemoryNeed, type Duration } from '../workload/index.js';
+import { createWorkload, durationSeconds, runChecked, WorkloadClock, workloadMemoryNeed, type Duration } from '../workload/index.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
 import { checkFits } from './capacity.js';
 import { openCountingXfer, type CountedIteration } from '../criu/page-xfer-count.js';
@@ -30,7 +30,7 @@ import { pendingPages, trackIncremental, trackUnsupported, type TrackBackend } f
 import { readMaps } from '../proc/vma-list.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions } from './policy.js';
-import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
+import { bandwidthProblem, dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
@@ -174,6 +174,8 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
+  const slow = bandwidthProblem(o.bandwidth);
+  if (slow !== null) throw new UsageError(`bandwidth ${o.bandwidth} bytes/s: ${slow}`);
   // With a page server, the server prepares and locks its own -D; counting writes nothing.
   const images = o.pageServer !== undefined || o.count !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   let current = 1;
@@ -286,7 +288,12 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
   try {
     // A migration starts from a running service: setup and populate are over, and the service
     // has run one --interval (as each later iteration has); time counts from the first freeze.
-    proc.run(proc.warmUpSteps ?? 0);
+    // Long runs (a big populate, an --interval, a copy at a slow link) look at the signal as they go.
+    let between = 0;
+    clock.check = () => {
+      if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(between + 1));
+    };
+    runChecked(proc, proc.warmUpSteps ?? 0, clock.check);
     clock.run(interval);
     clock.now = 0;
     let truth: Set<number> | null = null;
@@ -367,7 +374,8 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
         if (!final) {
           clock.wait(frozen);
           // The workload runs on while the pages leave; what it writes is dirty for the next one.
-          if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
+          between = it;
+          runChecked(proc, s.steps_during_copy, clock.check);
           clock.wait(t.running_s);
         }
         for (const row of group) {

@@ -37,11 +37,11 @@ export const OPTIONS = {
   downtimeLimit: spec('--downtime-limit <time>', 'qemu: the downtime the final dump may take (plan: the limit rows must meet)', QEMU.downtimeLimitS as number, '300ms'),
   preDumpMode: spec<PreDumpMode>('--pre-dump-mode <mode>', 'splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy', 'splice'),
   /** Bytes per second. */
-  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)', 1024 ** 3, '1G'),
+  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit); at least 1Mbit', 1024 ** 3, '1G'),
   /** Bytes of emulated physical memory; undefined: 4G less 4M, or what a guest model needs. */
   memory: spec<number | undefined>('--memory <size>', 'emulated physical memory, at most 4T (default: 4G less 4M, or what a guest model needs)', undefined),
   /** tracker plan: the link speeds and policies it compares. */
-  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
+  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit), each at least 1Mbit', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
   /** How iterations find the pages to copy (src/criu/track.ts); undefined: soft-dirty where the kernel has it. */
   track: spec<TrackBackend | undefined>('--track <backend>', `how iterations find written pages: ${TRACK_BACKENDS.join(', ')} (default: soft-dirty where the kernel has it; a backend the kernel lacks is refused)`, undefined),
   /** tracker plan: the tracking backends it compares (each row also counts false positives against the truly written set). */

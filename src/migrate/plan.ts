@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { reviveError, UsageError, type SerializedError } from '../errors.js';
-import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
+import { InterruptedError, reviveError, UsageError, type SerializedError } from '../errors.js';
+import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './iterative.js';
 import type { PolicyName } from './policy.js';
 import type { TrackBackend } from '../criu/track.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
@@ -58,6 +58,13 @@ export interface PlanOptions {
    * positives against the truly written set. Undefined: the kernel's default backend, uncounted.
    */
   tracks?: TrackBackend[];
+  /**
+   * Set to non-zero (Atomics) to stop: each running combination stops at its next safe point and
+   * removes its images, and runPlan fails with InterruptedError once all have.
+   */
+  abort?: SharedArrayBuffer;
+  /** Told as each combination finishes (progress). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PlanRow {
@@ -141,18 +148,18 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
 }
 
 /** Run one combination into a temporary directory under `tmpRoot`, removed before returning. */
-export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean): CombinationResult {
+export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult {
   if (c.images !== true) {
     // A counting page-xfer: the same rows, nothing written (page-xfer-count.ts).
     const count = { keep: heatmap, iterations: [] as CountedIteration[] };
-    const report = iterativeDump({ ...c, imagesDir: '', force: false, count });
+    const report = iterativeDump({ ...c, imagesDir: '', force: false, count, signal });
     const its = count.iterations;
     return { report, heatmap: heatmap ? heatMap(its[its.length - 1].mm!, its.map((i) => i.pagemap!)) : null };
   }
   const dir = mkdtempSync(join(tmpRoot, 'combination-'));
   try {
     const imagesDir = join(dir, 'images');
-    const report = iterativeDump({ ...c, imagesDir, force: false });
+    const report = iterativeDump({ ...c, imagesDir, force: false, signal });
     return { report: { ...report, images_dir: '' }, heatmap: heatmap ? heatMapFromImages(imagesDir, report.iterations.length) : null };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -230,24 +237,39 @@ function groupCombinations(tasks: CombinationOptions[]): number[][] {
 }
 
 /** Run one group of combinations (plan-worker.ts runs this too). */
-export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean): CombinationResult[] {
-  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap)];
-  return countedDumps(group[0], group.map((t) => t.policy), heatmap).map(({ report, counted }) => ({
+export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult[] {
+  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap, signal)];
+  return countedDumps({ ...group[0], signal }, group.map((t) => t.policy), heatmap).map(({ report, counted }) => ({
     report,
     heatmap: heatmap ? heatMap(counted[counted.length - 1].mm!, counted.map((i) => i.pagemap!)) : null,
   }));
 }
 
-async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, heatmap: boolean, jobs: number): Promise<CombinationResult[][]> {
+/** The CancelSignal of a shared abort word. */
+export function sharedSignal(abort: SharedArrayBuffer | undefined): CancelSignal | undefined {
+  if (abort === undefined) return undefined;
+  const flag = new Int32Array(abort);
+  return {
+    get aborted() {
+      return Atomics.load(flag, 0) !== 0;
+    },
+  };
+}
+
+const INTERRUPTED = 'plan interrupted; the combinations\' temporary images were removed';
+
+async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, heatmap: boolean, jobs: number, o: PlanOptions): Promise<CombinationResult[][]> {
   const tasks = groups;
   const results: CombinationResult[][] = new Array(tasks.length);
   let next = 0;
+  let finished = 0;
   let failure: NonNullable<WorkerReply['error']> | null = null;
+  const aborted = sharedSignal(o.abort);
   const one = () =>
     new Promise<void>((resolveOne, rejectOne) => {
-      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap } });
+      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap, abort: o.abort } });
       const feed = () => {
-        if (next >= tasks.length || failure !== null) {
+        if (next >= tasks.length || failure !== null || aborted?.aborted === true) {
           void w.terminate().then(() => resolveOne());
           return;
         }
@@ -256,15 +278,35 @@ async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, hea
       };
       w.on('message', (m: WorkerReply) => {
         if (m.error !== undefined) failure ??= m.error;
-        else results[m.index] = m.results!;
+        else {
+          results[m.index] = m.results!;
+          o.onProgress?.(++finished, tasks.length);
+        }
         feed();
       });
       w.on('error', rejectOne);
       feed();
     });
   await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, one));
+  if (aborted?.aborted === true) throw new InterruptedError(INTERRUPTED);
   if (failure !== null) throw reviveError(failure);
   return results;
+}
+
+/**
+ * --jobs 0: one combination after another in this thread, yielding to the event loop between
+ * them, so that a signal handler can set the abort word (it acts from the next combination on).
+ */
+async function runInThisThread(groups: CombinationOptions[][], tmpRoot: string, o: PlanOptions): Promise<CombinationResult[][]> {
+  const signal = sharedSignal(o.abort);
+  const out: CombinationResult[][] = [];
+  for (const g of groups) {
+    await new Promise((r) => setImmediate(r));
+    if (signal?.aborted === true) throw new InterruptedError(INTERRUPTED);
+    out.push(runGroup(g, tmpRoot, o.heatmaps === true, signal));
+    o.onProgress?.(out.length, groups.length);
+  }
+  return out;
 }
 
 export function defaultJobs(): number {
@@ -294,7 +336,7 @@ export async function runCombinations(o: PlanOptions, pick: (index: number) => b
   let done: CombinationResult[][];
   try {
     const runs = groups.map((g) => g.map((i) => tasks[i]));
-    done = o.jobs <= 0 ? runs.map((g) => runGroup(g, tmpRoot, o.heatmaps === true)) : await runInWorkers(runs, tmpRoot, o.heatmaps === true, o.jobs);
+    done = o.jobs <= 0 ? await runInThisThread(runs, tmpRoot, o) : await runInWorkers(runs, tmpRoot, o.heatmaps === true, o.jobs, o);
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }

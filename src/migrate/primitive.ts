@@ -17,7 +17,7 @@ import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { canonicalSpec, createWorkload, modelOverrides, workloadMemoryNeed, workloadRate } from '../workload/index.js';
+import { canonicalSpec, createWorkload, modelOverrides, runChecked, workloadMemoryNeed, workloadRate } from '../workload/index.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
@@ -144,18 +144,18 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
   for (const link of chain) {
     const stats = link.stats;
     // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
-    proc.run(link.inventory.steps - proc.steps);
+    runChecked(proc, link.inventory.steps - proc.steps, check);
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
     if (link.inventory.track === 'uffd-wp') {
       collectTracked(proc, readMaps(proc.task), 'uffd-wp', false, dt.pagemapFormat, dt.zeroPagePfn);
     }
-    proc.run(stats.steps_during_copy ?? 0);
+    runChecked(proc, stats.steps_during_copy ?? 0, check);
     check();
   }
   // The first iteration finds a running service: setup and populate are over (as dump --iterative).
-  if (chain.length === 0) proc.run(proc.warmUpSteps ?? 0);
+  if (chain.length === 0) runChecked(proc, proc.warmUpSteps ?? 0, check);
   const replayed = proc.steps;
-  proc.run(o.interval);
+  runChecked(proc, o.interval, check);
   check();
   const r = dumpIteration(proc, {
     imagesRoot: root,

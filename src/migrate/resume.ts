@@ -24,9 +24,12 @@ export interface RestoreOptions {
    * verify: VerifyError ('throw', the default), or only in the report (digest_ok, verify.identical).
    */
   onMismatch?: 'throw' | 'report';
+  /** Told as each long phase begins (the CLI's progress on a terminal). */
+  onPhase?: (what: string) => void;
 }
 
 export function restore(o: RestoreOptions): RestoreReport {
+  o.onPhase?.(`restoring ${o.dir}: reading the chain, mapping and filling the pages`);
   const { kernel, task, core, inventory, report: restored } = restoreImages(o.dir, { onMismatch: o.onMismatch });
   if (o.verify && inventory.memoryModel === 'token') {
     throw new UsageError(`${o.dir}: --verify needs images dumped with --memory-model content (these hold pages synthesised from content tokens, which an uninterrupted run does not write); restore without --verify checks the memory digest`);
@@ -44,10 +47,12 @@ export function restore(o: RestoreOptions): RestoreReport {
       if (e instanceof TrackerError) throw e;
       throw new ImageError(`${o.dir}: core image does not describe a process tracker can resume (${(e as Error).message})`);
     }
+    o.onPhase?.(`resuming the workload for ${o.resumeSteps} steps`);
     proc.run(o.resumeSteps);
     report.resumed_steps = o.resumeSteps;
   }
   if (o.verify && proc !== null) {
+    o.onPhase?.(`--verify: running the workload uninterrupted to step ${proc.steps}`);
     const id = inventory.workload;
     const overrides = modelOverrides(id);
     const ref = new Kernel({ profile: inventory.kernel as never, memoryBytes: workloadMemoryNeed(workloadSpec(id), overrides) ?? undefined });

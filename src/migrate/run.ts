@@ -63,7 +63,7 @@ export interface RunReport {
   /** The tracking backend the dirty figures come from (--track). */
   track: TrackBackend;
   /** False when the kernel cannot track soft-dirty (see kerndat.ts); dirty figures are then null. */
-  soft_dirty: boolean;
+  dirty_tracking: boolean;
   /** Why dirty figures are missing, when they are. */
   note?: string;
   /** Steps per virtual second. */
@@ -204,7 +204,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
     workload: proc.identity,
     kernel: kernel.profile.name,
     track: track ?? (kd.softDirty ? 'soft-dirty' : 'none'),
-    soft_dirty: softDirty,
+    dirty_tracking: softDirty,
     ...(softDirty ? {} : { note: `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable` }),
     rate: clock.rate,
     warm_up_steps: warmUp,

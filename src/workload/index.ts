@@ -18,7 +18,7 @@ import { parseParam, rateParam, resolveParams } from './params.js';
 import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
 
 export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
-export { DEFAULT_RATES, durationSeconds, durationSteps, WorkloadClock, workloadRate, type Duration } from './clock.js';
+export { DEFAULT_RATES, durationSeconds, durationSteps, runChecked, WorkloadClock, workloadRate, type Duration } from './clock.js';
 export { accessPage } from '../proc/mem.js';
 export { memDigest } from '../proc/mem-digest.js';
 export { kerndat, kerndatSoftDirty, type Kerndat } from '../proc/kerndat.js';

@@ -18,7 +18,7 @@
  * as heap) for its steps; the last phase's parameters stay in force after it ends.
  * Every mistake is refused with one line naming the file and the field.
  */
-import { InputError } from '../errors.js';
+import { checkInputSize, InputError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { ModelDef, Phase } from './model.js';
@@ -48,6 +48,7 @@ function kindOf(v: unknown): string {
 
 export function readModelFile(file: string): ModelFile {
   let text: string;
+  checkInputSize(file, 'workload file');
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {

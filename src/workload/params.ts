@@ -23,6 +23,31 @@ export interface ParamSpec {
 
 export type ResolvedParams = Record<string, number>;
 
+/** hotSet -> hot_set: the name JSON output uses, accepted as input too. */
+export function snakeName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+/** A size in pages as a user writes it: 2048 -> '8M', 3 -> '12K'. */
+export function pagesText(pages: number): string {
+  const bytes = pages * PAGE_SIZE;
+  for (const [u, f] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) if (bytes % f === 0) return `${bytes / f}${u}`;
+  return `${bytes}B`;
+}
+
+/**
+ * Resolved parameters as output shows them: snake_case names (as every JSON key), sizes as
+ * `tracker workloads` and model files write them ('8M'), so they can be pasted back.
+ */
+export function displayParams(specs: readonly ParamSpec[], p: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) {
+    const s = specs.find((x) => x.name === k);
+    out[snakeName(k)] = s?.kind === 'pages' && typeof v === 'number' ? pagesText(v) : v;
+  }
+  return out;
+}
+
 const UNIT: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?|(B))$/i;
 
@@ -145,7 +170,7 @@ export function applyParams(
   steadyOnly: boolean,
 ): void {
   for (const [k, v] of Object.entries(values)) {
-    const s = specs.find((p) => p.name === k);
+    const s = specs.find((p) => p.name === k || snakeName(p.name) === k);
     if (s === undefined) {
       const known = specs.map((p) => p.name).join(', ') || 'none';
       throw new InputError(`${where}${k}: unknown parameter for model ${model} (allowed: ${known})`);
@@ -153,7 +178,7 @@ export function applyParams(
     if (steadyOnly && s.layout === true) {
       throw new InputError(`${where}${k}: ${k === 'rate' ? 'is fixed for the life of the process' : 'shapes the address space'} and cannot change in a phase (allowed here: ${steadyNames(specs)})`);
     }
-    out[k] = parseParam(s, v, where);
+    out[s.name] = parseParam(s, v, where);
   }
 }
 

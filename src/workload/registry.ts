@@ -12,7 +12,7 @@ import { sequential } from './models/sequential.js';
 import { swapModel } from './models/swap.js';
 import { thp } from './models/thp.js';
 import { uniform } from './models/uniform.js';
-import { applyParams, resolveParams } from './params.js';
+import { applyParams, resolveParams, snakeName } from './params.js';
 import type { WorkloadProcess } from './process.js';
 
 export const DEFAULT_WORKLOAD = 'hot-cold';
@@ -37,7 +37,7 @@ export function listWorkloads(): WorkloadListing[] {
   return MODELS.map((m) => ({
     name: m.name,
     description: m.description,
-    params: m.params.map((p) => ({ name: p.name, default: p.default, description: p.description })),
+    params: m.params.map((p) => ({ name: snakeName(p.name), default: p.default, description: p.description })),
   }));
 }
 

@@ -116,16 +116,19 @@ test('auto-dedup on the page server gives the same chain as a local --auto-dedup
 
 test('a dumper killed mid-iteration leaves that iteration removed, the earlier ones whole, and the server serving', async () => {
   const dir = join(tmp, 'killed-client');
-  const s = await server(dir);
+  let dropped!: () => void;
+  const gone = new Promise<void>((r) => (dropped = r));
+  const s = await server(dir, { log: (l) => /^iteration 2 dropped/.test(l) && dropped() });
   const dead = await tracker([...DUMP, '--page-server', '--port', String(s.port)], { TRACKER_FAULT: '2:pages.img:middle' });
   assert.equal(dead.signal, 'SIGKILL');
-  // The server notices the connection is gone and removes what iteration 2 had written.
-  for (let i = 0; i < 50 && readdirSync(dir).includes('.2.tmp'); i++) await new Promise((r) => setTimeout(r, 100));
+  // The server notices the connection is gone (on a loaded machine, some time after the kill)
+  // and removes what iteration 2 had written.
+  await gone;
   assert.deepEqual(readdirSync(dir).sort(), ['1']);
   assert.equal(openChain(join(dir, '1')).links.length, 1);
   // Without --force the next dump is refused (the directory holds a dump), with it it succeeds.
   const refused = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
-  assert.equal(refused.status, 2);
+  assert.equal(refused.status, 2, refused.stderr);
   assert.match(refused.stderr, /^tracker: page server 127\.0\.0\.1:\d+: .*not empty; pass --force.*\n$/);
   const again = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--force']);
   assert.equal(again.status, 0, again.stderr);
@@ -212,7 +215,7 @@ test('one dump at a time; no server is one line with exit 5', async () => {
   await s.done;
   const r = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
   assert.equal(r.status, 5);
-  assert.match(r.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(connection refused\); .*\n$/);
+  assert.match(r.stderr, /^tracker: cannot reach the page server at 127\.0\.0\.1:\d+ \(connection refused\); nothing was sent: .*\n$/);
 });
 
 test('--tls: the dump goes over TLS to a server whose certificate the client checks', async () => {
@@ -221,7 +224,7 @@ test('--tls: the dump goes over TLS to a server whose certificate the client che
   const s = await server(dir, { tls: { cert: readFileSync(join(tlsDir, 'server.pem')), key: readFileSync(join(tlsDir, 'server.key')) } });
   const untrusted = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls']);
   assert.equal(untrusted.status, 5);
-  assert.match(untrusted.stderr, /^tracker: lost the page server at 127\.0\.0\.1:\d+ \(.*(certificate|CERT).*\); .*\n$/);
+  assert.match(untrusted.stderr, /^tracker: cannot reach the page server at 127\.0\.0\.1:\d+ \(.*(certificate|CERT).*\); .*\n$/);
   const plain = await tracker([...DUMP, '--page-server', '--port', String(s.port)]);
   assert.equal(plain.status, 5, 'a plain TCP client cannot talk to a TLS server');
   const r = await tracker([...DUMP, '--page-server', '--port', String(s.port), '--tls', '--tls-cacert', join(tlsDir, 'ca.pem'), '--force']);

@@ -1,9 +1,9 @@
 /**
  * Workloads from files: model files (checked field by field), op scripts and Lackey traces.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -17,6 +17,7 @@ import { parsePages } from '../../src/workload/params.js';
 const TRACE = 'fixtures/traces/hotcold.lackey.gz';
 const TRACE_RECORDS = 371_021;
 const dir = mkdtempSync(join(tmpdir(), 'tracker-workload-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {
   const p = join(dir, name);

@@ -78,7 +78,7 @@ test('a resumed process diverges if its state is not the one saved with its memo
 });
 
 test('an op script resumes at the next op, with its mapping names', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tracker-resume-'));
+  const dir = mkdtempSync(join(tmp, 'ops-'));
   const f = join(dir, 'steps.ops');
   writeFileSync(f, ['mmap a 16 rw anon', 'write a 0 16 0x01', 'mmap b 4 rw anon', 'write b 0 4 0x02', 'mremap a 32', 'write a 20 4 0x03', 'fork', 'write b 0 1 0x09', 'endchild', 'munmap a 0 2', 'write b 3 1 0x04', 'write a 31 1 0x05', ''].join('\n'));
   for (const k of [1, 3, 5, 9]) checkResume(f, {}, k, 20);
@@ -88,7 +88,7 @@ test('a Lackey replay resumes at the byte offset of its next record, plain or gz
   const gz = 'fixtures/traces/hotcold.lackey.gz';
   checkResume(gz, {}, 150_001, 100_000);
   // Past the first 1 MiB chunk of the plain text, so the resumed reader starts mid-file.
-  const plain = join(mkdtempSync(join(tmpdir(), 'tracker-resume-')), 'hotcold.lackey');
+  const plain = join(mkdtempSync(join(tmp, 'lackey-')), 'hotcold.lackey');
   writeFileSync(plain, gunzipSync(readFileSync(gz)));
   checkResume(plain, {}, 150_001, 100_000);
 });
