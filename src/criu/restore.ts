@@ -42,8 +42,12 @@ function vmProt(flags: number): number {
   return (flags & VM_READ ? PROT_READ : 0) | (flags & VM_WRITE ? PROT_WRITE : 0) | (flags & VM_EXEC ? PROT_EXEC : 0);
 }
 
-/** Rebuild the process of an image chain in a fresh kernel, reading every page through page-read. */
-export function restoreProcess(chain: Chain): { kernel: Kernel; task: Task; perIteration: number[]; core: CoreImage } {
+/**
+ * Rebuild the process of an image chain, reading every page through page-read: in a fresh kernel,
+ * or in `into` (a machine kept for restores, as a migration target is: its freed frames are warm
+ * and are reused without the host's first-touch cost).
+ */
+export function restoreProcess(chain: Chain, into?: Kernel): { kernel: Kernel; task: Task; perIteration: number[]; core: CoreImage } {
   const last = chain.links[chain.links.length - 1];
   if (chain.dump === null) throw new ImageError(`${last.dir}: is a pre-dump; restore from the final dump (the largest iteration)`);
   if (!isKernelProfileName(last.inventory.kernel)) throw new ImageError(`${last.dir}: unknown kernel profile '${last.inventory.kernel}'`);
@@ -53,7 +57,8 @@ export function restoreProcess(chain: Chain): { kernel: Kernel; task: Task; perI
   for (const e of last.entries) needed += e.nr_pages;
   const memoryBytes = Math.min(DEFAULT_MEMORY_BYTES, Math.max(64 << 20, Math.ceil((needed * 1.25) / 512) * 512 * PAGE_SIZE + (16 << 20)));
   if (needed * PAGE_SIZE > DEFAULT_MEMORY_BYTES) throw new ImageError(`${last.dir}: the images name ${needed} pages, more than an emulated machine holds`);
-  const kernel = new Kernel({ profile: last.inventory.kernel, memoryBytes });
+  if (into !== undefined && into.profile.name !== last.inventory.kernel) throw new ImageError(`${last.dir}: dumped on kernel profile ${last.inventory.kernel}, cannot restore into a ${into.profile.name} machine`);
+  const kernel = into ?? new Kernel({ profile: last.inventory.kernel, memoryBytes });
   const task = kernel.spawn('restore');
   const mm = task.mm;
   let top = 0;
