@@ -172,7 +172,8 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const xfer = (o.compressRegion ?? 0) > 0 ? compressingXfer(to, o.compressRegion!) : to;
   try {
     xfer.writePagemap(pp.entries());
-    xfer.writePages(bytes, pageChunks(proc, pp));
+    // Views of the frozen process's frames: stable until the iteration is written.
+    xfer.writePages(bytes, pageChunks(proc, pp), true);
     if (final) {
       const { mm, shmem } = mmAndShmem(proc, maps);
       xfer.writeImage('mm', mm);

@@ -4,7 +4,7 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
@@ -19,9 +19,10 @@ export interface PageXfer {
   writePagemap(entries: readonly PagemapEntry[], compression?: PageCompression): void;
   /**
    * The page data, `bytes` in all (null for compressed frames, whose total is known at the end), as
-   * chunks that are only valid during the call that yields them. Returns the bytes written.
+   * chunks that are only valid during the call that yields them, or, with `stable`, until
+   * writePages returns (views of a frozen process's frames). Returns the bytes written.
    */
-  writePages(bytes: number | null, chunks: Iterable<Uint8Array>): number;
+  writePages(bytes: number | null, chunks: Iterable<Uint8Array>, stable?: boolean): number;
   /** Any other image of the iteration (mm, shmem, core, stats; inventory last). */
   writeImage(kind: Exclude<ImageKind, 'pagemap' | 'pages'>, value: unknown): void;
   /** Make the iteration durable and visible as a whole. */
@@ -56,13 +57,18 @@ const WHY: Record<string, string> = {
   EMFILE: 'too many open files; close some and dump again',
   ENFILE: 'too many open files in the system; dump again later',
 };
+/** Stable chunks waiting for their CRC (a bound on what a scattered dump holds on to). */
+const STABLE_PIECES = 4096;
+/** Below this, the CRC is quicker than handing an fsync to another thread. */
+const EARLY_FLUSH_BYTES = 16 << 20;
+
 /** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
 const IO_CODES = new Set(Object.keys(WHY));
 
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
   /** pages.img written piece by piece; finish() returns its length and checksum. */
-  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number }; close(): void };
+  openPages(): { write(chunk: Uint8Array, stable?: boolean): void; finish(): { bytes: number; crc: number }; close(): void };
   /** An image already encoded (header and checksum included), arriving in pieces, written as it comes; fsynced with the last. */
   appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean, last: boolean): void;
   /** The iteration directory once committed, and the temporary one it is written in. */
@@ -106,12 +112,25 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
   });
-  /** pages.img: a placeholder header, the chunks with their crc, then the real header and fsync. */
+  /**
+   * pages.img: a placeholder header, the chunks with their crc, then the real header and fsync.
+   * Stable chunks are checksummed at the end instead, while the kernel flushes what was written
+   * (an fsync on libuv's thread pool; the fsync that follows the header waits for it), so the
+   * CRC costs no time of its own; at most STABLE_PIECES of them wait, older ones are checksummed
+   * when that fills.
+   */
   const openPages = () => {
     const name = IMAGE_FILES.pages;
     const fd = io(name, () => openSync(join(tmp, name), 'w'));
     let crc = 0;
     let n = 0;
+    const unsummed: Uint8Array[] = [];
+    let unsummedBytes = 0;
+    const sumPending = () => {
+      for (const c of unsummed) crc = crc32(c, crc);
+      unsummed.length = 0;
+      unsummedBytes = 0;
+    };
     let open = true;
     const close = () => {
       if (open) closeSync(fd);
@@ -124,8 +143,15 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       throw e;
     }
     return {
-      write(c: Uint8Array) {
-        crc = crc32(c, crc);
+      write(c: Uint8Array, stable = false) {
+        if (stable) {
+          if (unsummed.length === STABLE_PIECES) sumPending();
+          unsummed.push(c);
+          unsummedBytes += c.length;
+        } else {
+          sumPending();
+          crc = crc32(c, crc);
+        }
         io(name, () => {
           let off = 0;
           while (off < c.length) off += writeSync(fd, c, off);
@@ -135,6 +161,8 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       finish() {
         try {
           io(name, () => {
+            if (unsummedBytes >= EARLY_FLUSH_BYTES) fsync(fd, () => undefined);
+            sumPending();
             writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
             fsyncSync(fd);
           });
@@ -152,7 +180,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     writePagemap(entries, compression) {
       put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }));
     },
-    writePages(bytes, chunks) {
+    writePages(bytes, chunks, stable) {
       const name = IMAGE_FILES.pages;
       io(name, () => o.faultPoint?.(name));
       const w = openPages();
@@ -162,7 +190,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         let middle = o.faultPoint !== undefined && half > 0;
         let n = 0;
         for (const c of chunks) {
-          w.write(c);
+          w.write(c, stable);
           n += c.length;
           if (middle && n >= half / 2) {
             middle = false;
