@@ -4,10 +4,10 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, write as fsWrite, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
-import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
+import { crc32, crc32Combine, encodeImage, HEADER_BYTES, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
 import type { PageCompression } from './page-compress.js';
 import type { PagemapEntry } from './schema.js';
 
@@ -61,14 +61,36 @@ const WHY: Record<string, string> = {
 const STABLE_PIECES = 4096;
 /** Below this, the CRC is quicker than handing an fsync to another thread. */
 const EARLY_FLUSH_BYTES = 16 << 20;
+/** Page data arriving from a page server is flushed to disk in steps of this much. */
+const FLUSH_EVERY = 64 << 20;
 
 /** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
 const IO_CODES = new Set(Object.keys(WHY));
 
+/** pages.img being written: by the dumper (write), or by the page server as DATA arrives (writeAsync). */
+export interface PagesWriter {
+  /** Write a chunk now (its CRC computed here, or at finish() if `stable`). */
+  write(chunk: Uint8Array, stable?: boolean): void;
+  /**
+   * Write a chunk at its place on libuv's thread pool, so receiving goes on meanwhile; `done` is
+   * called once it is written (with an IoError if it failed: the iteration is then removed). Its
+   * CRC comes separately (addCrc), from a checksum already made.
+   */
+  writeAsync(chunk: Uint8Array, done: (e: Error | null) => void): void;
+  /** Account `length` bytes written with writeAsync whose crc32 is `crc`. */
+  addCrc(crc: number, length: number): void;
+  /** Bytes handed to writeAsync not yet written. */
+  readonly inflight: number;
+  /** Header and fsync (nothing may be in flight); returns the payload's length and CRC. */
+  finish(): { bytes: number; crc: number };
+  /** Close the file (once what is in flight is written). */
+  close(): void;
+}
+
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
   /** pages.img written piece by piece; finish() returns its length and checksum. */
-  openPages(): { write(chunk: Uint8Array, stable?: boolean): void; finish(): { bytes: number; crc: number }; close(): void };
+  openPages(): PagesWriter;
   /** An image already encoded (header and checksum included), arriving in pieces, written as it comes; fsynced with the last. */
   appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean, last: boolean): void;
   /** The iteration directory once committed, and the temporary one it is written in. */
@@ -80,14 +102,17 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
   const dir = join(o.imagesRoot, o.name);
   /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
+  const ioError = (what: string, e: unknown): unknown => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined || !IO_CODES.has(code)) return e;
+    abort();
+    return new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code]}; the partial iteration was removed, earlier ones are intact`);
+  };
   const io = <T>(what: string, f: () => T): T => {
     try {
       return f();
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === undefined || !IO_CODES.has(code)) throw e;
-      abort();
-      throw new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code]}; the partial iteration was removed, earlier ones are intact`);
+      throw ioError(what, e);
     }
   };
   const abort = () => {
@@ -119,7 +144,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
    * CRC costs no time of its own; at most STABLE_PIECES of them wait, older ones are checksummed
    * when that fills.
    */
-  const openPages = () => {
+  const openPages = (): PagesWriter => {
     const name = IMAGE_FILES.pages;
     const fd = io(name, () => openSync(join(tmp, name), 'w'));
     let crc = 0;
@@ -132,8 +157,16 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       unsummedBytes = 0;
     };
     let open = true;
+    let inflight = 0;
+    let closeWhenIdle = false;
+    /** writeAsync: bytes written since the last flush began, and whether one runs. */
+    let unflushed = 0;
+    let flushing = false;
     const close = () => {
-      if (open) closeSync(fd);
+      if (!open) return;
+      closeWhenIdle = inflight > 0 || flushing;
+      if (closeWhenIdle) return;
+      closeSync(fd);
       open = false;
     };
     try {
@@ -154,11 +187,42 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         }
         io(name, () => {
           let off = 0;
-          while (off < c.length) off += writeSync(fd, c, off);
+          while (off < c.length) off += writeSync(fd, c, off, c.length - off, HEADER_BYTES + n + off);
         });
         n += c.length;
       },
+      writeAsync(c: Uint8Array, done: (e: Error | null) => void) {
+        const pos = HEADER_BYTES + n;
+        n += c.length;
+        inflight += c.length;
+        const step = (off: number) =>
+          fsWrite(fd, c, off, c.length - off, pos + off, (err, k) => {
+            if (err === null && off + k < c.length) return step(off + k);
+            inflight -= c.length;
+            unflushed += c.length;
+            // Flush as data comes rather than all at finish(): the disk works while the link does.
+            if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
+              flushing = true;
+              unflushed = 0;
+              fdatasync(fd, () => {
+                flushing = false;
+                if (inflight === 0 && closeWhenIdle) close();
+              });
+            }
+            if (inflight === 0 && closeWhenIdle) close();
+            done(err === null ? null : (ioError(name, err) as Error));
+          });
+        step(0);
+      },
+      addCrc(pc: number, length: number) {
+        sumPending();
+        crc = crc32Combine(crc, pc, length);
+      },
+      get inflight() {
+        return inflight;
+      },
       finish() {
+        if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
         try {
           io(name, () => {
             if (unsummedBytes >= EARLY_FLUSH_BYTES) fsync(fd, () => undefined);
