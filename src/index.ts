@@ -5,12 +5,12 @@
  */
 
 // tracker dump --iterative, pre-dump, dump --prev-images-dir
-export { iterativeDump, interruptedMessage, CRASH_POINTS, DEFAULT_DUMP_OPTIONS, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './criu/iterative.js';
-export { primitiveDump, type PrimitiveDumpOptions, type PrimitiveDumpReport } from './criu/primitive.js';
+export { iterativeDump, interruptedMessage, CRASH_POINTS, DEFAULT_DUMP_OPTIONS, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './migrate/iterative.js';
+export { primitiveDump, type PrimitiveDumpOptions, type PrimitiveDumpReport } from './migrate/primitive.js';
 // The images directory: its lock and what --force may remove
 export { assertNotLocked, foreignEntry, LOCK_FILE, lockImagesDir, ownerAlive, prepareImagesRoot, selfOwner, type ImagesRoot, type LockOwner } from './criu/images-dir.js';
 // tracker restore, tracker check (the one chain reader)
-export { restore, type RestoreOptions, type RestoreReport } from './criu/restore.js';
+export { restore, type RestoreOptions, type RestoreReport } from './migrate/resume.js';
 export { checkChain, checkReport, openChain, type Chain, type ChainLink, type CheckReport } from './criu/page-read.js';
 // tracker show, stats, compare
 export { showImageFile, showIteration, showMems, showPages, showRss, type MemsView, type PageSpec, type PagesView, type RssView, type ShownImage, type ShownIteration } from './criu/show.js';
@@ -19,7 +19,8 @@ export { checkThresholds, compare, type CompareResult, type Thresholds } from '.
 export { IMAGE_FILES, IMAGE_VERSION } from './criu/image.js';
 export type { InventoryEntry, IterationStats, PagemapEntry } from './criu/schema.js';
 // tracker run, workloads
-export { canonicalSpec, createWorkload, DEFAULT_WORKLOAD, listWorkloads, resumeWorkload, runMeasured, type RunOptions, type RunReport, type WorkloadListing, type WorkloadProcess } from './workload/index.js';
+export { canonicalSpec, createWorkload, DEFAULT_WORKLOAD, listWorkloads, resumeWorkload, type WorkloadListing, type WorkloadProcess } from './workload/index.js';
+export { runMeasured, type RunOptions, type RunReport } from './migrate/run.js';
 // tracker script
 export { parseOps, OpsSyntaxError, type Op } from './ops/ops-parser.js';
 export { runOps, type Observation } from './ops/ops-executor.js';
@@ -27,9 +28,9 @@ export { runOps, type Observation } from './ops/ops-executor.js';
 export { Kernel, DEFAULT_MEMORY_BYTES, type KernelOptions } from './mm/kernel.js';
 export { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from './mm/kernel-profile.js';
 // Convergence policies and tracker plan (virtual time), the HTML report
-export { decide, POLICIES, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions, type Decision } from './criu/policy.js';
-export { runPlan, planReportInput, type PlanOptions, type PlanOutcome, type PlanRow } from './plan/plan.js';
-export { renderReport, type ReportInput } from './plan/report.js';
+export { decide, POLICIES, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions, type Decision } from './migrate/policy.js';
+export { runPlan, planReportInput, type PlanOptions, type PlanOutcome, type PlanRow } from './migrate/plan.js';
+export { renderReport, type ReportInput } from './migrate/report.js';
 // tracker page-server, dump --page-server, --compress, --auto-dedup, tracker dedup
 export { startPageServer, type PageServer, type PageServerOptions } from './criu/page-server.js';
 export { PageServerLink, type PageServerTarget } from './criu/page-xfer-remote.js';

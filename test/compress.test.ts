@@ -8,7 +8,7 @@ import { after, test } from 'node:test';
 import { IMAGE_FILES, writeRawImage } from '../src/criu/image.js';
 import { checkRegionSize, CompressedCursor, compressedSize, RegionCompressor } from '../src/criu/page-compress.js';
 import { compare } from '../src/criu/compare.js';
-import { restore } from '../src/criu/restore.js';
+import { restore } from '../src/migrate/resume.js';
 import { showIteration, showPages } from '../src/criu/show.js';
 import { chainStats } from '../src/criu/stats.js';
 import { ImageError, TrackerError } from '../src/errors.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/criu/iterative.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/migrate/iterative.js';
 
 /** A quick 3-iteration dump of the default workload into root/name, options overridable. */
 export function quickDump(root: string, name: string, extra: Partial<IterativeDumpOptions> = {}): { dir: string; report: DumpReport } {

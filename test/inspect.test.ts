@@ -8,7 +8,7 @@ import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { HEADER_BYTES, IMAGE_FILES, type ImageKind } from '../src/criu/image.js';
-import type { IterativeDumpOptions } from '../src/criu/iterative.js';
+import type { IterativeDumpOptions } from '../src/migrate/iterative.js';
 import type { CompareResult } from '../src/criu/compare.js';
 import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../src/criu/show.js';
 import type { ChainStats } from '../src/criu/stats.js';

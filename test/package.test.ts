@@ -26,8 +26,9 @@ test('npm pack, install the tarball in an empty folder, run tracker --version, i
   // --ignore-scripts: dist/ is already built by this test run (npm test compiles first).
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], { cwd: ROOT, encoding: 'utf8' })) as { filename: string; files: { path: string }[] }[];
   const files = packed[0].files.map((f) => f.path);
-  for (const f of ['bin/tracker.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/dump-worker.js', 'package.json', 'README.md']) assert.ok(files.includes(f), `the tarball holds ${f}`);
+  for (const f of ['bin/tracker.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/src/cli/dump-worker.js', 'package.json', 'README.md', 'LICENSE', 'fixtures/spec/ops-language.md', 'fixtures/spec/uffd-and-pagemap-scan.md']) assert.ok(files.includes(f), `the tarball holds ${f}`);
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.endsWith('.map')), 'no tests, sources or maps');
+  assert.deepEqual(files.filter((f) => f.startsWith('fixtures/')).sort(), ['fixtures/spec/ops-language.md', 'fixtures/spec/uffd-and-pagemap-scan.md'], 'of the fixtures, only the spec');
   const app = join(tmp, 'app');
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
@@ -46,5 +47,10 @@ test('npm pack, install the tarball in an empty folder, run tracker --version, i
   const lib = spawnSync(process.execPath, ['--input-type=module', '-e', "const m = await import('soft-dirty-tracker'); console.log(['iterativeDump','primitiveDump','restore','checkReport','chainStats','compare','showIteration','runMeasured','runOps'].map((k) => typeof m[k]).join(' '), m.EXIT_IO)"], { cwd: app, encoding: 'utf8' });
   assert.equal(lib.status, 0, lib.stderr);
   assert.equal(lib.stdout, `${Array(9).fill('function').join(' ')} 5\n`);
-  assert.deepEqual(readdirSync(join(app, 'node_modules', 'soft-dirty-tracker')).sort(), ['README.md', 'bin', 'dist', 'package.json']);
+  assert.deepEqual(readdirSync(join(app, 'node_modules', 'soft-dirty-tracker')).sort(), ['LICENSE', 'README.md', 'bin', 'dist', 'fixtures', 'package.json']);
+  // `tracker script --help` names the op-script language where the package put it.
+  const help = spawnSync(join(app, 'node_modules', '.bin', 'tracker'), ['script', '--help'], { cwd: app, encoding: 'utf8' });
+  const spec = /The op-script language \(shipped with tracker\): (\S+)/.exec(help.stdout)?.[1];
+  assert.ok(spec !== undefined && existsSync(spec) && spec.startsWith(join(app, 'node_modules')), `script --help names the installed spec: ${help.stdout}`);
+  assert.match(readFileSync(spec, 'utf8'), /^# /);
 });

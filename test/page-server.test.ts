@@ -14,7 +14,7 @@ import { openChain } from '../src/criu/page-read.js';
 import { startPageServer, type PageServer } from '../src/criu/page-server.js';
 import { frame, FrameParser, frameParts, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../src/criu/page-server-proto.js';
 import { crc32, crc32Combine } from '../src/criu/image.js';
-import { restore } from '../src/criu/restore.js';
+import { restore } from '../src/migrate/resume.js';
 import { ROOT } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-ps-'));

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AutoConverge, decide, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions } from '../src/criu/policy.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions } from '../src/migrate/policy.js';
 
 function opts(policy: PolicyName, extra: Partial<PolicyOptions> = {}): PolicyOptions {
   return {

@@ -10,8 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { planReportInput, runPlan } from '../src/plan/plan.js';
-import { renderReport } from '../src/plan/report.js';
+import { planReportInput, runPlan } from '../src/migrate/plan.js';
+import { renderReport } from '../src/migrate/report.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-report-'));

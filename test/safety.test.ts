@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { LOCK_FILE, lockImagesDir, selfOwner } from '../src/criu/images-dir.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type IterativeDumpOptions } from '../src/criu/iterative.js';
-import { primitiveDump } from '../src/criu/primitive.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type IterativeDumpOptions } from '../src/migrate/iterative.js';
+import { primitiveDump } from '../src/migrate/primitive.js';
 import { checkChain } from '../src/criu/page-read.js';
-import { restore } from '../src/criu/restore.js';
+import { restore } from '../src/migrate/resume.js';
 import { InputError, InterruptedError, IoError, LockedError, UsageError } from '../src/errors.js';
 import { startTracker, TRACKER_BIN, tracker, waitForOutput } from './spawn.js';
 

@@ -8,10 +8,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/criu/iterative.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../src/migrate/iterative.js';
 import { Kernel } from '../src/mm/kernel.js';
-import { planRow, runPlan } from '../src/plan/plan.js';
-import { createWorkload, runMeasured } from '../src/workload/index.js';
+import { planRow, runPlan } from '../src/migrate/plan.js';
+import { createWorkload } from '../src/workload/index.js';
+import { runMeasured } from '../src/migrate/run.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-time-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../src/errors.js';
 import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, memoryDigest, runMeasured } from '../src/workload/index.js';
+import { createWorkload, memoryDigest } from '../src/workload/index.js';
+import { runMeasured } from '../src/migrate/run.js';
 import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LACKEY_MODIFY, LACKEY_STORE, LackeyReader } from '../src/workload/lackey-reader.js';
 import { parsePages } from '../src/workload/params.js';
 

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, listWorkloads, memoryDigest, runMeasured, type RunReport, type WorkloadProcess } from '../src/workload/index.js';
+import { createWorkload, listWorkloads, memoryDigest, type WorkloadProcess } from '../src/workload/index.js';
+import { runMeasured, type RunReport } from '../src/migrate/run.js';
 
 /** Small sizes so every model runs in milliseconds. */
 const SMALL: Record<string, Record<string, unknown>> = {

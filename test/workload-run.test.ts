@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../src/mm/kernel.js';
-import { createWorkload, DEFAULT_RATES, kerndat, runMeasured } from '../src/workload/index.js';
+import { createWorkload, DEFAULT_RATES, kerndat } from '../src/workload/index.js';
+import { runMeasured } from '../src/migrate/run.js';
 
 const SMALL = { heap: '2M', hotSet: 64, coldWriteFraction: 0 };
 

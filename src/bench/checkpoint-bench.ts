@@ -10,8 +10,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../criu/iterative.js';
-import { restore } from '../criu/restore.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
+import { restore } from '../migrate/resume.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { openChain } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
@@ -39,8 +39,6 @@ export const DUMP_OPTS = {
   trackMem: true,
   format: 'pagemap' as const,
   softDirty: true,
-  preDumpMode: 'splice' as const,
-  bandwidth: 1024 ** 3,
   kernelName: '6.1' as const,
 };
 

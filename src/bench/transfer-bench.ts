@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from '../criu/image.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../criu/iterative.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { CompressedCursor, RegionCompressor, DEFAULT_COMPRESS_REGION } from '../criu/page-compress.js';
 import { PageServerLink } from '../criu/page-xfer-remote.js';

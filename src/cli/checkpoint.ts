@@ -2,12 +2,12 @@
 import chalk from 'chalk';
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
-import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../criu/iterative.js';
-import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../criu/policy.js';
-import type { PrimitiveDumpReport } from '../criu/primitive.js';
+import { DEFAULT_DUMP_OPTIONS, type DumpReport, type IterationReport } from '../migrate/iterative.js';
+import { DEFAULT_MAX_ITERS, POLICIES, type PolicyName } from '../migrate/policy.js';
+import type { PrimitiveDumpReport } from '../migrate/primitive.js';
 import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
-import { restore, type RestoreReport } from '../criu/restore.js';
+import { restore, type RestoreReport } from '../migrate/resume.js';
 import type { IterationStats } from '../criu/schema.js';
 import { UsageError } from '../errors.js';
 import { join } from 'node:path';
@@ -24,8 +24,8 @@ import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, 
 import type { Duration } from '../workload/clock.js';
 import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
 import { writeReport } from './report-file.js';
-import { reportRun } from '../plan/plan.js';
-import { heatMapFromImages } from '../plan/heatmap.js';
+import { reportRun } from '../migrate/plan.js';
+import { heatMapFromImages } from '../migrate/heatmap.js';
 import { Kernel } from '../mm/kernel.js';
 import { createWorkload, durationSteps, workloadRate } from '../workload/index.js';
 import { addImageOptions, imageOptions, type ImageFlags } from './image-options.js';

@@ -4,8 +4,8 @@
  * flag that the dump checks at every safe point as its AbortSignal.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { iterativeDump, type CancelSignal, type IterativeDumpOptions } from '../criu/iterative.js';
-import { primitiveDump, type PrimitiveDumpOptions } from '../criu/primitive.js';
+import { iterativeDump, type CancelSignal, type IterativeDumpOptions } from '../migrate/iterative.js';
+import { primitiveDump, type PrimitiveDumpOptions } from '../migrate/primitive.js';
 import { faultHook } from './faults.js';
 
 export type DumpJob = { kind: 'iterative'; options: Omit<IterativeDumpOptions, 'onIteration' | 'faultPoint' | 'signal'> } | { kind: 'primitive'; options: Omit<PrimitiveDumpOptions, 'faultPoint' | 'signal'> };

@@ -4,6 +4,7 @@
  * (the table in help.ts); nothing deeper exits.
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, TrackerError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
@@ -19,6 +20,9 @@ import { scriptCommand } from './script.js';
 import { registerPlanCommand } from './plan.js';
 import { registerDedupCommand } from './dedup.js';
 import { registerPageServerCommand } from './page-server.js';
+
+/** The op-script language, in the package (dist/src/cli/main.js -> fixtures/spec). */
+const OPS_LANGUAGE = fileURLToPath(new URL('../../../fixtures/spec/ops-language.md', import.meta.url));
 
 /** The package's version (package.json sits two levels above dist/src/cli). */
 export function version(): string {
@@ -43,11 +47,12 @@ export function buildProgram(): Command {
 
   program
     .command('script')
-    .description('run an op script (../shared/spec/ops-language.md) on a fresh emulated process and print its observations')
+    .description('run an op script on a fresh emulated process and print its observations')
     .argument('<file>', 'the .ops file')
     .addOption(kernelOption())
     .option('--json', 'print the JSON-lines form of the spec (one observation per line)', false)
     .option('--memory <size>', 'emulated physical memory, at most 4G (default: the reference machine\'s, 1.9G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
+    .addHelpText('after', `\nThe op-script language (shipped with tracker): ${OPS_LANGUAGE}\n`)
     .addHelpText('after', EXIT_CODES_HELP)
     .action((file: string, opts: { kernel: KernelProfileName; json: boolean; memory?: number }) => {
       scriptCommand(file, opts, processOutput(opts.json));

@@ -1,11 +1,11 @@
 /** `tracker plan`: every policy at every bandwidth, a table and a recommendation. */
 import chalk from 'chalk';
 import { Command, Option } from 'commander';
-import { DEFAULT_DUMP_OPTIONS } from '../criu/iterative.js';
-import { POLICIES, type PolicyName } from '../criu/policy.js';
+import { DEFAULT_DUMP_OPTIONS } from '../migrate/iterative.js';
+import { POLICIES, type PolicyName } from '../migrate/policy.js';
 import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../plan/plan.js';
+import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migrate/plan.js';
 import type { Duration } from '../workload/clock.js';
 import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY_HELP } from './checkpoint.js';
 import { EXIT_CODES_HELP } from './help.js';

@@ -2,7 +2,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { IoError } from '../errors.js';
-import { renderReport, type ReportInput } from '../plan/report.js';
+import { renderReport, type ReportInput } from '../migrate/report.js';
 
 export function writeReport(file: string, input: ReportInput): void {
   const html = renderReport(input);

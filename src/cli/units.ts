@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from 'commander';
 import type { Duration } from '../workload/clock.js';
-import { formatSeconds } from '../plan/format.js';
+import { formatSeconds } from '../migrate/format.js';
 
-export { formatBandwidth, formatBytes, formatSeconds } from '../plan/format.js';
+export { formatBandwidth, formatBytes, formatSeconds } from '../migrate/format.js';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 /** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */

@@ -14,18 +14,15 @@ import type { PagemapFormat } from '../proc/pagemap.js';
 import { readMemRuns } from '../proc/pid-mem.js';
 import { readShmemPages, shmemObject } from '../proc/shmem-view.js';
 import { readMaps, type MapsEntry } from '../proc/vma-list.js';
-import type { WorkloadProcess } from '../workload/process.js';
+import type { ProcessHandle } from '../task/process.js';
 import { IMAGE_VERSION } from './image.js';
 import { PagemapCache } from './pagemap-cache.js';
 import { PagePipe } from './page-pipe.js';
 import { openLocalXfer, type PageXfer } from './page-xfer.js';
 import { compressingXfer } from './page-compress.js';
 import { dedupParents } from './dedup.js';
-import type { InventoryEntry, IterationStats, MmEntry, ShmemImage, VmaEntry } from './schema.js';
+import type { InventoryEntry, IterationStats, IterationTiming, MmEntry, ShmemImage, VmaEntry } from './schema.js';
 import { pageInParent, pageIsZero, shouldDumpPage } from './should-dump-page.js';
-import { iterationTiming, type PreDumpMode } from './timing.js';
-
-export type { PreDumpMode };
 
 export interface CollectedPages {
   pipe: PagePipe;
@@ -38,7 +35,7 @@ export interface CollectedPages {
 }
 
 /** Read pagemap over the private VMAs and collect what this iteration dumps into a page-pipe. */
-export function collectPages(proc: WorkloadProcess, maps: MapsEntry[], format: PagemapFormat, incremental: boolean, zeroPagePfn: number): CollectedPages {
+export function collectPages(proc: ProcessHandle, maps: MapsEntry[], format: PagemapFormat, incremental: boolean, zeroPagePfn: number): CollectedPages {
   const pipe = new PagePipe();
   const pmc = new PagemapCache(proc.task, format);
   const words = pmc.words;
@@ -68,7 +65,7 @@ export function collectPages(proc: WorkloadProcess, maps: MapsEntry[], format: P
 }
 
 /** The VMA list and the shared memory objects, by contents. */
-function mmAndShmem(proc: WorkloadProcess, maps: MapsEntry[]): { mm: MmEntry; shmem: ShmemImage } {
+function mmAndShmem(proc: ProcessHandle, maps: MapsEntry[]): { mm: MmEntry; shmem: ShmemImage } {
   const vmas: VmaEntry[] = [];
   const objects: ShmemImage['objects'] = [];
   const data: Uint8Array[] = [];
@@ -97,6 +94,17 @@ function mmAndShmem(proc: WorkloadProcess, maps: MapsEntry[]): { mm: MmEntry; sh
   return { mm: { vmas }, shmem: { objects, data: Buffer.concat(data) } };
 }
 
+/** What an iteration read and wrote, for the caller's time model. */
+export interface IterationCounts {
+  final: boolean;
+  /** Pagemap entries read and judged. */
+  pagemapPages: number;
+  /** Pages whose contents are written. */
+  pagesWritten: number;
+}
+
+const UNTIMED: IterationTiming = { frozen_time: 0, memdump_time: 0, memwrite_time: 0, steps_during_copy: 0 };
+
 export interface IterationResult {
   dir: string;
   stats: IterationStats;
@@ -114,10 +122,11 @@ export interface DumpIterationOptions {
   hasParent: boolean;
   format: PagemapFormat;
   softDirty: boolean;
-  preDumpMode: PreDumpMode;
-  bandwidth: number;
-  /** Workload steps per virtual second: sets stats.steps_during_copy (absent: 0). */
-  rate?: number;
+  /**
+   * The iteration's virtual time from what it read and wrote: the migration driver's time model
+   * (src/migrate/timing.ts). Absent: all zero, as for a dump nobody times.
+   */
+  timing?: (work: IterationCounts) => IterationTiming;
   kernelName: KernelProfileName;
   /** Crash points (see LocalXferOptions.faultPoint). */
   faultPoint?: (name: string) => void;
@@ -134,7 +143,7 @@ export interface DumpIterationOptions {
  * The images hold memory as it was while frozen; the caller then runs the workload for
  * stats.steps_during_copy, the steps it runs while the pages are copied.
  */
-export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): IterationResult {
+export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): IterationResult {
   const task = proc.task;
   const incremental = o.trackMem && o.softDirty && o.hasParent;
   const maps = readMaps(task);
@@ -143,7 +152,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
   const final = o.type === 'dump';
   if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
   const bytes = pp.nrPages * PAGE_SIZE;
-  const t = iterationTiming({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: c.read, pagesWritten: pp.nrPages, rate: o.rate });
+  const t = o.timing?.({ final, pagemapPages: c.read, pagesWritten: pp.nrPages }) ?? UNTIMED;
   const stats: IterationStats = {
     iteration: o.iteration,
     type: o.type,
@@ -195,7 +204,7 @@ export function dumpIteration(proc: WorkloadProcess, o: DumpIterationOptions): I
 }
 
 /** The page-pipe's contents, read through /proc/PID/mem in runs. */
-function* pageChunks(proc: WorkloadProcess, pp: PagePipe): Generator<Uint8Array> {
+function* pageChunks(proc: ProcessHandle, pp: PagePipe): Generator<Uint8Array> {
   const pending: Uint8Array[] = [];
   for (let r = 0; r < pp.nrPageRuns; r++) {
     readMemRuns(proc.task, pp.pageStart.subarray(r, r + 1), pp.pageLen.subarray(r, r + 1), 1, (d) => pending.push(d));

@@ -1,10 +1,11 @@
 /**
- * `tracker restore`: read an image chain back to its first iteration, rebuild the VMAs and every
- * page (an in-parent page comes from the nearest parent that has it), restore the program state,
+ * The restorer: read an image chain back to its first iteration, rebuild the VMAs and every
+ * page (an in-parent page comes from the nearest parent that has it), hand back the program state,
  * and check every checksum and the memory digest. A restore is either exactly right or refused.
+ * Resuming the program (and --verify) is the caller's: src/migrate/resume.ts.
  */
 import { basename } from 'node:path';
-import { ImageError, TrackerError, VerifyError } from '../errors.js';
+import { ImageError, VerifyError } from '../errors.js';
 import { DEFAULT_MEMORY_BYTES, Kernel, type Task } from '../mm/kernel.js';
 import { isKernelProfileName } from '../mm/kernel-profile.js';
 import { madvise } from '../mm/madvise.js';
@@ -16,26 +17,26 @@ import { ShmemFile } from '../mm/shmem.js';
 import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
 import { forEachPageRun } from '../proc/mem.js';
 import { memDigest as memoryDigest } from '../proc/mem-digest.js';
-import { createWorkload, resumeWorkload } from '../workload/index.js';
-import type { WorkloadProcess } from '../workload/process.js';
 import { openChain, PageRead, type Chain } from './page-read.js';
-import type { CoreImage, MmEntry, ShmemImage } from './schema.js';
+import type { CoreImage, InventoryEntry, MmEntry, ShmemImage } from './schema.js';
 
-export interface RestoreReport {
+/** What the restore of an image chain did, before anyone resumes the process. */
+export interface ImagesRestoreReport {
   images_dir: string;
   iterations: { iteration: number; dir: string; pages_restored: number }[];
   pages_restored: number;
   memory_digest: string;
   digest_ok: boolean;
   steps: number;
-  resumed_steps: number;
-  verify: { ran: boolean; uninterrupted_digest: string | null; restored_digest: string | null; identical: boolean | null };
 }
 
-export interface RestoreOptions {
-  dir: string;
-  resumeSteps: number;
-  verify: boolean;
+/** A restored, stopped process: its kernel and task, the program state of core.img, and the report. */
+export interface RestoredProcess {
+  kernel: Kernel;
+  task: Task;
+  core: CoreImage;
+  inventory: InventoryEntry;
+  report: ImagesRestoreReport;
 }
 
 function vmProt(flags: number): number {
@@ -128,53 +129,28 @@ function restoreShmem(dir: string, task: Task, mmImg: MmEntry, shmem: ShmemImage
   }
 }
 
-export function restore(o: RestoreOptions): RestoreReport {
-  const chain = openChain(o.dir);
+/**
+ * Restore the process of the image chain in `dir` and check its memory against the digest the
+ * final dump recorded (VerifyError if it differs).
+ */
+export function restoreImages(dir: string): RestoredProcess {
+  const chain = openChain(dir);
   const last = chain.links[chain.links.length - 1];
   const { kernel, task, perIteration, core } = restoreProcess(chain);
   const digest = memoryDigest(task);
   const digestOk = digest === last.inventory.memoryDigest;
-  const report: RestoreReport = {
-    images_dir: o.dir,
+  const report: ImagesRestoreReport = {
+    images_dir: dir,
     iterations: chain.links.map((l, i) => ({ iteration: l.inventory.iteration, dir: basename(l.dir), pages_restored: perIteration[i] })),
     pages_restored: perIteration.reduce((a, b) => a + b, 0),
     memory_digest: digest,
     digest_ok: digestOk,
     steps: last.inventory.steps,
-    resumed_steps: 0,
-    verify: { ran: false, uninterrupted_digest: null, restored_digest: null, identical: null },
   };
   if (!digestOk) {
     throw new VerifyError(
-      `${o.dir}: restored memory does not match the digest recorded at the dump (${digest.slice(0, 12)} != ${String(last.inventory.memoryDigest).slice(0, 12)}); the incremental images missed a change`,
+      `${dir}: restored memory does not match the digest recorded at the dump (${digest.slice(0, 12)} != ${String(last.inventory.memoryDigest).slice(0, 12)}); the incremental images missed a change`,
     );
   }
-  let proc: WorkloadProcess | null = null;
-  if (o.resumeSteps > 0 || o.verify) {
-    try {
-      proc = resumeWorkload(kernel, task, core.state);
-    } catch (e) {
-      if (e instanceof TrackerError) throw e;
-      throw new ImageError(`${o.dir}: core image does not describe a process tracker can resume (${(e as Error).message})`);
-    }
-    proc.run(o.resumeSteps);
-    report.resumed_steps = o.resumeSteps;
-  }
-  if (o.verify && proc !== null) {
-    const id = last.inventory.workload;
-    const ref = new Kernel({ profile: last.inventory.kernel as never });
-    const refProc = createWorkload(ref, workloadSpec(id), id.seed);
-    refProc.run(proc.steps);
-    const a = memoryDigest(refProc.task);
-    const b = memoryDigest(task);
-    report.verify = { ran: true, uninterrupted_digest: a, restored_digest: b, identical: a === b };
-    if (a !== b) throw new VerifyError(`--verify: after ${proc.steps} steps the restored process differs from an uninterrupted run (${b.slice(0, 12)} != ${a.slice(0, 12)})`);
-  }
-  return report;
+  return { kernel, task, core, inventory: last.inventory, report };
 }
-
-/** The spec createWorkload takes for a workload identity. */
-function workloadSpec(id: { source: string; spec?: string }): string {
-  return typeof id.spec === 'string' ? id.spec : id.source;
-}
-

@@ -1,6 +1,6 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { MapsEntry } from '../proc/vma-list.js';
-import type { WorkloadIdentity, WorkloadState } from '../workload/process.js';
+import type { ProgramIdentity, ProgramState } from '../task/process.js';
 import type { PageCompression } from './page-compress.js';
 
 export interface InventoryEntry {
@@ -12,7 +12,7 @@ export interface InventoryEntry {
   type: 'pre-dump' | 'dump';
   /** Relative path of the parent iteration ("../1"), or null for the first. */
   parent: string | null;
-  workload: WorkloadIdentity;
+  workload: ProgramIdentity;
   /** Incremental: pages not soft-dirty since the parent are left to it. */
   trackMem: boolean;
   /** clear_refs 4 was written at this iteration (so the next one can be incremental). */
@@ -64,7 +64,7 @@ export interface ShmemImage {
 }
 
 export interface CoreImage {
-  state: WorkloadState;
+  state: ProgramState;
 }
 
 export interface IterationStats {
@@ -85,3 +85,6 @@ export interface IterationStats {
   /** Steps the workload ran while pages were being copied ('read' mode). */
   steps_during_copy: number;
 }
+
+/** The virtual-time fields of IterationStats, which the migration driver's time model fills in. */
+export type IterationTiming = Pick<IterationStats, 'frozen_time' | 'memdump_time' | 'memwrite_time' | 'steps_during_copy'>;

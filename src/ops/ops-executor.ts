@@ -1,6 +1,6 @@
 /**
  * Runs op-script ops on an emulated process and produces the observations the reference runner
- * prints (../shared/spec/ops-language.md), in the same field order.
+ * prints (fixtures/spec/ops-language.md), in the same field order.
  */
 import { EFAULT, EINVAL, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';

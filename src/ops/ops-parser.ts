@@ -1,5 +1,5 @@
 /**
- * The op-script language (../shared/spec/ops-language.md): one system call or memory access per
+ * The op-script language (fixtures/spec/ops-language.md): one system call or memory access per
  * line. Parsing is strict: a line tracker cannot understand is the user's mistake, reported with
  * the file and line, before anything runs.
  */

@@ -18,7 +18,6 @@ import { parseParam, rateParam } from './params.js';
 
 export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
 export { DEFAULT_RATES, durationSeconds, durationSteps, WorkloadClock, workloadRate, type Duration } from './clock.js';
-export { runMeasured, type RunOptions, type RunReport, type RunSample } from './run.js';
 export { accessPage, memoryDigest } from '../proc/mem.js';
 export { kerndat, kerndatSoftDirty, type Kerndat } from '../proc/kerndat.js';
 export type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';

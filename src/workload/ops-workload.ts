@@ -1,5 +1,5 @@
 /**
- * An op script (../shared/spec/ops-language.md) as a workload: one op line is one step, whatever
+ * An op script (fixtures/spec/ops-language.md) as a workload: one op line is one step, whatever
  * it does (a `write NAME 0 100` storing into 100 pages is one step, as one line of the reference
  * runner is one call into the kernel). Between `fork` and `endchild` the child is alive, and the
  * dumper checkpoints only the main task, so run(n) carries on past n until `endchild`. Observations

@@ -2,37 +2,14 @@
  * The contract between a simulated workload process and the rest of tracker (dumper, restorer,
  * `tracker run`). A workload drives one emulated task through the MMU (mm.write8/read8 and the
  * system calls in src/mm); time is virtual: one step is one memory access or one system call.
+ * The checkpointer sees it only as a ProcessHandle (src/task/process.ts).
  */
-import type { Kernel, Task } from '../mm/kernel.js';
+import type { ProcessHandle, ProgramIdentity, ProgramState } from '../task/process.js';
 
-export interface WorkloadIdentity {
-  /** Model name: a built-in model, 'ops' for an op script, 'lackey' for a Valgrind Lackey trace. */
-  model: string;
-  /** Where it came from: a built-in name, or the file's base name. */
-  source: string;
-  seed: number;
-  /** The resolved parameters (defaults filled in), JSON-serialisable; `rate` is steps per virtual second. */
-  params: Record<string, unknown>;
-  /**
-   * What createWorkload was given, files as absolute paths: enough to start the same process again
-   * from scratch (restore --verify).
-   */
-  spec?: string;
-}
+export type WorkloadIdentity = ProgramIdentity;
+export type WorkloadState = ProgramState;
 
-/** Small, JSON-serialisable program state: enough to continue exactly where the process stopped. */
-export interface WorkloadState {
-  identity: WorkloadIdentity;
-  steps: number;
-  [key: string]: unknown;
-}
-
-export interface WorkloadProcess {
-  readonly kernel: Kernel;
-  readonly task: Task;
-  readonly identity: WorkloadIdentity;
-  /** Steps executed so far. */
-  readonly steps: number;
+export interface WorkloadProcess extends ProcessHandle {
   /** Steps left before the steady state: the setup system calls and populate writes (0 for none). */
   readonly warmUpSteps?: number;
   /** Advance by `steps` steps. A process whose program has ended stays alive doing nothing. */

@@ -19,12 +19,13 @@ import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profil
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
 import { canonicalSpec, createWorkload, workloadRate } from '../workload/index.js';
-import { IMAGE_FILES, readImage } from './image.js';
-import { prepareIterationDir, type LockOwner } from './images-dir.js';
+import { IMAGE_FILES, readImage } from '../criu/image.js';
+import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
-import { dumpIteration } from './mem-dump.js';
-import { openChain, type ChainLink } from './page-read.js';
-import type { IterationStats } from './schema.js';
+import { dumpIteration } from '../criu/mem-dump.js';
+import { openChain, type ChainLink } from '../criu/page-read.js';
+import type { IterationStats } from '../criu/schema.js';
+import { dumpTiming } from './timing.js';
 
 export interface PrimitiveDumpOptions {
   /** This iteration's directory. */
@@ -137,9 +138,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     hasParent: chain.length > 0,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
-    preDumpMode: 'splice',
-    bandwidth: o.bandwidth,
-    rate: workloadRate(proc),
+    timing: dumpTiming({ preDumpMode: 'splice', bandwidth: o.bandwidth, rate: workloadRate(proc) }),
     kernelName: kernelName ?? '6.1',
     faultPoint: (point) => {
       o.faultPoint?.(iteration, point);

@@ -9,7 +9,11 @@
  * So a pre-dump is frozen for memdump (+ splice) and the process then runs for memwrite; the final
  * dump is frozen for memdump + memwrite: the downtime.
  */
+import type { IterationCounts } from '../criu/mem-dump.js';
+import type { IterationTiming } from '../criu/schema.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
+
+export type { IterationTiming };
 
 /** Pagemap costs 2 ns a page to read and judge. */
 export const PAGEMAP_NS_PER_PAGE = 2;
@@ -29,15 +33,6 @@ export interface IterationWork {
   pagesWritten: number;
   /** Workload steps per virtual second (throttle included); absent: the process does not run. */
   rate?: number;
-}
-
-/** The CRIU stats fields of an iteration (microseconds, as CRIU's stats-dump). */
-export interface IterationTiming {
-  frozen_time: number;
-  memdump_time: number;
-  memwrite_time: number;
-  /** Steps the caller runs the workload for while the pages leave (pre-dumps). */
-  steps_during_copy: number;
 }
 
 export interface IterationSeconds {
@@ -75,4 +70,9 @@ export function iterationTiming(w: IterationWork): IterationTiming {
     memwrite_time: Math.round(s.memwrite_s * 1e6),
     steps_during_copy: w.rate === undefined ? 0 : Math.round(s.running_s * w.rate),
   };
+}
+
+/** The time model for one dump's iterations, as dumpIteration takes it (CRIU's stats fields, µs). */
+export function dumpTiming(link: { preDumpMode: PreDumpMode; bandwidth: number; rate?: number }): (c: IterationCounts) => IterationTiming {
+  return (c) => iterationTiming({ ...c, ...link });
 }

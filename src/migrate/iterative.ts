@@ -19,14 +19,14 @@ import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { createWorkload, durationSeconds, WorkloadClock, type Duration } from '../workload/index.js';
-import { countSoftDirty } from '../workload/run.js';
-import type { IterationStats } from './schema.js';
+import { countSoftDirty } from './run.js';
+import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
-import { dumpIteration } from './mem-dump.js';
-import { fsError, prepareImagesRoot, type LockOwner } from './images-dir.js';
+import { dumpIteration } from '../criu/mem-dump.js';
+import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { iterationSeconds, type PreDumpMode } from './timing.js';
-import { PageServerLink, type PageServerTarget } from './page-xfer-remote.js';
+import { dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
+import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
   imagesDir: string;
@@ -252,9 +252,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         hasParent: it > 1,
         format: dt.pagemapFormat,
         softDirty: dt.softDirty,
-        preDumpMode: o.preDumpMode,
-        bandwidth: o.bandwidth,
-        rate: clock.rate,
+        timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate }),
         kernelName: o.kernel,
         faultPoint: fault,
         compressRegion: o.compressRegion,

@@ -10,8 +10,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../criu/iterative.js';
-import type { PolicyName } from '../criu/policy.js';
+import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
+import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
 import { formatBandwidth, formatBytes, formatSeconds } from './format.js';
@@ -178,7 +178,7 @@ async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatma
   let failure: NonNullable<WorkerReply['error']> | null = null;
   const one = () =>
     new Promise<void>((resolveOne, rejectOne) => {
-      const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: { tmpRoot, heatmap } });
+      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap } });
       const feed = () => {
         if (next >= tasks.length || failure !== null) {
           void w.terminate().then(() => resolveOne());

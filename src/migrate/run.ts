@@ -16,9 +16,9 @@ import { clearRefsWrite } from '../proc/clear-refs.js';
 import { PM_SOFT_DIRTY_HI, readPagemap, type PagemapFormat } from '../proc/pagemap.js';
 import { pagemapScanNext } from '../proc/pagemap-scan.js';
 import { kerndat } from '../proc/kerndat.js';
-import { type Duration, WorkloadClock } from './clock.js';
+import { type Duration, WorkloadClock } from '../workload/clock.js';
 import { shouldDumpPage } from '../criu/should-dump-page.js';
-import type { WorkloadIdentity, WorkloadProcess } from './process.js';
+import type { WorkloadIdentity, WorkloadProcess } from '../workload/process.js';
 
 const MIB = 1024 * 1024;
 const PAGEMAP_BATCH = 4096;
