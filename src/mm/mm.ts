@@ -18,13 +18,22 @@ import type { SwapDevice } from './swap.js';
 import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
 
 /**
- * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
- * chunk and byte offset, so a hit never walks or reads the page table.
+ * A two-level software TLB, one for reads and one for writes, so a hit never walks or reads the
+ * page table. Level 1 is direct-mapped, 2^14 entries (64 MiB of 4 KiB pages): a tag (the vpn) and
+ * the frame's chunk and byte offset, in three arrays. Level 2 exists once level 1 keeps evicting
+ * its own entries (a working set larger than it covers): 2^16 entries, then 2^18 (1 GiB), each 16
+ * bytes in one cache line, the tag (a float64) then chunk number and offset (two int32 through a
+ * view of the same buffer). A level-1 miss that hits level 2 refills level 1 from it. Level 2 is flushed through the list of entries filled since the last flush
+ * while they are few (v86 keeps such a list of valid entries).
  */
 const TLB_BITS = 14;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const NO_FRAME = new Uint8Array(0);
+const TLB2_FIRST_BITS = 16;
+const TLB2_MAX_BITS = 18;
+/** Level-1 fills that evicted another page's entry, per level-1 entry, before level 2 grows. */
+const TLB2_GROW_EVICTIONS = 4;
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
 const PRESENT = 0x1; // _PAGE_PRESENT
 const ACCESSED = 0x20; // _PAGE_ACCESSED
@@ -70,6 +79,17 @@ export class Mm {
   private readonly rTag = new Float64Array(TLB_SIZE).fill(-1);
   private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
   private readonly rOff = new Int32Array(TLB_SIZE);
+  /** Level 2: entry j at [2j] = vpn (-1: none); in the int32 view [4j + 2] = chunk, [4j + 3] = offset. None yet: one empty entry. */
+  private w2 = new Float64Array(2).fill(-1);
+  private w2I = new Int32Array(this.w2.buffer);
+  private r2 = new Float64Array(2).fill(-1);
+  private r2I = new Int32Array(this.r2.buffer);
+  private mask2 = 0;
+  private bits2 = 0;
+  /** Level-2 entries filled since the last flush (more than the list holds: flush it all). */
+  private fills2 = new Int32Array(0);
+  private nrFills2 = 0;
+  private evictions = 0;
   private tlbGeneration = 0;
   /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
   private tlbFilled = false;
@@ -129,6 +149,33 @@ export class Mm {
    * touch the page table; whoever takes permissions away flushes (flushTlb), as the kernel does.
    */
   private accessSlow(vpn: number, offset: number, write: boolean, value: number): number {
+    // Level 2 first (here rather than in store8/load8, which stay small enough to be inlined).
+    if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
+    const j = (vpn & this.mask2) << 1;
+    const i = vpn & TLB_MASK;
+    if (write) {
+      if (this.w2[j] === vpn) {
+        // Refilled into level 1: the next stores to this page hit there.
+        const e = this.w2I;
+        const chunk = this.chunks[e[2 * j + 2]];
+        const base = e[2 * j + 3];
+        this.tlbFilled = true;
+        this.wTag[i] = vpn;
+        this.wFrame[i] = chunk;
+        this.wOff[i] = base;
+        chunk[base | offset] = value;
+        return FAULT_OK;
+      }
+    } else if (this.r2[j] === vpn) {
+      const e = this.r2I;
+      const chunk = this.chunks[e[2 * j + 2]];
+      const base = e[2 * j + 3];
+      this.tlbFilled = true;
+      this.rTag[i] = vpn;
+      this.rFrame[i] = chunk;
+      this.rOff[i] = base;
+      return chunk[base | offset];
+    }
     const need = write ? PRESENT_RW : PRESENT;
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
@@ -167,6 +214,9 @@ export class Mm {
     const base = (pfn & 511) << 12;
     const i = vpn & TLB_MASK;
     this.tlbFilled = true;
+    const old = this.rTag[i];
+    if (old !== -1 && old !== vpn && ++this.evictions > TLB2_GROW_EVICTIONS * TLB_SIZE && this.bits2 < TLB2_MAX_BITS) this.growTlb2();
+    if (this.bits2 > 0) this.fillTlb2(vpn, pfn >>> 9, base, (ne & RW_DIRTY) === RW_DIRTY);
     this.rTag[i] = vpn;
     this.rFrame[i] = chunk;
     this.rOff[i] = base;
@@ -217,6 +267,38 @@ export class Mm {
     return FAULT_OK;
   }
 
+  /** Cache a translation in level 2 (the write entry only for a writable, dirty pte). */
+  private fillTlb2(vpn: number, chunk: number, base: number, writable: boolean): void {
+    const j = (vpn & this.mask2) << 1;
+    const r = this.r2;
+    const w = this.w2;
+    if (r[j] === -1 && w[j] === -1) {
+      if (this.nrFills2 < this.fills2.length) this.fills2[this.nrFills2] = j;
+      this.nrFills2++;
+    }
+    r[j] = vpn;
+    this.r2I[2 * j + 2] = chunk;
+    this.r2I[2 * j + 3] = base;
+    if (writable) {
+      w[j] = vpn;
+      this.w2I[2 * j + 2] = chunk;
+      this.w2I[2 * j + 3] = base;
+    } else if (w[j] === vpn) w[j] = -1;
+  }
+
+  /** A level 2 four times larger (or the first), empty: entries come back as they are used. */
+  private growTlb2(): void {
+    this.bits2 = this.bits2 === 0 ? TLB2_FIRST_BITS : Math.min(TLB2_MAX_BITS, this.bits2 + 2);
+    this.mask2 = (1 << this.bits2) - 1;
+    this.w2 = new Float64Array(2 << this.bits2).fill(-1);
+    this.w2I = new Int32Array(this.w2.buffer);
+    this.r2 = new Float64Array(2 << this.bits2).fill(-1);
+    this.r2I = new Int32Array(this.r2.buffer);
+    this.fills2 = new Int32Array(1 << (this.bits2 - 3));
+    this.nrFills2 = 0;
+    this.evictions = 0;
+  }
+
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
     if (this.tlbFilled) {
@@ -224,6 +306,20 @@ export class Mm {
       this.rTag.fill(-1);
       this.tlbFilled = false;
     }
+    const n = this.nrFills2;
+    if (n > this.fills2.length) {
+      this.w2.fill(-1);
+      this.r2.fill(-1);
+    } else {
+      const w = this.w2;
+      const r = this.r2;
+      const fills = this.fills2;
+      for (let k = 0; k < n; k++) {
+        w[fills[k]] = -1;
+        r[fills[k]] = -1;
+      }
+    }
+    this.nrFills2 = 0;
     this.tlbGeneration = this.pt.generation;
   }
 
@@ -232,6 +328,9 @@ export class Mm {
     const i = vpn & TLB_MASK;
     if (this.wTag[i] === vpn) this.wTag[i] = -1;
     if (this.rTag[i] === vpn) this.rTag[i] = -1;
+    const j = (vpn & this.mask2) << 1;
+    if (this.w2[j] === vpn) this.w2[j] = -1;
+    if (this.r2[j] === vpn) this.r2[j] = -1;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */
