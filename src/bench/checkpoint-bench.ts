@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
 import { restore } from '../migrate/resume.js';
 import { dumpIteration } from '../criu/mem-dump.js';
-import { openChain } from '../criu/page-read.js';
+import { openChain, restoreArgs } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
 import { Kernel } from '../mm/kernel.js';
 import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
@@ -114,19 +114,19 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
     const img = join(root, '1', 'pages.img');
     const h = { crc: pagesCrc(img) };
     const restoreTimes = alternate(rounds, {
-      tracker: () => timed(() => restoreProcess(openChain(join(root, '2')))),
+      tracker: () => timed(() => restoreProcess(restoreArgs(openChain(join(root, '2'))))),
       node_reader: () => nodeReader(img, bytes, h.crc, null).s,
     });
     gc();
     // Warm: a machine kept from the first restore, its process exited; buffers kept likewise.
-    const machine = restoreProcess(openChain(join(root, '2')));
+    const machine = restoreProcess(restoreArgs(openChain(join(root, '2')))).sys;
     let task = machine.task;
     const warm = nodeReader(img, bytes, h.crc, null).buffers;
     const warmTimes = alternate(rounds, {
       tracker: () => {
-        machine.kernel.exit(task);
+        machine.task.mm.kernel.exit(task);
         const s = timed(() => {
-          task = restoreProcess(openChain(join(root, '2')), machine.kernel).task;
+          task = restoreProcess(restoreArgs(openChain(join(root, '2'))), machine.task.mm.kernel).sys.task;
         });
         return s;
       },

@@ -17,11 +17,13 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { choice, intArg, kernelOption, memorySize } from './options.js';
+import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } from './options.js';
+import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
 import { processOutput, startSpinner, type Output } from './output.js';
 import { table } from './table.js';
 import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
+import type { PreDumpMode } from '../migrate/timing.js';
 import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
 import { writeReport } from './report-file.js';
 import { reportRun } from '../migrate/plan.js';
@@ -54,7 +56,7 @@ interface DumpFlags extends ImageFlags, TlsFlags {
   report?: string;
   minPages: number;
   maxGrowth: number;
-  preDumpMode: 'splice' | 'read';
+  preDumpMode: PreDumpMode;
   bandwidth: number;
   force: boolean;
   json: boolean;
@@ -226,26 +228,28 @@ export const POLICY_HELP = `Policies (--policy):
             --downtime-limit (default 300ms); --max-iters (default 10) bounds it
   fixed     exactly --iterations`;
 
-export function intervalOption(): Option {
-  return new Option('--interval <time>', 'time the workload runs between iterations (e.g. 0, 250ms, 2s; a bare number is steps)')
-    .default(DEFAULT_DUMP_OPTIONS.interval, '0')
-    .argParser(parseDuration('--interval'));
+export function intervalOption(help = OPTIONS.interval.help): Option {
+  return optionFrom(OPTIONS.interval, help).argParser(parseDuration('--interval'));
 }
 
 export function policyOption(): Option {
-  return new Option('--policy <policy>', `when to stop pre-dumping: ${POLICIES.join(', ')}`).default('phaul').argParser(choice('--policy', POLICIES));
+  return optionFrom(OPTIONS.policy).argParser(choice('--policy', POLICIES));
 }
 
 export function maxItersOption(): Option {
-  return new Option('--max-iters <n>', `iterations in all at most, the dump included (default: phaul ${DEFAULT_MAX_ITERS.phaul}, go-phaul ${DEFAULT_MAX_ITERS['go-phaul']}, qemu ${DEFAULT_MAX_ITERS.qemu})`).argParser(intArg('--max-iters', 1));
+  return optionFrom(OPTIONS.maxIters).argParser(intArg('--max-iters', 1));
 }
 
 export function downtimeLimitOption(): Option {
-  return new Option('--downtime-limit <time>', 'qemu: the downtime the final dump may take (plan: the limit rows must meet)').default(DEFAULT_DUMP_OPTIONS.downtimeLimit, '300ms').argParser(parseSeconds('--downtime-limit'));
+  return optionFrom(OPTIONS.downtimeLimit).argParser(parseSeconds('--downtime-limit'));
 }
 
 export function bandwidthOption(): Option {
-  return new Option('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)').default(DEFAULT_DUMP_OPTIONS.bandwidth, '1G').argParser(parseBandwidth('--bandwidth'));
+  return optionFrom(OPTIONS.bandwidth).argParser(parseBandwidth('--bandwidth'));
+}
+
+export function preDumpModeOption(): Option {
+  return optionFrom(OPTIONS.preDumpMode).argParser(choice('--pre-dump-mode', PRE_DUMP_MODES));
 }
 
 export function renderCheck(r: CheckReport): string {
@@ -265,20 +269,16 @@ export function registerCheckpointCommands(program: Command): void {
     .addOption(rateOption())
     .addOption(intervalOption())
     .addOption(policyOption())
-    .option('--iterations <n>', 'with --policy fixed: exactly N iterations (N-1 pre-dumps and the dump)', intArg('--iterations', 1))
+    .option(OPTIONS.iterations.flag, OPTIONS.iterations.help, intArg('--iterations', 1))
     .addOption(maxItersOption())
-    .option('--min-pages <n>', 'phaul: stop once a pre-dump writes at most N pages', intArg('--min-pages'), DEFAULT_DUMP_OPTIONS.minPages)
-    .option('--max-growth <percent>', 'phaul: stop once a pre-dump grows more than this over the one before', intArg('--max-growth'), DEFAULT_DUMP_OPTIONS.maxGrowthPercent)
+    .addOption(optionFrom(OPTIONS.minPages).argParser(intArg('--min-pages')))
+    .addOption(optionFrom(OPTIONS.maxGrowthPercent).argParser(intArg('--max-growth')))
     .addOption(downtimeLimitOption())
     .option('--auto-converge', "qemu: QEMU's throttle, slowing the workload 20 % and then 10 % more whenever it dirties over half of what was sent, twice", false)
     .option('--report <file.html>', 'also write an HTML page with charts (pages per iteration, downtime, address-space heat map)')
-    .addOption(
-      new Option('--pre-dump-mode <mode>', "splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy")
-        .default('splice')
-        .argParser(choice('--pre-dump-mode', ['splice', 'read'] as const)),
-    )
+    .addOption(preDumpModeOption())
     .addOption(bandwidthOption())
-    .option('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', memorySize)
+    .addOption(memoryOption())
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
@@ -314,9 +314,9 @@ ${EXIT_CODES_HELP}`,
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
     .addOption(seedOption('first iteration: seed of the workload'))
     .addOption(kernelOption())
-    .addOption(new Option('--interval <time>', 'time the workload runs before this iteration (e.g. 100ms; a bare number is steps)').default(DEFAULT_DUMP_OPTIONS.interval, '0').argParser(parseDuration('--interval')))
+    .addOption(intervalOption('time the workload runs before this iteration (e.g. 100ms; a bare number is steps)'))
     .addOption(bandwidthOption())
-    .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
+    .addOption(memoryOption())
     .option('--force', 'replace an existing -D if tracker wrote it', false)
     .option('--json', 'print the iteration\'s stats as JSON', false);
   addImageOptions(preDump)

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, TrackerError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { memorySize } from './options.js';
+import { memoryOption } from './options.js';
 import { registerCheckpointCommands } from './checkpoint.js';
 import { interruptExitCode } from './dump-runner.js';
 import { EXIT_CODES_HELP } from './help.js';
@@ -51,7 +51,7 @@ export function buildProgram(): Command {
     .argument('<file>', 'the .ops file')
     .addOption(kernelOption())
     .option('--json', 'print the JSON-lines form of the spec (one observation per line)', false)
-    .option('--memory <size>', 'emulated physical memory, at most 4G (default: the reference machine\'s, 1.9G); a process the OOM killer kills prints signal 9, exit 4', memorySize)
+    .addOption(memoryOption("the reference machine's, 1.9G; a process the OOM killer kills prints signal 9, exit 4"))
     .addHelpText('after', `\nThe op-script language (shipped with tracker): ${OPS_LANGUAGE}\n`)
     .addHelpText('after', EXIT_CODES_HELP)
     .action((file: string, opts: { kernel: KernelProfileName; json: boolean; memory?: number }) => {

@@ -1,12 +1,19 @@
 /** Option parsers shared by the commands: one parser per kind of value. */
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
-import { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from '../mm/kernel-profile.js';
+import { isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from '../mm/kernel-profile.js';
+import { OPTIONS, type OptionSpec } from '../migrate/options.js';
 import { parseBytes } from './units.js';
 
+/** A commander Option from a row of the options table (src/migrate/options.ts). */
+export function optionFrom<T>(o: OptionSpec<T>, help = o.help): Option {
+  const opt = new Option(o.flag, help);
+  return o.default === undefined ? opt : opt.default(o.default, o.defaultText);
+}
+
 export function kernelOption(): Option {
-  return new Option('--kernel <profile>', `kernel profile: ${KERNEL_PROFILES.join(', ')}`)
-    .default(DEFAULT_KERNEL)
+  return new Option(OPTIONS.kernel.flag, `${OPTIONS.kernel.help}: ${KERNEL_PROFILES.join(', ')}`)
+    .default(OPTIONS.kernel.default)
     .argParser((v: string): KernelProfileName => {
       if (!isKernelProfileName(v)) throw new InvalidArgumentError(`must be one of ${KERNEL_PROFILES.join(', ')}`);
       return v;
@@ -27,6 +34,14 @@ export function choice<T extends string>(what: string, values: readonly T[]): (v
     if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${what} must be one of ${values.join(', ')}`);
     return v as T;
   };
+}
+
+/**
+ * --memory, one declaration for every command; `defaultText` says what a command without it gets
+ * (`tracker script`: the reference machine's).
+ */
+export function memoryOption(defaultText = '4G less 4M'): Option {
+  return new Option(OPTIONS.memory.flag, `${OPTIONS.memory.help.replace(/ \(default: .*\)$/, '')} (default: ${defaultText})`).argParser(memorySize);
 }
 
 /** --memory: a size the emulated machine can have (4 MiB to 4 GiB). */

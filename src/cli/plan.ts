@@ -7,9 +7,11 @@ import { UsageError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { defaultJobs, planReportInput, runPlan, type PlanReport } from '../migrate/plan.js';
 import type { Duration } from '../workload/clock.js';
-import { downtimeLimitOption, intervalOption, maxItersOption, memorySize, POLICY_HELP } from './checkpoint.js';
+import type { PreDumpMode } from '../migrate/timing.js';
+import { downtimeLimitOption, intervalOption, maxItersOption, POLICY_HELP, preDumpModeOption } from './checkpoint.js';
+import { OPTIONS } from '../migrate/options.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption } from './options.js';
+import { intArg, kernelOption, memoryOption, optionFrom } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { writeReport } from './report-file.js';
 import { formatBandwidth, formatBytes, formatSeconds, parseBandwidth, parseList } from './units.js';
@@ -29,7 +31,7 @@ interface PlanFlags {
   interval: Duration;
   maxIters?: number;
   iterations?: number;
-  preDumpMode: 'splice' | 'read';
+  preDumpMode: PreDumpMode;
   autoConverge: boolean;
   rate?: number;
   memory?: number;
@@ -118,15 +120,15 @@ export function registerPlanCommand(program: Command): void {
     .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
-    .addOption(new Option('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)').default([100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit').argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
-    .addOption(new Option('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`).default(['phaul', 'qemu'], 'phaul,qemu').argParser(policyList))
+    .addOption(optionFrom(OPTIONS.planBandwidths).argParser(parseList('--bandwidth', parseBandwidth('--bandwidth'))))
+    .addOption(optionFrom(OPTIONS.planPolicies).argParser(policyList))
     .addOption(downtimeLimitOption())
     .addOption(intervalOption())
     .addOption(maxItersOption())
-    .option('--iterations <n>', 'with --policy fixed: exactly N iterations', intArg('--iterations', 1))
-    .addOption(new Option('--pre-dump-mode <mode>', 'splice or read').default(DEFAULT_DUMP_OPTIONS.preDumpMode).choices(['splice', 'read']))
+    .option(OPTIONS.iterations.flag, OPTIONS.iterations.help, intArg('--iterations', 1))
+    .addOption(preDumpModeOption())
     .option('--auto-converge', "with qemu: QEMU's throttle", false)
-    .option('--memory <size>', 'emulated physical memory per combination, at most 4G', memorySize)
+    .addOption(memoryOption('4G less 4M, for each combination'))
     .option('--jobs <n>', 'worker threads (default: the machine\'s cores); 0 runs in this thread. The rows do not depend on it', intArg('--jobs', 0))
     .option('--report <file.html>', 'also write an HTML page with charts for every combination')
     .option('--json', 'print {"rows": [...], "best": {...}, "recommendation": ...}', false)

@@ -7,7 +7,7 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads } from '../workload/index.js';
 import { runMeasured, type RunReport } from '../migrate/run.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memorySize } from './options.js';
+import { intArg, kernelOption, memoryOption } from './options.js';
 import { processOutput, type Output } from './output.js';
 import { formatBytes, formatSeconds, parseDuration } from './units.js';
 import type { Duration } from '../workload/clock.js';
@@ -84,7 +84,7 @@ export function registerRunCommands(program: Command): void {
     .option('--steps <n>', 'the same as --duration N (steps)', intArg('--steps', 1))
     .option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4', parseDuration('--sample-interval'), { seconds: 0.25 })
     .addOption(kernelOption())
-    .option('--memory <size>', 'emulated physical memory, at most 4G', memorySize)
+    .addOption(memoryOption())
     .option('--json', 'print the report as JSON', false)
     .addHelpText(
       'after',

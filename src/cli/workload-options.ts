@@ -1,15 +1,15 @@
 /** Options every command that starts a workload shares: --workload, --seed, --rate. */
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_WORKLOAD } from '../workload/index.js';
+import { OPTIONS } from '../migrate/options.js';
 import { parseRate } from '../workload/params.js';
 import { intArg } from './options.js';
 
-export function workloadOption(description = 'a built-in model (see `tracker workloads`), a model .json, an .ops script or a Lackey trace'): Option {
-  return new Option('--workload <name|file>', description).default(DEFAULT_WORKLOAD);
+export function workloadOption(description = OPTIONS.workload.help): Option {
+  return new Option(OPTIONS.workload.flag, description).default(OPTIONS.workload.default);
 }
 
-export function seedOption(description = 'seed of the workload'): Option {
-  return new Option('--seed <n>', description).default(1).argParser(intArg('--seed'));
+export function seedOption(description = OPTIONS.seed.help): Option {
+  return new Option(OPTIONS.seed.flag, description).default(OPTIONS.seed.default).argParser(intArg('--seed'));
 }
 
 export function rateOption(): Option {

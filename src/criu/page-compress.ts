@@ -20,17 +20,13 @@ import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32, HEADER_BYTES } from './image.js';
 import type { PageXfer } from './page-xfer.js';
-import type { IterationStats } from './schema.js';
+import type { IterationStats, PageCompression } from './schema.js';
 
 export const DEFAULT_COMPRESS_REGION = 256 * 1024;
 /** A frame is read through RawImage's 1 MiB window. */
 export const MAX_COMPRESS_REGION = 1024 * 1024;
 
-export interface PageCompression {
-  codec: 'lz4';
-  /** Raw bytes per region, a multiple of the page size. */
-  region: number;
-}
+export type { PageCompression };
 
 export function checkRegionSize(bytes: number): number {
   if (!Number.isSafeInteger(bytes) || bytes < PAGE_SIZE || bytes > MAX_COMPRESS_REGION || bytes % PAGE_SIZE !== 0)

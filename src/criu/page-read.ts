@@ -12,7 +12,10 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ImageError } from '../errors.js';
+import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
+import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, type MadviseAdvice } from '../task/syscalls.js';
 import { crc32, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { CompressedCursor, type PageCompression } from './page-compress.js';
@@ -475,5 +478,72 @@ export function checkReport(finalDir: string): CheckReport {
     pages,
     pages_in_parent: inParent,
     page_bytes_checked: chain.links.reduce((a, l) => a + l.pagesBytes, 0),
+  };
+}
+
+/**
+ * A VMA as the restorer re-creates it, in the arguments of the syscalls that made it (CRIU's
+ * vma_entry: prot, flags, madv), taken from mm.img's vm_flags here and nowhere else.
+ */
+export interface VmaRestoreArgs {
+  start: number;
+  pages: number;
+  /** PROT_* as mmap/mprotect take it. */
+  prot: number;
+  /** MAP_PRIVATE or MAP_SHARED, MAP_ANONYMOUS, MAP_NORESERVE (a private writable VMA never charged). */
+  flags: number;
+  /** madvise(2) advice the VMA had (MADV_HUGEPAGE / MADV_NOHUGEPAGE). */
+  madv: MadviseAdvice[];
+  pgoff: number;
+  /** The tmpfs file a private file mapping maps (null for anonymous memory). */
+  file: { name: string; pages: number } | null;
+  /** Index of its object in shmem.img (shared anonymous VMAs), or -1. */
+  shmem: number;
+}
+
+/** Everything the restorer needs from a chain ending in a final dump (CRIU's restorer args). */
+export interface RestoreArgs {
+  /** The final dump's directory. */
+  dir: string;
+  kernel: KernelProfileName;
+  vmas: VmaRestoreArgs[];
+  shmem: ShmemImage;
+  core: CoreImage;
+  inventory: InventoryEntry;
+  /** Pages the images name (private and shared): what the machine must hold. */
+  pages: number;
+  /** The iteration directories, oldest first. */
+  iterations: { iteration: number; dir: string }[];
+  /** Serve every private page of the final pagemap, following in-parent entries down the chain. */
+  readPages(sink: PageSink, target: PageTarget): void;
+}
+
+function vmaRestoreArgs(v: MmEntry['vmas'][number]): VmaRestoreArgs {
+  const prot = (v.flags & VM_READ ? PROT_READ : 0) | (v.flags & VM_WRITE ? PROT_WRITE : 0) | (v.flags & VM_EXEC ? PROT_EXEC : 0);
+  const flags = (v.kind === 'shared' ? MAP_SHARED : MAP_PRIVATE) | (v.kind === 'file' ? 0 : MAP_ANONYMOUS) | ((v.flags & VM_ACCOUNT) === 0 ? MAP_NORESERVE : 0);
+  const madv: MadviseAdvice[] = [];
+  if ((v.flags & VM_HUGEPAGE) !== 0) madv.push('hugepage');
+  if ((v.flags & VM_NOHUGEPAGE) !== 0) madv.push('nohugepage');
+  return { start: v.start, pages: v.end - v.start, prot, flags, madv, pgoff: v.pgoff, file: v.file === null ? null : { name: v.file.name, pages: v.file.pages }, shmem: v.shmem };
+}
+
+/** The restorer's arguments for a validated chain; ImageError unless it ends in a final dump. */
+export function restoreArgs(chain: Chain): RestoreArgs {
+  const last = chain.links[chain.links.length - 1];
+  if (chain.dump === null) throw new ImageError(`${last.dir}: is a pre-dump; restore from the final dump (the largest iteration)`);
+  if (!isKernelProfileName(last.inventory.kernel)) throw new ImageError(`${last.dir}: unknown kernel profile '${last.inventory.kernel}'`);
+  const { mm, shmem, core } = chain.dump;
+  let pages = shmem.data.length / PAGE_SIZE;
+  for (const e of last.entries) pages += e.nr_pages;
+  return {
+    dir: last.dir,
+    kernel: last.inventory.kernel,
+    vmas: mm.vmas.map(vmaRestoreArgs),
+    shmem,
+    core,
+    inventory: last.inventory,
+    pages,
+    iterations: chain.links.map((l) => ({ iteration: l.inventory.iteration, dir: l.dir })),
+    readPages: (sink, target) => new PageRead(chain).readAll(sink, target),
   };
 }

@@ -8,8 +8,7 @@ import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, crc32Combine, encodeImage, HEADER_BYTES, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
-import type { PageCompression } from './page-compress.js';
-import type { PagemapEntry } from './schema.js';
+import type { PageCompression, PagemapEntry } from './schema.js';
 
 export interface PageXfer {
   /**

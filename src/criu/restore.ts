@@ -1,24 +1,20 @@
 /**
- * The restorer: read an image chain back to its first iteration, rebuild the VMAs and every
- * page (an in-parent page comes from the nearest parent that has it), hand back the program state,
- * and check every checksum and the memory digest. A restore is either exactly right or refused.
- * Resuming the program (and --verify) is the caller's: src/migrate/resume.ts.
+ * The restorer: rebuild the process of an image chain in a fresh task, through nothing but that
+ * task's system calls (src/task/syscalls.ts), as CRIU's restorer (criu/pie/restorer.c) does. Its
+ * arguments come from page-read (RestoreArgs: the VMAs as mmap/mprotect/madvise arguments, the
+ * shared memory objects, the program state, and the pages, an in-parent page from the nearest
+ * parent that has it). Every checksum is checked on the way and the memory digest at the end:
+ * a restore is either exactly right or refused. Resuming the program (and --verify) is the
+ * caller's: src/migrate/resume.ts.
  */
 import { basename } from 'node:path';
 import { ImageError, VerifyError } from '../errors.js';
-import { DEFAULT_MEMORY_BYTES, Kernel, type Task } from '../mm/kernel.js';
-import { isKernelProfileName } from '../mm/kernel-profile.js';
-import { madvise } from '../mm/madvise.js';
-import { mmap, munmap, PROT_EXEC, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import { MREMAP_FIXED, MREMAP_MAYMOVE, mremap } from '../mm/mremap.js';
-import { mprotect } from '../mm/mprotect.js';
-import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { ShmemFile } from '../mm/shmem.js';
-import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
-import { forEachPageRun } from '../proc/mem.js';
+import type { Kernel, Task } from '../mm/kernel.js';
 import { memDigest as memoryDigest } from '../proc/mem-digest.js';
-import { openChain, PageRead, type Chain } from './page-read.js';
-import type { CoreImage, InventoryEntry, MmEntry, ShmemImage } from './schema.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MAX_MEMORY_BYTES, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
+import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { openChain, restoreArgs, type RestoreArgs } from './page-read.js';
+import type { CoreImage, InventoryEntry } from './schema.js';
 
 /** What the restore of an image chain did, before anyone resumes the process. */
 export interface ImagesRestoreReport {
@@ -30,8 +26,9 @@ export interface ImagesRestoreReport {
   steps: number;
 }
 
-/** A restored, stopped process: its kernel and task, the program state of core.img, and the report. */
+/** A restored, stopped process: its task, the program state of core.img, and the report. */
 export interface RestoredProcess {
+  sys: TaskSyscalls;
   kernel: Kernel;
   task: Task;
   core: CoreImage;
@@ -39,66 +36,45 @@ export interface RestoredProcess {
   report: ImagesRestoreReport;
 }
 
-function vmProt(flags: number): number {
-  return (flags & VM_READ ? PROT_READ : 0) | (flags & VM_WRITE ? PROT_WRITE : 0) | (flags & VM_EXEC ? PROT_EXEC : 0);
-}
-
 /**
- * Rebuild the process of an image chain, reading every page through page-read: in a fresh kernel,
- * or in `into` (a machine kept for restores, as a migration target is: its freed frames are warm
- * and are reused without the host's first-touch cost).
+ * Rebuild the process the restorer's arguments describe: in a fresh machine, or in `into` (a
+ * machine kept for restores, as a migration target is: its freed frames are warm and are reused
+ * without the host's first-touch cost).
  */
-export function restoreProcess(chain: Chain, into?: Kernel): { kernel: Kernel; task: Task; perIteration: number[]; core: CoreImage } {
-  const last = chain.links[chain.links.length - 1];
-  if (chain.dump === null) throw new ImageError(`${last.dir}: is a pre-dump; restore from the final dump (the largest iteration)`);
-  if (!isKernelProfileName(last.inventory.kernel)) throw new ImageError(`${last.dir}: unknown kernel profile '${last.inventory.kernel}'`);
-  const { mm: mmImg, shmem, core } = chain.dump;
+export function restoreProcess(args: RestoreArgs, into?: Kernel): { sys: TaskSyscalls; perIteration: number[] } {
+  const dir = args.dir;
   // Every page the images name must fit in the emulated machine: refuse absurd counts up front.
-  let needed = shmem.data.length / PAGE_SIZE;
-  for (const e of last.entries) needed += e.nr_pages;
-  const memoryBytes = Math.min(DEFAULT_MEMORY_BYTES, Math.max(64 << 20, Math.ceil((needed * 1.25) / 512) * 512 * PAGE_SIZE + (16 << 20)));
-  if (needed * PAGE_SIZE > DEFAULT_MEMORY_BYTES) throw new ImageError(`${last.dir}: the images name ${needed} pages, more than an emulated machine holds`);
-  if (into !== undefined && into.profile.name !== last.inventory.kernel) throw new ImageError(`${last.dir}: dumped on kernel profile ${last.inventory.kernel}, cannot restore into a ${into.profile.name} machine`);
-  const kernel = into ?? new Kernel({ profile: last.inventory.kernel, memoryBytes });
-  const task = kernel.spawn('restore');
-  const mm = task.mm;
+  const needed = args.pages;
+  if (needed * PAGE_SIZE > MAX_MEMORY_BYTES) throw new ImageError(`${dir}: the images name ${needed} pages, more than an emulated machine holds`);
+  const memoryBytes = Math.min(MAX_MEMORY_BYTES, Math.max(64 << 20, Math.ceil((needed * 1.25) / 512) * 512 * PAGE_SIZE + (16 << 20)));
+  if (into !== undefined && into.profile.name !== args.kernel) throw new ImageError(`${dir}: dumped on kernel profile ${args.kernel}, cannot restore into a ${into.profile.name} machine`);
+  const sys = into !== undefined ? new TaskSyscalls(into.spawn('restore')) : TaskSyscalls.spawn('restore', { profile: args.kernel, memoryBytes });
   let top = 0;
-  for (const v of mmImg.vmas) {
-    top = Math.max(top, v.end);
-    if (v.kind === 'shared') continue;
-    const file = v.kind === 'file' && v.file !== null ? ShmemFile.withPattern(v.file.name, v.file.pages) : undefined;
-    // Mapped writable to be filled, then given back its protection: charged only if it was.
-    const noreserve = (v.flags & VM_ACCOUNT) === 0;
-    const r = mmap(mm, { start: v.start, pages: v.end - v.start, prot: PROT_READ | PROT_WRITE, kind: v.kind, fixed: true, file, pgoff: v.pgoff, noreserve });
-    if (r < 0) throw new ImageError(`${last.dir}: cannot map VMA at 0x${(v.start * PAGE_SIZE).toString(16)} (errno ${-r})`);
+  for (const v of args.vmas) {
+    top = Math.max(top, v.start + v.pages);
+    if ((v.flags & MAP_SHARED) !== 0) continue;
+    const file = v.file !== null ? sys.openFile(v.file.name, v.file.pages) : undefined;
+    // Mapped writable to be filled, then given back its protection.
+    const r = sys.mmap({ addr: v.start, pages: v.pages, prot: PROT_READ | PROT_WRITE, flags: v.flags | MAP_FIXED, file, pgoff: v.pgoff });
+    if (r < 0) throw new ImageError(`${dir}: cannot map VMA at 0x${(v.start * PAGE_SIZE).toString(16)} (errno ${-r})`);
   }
-  restoreShmem(last.dir, task, mmImg, shmem, top);
-  for (const v of mmImg.vmas) {
-    if ((v.flags & VM_HUGEPAGE) !== 0) madvise(mm, v.start, v.end - v.start, 'hugepage');
-    if ((v.flags & VM_NOHUGEPAGE) !== 0) madvise(mm, v.start, v.end - v.start, 'nohugepage');
-  }
-  // Private pages, from the final pagemap, following in-parent entries down the chain.
-  const perIteration = new Array<number>(chain.links.length).fill(0);
-  const pieces: Uint8Array[] = [];
-  new PageRead(chain).readAll(
+  restoreShmem(sys, args, top);
+  for (const v of args.vmas) for (const advice of v.madv) sys.madvise(v.start, v.pages, advice);
+  const perIteration = new Array<number>(args.iterations.length).fill(0);
+  const iovecs: Uint8Array[] = [];
+  args.readPages(
     (_vpn, data, link) => {
       perIteration[link] += data.length / PAGE_SIZE;
     },
     (vpn, n) => {
-      // Fault the pages in (a store, as the restorer's own writes would), then read straight into them.
-      for (let i = 0; i < n; i++) {
-        if (mm.store8(vpn + i, 0, 0) < 0) throw new ImageError(`${last.dir}: page 0x${((vpn + i) * PAGE_SIZE).toString(16)} lies outside every VMA`);
-      }
-      pieces.length = 0;
-      forEachPageRun(mm, n, (i) => vpn + i, (arr, off, len) => pieces.push(arr.subarray(off, off + len)));
-      return pieces;
+      // preadv() straight into its own memory, each page faulted in by the read's store.
+      const ok = sys.memoryIovecs(vpn, n, iovecs);
+      if (ok < n) throw new ImageError(`${dir}: page 0x${((vpn + ok) * PAGE_SIZE).toString(16)} lies outside every VMA`);
+      return iovecs;
     },
   );
-  for (const v of mmImg.vmas) {
-    const prot = vmProt(v.flags);
-    if (prot !== (PROT_READ | PROT_WRITE)) mprotect(mm, v.start, v.end - v.start, prot);
-  }
-  return { kernel, task, perIteration, core };
+  for (const v of args.vmas) if (v.prot !== (PROT_READ | PROT_WRITE)) sys.mprotect(v.start, v.pages, v.prot);
+  return { sys, perIteration };
 }
 
 /**
@@ -106,51 +82,49 @@ export function restoreProcess(chain: Chain, into?: Kernel): { kernel: Kernel; t
  * VMAs is then moved into place from the object's offset (mremap keeps the object and offset),
  * so every VMA of one object maps the same object, as after the dump.
  */
-function restoreShmem(dir: string, task: Task, mmImg: MmEntry, shmem: ShmemImage, top: number): void {
-  const mm = task.mm;
+function restoreShmem(sys: TaskSyscalls, args: RestoreArgs, top: number): void {
+  const shmem = args.shmem;
   let off = 0;
   for (const [index, obj] of shmem.objects.entries()) {
-    const vmas = mmImg.vmas.filter((v) => v.kind === 'shared' && v.shmem === index);
-    const pages = Math.max(obj.pages, ...vmas.map((v) => v.pgoff + (v.end - v.start)));
-    const at = pages > 0 && vmas.length > 0 ? mmap(mm, { start: top, pages, prot: PROT_READ | PROT_WRITE, kind: 'shared' }) : -1;
+    const vmas = args.vmas.filter((v) => (v.flags & MAP_SHARED) !== 0 && v.shmem === index);
+    const pages = Math.max(obj.pages, ...vmas.map((v) => v.pgoff + v.pages));
+    const at = pages > 0 && vmas.length > 0 ? sys.mmap({ addr: top, pages, prot: PROT_READ | PROT_WRITE, flags: MAP_SHARED | MAP_ANONYMOUS }) : -1;
     for (const [first, n] of obj.runs) {
       for (let i = first; i < first + n; i++, off += PAGE_SIZE) {
-        if (at >= 0) mm.populatePage(at + i, shmem.data.subarray(off, off + PAGE_SIZE));
+        if (at >= 0) sys.writePage(at + i, shmem.data.subarray(off, off + PAGE_SIZE));
       }
     }
     if (vmas.length === 0) continue;
-    if (at < 0) throw new ImageError(`${dir}: no room to map shared memory object ${index} (errno ${-at})`);
+    if (at < 0) throw new ImageError(`${args.dir}: no room to map shared memory object ${index} (errno ${-at})`);
     for (const v of vmas) {
-      const len = v.end - v.start;
-      const r = mremap(mm, at + v.pgoff, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, v.start);
-      if (r < 0) throw new ImageError(`${dir}: cannot map shared VMA at 0x${(v.start * PAGE_SIZE).toString(16)} (errno ${-r}; two VMAs map the same part of one object)`);
+      const r = sys.mremap(at + v.pgoff, v.pages, v.pages, MREMAP_MAYMOVE | MREMAP_FIXED, v.start);
+      if (r < 0) throw new ImageError(`${args.dir}: cannot map shared VMA at 0x${(v.start * PAGE_SIZE).toString(16)} (errno ${-r}; two VMAs map the same part of one object)`);
     }
-    munmap(mm, at, pages);
+    sys.munmap(at, pages);
   }
 }
 
 /**
  * Restore the process of the image chain in `dir` and check its memory against the digest the
- * final dump recorded (VerifyError if it differs).
+ * final dump recorded: VerifyError if it differs, or with `report`, digest_ok false in the report.
  */
-export function restoreImages(dir: string): RestoredProcess {
-  const chain = openChain(dir);
-  const last = chain.links[chain.links.length - 1];
-  const { kernel, task, perIteration, core } = restoreProcess(chain);
-  const digest = memoryDigest(task);
-  const digestOk = digest === last.inventory.memoryDigest;
+export function restoreImages(dir: string, o: { onMismatch?: 'throw' | 'report' } = {}): RestoredProcess {
+  const args = restoreArgs(openChain(dir));
+  const { sys, perIteration } = restoreProcess(args);
+  const digest = memoryDigest(sys.task);
+  const digestOk = digest === args.inventory.memoryDigest;
   const report: ImagesRestoreReport = {
     images_dir: dir,
-    iterations: chain.links.map((l, i) => ({ iteration: l.inventory.iteration, dir: basename(l.dir), pages_restored: perIteration[i] })),
+    iterations: args.iterations.map((l, i) => ({ iteration: l.iteration, dir: basename(l.dir), pages_restored: perIteration[i] })),
     pages_restored: perIteration.reduce((a, b) => a + b, 0),
     memory_digest: digest,
     digest_ok: digestOk,
-    steps: last.inventory.steps,
+    steps: args.inventory.steps,
   };
-  if (!digestOk) {
+  if (!digestOk && o.onMismatch !== 'report') {
     throw new VerifyError(
-      `${dir}: restored memory does not match the digest recorded at the dump (${digest.slice(0, 12)} != ${String(last.inventory.memoryDigest).slice(0, 12)}); the incremental images missed a change`,
+      `${dir}: restored memory does not match the digest recorded at the dump (${digest.slice(0, 12)} != ${String(args.inventory.memoryDigest).slice(0, 12)}); the incremental images missed a change`,
     );
   }
-  return { kernel, task, core, inventory: last.inventory, report };
+  return { sys, kernel: sys.task.mm.kernel, task: sys.task, core: args.core, inventory: args.inventory, report };
 }

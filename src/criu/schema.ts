@@ -1,7 +1,6 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { MapsEntry } from '../proc/vma-list.js';
 import type { ProgramIdentity, ProgramState } from '../task/process.js';
-import type { PageCompression } from './page-compress.js';
 
 export interface InventoryEntry {
   format: 'tracker';
@@ -48,6 +47,13 @@ export interface PagemapEntry {
   vaddr: number;
   nr_pages: number;
   flags: number;
+}
+
+/** How pages.img is compressed (see page-compress.ts). */
+export interface PageCompression {
+  codec: 'lz4';
+  /** Raw bytes per region, a multiple of the page size. */
+  region: number;
 }
 
 export interface PagemapImage {

@@ -25,7 +25,7 @@ import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
 import { AutoConverge, decide, DEFAULT_MAX_ITERS, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { dumpTiming, iterationSeconds, type PreDumpMode } from './timing.js';
+import { dumpTiming, iterationSeconds, transferSeconds, type PreDumpMode } from './timing.js';
 import { PageServerLink, type PageServerTarget } from '../criu/page-xfer-remote.js';
 
 export interface IterativeDumpOptions {
@@ -131,16 +131,7 @@ export interface DumpReport {
   memory_digest_steps: number;
 }
 
-export const DEFAULT_DUMP_OPTIONS = {
-  interval: { seconds: 0 } as Duration,
-  policy: 'phaul' as PolicyName,
-  iterations: 4,
-  minPages: PHAUL.minPages,
-  maxGrowthPercent: PHAUL.maxGrowthPercent,
-  downtimeLimit: QEMU.downtimeLimitS,
-  preDumpMode: 'splice' as const,
-  bandwidth: 1024 ** 3,
-};
+export { DEFAULT_DUMP_OPTIONS } from './options.js';
 
 /** A pre-dump whose pages are within this fraction of the one before has stopped shrinking. */
 const PLATEAU = 0.95;
@@ -229,7 +220,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         // What the next dump would write: soft-dirty pages, or all resident ones without tracking.
         dirty = dt.softDirty ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn) : proc.task.mm.rssPages();
         prev.dirty_pages_after = dirty;
-        prev.expected_downtime_s = (dirty * PAGE_SIZE) / o.bandwidth;
+        prev.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
         if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
       // The final dump's pagemap read takes about as long as the last one did.
@@ -279,7 +270,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
         frozen_s: frozen,
         running_s: t.running_s,
         dirty_pages_after: null,
-        expected_downtime_s: final ? frozen : (s.pages_written * PAGE_SIZE) / o.bandwidth,
+        expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
         throttle_pct: clock.throttlePct,
         note,
       };

@@ -14,6 +14,7 @@ import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDum
 import type { PolicyName } from './policy.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
+import type { PreDumpMode } from './timing.js';
 import { formatBandwidth, formatBytes, formatSeconds } from './format.js';
 import { heatMapFromImages, type HeatMap } from './heatmap.js';
 import type { ReportInput, ReportRun } from './report.js';
@@ -30,7 +31,7 @@ export interface PlanOptions {
   iterations?: number;
   minPages?: number;
   maxGrowthPercent?: number;
-  preDumpMode?: 'splice' | 'read';
+  preDumpMode?: PreDumpMode;
   autoConverge?: boolean;
   rate?: number;
   memoryBytes?: number;

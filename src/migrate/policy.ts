@@ -28,7 +28,7 @@
  * when the condition fails, so "twice" need not be in a row. QEMU checks at a dirty-bitmap sync
  * (at most once a second); tracker checks once per iteration.
  */
-import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { transferSeconds } from './timing.js';
 
 export const POLICIES = ['phaul', 'go-phaul', 'qemu', 'fixed'] as const;
 export type PolicyName = (typeof POLICIES)[number];
@@ -114,7 +114,7 @@ export function decide(o: PolicyOptions, s: PolicyInput): Decision {
     }
     case 'qemu': {
       if (n === 0) return it >= o.maxIters ? bound() : GO_ON;
-      const downtime = s.scanSeconds + (s.dirtyPages * PAGE_SIZE) / o.bandwidth;
+      const downtime = s.scanSeconds + transferSeconds(s.dirtyPages, o.bandwidth);
       if (s.dirtyPages === 0 || downtime < o.downtimeLimit) {
         return { final: true, reason: `${s.dirtyPages} dirty pages fit the downtime limit (${ms(downtime)} < ${ms(o.downtimeLimit)})`, converged: true };
       }

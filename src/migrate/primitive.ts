@@ -25,6 +25,7 @@ import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { openChain, type ChainLink } from '../criu/page-read.js';
 import type { IterationStats } from '../criu/schema.js';
+import { OPTIONS } from './options.js';
 import { dumpTiming } from './timing.js';
 
 export interface PrimitiveDumpOptions {
@@ -113,7 +114,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
   const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes });
   const dt = kerndat(kernel);
   if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
-  const proc = createWorkload(kernel, workload, seed ?? 1);
+  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default);
   // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
   for (const link of chain) {
     const stats = link.stats;
@@ -138,7 +139,8 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     hasParent: chain.length > 0,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
-    timing: dumpTiming({ preDumpMode: 'splice', bandwidth: o.bandwidth, rate: workloadRate(proc) }),
+    // A scripted pre-dump has no --pre-dump-mode (CRIU's default, splice).
+    timing: dumpTiming({ preDumpMode: OPTIONS.preDumpMode.default, bandwidth: o.bandwidth, rate: workloadRate(proc) }),
     kernelName: kernelName ?? '6.1',
     faultPoint: (point) => {
       o.faultPoint?.(iteration, point);

@@ -44,15 +44,19 @@ export interface IterationSeconds {
   running_s: number;
 }
 
+/** Seconds `pages` pages take at `bytesPerS`: every bytes / bandwidth of the time model is this. */
+export function transferSeconds(pages: number, bytesPerS: number): number {
+  return (pages * PAGE_SIZE) / bytesPerS;
+}
+
 export function pagemapSeconds(pages: number): number {
   return (pages * PAGEMAP_NS_PER_PAGE) / 1e9;
 }
 
 export function iterationSeconds(w: IterationWork): IterationSeconds {
-  const bytes = w.pagesWritten * PAGE_SIZE;
   const memdump = pagemapSeconds(w.pagemapPages);
-  const memwrite = bytes / w.bandwidth;
-  const splice = !w.final && w.preDumpMode === 'splice' ? bytes / SPLICE_BYTES_PER_S : 0;
+  const memwrite = transferSeconds(w.pagesWritten, w.bandwidth);
+  const splice = !w.final && w.preDumpMode === 'splice' ? transferSeconds(w.pagesWritten, SPLICE_BYTES_PER_S) : 0;
   return {
     memdump_s: memdump,
     splice_s: splice,

@@ -4,12 +4,9 @@
  */
 import { EFAULT, EINVAL, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { madvise } from '../mm/madvise.js';
-import { mmap, munmap, PROT_READ, PROT_WRITE, TASK_SIZE_VPN } from '../mm/mmap.js';
-import { mprotect } from '../mm/mprotect.js';
-import { mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
+import { TASK_SIZE_VPN } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { ShmemFile } from '../mm/shmem.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { KPF_THP, KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
 import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, softDirtyPagemap } from '../proc/pagemap.js';
@@ -174,6 +171,7 @@ export class OpsExecutor {
 
   private execOp(op: Op, emit: (o: Observation) => void): void {
     const mm = this.cur.task.mm;
+    const sys = new TaskSyscalls(this.cur.task);
     const head = (): Observation => (this.inChild ? { line: op.line, op: op.op, proc: 'child' } : { line: op.line, op: op.op });
     const fail = (errno: number, extra: Observation = {}): void => emit({ ...head(), errno, ...extra });
     // The reference runner: an op naming no mapping of this process is "bad op or unknown mapping".
@@ -190,20 +188,21 @@ export class OpsExecutor {
         if (op.kind === 'file' && op.pages > OPS_TMPFS_PAGES) return fail(ENOSPC, { stage: 'write' });
         // Without at=, the runner maps with MAP_FIXED_NOREPLACE at its slot.
         if (!fixed && start + op.pages <= TASK_SIZE_VPN && mm.vmasIn(start, start + op.pages).length > 0) return fail(EEXIST);
-        const file = op.kind === 'file' ? ShmemFile.withPattern(`/tmp/tracker-ops-file-${++this.files}`, op.pages) : undefined;
+        const file = op.kind === 'file' ? sys.openFile(`/tmp/tracker-ops-file-${++this.files}`, op.pages) : undefined;
         // The runner write(2)s the file before mapping it: every page is in the page cache.
         if (file !== undefined && !file.writeAll(mm.mem, mm.swap)) {
           file.release(mm.mem, mm.swap);
           return fail(ENOSPC, { stage: 'write' });
         }
-        const r = mmap(mm, { start, pages: op.pages, prot: protBits(op.prot), kind: op.kind, fixed: true, file });
+        const flags = MAP_FIXED | (op.kind === 'shared' ? MAP_SHARED | MAP_ANONYMOUS : op.kind === 'anon' ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE);
+        const r = sys.mmap({ addr: start, pages: op.pages, prot: protBits(op.prot), flags, file });
         if (r < 0) {
           if (file !== undefined && file.refs === 0) file.release(mm.mem, mm.swap);
           return fail(-r);
         }
         this.cur.names.set(op.name, { start: r, pages: op.pages });
         if (op.huge) {
-          const h = madvise(mm, r, op.pages, 'hugepage');
+          const h = sys.madvise(r, op.pages, 'hugepage');
           if (h < 0) return fail(-h);
         }
         return;
@@ -228,14 +227,14 @@ export class OpsExecutor {
       case 'mprotect': {
         const r = this.cur.names.get(op.name);
         if (r === undefined) return unknown();
-        const res = mprotect(mm, r.start + op.first, op.count, protBits(op.prot));
+        const res = sys.mprotect(r.start + op.first, op.count, protBits(op.prot));
         if (res < 0) fail(-res);
         return;
       }
       case 'munmap': {
         const r = this.cur.names.get(op.name);
         if (r === undefined) return unknown();
-        const res = munmap(mm, r.start + op.first, op.count);
+        const res = sys.munmap(r.start + op.first, op.count);
         if (res < 0) fail(-res);
         return;
       }
@@ -243,8 +242,8 @@ export class OpsExecutor {
         const r = this.cur.names.get(op.name);
         if (r === undefined) return unknown();
         const res = op.move
-          ? mremap(mm, r.start, r.pages, op.pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(Math.max(op.pages, r.pages)))
-          : mremap(mm, r.start, r.pages, op.pages, 0);
+          ? sys.mremap(r.start, r.pages, op.pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(Math.max(op.pages, r.pages)))
+          : sys.mremap(r.start, r.pages, op.pages, 0);
         if (res < 0) return fail(-res);
         this.cur.names.set(op.name, { start: res, pages: op.pages });
         return;
@@ -252,7 +251,7 @@ export class OpsExecutor {
       case 'madvise': {
         const r = this.cur.names.get(op.name);
         if (r === undefined) return unknown();
-        const res = madvise(mm, r.start + op.first, op.count, op.advice);
+        const res = sys.madvise(r.start + op.first, op.count, op.advice);
         if (res < 0) fail(-res);
         return;
       }

@@ -14,7 +14,8 @@ import { basename, resolve } from 'node:path';
 import { ResourceError } from '../errors.js';
 import { FAULT_SIGSEGV } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { mmap, PROT_READ, PROT_WRITE, TASK_SIZE_VPN } from '../mm/mmap.js';
+import { TASK_SIZE_VPN } from '../mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { HPAGE_PMD_NR, PAGE_SIZE } from '../mm/pgtable-types.js';
 import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LackeyReader } from './lackey-reader.js';
 import type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
@@ -104,7 +105,7 @@ export class LackeyWorkload implements WorkloadProcess {
     let r = write ? mm.write8(addr, value) : mm.read8(addr);
     if (r === FAULT_SIGSEGV) {
       const region = Math.floor(addr / PAGE_SIZE / HPAGE_PMD_NR) * HPAGE_PMD_NR;
-      const m = mmap(mm, { start: region, pages: HPAGE_PMD_NR, prot: PROT_READ | PROT_WRITE, kind: 'anon', fixed: true });
+      const m = new TaskSyscalls(this.task).mmap({ addr: region, pages: HPAGE_PMD_NR, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
       if (m < 0) throw new ResourceError(`Lackey replay: cannot map the region at 0x${(region * PAGE_SIZE).toString(16)} (errno ${-m})`);
       this.regionsMapped++;
       r = write ? mm.write8(addr, value) : mm.read8(addr);

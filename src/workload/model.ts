@@ -14,8 +14,7 @@
 import { ResourceError } from '../errors.js';
 import { FAULT_OK, FAULT_OOM } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { madvise } from '../mm/madvise.js';
-import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { applyParams, type ParamSpec, type ResolvedParams } from './params.js';
 import type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
@@ -70,6 +69,8 @@ export abstract class ModelProcess implements WorkloadProcess {
   readonly kernel: Kernel;
   readonly task: Task;
   readonly identity: WorkloadIdentity;
+  /** Its system calls (memory accesses go straight to the MMU: they are the CPU's). */
+  protected readonly sys: TaskSyscalls;
   protected readonly rng: Sfc32;
   protected readonly layout: RegionSpec[];
   protected readonly regions: number[];
@@ -92,6 +93,7 @@ export abstract class ModelProcess implements WorkloadProcess {
   ) {
     this.kernel = ctx.kernel;
     this.task = ctx.task;
+    this.sys = new TaskSyscalls(ctx.task);
     this.identity = ctx.identity;
     const s = ctx.state;
     this.rng = s !== undefined ? new Sfc32(s.rng) : Sfc32.fromSeed(ctx.identity.seed);
@@ -163,16 +165,15 @@ export abstract class ModelProcess implements WorkloadProcess {
   }
 
   private prologueStep(): void {
-    const mm = this.task.mm;
     if (this.pc < this.prologue.length) {
       const { region, op } = this.prologue[this.pc++];
       const spec = this.layout[region];
       if (op === 'mmap') {
-        const start = mmap(mm, { start: spec.at, fixed: spec.at !== undefined, pages: spec.pages, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
+        const start = this.sys.mmap({ addr: spec.at, pages: spec.pages, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | (spec.at !== undefined ? MAP_FIXED : 0) });
         if (start < 0) throw new ResourceError(`workload ${this.identity.model}: mmap of ${spec.pages} pages failed (errno ${-start})`);
         this.regions[region] = start;
       } else {
-        madvise(mm, this.regions[region], spec.pages, 'hugepage');
+        this.sys.madvise(this.regions[region], spec.pages, 'hugepage');
       }
       return;
     }

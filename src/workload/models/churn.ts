@@ -9,8 +9,8 @@
  * buffer, so buffers never merge and an in-place grow always has room.
  */
 import { ResourceError } from '../../errors.js';
-import { MMAP_BASE_VPN, mmap, munmap, PROT_READ, PROT_WRITE } from '../../mm/mmap.js';
-import { mremap, MREMAP_FIXED, MREMAP_MAYMOVE } from '../../mm/mremap.js';
+import { MMAP_BASE_VPN } from '../../mm/mmap.js';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } from '../../task/syscalls.js';
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
 import { type ModelContext, type ModelDef, ModelProcess, type RegionSpec } from '../model.js';
 import { rateParam, type ResolvedParams } from '../params.js';
@@ -85,7 +85,6 @@ class ChurnProcess extends ModelProcess {
   }
 
   protected override event(): number {
-    const mm = this.task.mm;
     const b = this.rng.below(this.pages.length);
     const action = this.rng.below(3);
     const full = this.bufferPages;
@@ -93,18 +92,18 @@ class ChurnProcess extends ModelProcess {
     const pages = this.pages[b];
     let r = 0;
     if (pages === 0) {
-      r = mmap(mm, { start, pages: full, prot: PROT_READ | PROT_WRITE, kind: 'anon', fixed: true });
+      r = this.sys.mmap({ addr: start, pages: full, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
       this.pages[b] = full;
     } else if (action === 0) {
-      r = munmap(mm, start, pages);
+      r = this.sys.munmap(start, pages);
       this.pages[b] = 0;
     } else if (action === 1) {
       const to = pages === full ? Math.max(1, full >>> 1) : full;
-      r = mremap(mm, start, pages, to, 0);
+      r = this.sys.mremap(start, pages, to, 0);
       this.pages[b] = to;
     } else {
       const w = this.where[b] ^ 1;
-      r = mremap(mm, start, pages, pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(b, w));
+      r = this.sys.mremap(start, pages, pages, MREMAP_MAYMOVE | MREMAP_FIXED, this.slot(b, w));
       this.where[b] = w;
     }
     if (r < 0) throw new ResourceError(`workload churn: remapping buffer ${b} failed (errno ${-r})`);

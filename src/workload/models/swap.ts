@@ -6,7 +6,6 @@
  */
 import type { ModelContext, ModelDef } from '../model.js';
 import type { ParamSpec, ResolvedParams } from '../params.js';
-import { madvise } from '../../mm/madvise.js';
 import { checkHotSet, HOT_COLD_PARAMS, HotColdProcess } from './hot-cold.js';
 
 const SWAP_PARAMS: readonly ParamSpec[] = [
@@ -37,7 +36,7 @@ class SwapProcess extends HotColdProcess {
     if (cold <= 0) return 1;
     if (this.cursor >= cold) this.cursor = 0;
     const pages = Math.min(this.pageoutPages, cold - this.cursor);
-    madvise(this.task.mm, this.regions[0] + this.hotSize + this.cursor, pages, 'pageout');
+    this.sys.madvise(this.regions[0] + this.hotSize + this.cursor, pages, 'pageout');
     this.cursor += pages;
     return 1;
   }

@@ -1,5 +1,0 @@
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The repository root (tests run from dist/test/). */
-export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
