@@ -21,7 +21,7 @@ Sections (default: all): ${SECTIONS.join(', ')}
   mmu         uniform writer over 1 GiB vs the same accesses on a Uint8Array; store8 hits vs a raw
               loop; fault, clear_refs and pagemap rates
   workload    steps/s of the default model, Lackey trace replay
-  checkpoint  1 GiB dump vs a minimal Node writer and dd; digest vs SHA-256 of the same bytes;
+  checkpoint  1 GiB dump vs a minimal Node writer and dd; digest vs SHA-256 and BLAKE3 of the same bytes;
               restore vs a minimal Node reader (new buffers), warm restore vs a warm reader and dd
   sparse      a 4 TiB sparse mapping dumped and restored, vs a 4-page one
   transfer    page server over loopback vs a local write and a bare Node socket pair; LZ4 codec

@@ -10,7 +10,7 @@
 import { basename } from 'node:path';
 import { ImageError, VerifyError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { memDigest as memoryDigest } from '../proc/mem-digest.js';
+import { digestAlgoOf, memDigest as memoryDigest } from '../proc/mem-digest.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MAX_MEMORY_BYTES, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { openChain, restoreArgs, type RestoreArgs } from './page-read.js';
@@ -111,7 +111,7 @@ function restoreShmem(sys: TaskSyscalls, args: RestoreArgs, top: number): void {
 export function restoreImages(dir: string, o: { onMismatch?: 'throw' | 'report' } = {}): RestoredProcess {
   const args = restoreArgs(openChain(dir));
   const { sys, perIteration } = restoreProcess(args);
-  const digest = memoryDigest(sys.task);
+  const digest = memoryDigest(sys.task, digestAlgoOf(args.inventory.memoryDigest));
   const digestOk = digest === args.inventory.memoryDigest;
   const report: ImagesRestoreReport = {
     images_dir: dir,

@@ -16,7 +16,7 @@ export interface InventoryEntry {
   trackMem: boolean;
   /** clear_refs 4 was written at this iteration (so the next one can be incremental). */
   clearedRefs: boolean;
-  /** sha256 of the whole process memory at this dump (final dumps only). */
+  /** Digest of the whole process memory at this dump (final dumps only): 'blake3:HEX', or bare HEX for SHA-256 (older images). */
   memoryDigest: string | null;
   steps: number;
 }

@@ -5,13 +5,13 @@
  * computed after its data is written, is the same file a chunk-by-chunk writer makes.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { crc32, HEADER_BYTES } from '../../src/criu/image.js';
+import { crc32, encodeImage, HEADER_BYTES, readImage } from '../../src/criu/image.js';
 import { dumpIteration } from '../../src/criu/mem-dump.js';
 import { openChain, restoreArgs } from '../../src/criu/page-read.js';
-import { restoreProcess } from '../../src/criu/restore.js';
+import { restoreImages, restoreProcess } from '../../src/criu/restore.js';
 import { Kernel } from '../../src/mm/kernel.js';
 import { mmap, PROT_READ, PROT_WRITE } from '../../src/mm/mmap.js';
 import { memDigest } from '../../src/proc/mem-digest.js';
@@ -63,4 +63,25 @@ test('pages.img checksummed after its data is written holds the CRC of its paylo
   const img = readFileSync(join(root, '1', 'pages.img'));
   assert.equal(img.length, HEADER_BYTES + 8192 * 4096);
   assert.equal(img.readUInt32LE(16), crc32(img.subarray(HEADER_BYTES)) >>> 0);
+});
+
+test('the memory digest is BLAKE3, and a chain whose dump recorded SHA-256 (older tracker) still restores', () => {
+  const proc = process(64);
+  const root = join(tmp, 'digest');
+  mkdirSync(root);
+  dumpIteration(proc, { ...OPTS, imagesRoot: root, iteration: 1, type: 'dump', hasParent: false });
+  const inv = join(root, '1', 'inventory.img');
+  const recorded = (readImage(inv, 'inventory') as { memoryDigest: string }).memoryDigest;
+  assert.match(recorded, /^blake3:[0-9a-f]{64}$/);
+  assert.equal(restoreImages(join(root, '1')).report.memory_digest, recorded);
+  const sha = memDigest(proc.task, 'sha256');
+  assert.match(sha, /^[0-9a-f]{64}$/);
+  writeFileSync(inv, encodeImage('inventory', { ...(readImage(inv, 'inventory') as object), memoryDigest: sha }));
+  const r = restoreImages(join(root, '1'));
+  assert.equal(r.report.digest_ok, true);
+  assert.equal(r.report.memory_digest, sha);
+  // A byte changed after the dump changes either digest.
+  proc.task.mm.store8(proc.task.mm.vmas[0].start + 3, 5, 0xee);
+  assert.notEqual(memDigest(proc.task), recorded);
+  assert.notEqual(memDigest(proc.task, 'sha256'), sha);
 });
