@@ -60,6 +60,8 @@ const EMPTY = Buffer.alloc(0);
 /** Page data handed to the thread pool and not yet written: receiving pauses above HIGH_WATER, resumes at LOW_WATER. */
 const HIGH_WATER = 32 << 20;
 const LOW_WATER = 8 << 20;
+/** Page data goes to pages.img in writes of up to this much (and at the end of each DATA frame). */
+const WRITE_BYTES = 1 << 20;
 
 /** Whatever happens in one connection. */
 class Session {
@@ -76,6 +78,9 @@ class Session {
   /** The frame that waits for pages.img's writes to land (PAGES_END), to be handled then. */
   private stalled: (() => unknown) | null = null;
   private paused = false;
+  /** Page data received and not yet handed to pages.img's writer. */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
   private received = new Set<string>();
   finished = false;
   private closed = false;
@@ -112,7 +117,9 @@ class Session {
           (t, p) => this.handle(t, p),
           (piece) => this.data(piece),
           (crc, len) => {
-            if (this.image === null) this.pages?.addCrc(crc, len);
+            if (this.image !== null || this.pages === null) return;
+            this.writeGathered();
+            this.pages.addCrc(crc, len);
           },
         );
         d = this.backlog.shift();
@@ -134,6 +141,17 @@ class Session {
       this.paused = false;
       this.sock.resume();
     }
+  }
+
+  /** Hand the gathered page data to pages.img's writer. */
+  private writeGathered(): void {
+    const w = this.pages;
+    if (w === null || this.gathered.length === 0) return;
+    const pieces = this.gathered;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    w.writeAsync(pieces, (e) => this.written(w, e));
+    if (!this.paused && w.inflight > HIGH_WATER) this.flow();
   }
 
   /** A write to pages.img `w` has landed. */
@@ -186,6 +204,8 @@ class Session {
     this.root = null;
     this.pages?.close?.();
     this.pages = null;
+    this.gathered = [];
+    this.gatheredBytes = 0;
     this.image = null;
     this.xfer?.abort();
     this.xfer = null;
@@ -200,9 +220,10 @@ class Session {
       this.xfer!.appendEncoded(this.image.kind, p, this.image.first, false);
       this.image.first = false;
     } else if (this.pages !== null) {
-      const w = this.pages;
-      w.writeAsync(p, (e) => this.written(w, e));
-      if (!this.paused && w.inflight > HIGH_WATER) this.flow();
+      // Gathered into one writev per frame (or per WRITE_BYTES), not one write per socket read.
+      this.gathered.push(p);
+      this.gatheredBytes += p.length;
+      if (this.gatheredBytes >= WRITE_BYTES) this.writeGathered();
     } else throw new ProtocolError('DATA out of place');
   }
 

@@ -4,7 +4,7 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, write as fsWrite, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, crc32Combine, encodeImage, HEADER_BYTES, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
@@ -71,11 +71,11 @@ export interface PagesWriter {
   /** Write a chunk now (its CRC computed here, or at finish() if `stable`). */
   write(chunk: Uint8Array, stable?: boolean): void;
   /**
-   * Write a chunk at its place on libuv's thread pool, so receiving goes on meanwhile; `done` is
-   * called once it is written (with an IoError if it failed: the iteration is then removed). Its
-   * CRC comes separately (addCrc), from a checksum already made.
+   * Write chunks (one writev) at their place on libuv's thread pool, so receiving goes on
+   * meanwhile; `done` is called once they are written (with an IoError if that failed: the
+   * iteration is then removed). Their CRC comes separately (addCrc), from a checksum already made.
    */
-  writeAsync(chunk: Uint8Array, done: (e: Error | null) => void): void;
+  writeAsync(chunks: readonly Uint8Array[], done: (e: Error | null) => void): void;
   /** Account `length` bytes written with writeAsync whose crc32 is `crc`. */
   addCrc(crc: number, length: number): void;
   /** Bytes handed to writeAsync not yet written. */
@@ -190,28 +190,35 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         });
         n += c.length;
       },
-      writeAsync(c: Uint8Array, done: (e: Error | null) => void) {
+      writeAsync(cs: readonly Uint8Array[], done: (e: Error | null) => void) {
+        let len = 0;
+        for (const c of cs) len += c.length;
         const pos = HEADER_BYTES + n;
-        n += c.length;
-        inflight += c.length;
-        const step = (off: number) =>
-          fsWrite(fd, c, off, c.length - off, pos + off, (err, k) => {
-            if (err === null && off + k < c.length) return step(off + k);
-            inflight -= c.length;
-            unflushed += c.length;
-            // Flush as data comes rather than all at finish(): the disk works while the link does.
-            if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
-              flushing = true;
-              unflushed = 0;
-              fdatasync(fd, () => {
-                flushing = false;
-                if (inflight === 0 && closeWhenIdle) close();
-              });
-            }
-            if (inflight === 0 && closeWhenIdle) close();
-            done(err === null ? null : (ioError(name, err) as Error));
+        n += len;
+        inflight += len;
+        const landed = (err: Error | null) => {
+          inflight -= len;
+          unflushed += len;
+          // Flush as data comes rather than all at finish(): the disk works while the link does.
+          if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
+            flushing = true;
+            unflushed = 0;
+            fdatasync(fd, () => {
+              flushing = false;
+              if (inflight === 0 && closeWhenIdle) close();
+            });
+          }
+          if (inflight === 0 && closeWhenIdle) close();
+          done(err === null ? null : (ioError(name, err) as Error));
+        };
+        // A short write (rare on a file) goes on with the rest, copied into one piece.
+        const step = (bufs: readonly Uint8Array[], at: number, left: number) =>
+          fsWritev(fd, bufs as Uint8Array[], at, (err, k) => {
+            if (err !== null || k === left) return landed(err);
+            const rest = Buffer.concat(bufs).subarray(k);
+            step([rest], at + k, left - k);
           });
-        step(0);
+        step(cs, pos, len);
       },
       addCrc(pc: number, length: number) {
         sumPending();
