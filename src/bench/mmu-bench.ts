@@ -48,9 +48,9 @@ export function benchMmu(residentBytes = 1024 * 1024 * 1024): MmuBench {
   t0 = process.hrtime.bigint();
   clearRefsWrite(mm, '4');
   let clearMs = seconds(t0) * 1000;
-  // Rounds of clear_refs + one store per page; the first warms the JIT up, the best of 6 counts.
+  // Rounds of clear_refs + one store per page; the first warms the JIT up, the best of 4 counts.
   let faultRate = 0;
-  for (let round = 0; round < 6; round++) {
+  for (let round = 0; round < 4; round++) {
     if (round > 0) {
       t0 = process.hrtime.bigint();
       clearRefsWrite(mm, '4');
@@ -63,10 +63,10 @@ export function benchMmu(residentBytes = 1024 * 1024 * 1024): MmuBench {
     if (mm.counters.softDirtyFaults - before !== pages) throw new Error('bench: stores after clear_refs did not all fault');
   }
 
-  // Best of 9 full reads: the first runs before the JIT has compiled the walk.
+  // Best of 5 full reads: the first runs before the JIT has compiled the walk.
   const words = new Uint32Array(pages * 2);
   let pagemapMs = Infinity;
-  for (let round = 0; round < 9; round++) {
+  for (let round = 0; round < 5; round++) {
     t0 = process.hrtime.bigint();
     readPagemap(mm, start, pages, words);
     pagemapMs = Math.min(pagemapMs, seconds(t0) * 1000);
@@ -99,7 +99,7 @@ function rawUniform(raw: Uint8Array, rng: Sfc32, heap: number, writeT: number, n
  * The uniform model writing over a 1 GiB heap (every access a store to a random page), next to
  * the same accesses on a Uint8Array of the same size in alternating rounds (both touched first).
  */
-export function benchUniform(rounds: number, bytes = 1024 ** 3, accesses = 10_000_000): Compared {
+export function benchUniform(rounds: number, bytes = 1024 ** 3, accesses = 5_000_000): Compared {
   const heap = bytes / PAGE_SIZE;
   const p = createWorkload(new Kernel(), 'uniform', 1, { heap, writeFraction: 1 });
   p.run(heap + 16); // setup and populate
