@@ -4,7 +4,7 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, crc32Combine, encodeImage, HEADER_BYTES, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
@@ -155,6 +155,29 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       unsummed.length = 0;
       unsummedBytes = 0;
     };
+    /**
+     * Start writing back what pages.img holds, on libuv's pool, through a descriptor of its own:
+     * an error the kernel reports to that one is still reported to `fd`'s own fsync (errors are
+     * reported once per open file), so nothing a background flush sees is lost. False if it
+     * could not start (the fsync that makes the file durable comes anyway).
+     */
+    const flushBehind = (then: () => void): boolean => {
+      let fd2: number;
+      try {
+        fd2 = openSync(join(tmp, name), 'r');
+      } catch {
+        return false;
+      }
+      fdatasync(fd2, () => {
+        try {
+          closeSync(fd2);
+        } catch {
+          // Closed already (finish() below), or never mind: it was only a hint.
+        }
+        then();
+      });
+      return true;
+    };
     let open = true;
     let inflight = 0;
     let closeWhenIdle = false;
@@ -163,7 +186,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     let flushing = false;
     const close = () => {
       if (!open) return;
-      closeWhenIdle = inflight > 0 || flushing;
+      closeWhenIdle = inflight > 0;
       if (closeWhenIdle) return;
       closeSync(fd);
       open = false;
@@ -201,12 +224,8 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
           unflushed += len;
           // Flush as data comes rather than all at finish(): the disk works while the link does.
           if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
-            flushing = true;
             unflushed = 0;
-            fdatasync(fd, () => {
-              flushing = false;
-              if (inflight === 0 && closeWhenIdle) close();
-            });
+            flushing = flushBehind(() => (flushing = false));
           }
           if (inflight === 0 && closeWhenIdle) close();
           done(err === null ? null : (ioError(name, err) as Error));
@@ -231,7 +250,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
         try {
           io(name, () => {
-            if (unsummedBytes >= EARLY_FLUSH_BYTES) fsync(fd, () => undefined);
+            if (unsummedBytes >= EARLY_FLUSH_BYTES) flushBehind(() => undefined);
             sumPending();
             writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
             fsyncSync(fd);
