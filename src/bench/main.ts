@@ -71,9 +71,10 @@ async function main(): Promise<void> {
   const step = (name: string) => process.stderr.write(`bench: ${name} (${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   if (want('mmu')) {
     step('mmu');
+    // benchMmu first: its RSS figure is a difference, which memory freed by the others would skew.
+    Object.assign(result, benchMmu());
     result.uniform = benchUniform(rounds);
     result.write_hit = benchWriteHit(rounds);
-    Object.assign(result, benchMmu());
   }
   if (want('workload')) {
     step('workload');
