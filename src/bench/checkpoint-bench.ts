@@ -21,7 +21,7 @@ import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { memDigest } from '../proc/mem-digest.js';
 import { readMemRuns } from '../proc/pid-mem.js';
 import type { WorkloadProcess } from '../workload/process.js';
-import { alternate, compare, gc, timed, type Compared } from './rounds.js';
+import { alternate, compare, gc, settle, timed, type Compared } from './rounds.js';
 import { ddRead, ddWrite, nodeReader, nodeWriter } from './yardsticks.js';
 
 /** A process with `bytes` of anonymous memory, every page written (its first byte non-zero). */
@@ -79,23 +79,21 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
     let crc = -1;
     const dumpTimes = alternate(rounds, {
       tracker: () => {
-        rmSync(join(root, 'd'), { recursive: true, force: true });
+        settle(join(root, 'd'));
         const s = timed(() => dumpIteration(proc, { ...DUMP_OPTS, imagesRoot: root, dirName: 'd', iteration: 1, type: 'pre-dump', hasParent: false }));
         crc = pagesCrc(join(root, 'd', 'pages.img'));
         return s;
       },
       node_writer: () => {
-        rmSync(join(root, 'n.img'), { force: true });
+        settle(join(root, 'n.img'));
         return nodeWriter(join(root, 'n.img'), pieces, crc < 0 ? undefined : crc);
       },
       dd: () => {
-        rmSync(join(root, 'dd.img'), { force: true });
+        settle(join(root, 'dd.img'));
         return ddWrite(join(root, 'dd.img'), bytes);
       },
     });
-    rmSync(join(root, 'n.img'), { force: true });
-    rmSync(join(root, 'dd.img'), { force: true });
-    rmSync(join(root, 'd'), { recursive: true, force: true });
+    settle(join(root, 'n.img'), join(root, 'dd.img'), join(root, 'd'));
     // The digest (BLAKE3 over the resident runs) next to SHA-256 (what it was) and BLAKE3 of the same bytes, fed straight in.
     const digestTimes = alternate(rounds, {
       tracker: () => timed(() => memDigest(proc.task)),
@@ -139,7 +137,7 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
       },
       node_reader: () => nodeReader(img, bytes, h.crc, warm).s,
       dd: () => {
-        rmSync(join(root, 'dd.img'), { force: true });
+        settle(join(root, 'dd.img'));
         return ddWrite(join(root, 'dd.img'), bytes);
       },
       dd_read: () => ddRead(img),

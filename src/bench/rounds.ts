@@ -4,6 +4,8 @@
  * freed memory to its host; other jobs come and go) moves both sides of a ratio. Figures are
  * min–median–max over the rounds; a ratio is taken per round, then summarised.
  */
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 export interface Range {
   min: number;
@@ -31,6 +33,16 @@ export function timed(f: () => void): number {
 }
 
 export const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+/**
+ * Remove what a case wrote, and let the file system finish with it before the next timed case:
+ * on this VM (ext4 mounted with discard) the blocks of a deleted 1 GiB file are discarded at the
+ * next journal commit, which the next fsync would otherwise pay for, whoever made the file.
+ */
+export function settle(...paths: string[]): void {
+  for (const p of paths) rmSync(p, { recursive: true, force: true });
+  spawnSync('sync');
+}
 
 /**
  * Run every case once per round, rotating which goes first; each case returns the seconds of its

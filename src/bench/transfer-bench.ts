@@ -15,7 +15,7 @@ import { dumpIteration } from '../criu/mem-dump.js';
 import { CompressedCursor, RegionCompressor, DEFAULT_COMPRESS_REGION } from '../criu/page-compress.js';
 import { PageServerLink } from '../criu/page-xfer-remote.js';
 import { benchProcess, DUMP_OPTS, memPieces } from './checkpoint-bench.js';
-import { alternateAsync, compare, seconds, timed, type Compared } from './rounds.js';
+import { alternateAsync, compare, seconds, settle, timed, type Compared } from './rounds.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
@@ -106,6 +106,7 @@ export async function benchLoopback(rounds: number, bytes = 512 * 1024 ** 2): Pr
     const times = await alternateAsync(rounds, {
       page_server: () => {
         const dir = join(root, `served-${round++}`);
+        settle();
         const server = startServer(dir, join(root, 'server.log'));
         try {
           const link = new PageServerLink({ address: '127.0.0.1', port: server.port }, { force: false, autoDedup: false });
@@ -114,16 +115,17 @@ export async function benchLoopback(rounds: number, bytes = 512 * 1024 ** 2): Pr
           return s;
         } finally {
           server.stop();
-          rmSync(dir, { recursive: true, force: true });
+          settle(dir);
         }
       },
       local: () => {
-        rmSync(join(root, 'local'), { recursive: true, force: true });
+        settle(join(root, 'local'));
         return timed(() => dumpIteration(proc, { ...opts, imagesRoot: root, dirName: 'local' }));
       },
       socket_pair: async () => {
+        settle();
         const s = await sendPieces(sink.port, pieces, bytes);
-        for (const f of readdirSync(join(root, 'sink'))) rmSync(join(root, 'sink', f), { force: true });
+        settle(...readdirSync(join(root, 'sink')).map((f) => join(root, 'sink', f)));
         return s;
       },
     });

@@ -4,7 +4,7 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { crc32, crc32Combine, encodeImage, HEADER_BYTES, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
@@ -250,10 +250,21 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
         try {
           io(name, () => {
-            if (unsummedBytes >= EARLY_FLUSH_BYTES) flushBehind(() => undefined);
-            sumPending();
-            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
-            fsyncSync(fd);
+            // A write-back error is reported once per open file: the background fsync could take
+            // it from `fd`, so a descriptor opened before it starts checks for one at the end.
+            let check = -1;
+            if (unsummedBytes >= EARLY_FLUSH_BYTES) {
+              check = openSync(join(tmp, name), 'r');
+              fsync(fd, () => undefined);
+            }
+            try {
+              sumPending();
+              writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
+              fsyncSync(fd);
+              if (check >= 0) fsyncSync(check);
+            } finally {
+              if (check >= 0) closeSync(check);
+            }
           });
         } finally {
           close();
