@@ -156,27 +156,12 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
       unsummedBytes = 0;
     };
     /**
-     * Start writing back what pages.img holds, on libuv's pool, through a descriptor of its own:
-     * an error the kernel reports to that one is still reported to `fd`'s own fsync (errors are
-     * reported once per open file), so nothing a background flush sees is lost. False if it
-     * could not start (the fsync that makes the file durable comes anyway).
+     * A write-back error is reported once per open file, and a background fsync of `fd` could take
+     * it: a descriptor opened before the first one starts checks for one at finish().
      */
-    const flushBehind = (then: () => void): boolean => {
-      let fd2: number;
-      try {
-        fd2 = openSync(join(tmp, name), 'r');
-      } catch {
-        return false;
-      }
-      fdatasync(fd2, () => {
-        try {
-          closeSync(fd2);
-        } catch {
-          // Closed already (finish() below), or never mind: it was only a hint.
-        }
-        then();
-      });
-      return true;
+    let check = -1;
+    const openCheck = () => {
+      if (check < 0) check = openSync(join(tmp, name), 'r');
     };
     let open = true;
     let inflight = 0;
@@ -186,9 +171,11 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     let flushing = false;
     const close = () => {
       if (!open) return;
-      closeWhenIdle = inflight > 0;
+      closeWhenIdle = inflight > 0 || flushing;
       if (closeWhenIdle) return;
       closeSync(fd);
+      if (check >= 0) closeSync(check);
+      check = -1;
       open = false;
     };
     try {
@@ -225,7 +212,16 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
           // Flush as data comes rather than all at finish(): the disk works while the link does.
           if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
             unflushed = 0;
-            flushing = flushBehind(() => (flushing = false));
+            try {
+              openCheck();
+              flushing = true;
+              fdatasync(fd, () => {
+                flushing = false;
+                if (inflight === 0 && closeWhenIdle) close();
+              });
+            } catch {
+              // Only a head start for the fsync at finish().
+            }
           }
           if (inflight === 0 && closeWhenIdle) close();
           done(err === null ? null : (ioError(name, err) as Error));
@@ -250,21 +246,14 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
         try {
           io(name, () => {
-            // A write-back error is reported once per open file: the background fsync could take
-            // it from `fd`, so a descriptor opened before it starts checks for one at the end.
-            let check = -1;
             if (unsummedBytes >= EARLY_FLUSH_BYTES) {
-              check = openSync(join(tmp, name), 'r');
+              openCheck();
               fsync(fd, () => undefined);
             }
-            try {
-              sumPending();
-              writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
-              fsyncSync(fd);
-              if (check >= 0) fsyncSync(check);
-            } finally {
-              if (check >= 0) closeSync(check);
-            }
+            sumPending();
+            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
+            fsyncSync(fd);
+            if (check >= 0) fsyncSync(check);
           });
         } finally {
           close();
