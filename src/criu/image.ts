@@ -53,6 +53,37 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 
 export const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
+const CRC_POLY = 0xedb88320;
+/** a(x) * b(x) modulo the CRC-32 polynomial (bit-reflected, as zlib's multmodp). */
+function multmodp(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) !== 0) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = (b & 1) !== 0 ? (b >>> 1) ^ CRC_POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+/** x^(2^k) modulo the polynomial. */
+const X2N = new Uint32Array(32);
+X2N[0] = 1 << 30;
+for (let k = 1; k < 32; k++) X2N[k] = multmodp(X2N[k - 1], X2N[k - 1]);
+
+/**
+ * crc32(A ‖ B) from crc32(A), crc32(B) and B's length (zlib's crc32_combine, which node:zlib does
+ * not export): a checksum computed once can serve a frame and the whole file it goes into.
+ */
+export function crc32Combine(crcA: number, crcB: number, lenB: number): number {
+  let p = 0x80000000; // x^0
+  let n = lenB;
+  for (let k = 3; n > 0; k++, n = Math.floor(n / 2)) if (n % 2 === 1) p = multmodp(X2N[k & 31], p);
+  return (multmodp(p, crcA >>> 0) ^ crcB) >>> 0;
+}
+
 /** The header of an image file as it is on disk, unchecked. */
 export interface ImageHeader {
   magic: number;

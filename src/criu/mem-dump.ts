@@ -162,7 +162,8 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
   try {
     if (xfer.writePagemapPipe !== undefined) xfer.writePagemapPipe(pp);
     else xfer.writePagemap(pp.entries());
-    xfer.writePages(bytes, pageChunks(proc, pp));
+    // Views of the frozen process's frames: stable until the iteration is written.
+    xfer.writePages(bytes, pageChunks(proc, pp), true);
     if (final) {
       const { mm, shmem } = mmAndShmem(proc, maps);
       xfer.writeImage('mm', mm);

@@ -250,6 +250,8 @@ function checkInParent(links: ChainLink[], i: number): void {
 }
 
 const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Target views smaller than this on average are filled from the window rather than read into. */
+const SCATTER_BYTES = 64 * 1024;
 
 /** pages.img read front to back through one window, every byte checksummed on the way. */
 class PagesCursor {
@@ -384,12 +386,35 @@ export class PageRead {
       if (e.flags !== PE_PRESENT) this.serve(k - 1, at, to - at, sink, target);
       else if (target !== null) {
         let page = at;
-        let off = offset;
-        for (const d of target(at, to - at)) {
-          this.cursors[k].readInto(off, d);
-          sink?.(page, d, k);
-          page += d.length / PAGE_SIZE;
-          off += d.length;
+        const views = target(at, to - at);
+        if (views.length > 1 && ((to - at) * PAGE_SIZE) / views.length < SCATTER_BYTES) {
+          // Scattered frames (recycled ones come in any order): one read per window and a copy
+          // beat a read per page.
+          let v = 0;
+          let into = 0;
+          this.cursors[k].read(offset, (to - at) * PAGE_SIZE, (d) => {
+            for (let from = 0; from < d.length; ) {
+              const dst = views[v];
+              const n = Math.min(d.length - from, dst.length - into);
+              dst.set(d.subarray(from, from + n), into);
+              from += n;
+              into += n;
+              if (into === dst.length) {
+                sink?.(page, dst, k);
+                page += dst.length / PAGE_SIZE;
+                v++;
+                into = 0;
+              }
+            }
+          });
+        } else {
+          let off = offset;
+          for (const d of views) {
+            this.cursors[k].readInto(off, d);
+            sink?.(page, d, k);
+            page += d.length / PAGE_SIZE;
+            off += d.length;
+          }
         }
         if (page !== to) throw new Error(`internal: page-read target covered ${page - at} of ${to - at} pages`);
       } else {

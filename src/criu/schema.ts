@@ -19,7 +19,7 @@ export interface InventoryEntry {
   clearedRefs: boolean;
   /** The tracking backend (src/criu/track.ts); absent in images from before --track: soft-dirty. */
   track?: string;
-  /** sha256 of the whole process memory at this dump (final dumps only). */
+  /** Digest of the whole process memory at this dump (final dumps only): 'blake3:HEX', or bare HEX for SHA-256 (older images). */
   memoryDigest: string | null;
   steps: number;
   /** Present when the dumped memory held content tokens (page-alloc.ts): its page bytes were synthesised. */

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openChain } from '../../src/criu/page-read.js';
 import { startPageServer, type PageServer } from '../../src/criu/page-server.js';
-import { frame, FrameParser, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../../src/criu/page-server-proto.js';
+import { frame, FrameParser, frameParts, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../../src/criu/page-server-proto.js';
+import { crc32, crc32Combine } from '../../src/criu/image.js';
 import { restore } from '../../src/migrate/resume.js';
 import { ROOT } from '../helpers/root.js';
 import { startTracker, type Finished } from '../helpers/spawn.js';
@@ -258,4 +259,16 @@ test('the frame parser gives the same frames and data however the stream is cut'
     if (data.length > 0) got.push(`${T.DATA}:${Buffer.concat(data).toString('hex')}`);
     assert.deepEqual(got, whole.filter((f) => f !== `${T.DATA}:`), `cut ${cut}`);
   }
+});
+
+test('crc32Combine gives the crc32 of two pieces joined, so each byte is checksummed once per side', () => {
+  for (const [a, b] of [[0, 0], [0, 9], [9, 0], [1, 1], [4096, 1 << 20], [777, 123_457]]) {
+    const x = randomBytes(a);
+    const y = randomBytes(b);
+    assert.equal(crc32Combine(crc32(x), crc32(y), b), crc32(Buffer.concat([x, y])) >>> 0, `${a} + ${b}`);
+  }
+  // A frame's trailer made from its payload's crc is the trailer made over the whole frame.
+  const payload = randomBytes(70_000);
+  const [head, tail] = frameParts(T.DATA, payload, crc32(payload));
+  assert.ok(Buffer.concat([head, payload, tail]).equals(frame(T.DATA, payload)));
 });
