@@ -19,22 +19,28 @@ export { checkThresholds, compare, type CompareResult, type Thresholds } from '.
 export { IMAGE_FILES, IMAGE_VERSION } from './criu/image.js';
 export type { InventoryEntry, IterationStats, PagemapEntry } from './criu/schema.js';
 // tracker run, workloads
-export { canonicalSpec, createWorkload, DEFAULT_WORKLOAD, listWorkloads, resumeWorkload, type WorkloadListing, type WorkloadProcess } from './workload/index.js';
+export { canonicalSpec, createWorkload, DEFAULT_WORKLOAD, listWorkloads, resumeWorkload, workloadMemoryNeed, type WorkloadListing, type WorkloadProcess } from './workload/index.js';
+export { fitCurve, curvePages, type CurveWindow, type PageClass } from './workload/curve-fit.js';
 export { runMeasured, type RunOptions, type RunReport } from './migrate/run.js';
 // tracker script
 export { parseOps, OpsSyntaxError, type Op } from './ops/ops-parser.js';
 export { runOps, type Observation } from './ops/ops-executor.js';
 // The emulated machine
 export { Kernel, DEFAULT_MEMORY_BYTES, type KernelOptions } from './mm/kernel.js';
+export { MEMORY_MODELS, type MemoryModel } from './mm/page-alloc.js';
 export { DEFAULT_KERNEL, isKernelProfileName, KERNEL_PROFILES, type KernelProfileName } from './mm/kernel-profile.js';
 // Convergence policies and tracker plan (virtual time), the HTML report
 export { decide, POLICIES, DEFAULT_MAX_ITERS, type PolicyName, type PolicyOptions, type Decision } from './migrate/policy.js';
 export { runPlan, planReportInput, type PlanOptions, type PlanOutcome, type PlanRow } from './migrate/plan.js';
+// Sweeps over machines (plan --shard, plan merge); what a guest costs before it runs
+export { decodeShard, encodeShard, mergePlanShards, parseShard, runPlanShard, type PlanShardBlob, type Shard } from './migrate/plan-shard.js';
+export { checkFits, estimateRss } from './migrate/capacity.js';
 export { renderReport, type ReportInput } from './migrate/report.js';
 // tracker page-server, dump --page-server, --compress, --auto-dedup, tracker dedup
 export { startPageServer, type PageServer, type PageServerOptions } from './criu/page-server.js';
 export { PageServerLink, type PageServerTarget } from './criu/page-xfer-remote.js';
 export { openLocalXfer, type PageXfer } from './criu/page-xfer.js';
+export { openCountingXfer, type CountedIteration, type CountingXfer } from './criu/page-xfer-count.js';
 export { compressedSize, DEFAULT_COMPRESS_REGION } from './criu/page-compress.js';
 export { dedupChain, type DedupReport } from './criu/dedup.js';
 export { linkBytes } from './criu/stats.js';

@@ -1,11 +1,13 @@
 /**
- * Dump and restore throughput for a 1 GiB resident process, next to dd writing the same amount to
- * the same folder in the same run; and a sparse process (4 TiB mapped, three pages written) whose
- * dump and restore cost must follow its three resident pages, next to a one-page process dumped
- * the same way in the same run.
+ * Dump, digest and restore of a 1 GiB resident process, each next to its yardsticks in alternating
+ * rounds (rounds.ts): a minimal Node program doing the same I/O (yardsticks.ts) and dd. And a
+ * sparse process (4 TiB mapped, three pages written) whose dump and restore cost must follow its
+ * three resident pages, next to a one-page process dumped the same way in the same run.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import blakeHash from '@napi-rs/blake-hash';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,67 +18,139 @@ import { openChain, restoreArgs } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
 import { Kernel } from '../mm/kernel.js';
 import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
+import { memDigest } from '../proc/mem-digest.js';
+import { readMemRuns } from '../proc/pid-mem.js';
 import type { WorkloadProcess } from '../workload/process.js';
+import { alternate, compare, gc, settle, timed, type Compared } from './rounds.js';
+import { ddRead, ddWrite, nodeReader, nodeWriter } from './yardsticks.js';
 
-export function benchCheckpoint(bytes = 1024 ** 3): { dump_write_MBps: number; final_dump_digest_s: number; restore_MBps: number; dd_MBps: number; dump_ratio_to_dd: number; restore_ratio_to_dd: number } {
-  const root = mkdtempSync(join(tmpdir(), 'tracker-bench-'));
-  try {
-    const { dumpS, finalS } = dumpBench(root, bytes);
-    (globalThis as { gc?: () => void }).gc?.();
-    let t0: bigint;
-    t0 = process.hrtime.bigint();
-    restoreProcess(restoreArgs(openChain(join(root, '2'))));
-    const restoreS = Number(process.hrtime.bigint() - t0) / 1e9;
-    t0 = process.hrtime.bigint();
-    execFileSync('dd', ['if=/dev/zero', `of=${join(root, 'dd.img')}`, 'bs=1M', `count=${bytes / 1024 ** 2}`, 'conv=fsync'], { stdio: 'ignore' });
-    const ddS = Number(process.hrtime.bigint() - t0) / 1e9;
-    const mb = bytes / 1e6;
-    const dd = mb / ddS;
-    return {
-      dump_write_MBps: Math.round(mb / dumpS),
-      final_dump_digest_s: +finalS.toFixed(2),
-      restore_MBps: Math.round(mb / restoreS),
-      dd_MBps: Math.round(dd),
-      dump_ratio_to_dd: +(mb / dumpS / dd).toFixed(2),
-      restore_ratio_to_dd: +(mb / restoreS / dd).toFixed(2),
-    };
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
-/** Dump a 1 GiB process; its kernel is garbage once this returns. */
-function dumpBench(root: string, bytes: number): { dumpS: number; finalS: number } {
+/** A process with `bytes` of anonymous memory, every page written (its first byte non-zero). */
+export function benchProcess(bytes: number): { proc: WorkloadProcess; start: number; exit: () => void } {
   const kernel = new Kernel();
   const task = kernel.spawn('bench');
   const pages = bytes / 4096;
   const start = mmap(task.mm, { pages, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
   for (let p = 0; p < pages; p++) task.mm.store8(start + p, 0, (p & 255) | 1);
-  const proc: WorkloadProcess = {
-    kernel,
-    task,
-    identity: { model: 'bench', source: 'bench', seed: 0, params: {} },
-    steps: 0,
-    run: () => undefined,
-    saveState: () => ({ identity: { model: 'bench', source: 'bench', seed: 0, params: {} }, steps: 0 }),
-  };
-  const opts = {
-    imagesRoot: root,
-    trackMem: true,
-    format: 'pagemap' as const,
-    softDirty: true,
-    kernelName: '6.1' as const,
-  };
-  // The full first pre-dump writes the whole 1 GiB: that is the write rate.
-  let t0 = process.hrtime.bigint();
-  dumpIteration(proc, { ...opts, iteration: 1, type: 'pre-dump', hasParent: false });
-  const dumpS = Number(process.hrtime.bigint() - t0) / 1e9;
-  // The final dump finds nothing dirty but digests the whole memory.
-  t0 = process.hrtime.bigint();
-  dumpIteration(proc, { ...opts, iteration: 2, type: 'dump', hasParent: true });
-  const finalS = Number(process.hrtime.bigint() - t0) / 1e9;
-  kernel.exit(task);
-  return { dumpS, finalS };
+  const id = { model: 'bench', source: 'bench', seed: 0, params: {} };
+  const proc: WorkloadProcess = { kernel, task, identity: id, steps: 0, run: () => undefined, saveState: () => ({ identity: id, steps: 0 }) };
+  return { proc, start, exit: () => kernel.exit(task) };
+}
+
+export const DUMP_OPTS = {
+  trackMem: true,
+  format: 'pagemap' as const,
+  softDirty: true,
+  kernelName: '6.1' as const,
+};
+
+/** The page data of the process as tracker's dumper reads it: views of its frames, in order. */
+export function memPieces(proc: WorkloadProcess, start: number, pages: number): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  readMemRuns(proc.task, [start], [pages], 1, (d) => pieces.push(d));
+  return pieces;
+}
+
+/** The CRC-32 a pages.img header records. */
+function pagesCrc(path: string): number {
+  const fd = openSync(path, 'r');
+  const b = Buffer.alloc(24);
+  readSync(fd, b, 0, 24, 0);
+  closeSync(fd);
+  return b.readUInt32LE(16);
+}
+
+export interface CheckpointBench {
+  /** The first (full) pre-dump: pages.img and the small images, fsynced, renamed. */
+  dump: Compared;
+  /** The memory digest the final dump records (BLAKE3 through /proc/PID/mem). */
+  digest: Compared;
+  /** restore of the chain into a new machine (frames the host has not touched yet). */
+  restore: Compared;
+  /** restore into a machine kept from an earlier restore (its frames warm). */
+  restore_warm: Compared;
+}
+
+export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBench {
+  const root = mkdtempSync(join(tmpdir(), 'tracker-bench-'));
+  try {
+    const pages = bytes / 4096;
+    const { proc, start, exit } = benchProcess(bytes);
+    const pieces = memPieces(proc, start, pages);
+    let crc = -1;
+    const dumpTimes = alternate(rounds, {
+      tracker: () => {
+        settle(join(root, 'd'));
+        const s = timed(() => dumpIteration(proc, { ...DUMP_OPTS, imagesRoot: root, dirName: 'd', iteration: 1, type: 'pre-dump', hasParent: false }));
+        crc = pagesCrc(join(root, 'd', 'pages.img'));
+        return s;
+      },
+      node_writer: () => {
+        settle(join(root, 'n.img'));
+        return nodeWriter(join(root, 'n.img'), pieces, crc < 0 ? undefined : crc);
+      },
+      dd: () => {
+        settle(join(root, 'dd.img'));
+        return ddWrite(join(root, 'dd.img'), bytes);
+      },
+    });
+    settle(join(root, 'n.img'), join(root, 'dd.img'), join(root, 'd'));
+    // The digest (BLAKE3 over the resident runs) next to SHA-256 (what it was) and BLAKE3 of the same bytes, fed straight in.
+    const digestTimes = alternate(rounds, {
+      tracker: () => timed(() => memDigest(proc.task)),
+      node_sha256: () =>
+        timed(() => {
+          const h = createHash('sha256');
+          for (const p of pieces) h.update(p);
+          h.digest();
+        }),
+      blake3: () =>
+        timed(() => {
+          const h = new blakeHash.Blake3Hasher();
+          for (const p of pieces) h.update(p);
+          h.digestBuffer();
+        }),
+    });
+    // A chain to restore: the full pre-dump, then the final dump (every page in its parent).
+    dumpIteration(proc, { ...DUMP_OPTS, imagesRoot: root, iteration: 1, type: 'pre-dump', hasParent: false });
+    dumpIteration(proc, { ...DUMP_OPTS, imagesRoot: root, iteration: 2, type: 'dump', hasParent: true });
+    pieces.length = 0;
+    exit();
+    gc();
+    const img = join(root, '1', 'pages.img');
+    const h = { crc: pagesCrc(img) };
+    const restoreTimes = alternate(rounds, {
+      tracker: () => timed(() => restoreProcess(restoreArgs(openChain(join(root, '2'))))),
+      node_reader: () => nodeReader(img, bytes, h.crc, null).s,
+    });
+    gc();
+    // Warm: a machine kept from the first restore, its process exited; buffers kept likewise.
+    const machine = restoreProcess(restoreArgs(openChain(join(root, '2')))).sys;
+    let task = machine.task;
+    const warm = nodeReader(img, bytes, h.crc, null).buffers;
+    const warmTimes = alternate(rounds, {
+      tracker: () => {
+        machine.task.mm.kernel.exit(task);
+        const s = timed(() => {
+          task = restoreProcess(restoreArgs(openChain(join(root, '2'))), machine.task.mm.kernel).sys.task;
+        });
+        return s;
+      },
+      node_reader: () => nodeReader(img, bytes, h.crc, warm).s,
+      dd: () => {
+        settle(join(root, 'dd.img'));
+        return ddWrite(join(root, 'dd.img'), bytes);
+      },
+      dd_read: () => ddRead(img),
+    });
+    return {
+      dump: compare(dumpTimes, 'tracker', bytes, 'MB/s'),
+      digest: compare(digestTimes, 'tracker', bytes, 'MB/s'),
+      restore: compare(restoreTimes, 'tracker', bytes, 'MB/s'),
+      restore_warm: compare(warmTimes, 'tracker', bytes, 'MB/s'),
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 export interface SparseBench {

@@ -4,7 +4,8 @@
  * hot-cold workload and a real program's pages (the Lackey trace of fixtures/traces).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +14,8 @@ import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../migrate/iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
 import { CompressedCursor, RegionCompressor, DEFAULT_COMPRESS_REGION } from '../criu/page-compress.js';
 import { PageServerLink } from '../criu/page-xfer-remote.js';
-import { Kernel } from '../mm/kernel.js';
-import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import type { WorkloadProcess } from '../workload/process.js';
+import { benchProcess, DUMP_OPTS, memPieces } from './checkpoint-bench.js';
+import { alternateAsync, compare, seconds, settle, timed, type Compared } from './rounds.js';
 
 const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..');
 
@@ -37,36 +37,102 @@ function startServer(dir: string, log: string): { port: number; stop: () => void
   throw new Error('page server did not start');
 }
 
-function benchProcess(bytes: number): { proc: WorkloadProcess; exit: () => void } {
-  const kernel = new Kernel();
-  const task = kernel.spawn('bench');
-  const pages = bytes / 4096;
-  const start = mmap(task.mm, { pages, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
-  for (let p = 0; p < pages; p++) task.mm.store8(start + p, 0, (p & 255) | 1);
-  const id = { model: 'bench', source: 'bench', seed: 0, params: {} };
-  const proc: WorkloadProcess = { kernel, task, identity: id, steps: 0, run: () => undefined, saveState: () => ({ identity: id, steps: 0 }) };
-  return { proc, exit: () => kernel.exit(task) };
+/** A bare Node receiver in its own process: each connection's bytes written to a new file and fsynced, then one byte back. */
+const SOCKET_SINK = `
+const net = require('node:net'); const fs = require('node:fs');
+let n = 0;
+const srv = net.createServer((s) => {
+  const fd = fs.openSync(process.argv[1] + '/' + (n++) + '.img', 'w');
+  let need = -1; let got = 0; let head = Buffer.alloc(0);
+  s.on('data', (d) => {
+    if (need < 0) { head = Buffer.concat([head, d]); if (head.length < 8) return; need = Number(head.readBigUInt64LE(0)); d = head.subarray(8); }
+    fs.writeSync(fd, d); got += d.length;
+    if (got === need) { fs.fsyncSync(fd); fs.closeSync(fd); s.end(Buffer.from([1])); }
+  });
+});
+srv.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + srv.address().port));
+`;
+
+function startSocketSink(dir: string, log: string): { port: number; stop: () => void } {
+  mkdirSync(dir, { recursive: true });
+  const fd = openSync(log, 'w');
+  const child = spawn(process.execPath, ['-e', SOCKET_SINK, dir], { stdio: ['ignore', fd, 'ignore'] });
+  closeSync(fd);
+  for (let i = 0; i < 200; i++) {
+    const m = /^listening on [^:]+:(\d+)$/m.exec(readFileSync(log, 'utf8'));
+    if (m !== null) return { port: Number(m[1]), stop: () => child.kill('SIGTERM') };
+    sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error('socket sink did not start');
 }
 
-/** The first (full) pre-dump of a `bytes` process written locally and through a loopback page server. */
-export function benchLoopback(bytes = 256 * 1024 ** 2): { local_write_MBps: number; loopback_MBps: number; loopback_ratio_to_local: number } {
+/** Send the pieces over a connected socket, with its backpressure; resolves on the receiver's answer. */
+function sendPieces(port: number, pieces: readonly Uint8Array[], bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port }, async () => {
+      const t0 = process.hrtime.bigint();
+      sock.once('data', () => {
+        resolve(seconds(t0));
+        sock.destroy();
+      });
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(bytes));
+      sock.write(len);
+      for (const p of pieces) {
+        for (let at = 0; at < p.length; at += 1 << 20) {
+          if (!sock.write(p.subarray(at, Math.min(p.length, at + (1 << 20))))) await new Promise((r) => sock.once('drain', r));
+        }
+      }
+    });
+    sock.setNoDelay(true);
+    sock.on('error', reject);
+  });
+}
+
+/**
+ * The first (full) pre-dump of a `bytes` process through a loopback page server, next to the same
+ * dump written locally and to a bare Node socket pair (sender here, receiver in its own process
+ * writing and fsyncing), in alternating rounds. Connections are set up before the clock starts.
+ */
+export async function benchLoopback(rounds: number, bytes = 512 * 1024 ** 2): Promise<Compared> {
   const root = mkdtempSync(join(tmpdir(), 'tracker-bench-xfer-'));
-  const { proc, exit } = benchProcess(bytes);
-  const server = startServer(join(root, 'served'), join(root, 'server.log'));
+  const { proc, start, exit } = benchProcess(bytes);
+  const pieces = memPieces(proc, start, bytes / 4096);
+  const sink = startSocketSink(join(root, 'sink'), join(root, 'sink.log'));
+  const opts = { ...DUMP_OPTS, iteration: 1, type: 'pre-dump' as const, hasParent: false };
+  let round = 0;
   try {
-    const opts = { trackMem: true, format: 'pagemap' as const, softDirty: true, kernelName: '6.1' as const, iteration: 1, type: 'pre-dump' as const, hasParent: false };
-    let t0 = process.hrtime.bigint();
-    dumpIteration(proc, { ...opts, imagesRoot: root, dirName: 'local' });
-    const localS = Number(process.hrtime.bigint() - t0) / 1e9;
-    t0 = process.hrtime.bigint();
-    const link = new PageServerLink({ address: '127.0.0.1', port: server.port }, { force: false, autoDedup: false });
-    dumpIteration(proc, { ...opts, imagesRoot: root, xfer: link.open(1) });
-    link.close();
-    const remoteS = Number(process.hrtime.bigint() - t0) / 1e9;
-    const mb = bytes / 1e6;
-    return { local_write_MBps: Math.round(mb / localS), loopback_MBps: Math.round(mb / remoteS), loopback_ratio_to_local: +(localS / remoteS).toFixed(2) };
+    const times = await alternateAsync(rounds, {
+      page_server: () => {
+        const dir = join(root, `served-${round++}`);
+        settle();
+        const server = startServer(dir, join(root, 'server.log'));
+        try {
+          const link = new PageServerLink({ address: '127.0.0.1', port: server.port }, { force: false, autoDedup: false });
+          const s = timed(() => dumpIteration(proc, { ...opts, imagesRoot: root, xfer: link.open(1) }));
+          link.close();
+          return s;
+        } finally {
+          server.stop();
+          settle(dir);
+        }
+      },
+      local: () => {
+        settle(join(root, 'local'));
+        return timed(() => dumpIteration(proc, { ...opts, imagesRoot: root, dirName: 'local' }));
+      },
+      socket_pair: async () => {
+        settle();
+        const s = await sendPieces(sink.port, pieces, bytes);
+        settle(...readdirSync(join(root, 'sink')).map((f) => join(root, 'sink', f)));
+        return s;
+      },
+    });
+    return compare(times, 'page_server', bytes, 'MB/s');
   } finally {
-    server.stop();
+    sink.stop();
+    pieces.length = 0;
     exit();
     rmSync(root, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import { checkReport, type CheckReport } from '../criu/page-read.js';
 import { resolveIterationDir } from '../criu/stats.js';
 import { restore, type RestoreReport } from '../migrate/resume.js';
 import type { IterationStats } from '../criu/schema.js';
+import type { TrackBackend } from '../criu/track.js';
 import { UsageError } from '../errors.js';
 import { join } from 'node:path';
 import { IMAGE_FILES, readImage } from '../criu/image.js';
@@ -18,15 +19,16 @@ import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { runDump } from './dump-runner.js';
 import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom } from './options.js';
+import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom, trackOption } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
-import { processOutput, startSpinner, type Output } from './output.js';
-import { table } from './table.js';
-import { formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
+import { fitLine, table } from './table.js';
+import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from '../migrate/timing.js';
-import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
-import { writeReport } from './report-file.js';
+import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
+import { checkReportDestination, writeReport } from './report-file.js';
 import { reportRun } from '../migrate/plan.js';
 import { heatMapFromImages } from '../migrate/heatmap.js';
 import { Kernel } from '../mm/kernel.js';
@@ -35,8 +37,6 @@ import { addImageOptions, imageOptions, type ImageFlags } from './image-options.
 import { addPageServerClientOptions, pageServerTarget, type TlsFlags } from './page-server.js';
 
 export const DEFAULT_IMAGES_DIR = 'tracker-images';
-/** The parser lives in options.ts; re-exported for the commands that imported it from here. */
-export { memorySize } from './options.js';
 
 interface DumpFlags extends ImageFlags, TlsFlags, EngineFlags {
   pageServer: boolean;
@@ -54,6 +54,9 @@ interface DumpFlags extends ImageFlags, TlsFlags, EngineFlags {
   downtimeLimit: number;
   autoConverge: boolean;
   rate?: number;
+  param?: Record<string, string>;
+  memoryModel?: MemoryModel;
+  fast: boolean;
   report?: string;
   minPages: number;
   maxGrowth: number;
@@ -64,6 +67,7 @@ interface DumpFlags extends ImageFlags, TlsFlags, EngineFlags {
   memory?: number;
   trackMem: boolean;
   prevImagesDir?: string;
+  track?: TrackBackend;
 }
 
 function iterationLine(s: IterationStats): string {
@@ -90,6 +94,11 @@ export function renderDumpTable(r: DumpReport): string {
     formatSeconds(s.expected_downtime_s),
   ]);
   rows.push(['total', '', '', formatSeconds(r.total_time_s), '', String(r.totals.pages_skipped_parent), String(r.totals.pages_written), formatBytes(r.totals.bytes_written), formatUs(r.totals.frozen_time), '']);
+  // QEMU's auto-converge throttle, when it acted: the share of each iteration the workload was held.
+  if (r.iterations.some((s) => s.throttle_pct > 0)) {
+    head.push('throttle');
+    rows.forEach((row, i) => row.push(i < r.iterations.length ? `${r.iterations[i].throttle_pct}%` : ''));
+  }
   const lines = table(head, rows, head.map((_, i) => (i < 2 ? 'l' : 'r')));
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
@@ -99,7 +108,7 @@ export function renderDumpTable(r: DumpReport): string {
   }
   for (const a of r.actions) lines.push(chalk.cyan(`${r.policy} at ${formatSeconds(a.at_s)}: ${a.why}`));
   lines.push('');
-  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}`);
+  lines.push(`workload ${r.workload.source} at ${r.rate.toLocaleString('en-US')} steps/s; link ${formatBandwidth(r.bandwidth)}; interval ${formatSeconds(r.interval_s)}; policy ${r.policy}; tracking ${r.track}`);
   const verdict = r.policy === 'fixed' || r.stop_reason.includes('did not converge') ? '' : r.converged ? chalk.green(' (converged)') : chalk.yellow(' (did not converge)');
   lines.push(`stopped: ${r.stop_reason}${verdict}`);
   const limit = r.policy === 'qemu' || r.policy === 'qemu-pass' ? ` (limit ${formatSeconds(r.downtime_limit_s)})` : '';
@@ -124,9 +133,12 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     imagesDir: f.imagesDir,
     prevImagesDir: f.prevImagesDir,
     trackMem: f.trackMem,
+    track: f.track,
     type,
     workload: given('workload') ? f.workload : f.prevImagesDir === undefined ? f.workload : undefined,
     seed: given('seed') ? f.seed : f.prevImagesDir === undefined ? f.seed : undefined,
+    params: f.param,
+    memoryModel: f.memoryModel,
     kernel: given('kernel') ? f.kernel : f.prevImagesDir === undefined ? f.kernel : undefined,
     interval: primitiveIntervalSteps(f, given),
     bandwidth: f.bandwidth,
@@ -137,7 +149,7 @@ export async function primitiveCommand(type: 'pre-dump' | 'dump', f: DumpFlags, 
     ...imageOptions(f),
     },
   });
-  out.out(f.json ? JSON.stringify(r, null, 2) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
+  out.out(f.json ? toJson(r) : `${iterationLine(r.stats)}\nimages in ${r.images_dir}${r.parent !== null ? ` (parent ${r.parent}; replayed ${r.replayed_steps} steps)` : ''}`);
   return r;
 }
 
@@ -167,6 +179,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
   if (f.policy === 'fixed' && f.iterations === undefined) throw new UsageError('--policy fixed needs --iterations N');
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
   if (f.autoConverge && !isQemuEngine(f.policy) && f.policy !== 'qemu-pass') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu, kubevirt or qemu-pass');
+  if (f.report !== undefined) checkReportDestination(f.report);
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',
@@ -182,12 +195,16 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
     downtimeLimit: f.downtimeLimit,
     autoConverge: f.autoConverge,
     rate: workloadOverrides(f).rate as number | undefined,
+    params: f.param,
+    memoryModel: f.memoryModel,
+    fast: f.fast,
     minPages: f.minPages,
     maxGrowthPercent: f.maxGrowth,
     preDumpMode: f.preDumpMode,
     bandwidth: f.bandwidth,
     force: f.force,
     memoryBytes: f.memory,
+    track: f.track,
     ...imageOptions(f),
     pageServer: pageServerTarget(f),
     ...engineSettings(f, [f.policy]),
@@ -198,7 +215,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
         spinner = startSpinner(`iteration ${s.iteration}: running the workload and dumping`);
         return;
       }
-      const line = timedLine(s as IterationReport);
+      const line = fitLine(timedLine(s as IterationReport));
       if (spinner !== null) spinner.stopAndPersist({ symbol: chalk.green('✔'), text: line });
       else out.out(line);
       spinner = null;
@@ -212,7 +229,7 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
       runs: [run],
     });
   }
-  if (f.json) out.out(JSON.stringify(report, null, 2));
+  if (f.json) out.out(toJson(report));
   else {
     if (report.warning !== null) out.err(chalk.yellow(`warning: ${report.warning}`));
     out.out('\n' + renderDumpTable(report));
@@ -277,15 +294,17 @@ export function renderCheck(r: CheckReport): string {
 }
 
 export function registerCheckpointCommands(program: Command): void {
-  const dump = program
-    .command('dump')
+  const dump = followBandwidthUnit(program.command('dump'), OPTIONS.bandwidth.defaultText ?? '1G')
     .description('checkpoint a simulated process: with --iterative, pre-dumps with soft-dirty tracking then the final dump; without, one final dump (after `tracker pre-dump`s with --prev-images-dir)')
     .option('--iterative', 'pre-dump repeatedly, then dump (CRIU pre-dump + dump --track-mem --prev-images-dir)', false)
-    .option('-D, --images-dir <dir>', 'where DIR/1 .. DIR/N go', DEFAULT_IMAGES_DIR)
+    .option('-D, --images-dir <dir>', `with --iterative: the root DIR/1 .. DIR/N go in (default: ${DEFAULT_IMAGES_DIR}); without: this one iteration, DIR/N, as for pre-dump and restore (required)`)
     .addOption(workloadOption())
     .addOption(seedOption())
     .addOption(kernelOption())
     .addOption(rateOption())
+    .addOption(paramOption())
+    .addOption(memoryModelOption())
+    .option('--fast', 'with --iterative: advance stationary workloads (hot-cold, uniform, guest) by sampled page writes, the same dirty pages in distribution', false)
     .addOption(intervalOption())
     .addOption(policyOption())
     .option(OPTIONS.iterations.flag, OPTIONS.iterations.help, intArg('--iterations', 1))
@@ -300,12 +319,16 @@ export function registerCheckpointCommands(program: Command): void {
     .addOption(memoryOption())
     .option('--prev-images-dir <dir>', 'without --iterative: the parent pre-dump, relative to -D (e.g. ../2)')
     .option('--track-mem', 'without --iterative: dump only pages written since the parent', false)
+    .addOption(trackOption())
     .option('--force', "replace tracker's images in a non-empty -D (anything else in it makes the dump refuse)", false)
     .option('--json', 'print one JSON document with CRIU stats names', false);
   addPageServerClientOptions(addImageOptions(addEngineOptions(dump)))
     .addHelpText(
       'after',
       `
+-D: dump --iterative (like page-server) takes the root of a chain and writes DIR/1 .. DIR/N in it;
+dump without --iterative, pre-dump and restore take one iteration, DIR/N, as CRIU's -D names one
+images directory. So \`dump --iterative -D img\` is restored with \`restore -D img/N\`.
 The workload first runs its setup and populate (a running service). Each iteration freezes it,
 reads /proc/PID/pagemap (pagemap2 on the seed kernel), takes the soft-dirty pages (all present
 pages the first time), writes clear_refs 4 and writes DIR/N (under DIR/.N.tmp, renamed when
@@ -319,19 +342,26 @@ stops it at the next safe point and removes the partial iteration; earlier ones 
 ${POLICY_HELP}
 ${EXIT_CODES_HELP}`,
     )
-    .action(async (opts: DumpFlags, cmd: Command) => {
-      if (opts.iterative) await dumpCommand(opts, processOutput(opts.json));
-      else await primitiveCommand('dump', opts, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+    .action(async (opts: Omit<DumpFlags, 'imagesDir'> & { imagesDir?: string }, cmd: Command) => {
+      if (opts.iterative) await dumpCommand({ ...opts, imagesDir: opts.imagesDir ?? DEFAULT_IMAGES_DIR }, processOutput(opts.json));
+      else {
+        // Without --iterative, -D is one iteration (CRIU's meaning): no default root to fall back on.
+        if (opts.imagesDir === undefined) throw new UsageError('dump without --iterative needs -D DIR/N, the iteration to write (e.g. -D img/3 --prev-images-dir ../2 --track-mem)');
+        await primitiveCommand('dump', { ...opts, imagesDir: opts.imagesDir }, (n) => cmd.getOptionValueSource(n) === 'cli', processOutput(opts.json));
+      }
     });
 
   const preDump = program
     .command('pre-dump')
     .description('one pre-dump (CRIU pre-dump): memory only, the process keeps running; chain them with --prev-images-dir')
-    .requiredOption('-D, --images-dir <dir>', 'this iteration, e.g. DIR/1')
+    .requiredOption('-D, --images-dir <dir>', 'this one iteration, DIR/N (e.g. img/1): as CRIU\'s -D, not the root dump --iterative takes')
     .option('--prev-images-dir <dir>', 'the parent iteration, relative to -D (e.g. ../1): only pages written since are dumped')
-    .option('--track-mem', 'write clear_refs 4 after dumping, so the next iteration can be incremental', false)
+    .option('--track-mem', 'reset tracking after dumping (clear_refs 4; uffd-wp: write-protect again), so the next iteration can be incremental', false)
+    .addOption(trackOption())
     .addOption(workloadOption('first iteration: the workload (later ones replay the parent\'s)'))
     .addOption(seedOption('first iteration: seed of the workload'))
+    .addOption(paramOption())
+    .addOption(memoryModelOption())
     .addOption(kernelOption())
     .addOption(intervalOption('time the workload runs before this iteration (e.g. 100ms; a bare number is steps)'))
     .addOption(bandwidthOption())
@@ -359,17 +389,33 @@ ${EXIT_CODES_HELP}`,
   program
     .command('restore')
     .description('restore the process of an image chain and check it against the dump')
-    .requiredOption('-D, --images-dir <dir>', 'the final dump, DIR/N')
+    .requiredOption('-D, --images-dir <dir>', 'the final dump, DIR/N (for a dump --iterative -D DIR: its last iteration)')
     .option('--verify', 'also run the same workload uninterrupted to the same step and compare memories', false)
     .option('--resume-steps <k>', 'continue the restored workload for K steps', intArg('--resume-steps'), 0)
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', EXIT_CODES_HELP)
     .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
       const out = processOutput(opts.json);
-      requireImagesPath(opts.imagesDir);
+      requireImagesPath(opts.imagesDir, undefined, true);
       requireUnlockedChain(opts.imagesDir);
-      const r = restore({ dir: opts.imagesDir, verify: opts.verify, resumeSteps: opts.resumeSteps });
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderRestore(r));
+      // Restore is synchronous: the spinner (a terminal only) is drawn as each phase begins.
+      const spinner = opts.json ? null : startSpinner('restoring');
+      let r;
+      try {
+        r = restore({
+          dir: opts.imagesDir,
+          verify: opts.verify,
+          resumeSteps: opts.resumeSteps,
+          onPhase: (what) => {
+            if (spinner === null) return;
+            spinner.text = what;
+            spinner.render();
+          },
+        });
+      } finally {
+        spinner?.stop();
+      }
+      out.out(opts.json ? toJson(r) : renderRestore(r));
     });
 
   program
@@ -384,6 +430,6 @@ ${EXIT_CODES_HELP}`)
       const out = processOutput(opts.json);
       requireImagesPath(dir);
       const r = checkReport(resolveIterationDir(dir));
-      out.out(opts.json ? JSON.stringify(r, null, 2) : renderCheck(r));
+      out.out(opts.json ? toJson(r) : renderCheck(r));
     });
 }

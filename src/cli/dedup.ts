@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { dedupChain, type DedupReport } from '../criu/dedup.js';
 import { resolveIterationDir } from '../criu/stats.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { processOutput } from './output.js';
+import { processOutput, toJson } from './output.js';
 
 function render(r: DedupReport): string {
   if (r.pages_released === 0) return 'nothing to release: no parent holds a page a later iteration dumped again';
@@ -22,6 +22,6 @@ export function registerDedupCommand(program: Command): void {
     .action((dir: string, opts: { json: boolean }) => {
       const out = processOutput(opts.json);
       const r = dedupChain(resolveIterationDir(dir));
-      out.out(opts.json ? JSON.stringify(r, null, 2) : render(r));
+      out.out(opts.json ? toJson(r) : render(r));
     });
 }

@@ -5,26 +5,19 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { IterationStats } from '../criu/schema.js';
-import { ImageError, InputError, InterruptedError, IoError, LockedError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import type { DumpJob, SerializedError, WorkerData } from './dump-worker.js';
+import { InterruptedError, reviveError, type SerializedError } from '../errors.js';
+import type { DumpJob, WorkerData } from './dump-worker.js';
+import { onStdoutFailure, stdoutError } from './output.js';
 
-const CLASSES: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError, LockedError, InterruptedError };
 const SIGNALS = { SIGINT: 2, SIGTERM: 15 } as const;
+/** The abort flag's value when stdout's reader went away: the dump stops as if interrupted. */
+const STDOUT_CLOSED = 13; // SIGPIPE
 
 /** The signal that interrupted the last dump (its exit code is 128 + its number). */
 let received: keyof typeof SIGNALS | null = null;
 
 export function interruptExitCode(): number {
   return 128 + SIGNALS[received ?? 'SIGINT'];
-}
-
-function revive(s: SerializedError): Error {
-  const C = CLASSES[s.name];
-  if (C !== undefined) return new C(s.message);
-  const e = new Error(s.message) as NodeJS.ErrnoException;
-  if (s.code !== undefined) e.code = s.code;
-  e.stack = s.stack;
-  return e;
 }
 
 export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, phase: 'start' | 'done') => void, fault = process.env.TRACKER_FAULT): Promise<R> {
@@ -40,9 +33,12 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
     };
     const handlers = (Object.keys(SIGNALS) as (keyof typeof SIGNALS)[]).map((sig) => [sig, () => onSignal(sig)] as const);
     for (const [sig, h] of handlers) process.on(sig, h);
+    // A closed or failing stdout stops the dump too: what it would print can no longer be read.
+    const unwatch = onStdoutFailure(() => Atomics.compareExchange(flag, 0, 0, STDOUT_CLOSED));
     let settled = false;
     const finish = () => {
       settled = true;
+      unwatch();
       for (const [sig, h] of handlers) process.off(sig, h);
     };
     worker.on('message', (m: { type: 'iteration'; stats: IterationStats; phase: 'start' | 'done' } | { type: 'done'; report: R } | { type: 'error'; error: SerializedError }) => {
@@ -52,7 +48,8 @@ export function runDump<R>(job: DumpJob, onIteration?: (stats: IterationStats, p
         resolve(m.report);
       } else {
         finish();
-        reject(revive(m.error));
+        const e = reviveError(m.error);
+        reject(e instanceof InterruptedError && Atomics.load(flag, 0) === STDOUT_CLOSED ? (stdoutError(`the dump stopped: ${e.message}`) ?? e) : e);
       }
     });
     worker.on('error', (e) => {

@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { iterativeDump, type CancelSignal, type IterativeDumpOptions } from '../migrate/iterative.js';
 import { primitiveDump, type PrimitiveDumpOptions } from '../migrate/primitive.js';
 import { faultHook } from './faults.js';
+import { serializeError, type SerializedError } from '../errors.js';
 
 export type DumpJob = { kind: 'iterative'; options: Omit<IterativeDumpOptions, 'onIteration' | 'faultPoint' | 'signal'> } | { kind: 'primitive'; options: Omit<PrimitiveDumpOptions, 'faultPoint' | 'signal'> };
 
@@ -16,17 +17,7 @@ export interface WorkerData {
   fault: string | undefined;
 }
 
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  stack?: string;
-}
-
-function serialize(e: unknown): SerializedError {
-  const err = e as NodeJS.ErrnoException;
-  return { name: err?.name ?? 'Error', message: err?.message ?? String(e), code: typeof err?.code === 'string' ? err.code : undefined, stack: err?.stack };
-}
+export type { SerializedError };
 
 if (parentPort !== null) {
   const port = parentPort;
@@ -45,6 +36,6 @@ if (parentPort !== null) {
         : primitiveDump({ ...data.job.options, signal, faultPoint });
     port.postMessage({ type: 'done', report });
   } catch (e) {
-    port.postMessage({ type: 'error', error: serialize(e) });
+    port.postMessage({ type: 'error', error: serializeError(e) });
   }
 }

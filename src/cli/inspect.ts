@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import { requireImagesPath } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { markdownTable, table, type Align } from './table.js';
-import { processOutput, type Output } from './output.js';
+import { processOutput, type Output, toJson } from './output.js';
 import { formatBytes, formatUs } from './units.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ export function showCommand(path: string, f: ShowFlags, out: Output): void {
     const v = showImageFile(path);
     [doc, text] = [v, () => renderImage(v)];
   }
-  out.out(f.json ? JSON.stringify(doc, null, 2) : text());
+  out.out(f.json ? toJson(doc) : text());
 }
 
 /** VADDR[,N]: a hex (0x...) or decimal address, and a page count (default 1). */
@@ -263,7 +263,7 @@ export interface CompareFlags {
 /** Prints the comparison, then fails (exit 1) if a threshold was exceeded. */
 export function compareCommand(base: string, head: string, f: CompareFlags, out: Output): CompareResult {
   const r = compare(base, head, { maxIncrease: f.maxIncrease, maxFinalIncrease: f.maxFinalIncrease });
-  out.out(f.format === 'json' ? JSON.stringify(r, null, 2) : f.format === 'markdown' ? renderCompareMarkdown(r) : renderCompareText(r));
+  out.out(f.format === 'json' ? toJson(r) : f.format === 'markdown' ? renderCompareMarkdown(r) : renderCompareText(r));
   checkThresholds(r);
   return r;
 }
@@ -295,7 +295,7 @@ export function registerInspectCommands(program: Command): void {
       const out = processOutput(opts.json);
       requireImagesPath(dir);
       const s = chainStats(dir);
-      out.out(opts.json ? JSON.stringify(s, null, 2) : renderStats(s));
+      out.out(opts.json ? toJson(s) : renderStats(s));
     });
 
   program
@@ -311,8 +311,13 @@ export function registerInspectCommands(program: Command): void {
         return v;
       }),
     )
+    .option('--json', 'the same as --format json', false)
     .addHelpText('after', EXIT_CODES_HELP)
-    .action((base: string, head: string, opts: CompareFlags) => {
+    .action((base: string, head: string, opts: CompareFlags & { json: boolean }, cmd: Command) => {
+      if (opts.json) {
+        if (cmd.getOptionValueSource('format') === 'cli' && opts.format !== 'json') throw new UsageError(`--json and --format ${opts.format} disagree; give one`);
+        opts.format = 'json';
+      }
       requireImagesPath(base, 'base');
       requireImagesPath(head, 'head');
       compareCommand(base, head, opts, processOutput(opts.format === 'json'));

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, TrackerError } from '../errors.js';
+import { EXIT_INTERNAL, EXIT_IO, EXIT_USAGE, InterruptedError, oneLine, TrackerError, VerifyError } from '../errors.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { memoryOption } from './options.js';
 import { registerCheckpointCommands } from './checkpoint.js';
@@ -14,7 +14,7 @@ import { interruptExitCode } from './dump-runner.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { registerInspectCommands } from './inspect.js';
 import { kernelOption } from './options.js';
-import { applyColourEnv, processOutput } from './output.js';
+import { applyColourEnv, processOutput, stdoutError, stdoutSettled, watchStdout } from './output.js';
 import { registerRunCommands } from './run.js';
 import { scriptCommand } from './script.js';
 import { registerPlanCommand } from './plan.js';
@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(`tracker: ${s.replace(/^error: /, '')}`),
+      outputError: (s, write) => write(`tracker: ${oneLine(s.replace(/^error: /, '').trimEnd())}\n`),
     });
 
   program
@@ -69,17 +69,19 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<void> {
   applyColourEnv(process.env);
-  // `tracker ... | head` closes stdout early: that is not an error.
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
+  watchStdout();
+  let failure: unknown = null;
   try {
-    const program = buildProgram();
-    await program.parseAsync(argv);
+    await buildProgram().parseAsync(argv);
   } catch (e) {
-    process.exitCode = exitCodeFor(e);
+    failure = e;
   }
+  // A closed or full stdout is a failure even when the command succeeded, and it is what a CI
+  // gate must see rather than the verdict (exit 1) it could not print.
+  await stdoutSettled();
+  const stdout = stdoutError('what tracker printed was cut short');
+  if (stdout !== null && (failure === null || failure instanceof VerifyError)) failure = stdout;
+  if (failure !== null) process.exitCode = exitCodeFor(failure);
 }
 
 /** One line on stderr (none for --help and --version) and the exit code of the table in help.ts. */
@@ -89,12 +91,12 @@ export function exitCodeFor(e: unknown): number {
     return e.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   if (e instanceof TrackerError) {
-    process.stderr.write(`tracker: ${e.message}\n`);
-    return e instanceof InterruptedError ? interruptExitCode() : e.exitCode;
+    process.stderr.write(`tracker: ${oneLine(e.message)}\n`);
+    return e instanceof InterruptedError && e.signal === undefined ? interruptExitCode() : e.exitCode;
   }
   const code = (e as NodeJS.ErrnoException)?.code;
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-    process.stderr.write(`tracker: ${(e as Error).message}\n`);
+    process.stderr.write(`tracker: ${oneLine((e as Error).message)}\n`);
     return EXIT_IO;
   }
   process.stderr.write(`tracker: internal error (a bug in tracker; please report it with the command): ${(e as Error)?.stack ?? String(e)}\n`);

@@ -1,25 +1,31 @@
 /** `tracker run` and `tracker workloads`. */
 import chalk from 'chalk';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
-import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads } from '../workload/index.js';
+import { createWorkload, DEFAULT_RATES, DEFAULT_WORKLOAD, listWorkloads, workloadMemoryNeed } from '../workload/index.js';
+import type { TrackBackend } from '../criu/track.js';
 import { runMeasured, type RunReport } from '../migrate/run.js';
 import { EXIT_CODES_HELP } from './help.js';
-import { intArg, kernelOption, memoryOption } from './options.js';
-import { processOutput, type Output } from './output.js';
+import { intArg, kernelOption, memoryOption, trackOption } from './options.js';
+import { table, type Align } from './table.js';
+import { processOutput, type Output, toJson } from './output.js';
 import { formatBytes, formatSeconds, parseDuration } from './units.js';
 import type { Duration } from '../workload/clock.js';
-import { rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import { memoryModelOption, paramOption, rateOption, seedOption, workloadOption, workloadOverrides } from './workload-options.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 
 interface RunFlags {
+  track?: TrackBackend;
   workload: string;
   seed: number;
   duration: Duration;
   steps?: number;
   sampleInterval: Duration;
   rate?: number;
+  param?: Record<string, string>;
+  memoryModel?: MemoryModel;
   kernel: KernelProfileName;
   memory?: number;
   json: boolean;
@@ -37,7 +43,7 @@ export function sparkline(values: (number | null)[]): string {
 export function renderRun(r: RunReport): string {
   const page = (n: number) => formatBytes(n * 4096);
   const lines = [chalk.bold(`${r.workload.model} (${r.workload.source}), seed ${r.workload.seed}, kernel ${r.kernel}`)];
-  if (!r.soft_dirty) lines.push(chalk.yellow(`no dirty tracking: ${r.note ?? 'the kernel has no soft-dirty bit'}`));
+  if (!r.dirty_tracking) lines.push(chalk.yellow(`no dirty tracking: ${r.note ?? 'the kernel has no soft-dirty bit'}`));
   const head = ['interval', 'time', 'steps', 'dirty pages', 'dirty MiB/s', 'rss', 'working set'];
   const rows = r.samples.map((s) => [
     String(s.index),
@@ -48,14 +54,11 @@ export function renderRun(r: RunReport): string {
     page(s.rss_pages),
     page(s.working_set_pages),
   ]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const fmt = (row: string[]) => row.map((c, i) => c.padStart(w[i])).join('  ');
   // Long runs: show the first and last intervals and keep the chart for the whole run.
-  const shown = rows.length > 24 ? [...rows.slice(0, 10), null, ...rows.slice(-10)] : rows;
-  lines.push(chalk.bold(fmt(head)));
-  for (const row of shown) lines.push(row === null ? chalk.dim(`  … ${rows.length - 20} intervals …`) : fmt(row));
+  const shown = rows.length > 24 ? [...rows.slice(0, 10), ['…', `${rows.length - 20} intervals`, '', '', '', '', ''], ...rows.slice(-10)] : rows;
+  lines.push(...table(head, shown, head.map((): Align => 'r')));
   lines.push('');
-  if (r.soft_dirty) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirty_pages)))}`);
+  if (r.dirty_tracking) lines.push(`dirty pages per interval  ${chalk.cyan(sparkline(r.samples.map((s) => s.dirty_pages)))}  ${chalk.dim(`(--track ${r.track})`)}`);
   lines.push(`working set per interval  ${chalk.magenta(sparkline(r.samples.map((s) => s.working_set_pages)))}`);
   const t = r.totals;
   lines.push(
@@ -67,9 +70,11 @@ export function renderRun(r: RunReport): string {
 }
 
 export function runCommand(o: RunFlags, out: Output): RunReport {
-  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes: o.memory }), o.workload, o.seed, workloadOverrides(o));
-  const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval });
-  out.out(o.json ? JSON.stringify(report, null, 2) : renderRun(report));
+  const overrides = workloadOverrides(o);
+  const memoryBytes = o.memory ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
+  const proc = createWorkload(new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel }), o.workload, o.seed, overrides);
+  const report = runMeasured(proc, { duration: o.steps !== undefined ? { steps: o.steps } : o.duration, sampleInterval: o.sampleInterval, track: o.track });
+  out.out(o.json ? toJson(report) : renderRun(report));
   return report;
 }
 
@@ -80,11 +85,14 @@ export function registerRunCommands(program: Command): void {
     .addOption(workloadOption())
     .addOption(seedOption())
     .addOption(rateOption())
-    .option('--duration <time>', 'virtual time to measure after setup and populate (e.g. 2s, 500ms; a bare number is steps)', parseDuration('--duration'), { seconds: 2 })
+    .addOption(paramOption())
+    .addOption(memoryModelOption())
+    .addOption(new Option('--duration <time>', 'virtual time to measure after setup and populate (e.g. 2s, 500ms; a bare number is steps)').default({ seconds: 2 }, '2s').argParser(parseDuration('--duration')))
     .option('--steps <n>', 'the same as --duration N (steps)', intArg('--steps', 1))
-    .option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4', parseDuration('--sample-interval'), { seconds: 0.25 })
+    .addOption(new Option('--sample-interval <time>', 'time between samples (e.g. 250ms; a bare number is steps): each reads soft-dirty through pagemap, then writes clear_refs 4').default({ seconds: 0.25 }, '250ms').argParser(parseDuration('--sample-interval')))
     .addOption(kernelOption())
     .addOption(memoryOption())
+    .addOption(trackOption())
     .option('--json', 'print the report as JSON', false)
     .addHelpText(
       'after',
@@ -105,7 +113,7 @@ first sample starts from a clear_refs 4 in the steady state.\n${EXIT_CODES_HELP}
       const out = processOutput(o.json);
       const list = listWorkloads();
       if (o.json) {
-        out.out(JSON.stringify(list, null, 2));
+        out.out(toJson(list));
         return;
       }
       for (const w of list) {

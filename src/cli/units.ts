@@ -1,19 +1,33 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { showBandwidthIn, type BandwidthUnit } from '../migrate/format.js';
+import { bandwidthProblem } from '../migrate/timing.js';
 import type { Duration } from '../workload/clock.js';
+import { parseByteRate, parseByteSize } from '../workload/params.js';
 import { formatSeconds } from '../migrate/format.js';
 
 export { formatBandwidth, formatBytes, formatSeconds } from '../migrate/format.js';
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-/** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */
-const BIT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+/** Whether the user wrote a rate in bits (10Gbit, 100Mbit/s, 1Gbps) or bytes (1G, 100M/s). */
+export function bandwidthUnitOf(raw: string): BandwidthUnit {
+  return /bit|bps/i.test(raw) ? 'bits' : 'bytes';
+}
+
+/**
+ * Show rates in the kind of unit --bandwidth is given in (commander's raw option:NAME event), or
+ * its default is spelled in when it is not given.
+ */
+export function followBandwidthUnit(cmd: Command, defaultSpelling: string): Command {
+  let unit = bandwidthUnitOf(defaultSpelling);
+  cmd.on('option:bandwidth', (raw: string) => (unit = bandwidthUnitOf(raw.split(',')[0])));
+  return cmd.hook('preAction', () => showBandwidthIn(unit));
+}
+
 
 /** A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples). */
 export function parseBytes(what: string): (v: string) => number {
   return (v: string) => {
-    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(?:\/s)?$/i.exec(v.trim());
-    if (m === null) throw new InvalidArgumentError(`${what} must be a size such as 1G, 512M or 100MiB/s, got '${v}'`);
-    const n = Number(m[1]) * UNITS[m[2].toLowerCase()];
+    const n = parseByteSize(v);
+    if (Number.isNaN(n)) throw new InvalidArgumentError(`${what} must be a size such as 1G, 512M or 100MiB/s, got '${v}'`);
     if (!(n >= 1) || !Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be positive, got '${v}'`);
     return n;
   };
@@ -24,18 +38,20 @@ export function parseBytes(what: string): (v: string) => number {
  * bits with decimal ones, as links are sold (10Gbit, 100Mbit/s, 1Gbps).
  */
 export function parseBandwidth(what: string): (v: string) => number {
-  const bytes = parseBytes(what);
+  const rate = anyBandwidth(what);
   return (v: string) => {
-    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:\/s)?|bps)$/i.exec(v.trim());
-    if (m === null) {
-      try {
-        return bytes(v);
-      } catch {
-        throw new InvalidArgumentError(`${what} must be a rate such as 1G (bytes/s, binary), 100M/s or 10Gbit (bits/s, decimal), got '${v}'`);
-      }
-    }
-    const n = (Number(m[1]) * BIT_UNITS[m[2].toLowerCase()]) / 8;
-    if (!(n >= 1) || !Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be at least 8bit, got '${v}'`);
+    const n = rate(v);
+    const slow = bandwidthProblem(n);
+    if (slow !== null) throw new InvalidArgumentError(`${what} ${slow}, got '${v}'`);
+    return n;
+  };
+}
+
+function anyBandwidth(what: string): (v: string) => number {
+  return (v: string) => {
+    const n = parseByteRate(v);
+    if (Number.isNaN(n)) throw new InvalidArgumentError(`${what} must be a rate such as 1G (bytes/s, binary), 100M/s or 10Gbit (bits/s, decimal), got '${v}'`);
+    if (!(n >= 1) || !Number.isFinite(n)) throw new InvalidArgumentError(`${what} must be at least 8bit (1 byte) a second, got '${v}'`);
     return n;
   };
 }

@@ -3,6 +3,7 @@ import { InvalidArgumentError, Option } from 'commander';
 import { OPTIONS } from '../migrate/options.js';
 import { parseRate } from '../workload/params.js';
 import { intArg } from './options.js';
+import { MEMORY_MODELS, type MemoryModel } from '../mm/page-alloc.js';
 
 export function workloadOption(description = OPTIONS.workload.help): Option {
   return new Option(OPTIONS.workload.flag, description).default(OPTIONS.workload.default);
@@ -20,7 +21,30 @@ export function rateOption(): Option {
   });
 }
 
-/** The parameter overrides the command-line flags make. */
-export function workloadOverrides(o: { rate?: number }): Record<string, unknown> {
-  return o.rate === undefined ? {} : { rate: o.rate };
+/**
+ * --param key=value, repeatable: a model parameter, as in a model file's params (values in the
+ * same units: --param memory=8GiB --param dirtyRate=650Mbit). Checked by the model.
+ */
+export function paramOption(): Option {
+  return new Option('--param <key=value>', 'set a model parameter, as in a model file (repeatable): --param memory=8GiB --param dirtyRate=650Mbit').argParser(
+    (v: string, prev: Record<string, string> | undefined) => {
+      const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(v.trim());
+      if (m === null) throw new InvalidArgumentError(`--param must be key=value, such as memory=8GiB, got '${v}'`);
+      return { ...(prev ?? {}), [m[1]]: m[2].trim() };
+    },
+  );
+}
+
+/** --memory-model: frames hold bytes or content tokens (see page-alloc.ts). */
+export function memoryModelOption(dflt?: MemoryModel, why?: string): Option {
+  const o = new Option(
+    '--memory-model <model>',
+    'content: frames hold their 4 KiB (loads see stored bytes); token: frames hold a content token and page bytes are synthesised where needed (images, digests), ~4 KiB less per resident page',
+  ).choices(MEMORY_MODELS);
+  return dflt === undefined ? o : o.default(dflt, why);
+}
+
+/** The parameter overrides the command-line flags make: --param, then --rate. */
+export function workloadOverrides(o: { rate?: number; param?: Record<string, string> }): Record<string, unknown> {
+  return { ...(o.param ?? {}), ...(o.rate === undefined ? {} : { rate: o.rate }) };
 }

@@ -8,7 +8,7 @@
  * use what both kinds of side have (pages and bytes written).
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { InputError, VerifyError } from '../errors.js';
+import { checkInputSize, InputError, VerifyError } from '../errors.js';
 import { interruptedTmp } from './page-read.js';
 import { chainStats, imageKindOf } from './stats.js';
 
@@ -98,6 +98,7 @@ export function loadSummary(path: string, side: Side): DumpSummary {
   if (statSync(path).isDirectory()) return summaryFromImages(path);
   if (imageKindOf(path) !== null) throw new InputError(`${side} ${path}: is a single image file; pass its images directory (or DIR/N) or a \`tracker dump --iterative --json\` report`);
   let text: string;
+  checkInputSize(path, `${side} report`);
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {

@@ -18,7 +18,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rm
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, readImage, writeRawImage, fsyncDir } from './image.js';
+import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writeRawImage, fsyncDir, type ImageHeader } from './image.js';
 import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
 import { openChain } from './page-read.js';
 import { resolveIterationDir } from './stats.js';
@@ -94,8 +94,7 @@ function rewriteSparse(dir: string, entries: PagemapEntry[]): string {
   const src = openSync(path, 'r');
   let dst = -1;
   try {
-    const head = Buffer.alloc(HEADER_BYTES);
-    if (readSync(src, head, 0, HEADER_BYTES, 0) !== HEADER_BYTES || head.readUInt32LE(0) !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image; dedup left the chain as it was`);
+    const head = pagesImageHeader(path);
     dst = openSync(tmp, 'w');
     const buf = Buffer.allocUnsafe(1024 * 1024);
     let oldCrc = 0;
@@ -122,10 +121,9 @@ function rewriteSparse(dir: string, entries: PagemapEntry[]): string {
       }
       off += len;
     }
-    if ((oldCrc >>> 0) !== head.readUInt32LE(16) || head.readBigUInt64LE(8) !== BigInt(off)) throw new ImageError(`${path}: checksum mismatch; the image is corrupted, dedup left the chain as it was`);
+    if ((oldCrc >>> 0) !== head.crc || head.length !== BigInt(off)) throw new ImageError(`${path}: checksum mismatch; the image is corrupted, dedup left the chain as it was`);
     ftruncateSync(dst, HEADER_BYTES + off);
-    head.writeUInt32LE(crc >>> 0, 16);
-    writeSync(dst, head, 0, HEADER_BYTES, 0);
+    writeSync(dst, encodeHeader('pages', off, crc), 0, HEADER_BYTES, 0);
     fsyncSync(dst);
   } catch (e) {
     if (dst >= 0) rmSync(tmp, { force: true });
@@ -137,6 +135,13 @@ function rewriteSparse(dir: string, entries: PagemapEntry[]): string {
   return tmp;
 }
 
+/** The header of a pages.img dedup is about to rewrite (page-read checked the chain before). */
+function pagesImageHeader(path: string): ImageHeader {
+  const { header } = readHeader(path);
+  if (header === null || header.magic !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image; dedup left the chain as it was`);
+  return header;
+}
+
 /** A compressed pages.img again, under a temporary name, the released pages zeroed in their regions. */
 function rewriteCompressed(dir: string, entries: PagemapEntry[], compression: PageCompression): string {
   const path = join(dir, IMAGE_FILES.pages);
@@ -144,16 +149,9 @@ function rewriteCompressed(dir: string, entries: PagemapEntry[], compression: Pa
   let raw = 0;
   for (const e of entries) if ((e.flags & PE_PRESENT) !== 0) raw += e.nr_pages * PAGE_SIZE;
   const stored = statSync(path).size - HEADER_BYTES;
-  const head = Buffer.alloc(HEADER_BYTES);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, head, 0, HEADER_BYTES, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (head.readUInt32LE(0) !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image; dedup left the chain as it was`);
+  const head = pagesImageHeader(path);
   // Read front to back; finish() checks every frame and the checksum before the new file is used.
-  const cursor = new CompressedCursor(path, stored, head.readUInt32LE(16), raw, compression.region);
+  const cursor = new CompressedCursor(path, stored, head.crc, raw, compression.region);
   try {
     function* stream(): Generator<Uint8Array> {
       let off = 0;

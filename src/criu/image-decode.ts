@@ -7,7 +7,9 @@ import { ImageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { readImage } from './image.js';
 import { readCompression, type PageCompression } from './page-compress.js';
-import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage } from './schema.js';
+import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type PagemapImage, type ShmemImage, type VmaEntry } from './schema.js';
+import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE } from '../task/syscalls.js';
+import { MADV_BITS, vmaSyscallArgs } from './vma-entry.js';
 
 /** Highest page number of a user address (47 bits). */
 const MAX_USER_VPN = 2 ** 35;
@@ -81,9 +83,23 @@ export function readMmFile(path: string): MmEntry {
     if (v.kind === 'shared' && v.pgoff + (v.end - v.start) > MAX_FILE_PAGES) throw new ImageError(`${path}: shared VMA larger than ${MAX_FILE_PAGES} pages`);
     if (v.kind === 'file' && (!isObject(v.file) || typeof v.file.name !== 'string' || !Number.isSafeInteger(v.file.pages) || v.file.pages < 0 || v.file.pages > MAX_FILE_PAGES))
       throw new ImageError(`${path}: file VMA without a valid file`);
+    // Version 1 held vm_flags only: the syscall arguments are what the dumper of version 2 derives.
+    if (v.prot === undefined && v.map_flags === undefined && v.madv === undefined) Object.assign(v, vmaSyscallArgs(v.kind, v.flags));
+    if (!validSyscallArgs(v)) throw new ImageError(`${path}: mm image has a VMA whose prot, map_flags or madv are malformed or disagree with its kind`);
     prevEnd = v.end;
   }
   return m;
+}
+
+const MAP_KNOWN = MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+const MADV_KNOWN = MADV_BITS.reduce((m, [n]) => m | (1 << n), 0);
+
+/** prot, map_flags and madv: known bits only, and the mapping type the VMA's kind is. */
+function validSyscallArgs(v: VmaEntry): boolean {
+  if (!Number.isSafeInteger(v.prot) || !Number.isSafeInteger(v.map_flags) || !Number.isSafeInteger(v.madv)) return false;
+  if ((v.prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0 || (v.map_flags & ~MAP_KNOWN) !== 0 || (v.madv & ~MADV_KNOWN) !== 0 || v.prot < 0 || v.madv < 0) return false;
+  const type = v.map_flags & (MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS);
+  return type === (v.kind === 'shared' ? MAP_SHARED | MAP_ANONYMOUS : v.kind === 'anon' ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_PRIVATE);
 }
 
 /** shmem.img, checked against the VMAs that map its objects. */

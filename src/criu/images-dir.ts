@@ -8,10 +8,10 @@
  * What tracker wrote: iteration directories N whose files are image files and whose inventory.img
  * is tracker's, interrupted iterations .N.tmp holding only image files, and its lock.
  */
-import { closeSync, existsSync, fsyncSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, statSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { IoError, LockedError, UsageError } from '../errors.js';
-import { IMAGE_FILES, IMAGE_MAGIC, fsyncDir } from './image.js';
+import { IMAGE_FILES, IMAGE_MAGIC, fsyncDir, readHeader } from './image.js';
 
 export const LOCK_FILE = '.tracker.lock';
 /** Serialises the take-over of a stale lock. */
@@ -169,17 +169,10 @@ function onlyImageFiles(dir: string): string | null {
 }
 
 function isTrackerInventory(path: string): boolean {
-  let fd: number;
   try {
-    fd = openSync(path, 'r');
+    return readHeader(path).magic === IMAGE_MAGIC.inventory;
   } catch {
     return false;
-  }
-  try {
-    const head = Buffer.alloc(4);
-    return readSync(fd, head, 0, 4, 0) === 4 && head.readUInt32LE(0) === IMAGE_MAGIC.inventory;
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { clearRefsWrite } from '../proc/clear-refs.js';
+import { VM_UFFD_WP } from '../mm/vma.js';
 import { kerndat } from '../proc/kerndat.js';
 import { memDigest } from '../proc/mem-digest.js';
 import type { PagemapFormat } from '../proc/pagemap.js';
@@ -22,53 +22,15 @@ import { readShmemPages, shmemObject } from '../proc/shmem-view.js';
 import { readMaps, type MapsEntry } from '../proc/vma-list.js';
 import type { ProcessHandle } from '../task/process.js';
 import { IMAGE_VERSION } from './image.js';
-import { PagemapCache } from './pagemap-cache.js';
-import { PagePipe } from './page-pipe.js';
+import type { PagePipe } from './page-pipe.js';
 import { openLocalXfer, type PageXfer } from './page-xfer.js';
 import { compressingXfer } from './page-compress.js';
 import { dedupParents } from './dedup.js';
 import type { InventoryEntry, IterationStats, IterationTiming, MmEntry, ShmemImage, VmaEntry } from './schema.js';
-import { pageInParent, pageIsZero, shouldDumpPage } from './should-dump-page.js';
-
-export interface CollectedPages {
-  pipe: PagePipe;
-  /** Every page of the private VMAs, as CRIU's stats count pages_scanned. */
-  scanned: number;
-  /** Present pages mapped to the zero page (not dumped). */
-  zero: number;
-  /** Pagemap entries actually read: PAGEMAP_SCAN skips what no page table covers. */
-  read: number;
-}
-
-/** Read pagemap over the private VMAs and collect what this iteration dumps into a page-pipe. */
-export function collectPages(proc: ProcessHandle, maps: MapsEntry[], format: PagemapFormat, incremental: boolean, zeroPagePfn: number): CollectedPages {
-  const pipe = new PagePipe();
-  const pmc = new PagemapCache(proc.task, format);
-  const words = pmc.words;
-  let scanned = 0;
-  let zero = 0;
-  let read = 0;
-  for (const vma of maps) {
-    if (vma.kind === 'shared') continue; // dumped by object, as CRIU dumps shmem apart
-    scanned += vma.end - vma.start;
-    const privateFile = vma.kind === 'file';
-    for (let at = vma.start; pmc.fill(at, vma.end); at = pmc.start + pmc.count) {
-      const first = pmc.start;
-      read += pmc.count;
-      for (let i = 0; i < pmc.count; i++) {
-        const lo = words[2 * i];
-        const hi = words[2 * i + 1];
-        if (!shouldDumpPage(lo, hi, privateFile, zeroPagePfn)) {
-          if (pageIsZero(lo, hi, zeroPagePfn)) zero++;
-          continue;
-        }
-        if (pageInParent(hi, incremental)) pipe.addHole(first + i);
-        else pipe.addPage(first + i);
-      }
-    }
-  }
-  return { pipe, scanned, zero, read };
-}
+import { vmaSyscallArgs } from './vma-entry.js';
+import { collectTracked, resetTracking, trackIncremental, type TrackBackend } from './track.js';
+import { PagemapCache } from './pagemap-cache.js';
+import { pageInParent, shouldDumpPage } from './should-dump-page.js';
 
 export interface CollectedShmem {
   /** Pages of the shared objects (CRIU's shpages_scanned). */
@@ -143,10 +105,13 @@ function mmAndShmem(proc: ProcessHandle, maps: MapsEntry[]): { mm: MmEntry; shme
       }
       shmem = idx;
     }
-    vmas.push({ start: v.start, end: v.end, flags: v.flags, kind: v.kind, pgoff: v.kind === 'anon' ? 0 : v.pgoff, file: v.file, shmem });
+    // The dumper's own userfaultfd registration is not the process's: VM_UFFD_WP stays out of mm.img.
+    vmas.push({ start: v.start, end: v.end, flags: v.flags & ~VM_UFFD_WP, kind: v.kind, pgoff: v.kind === 'anon' ? 0 : v.pgoff, file: v.file, shmem, ...vmaSyscallArgs(v.kind, v.flags & ~VM_UFFD_WP) });
   }
   return { mm: { vmas }, shmem: { objects, data: Buffer.concat(data) } };
 }
+
+export type { CollectedPages } from './track.js';
 
 /** What an iteration read and wrote, for the caller's time model. */
 export interface IterationCounts {
@@ -166,10 +131,16 @@ export interface IterationResult {
   stats: IterationStats;
   /** The pages written, as runs in address order (the page-pipe's iovs). */
   runs: { start: Float64Array; len: Int32Array; count: number };
+  /** With `truth`: pages this iteration copied that nothing wrote since the one before. */
+  falsePositives: number | null;
 }
 
 export interface DumpIterationOptions {
   imagesRoot: string;
+  /** The final dump records a digest of the memory for restore to check (default true); false where no image is kept. */
+  digest?: boolean;
+  /** Leave the soft-dirty bits as they are (a final dump others pre-dump on from, in plan's shared rows). */
+  keepRefs?: boolean;
   /** Name of the iteration directory in imagesRoot (default: the iteration number). */
   dirName?: string;
   /** The parent reference to record (default: ../N-1 when hasParent). */
@@ -180,6 +151,11 @@ export interface DumpIterationOptions {
   hasParent: boolean;
   format: PagemapFormat;
   softDirty: boolean;
+  /**
+   * How the pages are found (src/criu/track.ts). Default: soft-dirty where the kernel has it, else
+   * none. The caller has checked the kernel supports it (trackUnsupported()).
+   */
+  track?: TrackBackend;
   /**
    * The iteration's virtual time from what it read and wrote: the migration driver's time model
    * (src/migrate/timing.ts). Absent: all zero, as for a dump nobody times.
@@ -194,6 +170,8 @@ export interface DumpIterationOptions {
   compressRegion?: number;
   /** Once the iteration is committed locally, release its parents' copies of the pages it holds. */
   autoDedup?: boolean;
+  /** The truly written set since the last iteration (the emulator's own record): count false positives. */
+  truth?: Set<number> | null;
 }
 
 /**
@@ -203,13 +181,15 @@ export interface DumpIterationOptions {
  */
 export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): IterationResult {
   const task = proc.task;
-  const incremental = o.trackMem && o.softDirty && o.hasParent;
+  const track: TrackBackend = o.track ?? (o.softDirty ? 'soft-dirty' : 'none');
+  const tracking = o.trackMem && trackIncremental(track);
+  const incremental = tracking && o.hasParent;
   const maps = readMaps(task);
-  const c = collectPages(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
+  const c = collectTracked(proc, maps, track, incremental, o.format, kerndat(proc.kernel).zeroPagePfn);
   const sh = collectShmem(proc, maps, o.format, incremental, kerndat(proc.kernel).zeroPagePfn);
   const pp = c.pipe;
   const final = o.type === 'dump';
-  if (o.softDirty && o.trackMem) clearRefsWrite(task.mm, '4');
+  if (tracking && o.keepRefs !== true) resetTracking(proc, track);
   const bytes = pp.nrPages * PAGE_SIZE;
   const t = o.timing?.({ final, pagemapPages: c.read, pagesWritten: pp.nrPages, shmemPagesWritten: sh.written }) ?? UNTIMED;
   const stats: IterationStats = {
@@ -233,15 +213,19 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
     parent: o.hasParent ? (o.parentRef ?? `../${o.iteration - 1}`) : null,
     workload: proc.identity,
     trackMem: incremental,
-    clearedRefs: o.softDirty && o.trackMem,
-    memoryDigest: final ? memDigest(task) : null,
+    clearedRefs: tracking && (track === 'soft-dirty' || track === 'pagemap-scan'),
+    track,
+    memoryDigest: final && o.digest !== false ? memDigest(task) : null,
     steps: proc.steps,
+    ...(proc.kernel.mem.model === 'token' ? { memoryModel: 'token' as const } : {}),
   };
   const to = o.xfer ?? openLocalXfer({ imagesRoot: o.imagesRoot, name, iteration: o.iteration, faultPoint: o.faultPoint });
   const xfer = (o.compressRegion ?? 0) > 0 ? compressingXfer(to, o.compressRegion!) : to;
   try {
-    xfer.writePagemap(pp.entries());
-    xfer.writePages(bytes, pageChunks(proc, pp));
+    if (xfer.writePagemapPipe !== undefined) xfer.writePagemapPipe(pp);
+    else xfer.writePagemap(pp.entries());
+    // Views of the frozen process's frames: stable until the iteration is written.
+    xfer.writePages(bytes, pageChunks(proc, pp), true);
     if (final) {
       const { mm, shmem } = mmAndShmem(proc, maps);
       xfer.writeImage('mm', mm);
@@ -259,7 +243,14 @@ export function dumpIteration(proc: ProcessHandle, o: DumpIterationOptions): Ite
   const dir = join(o.imagesRoot, name);
   // A page server deduplicates on its side.
   if (o.autoDedup === true && o.hasParent && o.xfer === undefined) dedupParents(dir);
-  return { dir, stats, runs: { start: pp.pageStart, len: pp.pageLen, count: pp.nrPageRuns } };
+  let falsePositives: number | null = null;
+  if (o.truth !== undefined && o.truth !== null && o.hasParent) {
+    falsePositives = 0;
+    for (let r = 0; r < pp.nrPageRuns; r++) {
+      for (let v = pp.pageStart[r], e = v + pp.pageLen[r]; v < e; v++) if (!o.truth.has(v)) falsePositives++;
+    }
+  }
+  return { dir, stats, runs: { start: pp.pageStart, len: pp.pageLen, count: pp.nrPageRuns }, falsePositives };
 }
 
 /** The page-pipe's contents, read through /proc/PID/mem in runs. */

@@ -55,6 +55,11 @@ export class PagePipe {
     this.runFlags[this.nrRuns++] = flags;
   }
 
+  /** The runs as typed arrays (views, valid until the next add): what entries() makes objects of. */
+  runs(): { n: number; start: Float64Array; len: Int32Array; flags: Uint8Array } {
+    return { n: this.nrRuns, start: this.runStart, len: this.runLen, flags: this.runFlags };
+  }
+
   /** The pagemap entries: one per run. */
   entries(): PagemapEntry[] {
     const out: PagemapEntry[] = [];

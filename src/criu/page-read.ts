@@ -9,14 +9,14 @@
  * front to back, and every byte of it is checksummed. `tracker check`, restore, show, stats and
  * compare all read chains through here, so none of them accepts a chain another refuses.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ImageError } from '../errors.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { VM_ACCOUNT, VM_EXEC, VM_HUGEPAGE, VM_NOHUGEPAGE, VM_READ, VM_WRITE } from '../mm/vma.js';
-import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_READ, PROT_WRITE, type MadviseAdvice } from '../task/syscalls.js';
-import { crc32, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, IMAGE_VERSION, type ImageKind } from './image.js';
+import type { MadviseAdvice } from '../task/syscalls.js';
+import { MADV_BITS } from './vma-entry.js';
+import { checkHeader, crc32, HEADER_BYTES, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { CompressedCursor, type PageCompression } from './page-compress.js';
 import { PE_PARENT, PE_PRESENT, PE_RELEASED, type CoreImage, type InventoryEntry, type IterationStats, type MmEntry, type PagemapEntry, type ShmemImage } from './schema.js';
@@ -68,30 +68,18 @@ function fileSizes(dir: string): FileSizes {
 
 /** The header of pages.img: its length agrees with the file and the pagemap; the checksum is kept for the stream. */
 function pagesHeader(path: string, wantBytes: number | null): { bytes: number; crc: number } {
-  let fd: number;
+  let h: ReturnType<typeof readHeader>;
   try {
-    fd = openSync(path, 'r');
+    h = readHeader(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ImageError(`${path}: ${code === 'ENOENT' ? 'missing image file' : `cannot read (${code})`}`);
   }
-  try {
-    const size = fstatSync(fd).size;
-    const head = Buffer.alloc(HEADER_BYTES);
-    if (size < HEADER_BYTES || readSync(fd, head, 0, HEADER_BYTES, 0) < HEADER_BYTES) throw new ImageError(`${path}: truncated image (${size} bytes); the image is damaged, dump again`);
-    const magic = head.readUInt32LE(0);
-    if (magic !== IMAGE_MAGIC.pages) throw new ImageError(`${path}: not a pages image (bad magic 0x${magic.toString(16)})`);
-    const version = head.readUInt32LE(4);
-    if (version !== IMAGE_VERSION) throw new ImageError(`${path}: image version ${version}, this tracker reads version ${IMAGE_VERSION}`);
-    const length = head.readBigUInt64LE(8);
-    if (length !== BigInt(size - HEADER_BYTES)) throw new ImageError(`${path}: payload is ${size - HEADER_BYTES} bytes, header says ${length}; the image is truncated or extended`);
-    if (head.readUInt32LE(20) !== 0) throw new ImageError(`${path}: reserved header field is not zero; the image is corrupted`);
-    const bytes = size - HEADER_BYTES;
-    if (wantBytes !== null && bytes !== wantBytes) throw new ImageError(`${dirname(path)}: pages.img holds ${bytes / PAGE_SIZE} pages, pagemap names ${wantBytes / PAGE_SIZE}`);
-    return { bytes, crc: head.readUInt32LE(16) };
-  } finally {
-    closeSync(fd);
-  }
+  const { header, size } = h;
+  checkHeader(path, 'pages', header, size);
+  const bytes = size - HEADER_BYTES;
+  if (wantBytes !== null && bytes !== wantBytes) throw new ImageError(`${dirname(path)}: pages.img holds ${bytes / PAGE_SIZE} pages, pagemap names ${wantBytes / PAGE_SIZE}`);
+  return { bytes, crc: header!.crc };
 }
 
 function openLink(dir: string): ChainLink {
@@ -262,6 +250,8 @@ function checkInParent(links: ChainLink[], i: number): void {
 }
 
 const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Target views smaller than this on average are filled from the window rather than read into. */
+const SCATTER_BYTES = 64 * 1024;
 
 /** pages.img read front to back through one window, every byte checksummed on the way. */
 class PagesCursor {
@@ -396,12 +386,35 @@ export class PageRead {
       if (e.flags !== PE_PRESENT) this.serve(k - 1, at, to - at, sink, target);
       else if (target !== null) {
         let page = at;
-        let off = offset;
-        for (const d of target(at, to - at)) {
-          this.cursors[k].readInto(off, d);
-          sink?.(page, d, k);
-          page += d.length / PAGE_SIZE;
-          off += d.length;
+        const views = target(at, to - at);
+        if (views.length > 1 && ((to - at) * PAGE_SIZE) / views.length < SCATTER_BYTES) {
+          // Scattered frames (recycled ones come in any order): one read per window and a copy
+          // beat a read per page.
+          let v = 0;
+          let into = 0;
+          this.cursors[k].read(offset, (to - at) * PAGE_SIZE, (d) => {
+            for (let from = 0; from < d.length; ) {
+              const dst = views[v];
+              const n = Math.min(d.length - from, dst.length - into);
+              dst.set(d.subarray(from, from + n), into);
+              from += n;
+              into += n;
+              if (into === dst.length) {
+                sink?.(page, dst, k);
+                page += dst.length / PAGE_SIZE;
+                v++;
+                into = 0;
+              }
+            }
+          });
+        } else {
+          let off = offset;
+          for (const d of views) {
+            this.cursors[k].readInto(off, d);
+            sink?.(page, d, k);
+            page += d.length / PAGE_SIZE;
+            off += d.length;
+          }
         }
         if (page !== to) throw new Error(`internal: page-read target covered ${page - at} of ${to - at} pages`);
       } else {
@@ -456,10 +469,7 @@ export function checkReport(finalDir: string): CheckReport {
   };
 }
 
-/**
- * A VMA as the restorer re-creates it, in the arguments of the syscalls that made it (CRIU's
- * vma_entry: prot, flags, madv), taken from mm.img's vm_flags here and nowhere else.
- */
+/** A VMA as the restorer re-creates it: mm.img's syscall arguments (vma-entry.ts). */
 export interface VmaRestoreArgs {
   start: number;
   pages: number;
@@ -493,13 +503,10 @@ export interface RestoreArgs {
   readPages(sink: PageSink, target: PageTarget): void;
 }
 
+/** mm.img's vma_entry as the restorer's arguments: its syscall arguments, the madv bits as calls. */
 function vmaRestoreArgs(v: MmEntry['vmas'][number]): VmaRestoreArgs {
-  const prot = (v.flags & VM_READ ? PROT_READ : 0) | (v.flags & VM_WRITE ? PROT_WRITE : 0) | (v.flags & VM_EXEC ? PROT_EXEC : 0);
-  const flags = (v.kind === 'shared' ? MAP_SHARED : MAP_PRIVATE) | (v.kind === 'file' ? 0 : MAP_ANONYMOUS) | ((v.flags & VM_ACCOUNT) === 0 ? MAP_NORESERVE : 0);
-  const madv: MadviseAdvice[] = [];
-  if ((v.flags & VM_HUGEPAGE) !== 0) madv.push('hugepage');
-  if ((v.flags & VM_NOHUGEPAGE) !== 0) madv.push('nohugepage');
-  return { start: v.start, pages: v.end - v.start, prot, flags, madv, pgoff: v.pgoff, file: v.file === null ? null : { name: v.file.name, pages: v.file.pages }, shmem: v.shmem };
+  const madv = MADV_BITS.filter(([n]) => (v.madv & (1 << n)) !== 0).map(([, advice]) => advice);
+  return { start: v.start, pages: v.end - v.start, prot: v.prot, flags: v.map_flags, madv, pgoff: v.pgoff, file: v.file === null ? null : { name: v.file.name, pages: v.file.pages }, shmem: v.shmem };
 }
 
 /** The restorer's arguments for a validated chain; ImageError unless it ends in a final dump. */

@@ -12,7 +12,7 @@
  * page data), COMMIT; BYE at the end. Server to client: OK (after HELLO and each COMMIT, with the
  * iteration committed) or ERR (an exit-code class and a one-line message), then it closes.
  */
-import { crc32, IMAGE_FILES, type ImageKind } from './image.js';
+import { crc32, crc32Combine, IMAGE_FILES, type ImageKind } from './image.js';
 
 export const PROTO_MAGIC = 0x5452_4b53; // 'TRKS'
 export const PROTO_VERSION = 1;
@@ -56,13 +56,17 @@ export function frame(type: number, payload: Uint8Array = new Uint8Array(0)): Bu
   return b;
 }
 
-/** The header and trailer of a frame whose payload is sent separately (no copy of page data). */
-export function frameParts(type: number, payload: Uint8Array): [Buffer, Buffer] {
+/**
+ * The header and trailer of a frame whose payload is sent separately (no copy of page data). With
+ * `payloadCrc` (crc32 of the payload alone, already computed for pages.img), the payload is not
+ * read again.
+ */
+export function frameParts(type: number, payload: Uint8Array, payloadCrc?: number): [Buffer, Buffer] {
   const head = Buffer.allocUnsafe(5);
   head[0] = type;
   head.writeUInt32LE(payload.length, 1);
   const tail = Buffer.allocUnsafe(4);
-  tail.writeUInt32LE(crc32(payload, crc32(head)) >>> 0, 0);
+  tail.writeUInt32LE(payloadCrc === undefined ? crc32(payload, crc32(head)) >>> 0 : crc32Combine(crc32(head), payloadCrc, payload.length), 0);
   return [head, tail];
 }
 
@@ -81,18 +85,25 @@ export function errPayload(exitCode: number, message: string): Buffer {
  * Frames out of a byte stream. Bytes are kept only until a frame is whole: at most one frame
  * (MAX_PAYLOAD) plus what one read brought. With `onPiece`, DATA payloads are not reassembled:
  * each piece is handed over as it arrives, and the frame's checksum is verified at its end (a
- * mismatch throws, and the receiver drops what the pieces went into).
+ * mismatch throws, and the receiver drops what the pieces went into); `onDataEnd` is then told
+ * the payload's own crc32 and length, so the receiver need not checksum the pieces again.
+ * `onFrame` returning false stops the parser after that frame: the rest stays buffered until the
+ * next push (an empty one resumes).
  */
 export class FrameParser {
   private parts: Buffer[] = [];
   private have = 0;
-  /** Payload bytes still to come of the DATA frame being streamed, and its running crc. */
+  /** Payload bytes still to come of the DATA frame being streamed, its length, and crcs of its head and payload. */
   private streaming = -1;
+  private streamLen = 0;
+  private headCrc = 0;
   private crc = 0;
 
-  push(data: Buffer, onFrame: (type: number, payload: Buffer) => void, onPiece?: (piece: Buffer) => void): void {
-    this.parts.push(data);
-    this.have += data.length;
+  push(data: Buffer, onFrame: (type: number, payload: Buffer) => unknown, onPiece?: (piece: Buffer) => void, onDataEnd?: (payloadCrc: number, length: number) => void): void {
+    if (data.length > 0) {
+      this.parts.push(data);
+      this.have += data.length;
+    }
     for (;;) {
       if (this.streaming > 0) {
         if (this.have === 0) return;
@@ -106,7 +117,8 @@ export class FrameParser {
         if (this.have < 4) return;
         const sum = this.take(4).readUInt32LE(0);
         this.streaming = -1;
-        if (sum !== this.crc >>> 0) throw new ProtocolError('message checksum mismatch');
+        if (sum !== crc32Combine(this.headCrc, this.crc, this.streamLen)) throw new ProtocolError('message checksum mismatch');
+        onDataEnd?.(this.crc >>> 0, this.streamLen);
         continue;
       }
       if (this.have < 5) return;
@@ -116,14 +128,16 @@ export class FrameParser {
       if (!TYPES.has(type)) throw new ProtocolError(`unknown message type ${type}`);
       if (len > MAX_PAYLOAD) throw new ProtocolError(`message of ${len} bytes, more than ${MAX_PAYLOAD}`);
       if (type === T.DATA && onPiece !== undefined) {
-        this.crc = crc32(this.take(5));
+        this.headCrc = crc32(this.take(5));
+        this.crc = 0;
         this.streaming = len;
+        this.streamLen = len;
         continue;
       }
       if (this.have < 9 + len) return;
       const whole = this.take(9 + len);
       if ((crc32(whole.subarray(0, 5 + len)) >>> 0) !== whole.readUInt32LE(5 + len)) throw new ProtocolError('message checksum mismatch');
-      onFrame(type, whole.subarray(5, 5 + len));
+      if (onFrame(type, whole.subarray(5, 5 + len)) === false) return;
     }
   }
 

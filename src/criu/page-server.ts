@@ -6,7 +6,7 @@
  * flight (its temporary directory is removed); earlier iterations stay, and the server goes on.
  * Names come from the server: an iteration number and an image kind, never a path.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
@@ -14,7 +14,7 @@ import { EXIT_IO, EXIT_USAGE, IoError, TrackerError, UsageError } from '../error
 import { dedupParents } from './dedup.js';
 import { readInventoryFile } from './image-decode.js';
 import { IMAGE_FILES, readImage } from './image.js';
-import { openLocalXfer, type LocalXfer } from './page-xfer.js';
+import { openLocalXfer, type LocalXfer, type PagesWriter } from './page-xfer.js';
 import { prepareImagesRoot, type ImagesRoot } from './images-dir.js';
 import {
   errPayload,
@@ -42,11 +42,18 @@ export interface PageServerOptions {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
   /** A connection silent this long loses its iteration (ms). */
   idleTimeout?: number;
+  /** A connection must say HELLO within this long (ms); until it does, it does not hold the server. */
+  helloTimeout?: number;
   /** Crash points, for tests: called with the iteration and 'pages' when its page data begins. */
   faultPoint?: (iteration: number, point: string) => void;
   /** Told of each event, for the CLI's log lines. */
   log?: (line: string) => void;
+  /** Told of each iteration written (the CLI's --json lines). */
+  onCommit?: (c: { iteration: number; type: string; dir: string }) => void;
 }
+
+const IDLE_MS = 60_000;
+const HELLO_MS = 10_000;
 
 export interface PageServer {
   address: string;
@@ -55,6 +62,13 @@ export interface PageServer {
   done: Promise<void>;
   close(): void;
 }
+
+const EMPTY = Buffer.alloc(0);
+/** Page data handed to the thread pool and not yet written: receiving pauses above HIGH_WATER, resumes at LOW_WATER. */
+const HIGH_WATER = 32 << 20;
+const LOW_WATER = 8 << 20;
+/** Page data goes to pages.img in writes of up to this much (and at the end of each DATA frame). */
+const WRITE_BYTES = 1 << 20;
 
 /** Whatever happens in one connection. */
 class Session {
@@ -65,7 +79,15 @@ class Session {
   private lastCommitted = 0;
   private xfer: LocalXfer | null = null;
   private image: { kind: (typeof WIRE_KINDS)[number]; bytes: number; first: boolean } | null = null;
-  private pages: ReturnType<LocalXfer['openPages']> | null = null;
+  private pages: PagesWriter | null = null;
+  /** Socket data not parsed yet: it waits while a frame waits for pages.img's writes. */
+  private backlog: Buffer[] = [];
+  /** The frame that waits for pages.img's writes to land (PAGES_END), to be handled then. */
+  private stalled: (() => unknown) | null = null;
+  private paused = false;
+  /** Page data received and not yet handed to pages.img's writer. */
+  private gathered: Buffer[] = [];
+  private gatheredBytes = 0;
   private received = new Set<string>();
   finished = false;
   private closed = false;
@@ -76,19 +98,85 @@ class Session {
     private readonly sock: net.Socket,
     private readonly o: PageServerOptions,
     private readonly onEnd: (finalDump: boolean) => void,
+    /** Asked at HELLO: false while another dump holds the server. */
+    private readonly claim: () => boolean,
   ) {
-    sock.setTimeout(o.idleTimeout ?? 60_000);
+    sock.setTimeout(o.helloTimeout ?? HELLO_MS);
     sock.on('data', (d: Buffer) => {
       if (this.closed) return;
-      try {
-        this.parser.push(d, (t, p) => this.handle(t, p));
-      } catch (e) {
-        this.fail(e);
-      }
+      this.backlog.push(d);
+      this.parse();
     });
     sock.on('timeout', () => this.fail(new ProtocolError('connection idle too long')));
     sock.on('error', () => this.end('connection error'));
     sock.on('close', () => this.end('connection closed'));
+  }
+
+  /**
+   * Parse what has come, up to a frame that must wait for pages.img's writes. Page data is not
+   * reassembled: each piece goes to pages.img as it arrives, written on libuv's thread pool while
+   * this thread goes on receiving, with the crc the parser computed for the frame (one checksum).
+   */
+  private parse(): void {
+    try {
+      let d: Buffer | undefined = EMPTY;
+      while (d !== undefined && this.stalled === null && !this.closed) {
+        this.parser.push(
+          d,
+          (t, p) => this.handle(t, p),
+          (piece) => this.data(piece),
+          (crc, len) => {
+            if (this.image !== null || this.pages === null) return;
+            this.writeGathered();
+            this.pages.addCrc(crc, len);
+          },
+        );
+        d = this.backlog.shift();
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+    this.flow();
+  }
+
+  /** Receive no faster than pages.img is written. */
+  private flow(): void {
+    if (this.closed) return;
+    const inflight = this.pages?.inflight ?? 0;
+    if (!this.paused && (this.stalled !== null || inflight > HIGH_WATER)) {
+      this.sock.pause();
+      this.paused = true;
+    } else if (this.paused && this.stalled === null && inflight <= LOW_WATER) {
+      this.paused = false;
+      this.sock.resume();
+    }
+  }
+
+  /** Hand the gathered page data to pages.img's writer. */
+  private writeGathered(): void {
+    const w = this.pages;
+    if (w === null || this.gathered.length === 0) return;
+    const pieces = this.gathered;
+    this.gathered = [];
+    this.gatheredBytes = 0;
+    w.writeAsync(pieces, (e) => this.written(w, e));
+    if (!this.paused && w.inflight > HIGH_WATER) this.flow();
+  }
+
+  /** A write to pages.img `w` has landed. */
+  private written(w: PagesWriter, e: Error | null): void {
+    if (this.closed || w !== this.pages) return;
+    if (e !== null) return this.fail(e);
+    if (this.stalled !== null && w.inflight === 0) {
+      const go = this.stalled;
+      this.stalled = null;
+      try {
+        go();
+      } catch (err) {
+        return this.fail(err);
+      }
+      this.parse();
+    } else this.flow();
   }
 
   private log(s: string): void {
@@ -125,6 +213,8 @@ class Session {
     this.root = null;
     this.pages?.close?.();
     this.pages = null;
+    this.gathered = [];
+    this.gatheredBytes = 0;
     this.image = null;
     this.xfer?.abort();
     this.xfer = null;
@@ -138,20 +228,34 @@ class Session {
       if (this.image.bytes > MAX_IMAGE_BYTES) throw new ProtocolError(`${this.image.kind} image larger than ${MAX_IMAGE_BYTES} bytes`);
       this.xfer!.appendEncoded(this.image.kind, p, this.image.first, false);
       this.image.first = false;
-    } else if (this.pages !== null) this.pages.write(p);
-    else throw new ProtocolError('DATA out of place');
+    } else if (this.pages !== null) {
+      // Gathered into one writev per frame (or per WRITE_BYTES), not one write per socket read.
+      this.gathered.push(p);
+      this.gatheredBytes += p.length;
+      if (this.gatheredBytes >= WRITE_BYTES) this.writeGathered();
+    } else throw new ProtocolError('DATA out of place');
   }
 
-  private handle(type: number, p: Buffer): void {
+  /** One whole frame; false when it must wait for pages.img's writes (it is handled once they land). */
+  private handle(type: number, p: Buffer): boolean {
     if (!this.hello && type !== T.HELLO) throw new ProtocolError('expected HELLO first');
     switch (type) {
       case T.HELLO: {
         if (this.hello || p.length !== 12 || p.readUInt32LE(0) !== PROTO_MAGIC) throw new ProtocolError('bad HELLO');
         if (p.readUInt32LE(4) !== PROTO_VERSION) throw new ProtocolError(`protocol version ${p.readUInt32LE(4)}, this server speaks ${PROTO_VERSION}`);
         this.flags = p.readUInt32LE(8);
+        // Only a client that has said HELLO holds the server: a silent connection blocks nobody.
+        if (!this.claim()) {
+          this.closed = true;
+          this.sock.end(frame(T.ERR, errPayload(EXIT_IO, 'the page server is busy with another dump; try again when it is done')));
+          this.sock.resume();
+          this.onEnd(false);
+          return true;
+        }
         this.hello = true;
+        this.sock.setTimeout(this.o.idleTimeout ?? IDLE_MS);
         this.sock.write(frame(T.OK, u32(0)));
-        return;
+        return true;
       }
       case T.OPEN: {
         if (this.xfer !== null || this.finished || p.length !== 4) throw new ProtocolError('OPEN out of place');
@@ -164,18 +268,18 @@ class Session {
         this.iteration = n;
         this.received.clear();
         this.xfer = openLocalXfer({ imagesRoot: this.o.imagesDir, name: String(n), iteration: n });
-        return;
+        return true;
       }
       case T.IMAGE_BEGIN: {
         if (this.xfer === null || this.image !== null || this.pages !== null || p.length !== 1 || p[0] >= WIRE_KINDS.length) throw new ProtocolError('IMAGE_BEGIN out of place');
         const kind = WIRE_KINDS[p[0]];
         if (this.received.has(kind)) throw new ProtocolError(`${kind} image sent twice`);
         this.image = { kind, bytes: 0, first: true };
-        return;
+        return true;
       }
       case T.DATA: {
         this.data(p);
-        return;
+        return true;
       }
       case T.IMAGE_END: {
         if (this.image === null || p.length !== 0) throw new ProtocolError('IMAGE_END out of place');
@@ -186,21 +290,25 @@ class Session {
         readImage(path, kind);
         this.received.add(kind);
         this.image = null;
-        return;
+        return true;
       }
       case T.PAGES_BEGIN: {
         if (this.xfer === null || this.image !== null || this.pages !== null || this.received.has('pages') || p.length !== 0) throw new ProtocolError('PAGES_BEGIN out of place');
         this.pages = this.xfer.openPages();
         this.o.faultPoint?.(this.iteration, 'pages');
-        return;
+        return true;
       }
       case T.PAGES_END: {
         if (this.pages === null || p.length !== 12) throw new ProtocolError('PAGES_END out of place');
+        if (this.pages.inflight > 0) {
+          this.stalled = () => this.handle(type, p);
+          return false;
+        }
         const r = this.pages.finish();
         this.pages = null;
         if (BigInt(r.bytes) !== p.readBigUInt64LE(0) || r.crc !== p.readUInt32LE(8)) throw new ProtocolError('page data length or checksum differs from what the client sent');
         this.received.add('pages');
-        return;
+        return true;
       }
       case T.COMMIT: {
         if (this.xfer === null || this.image !== null || this.pages !== null || p.length !== 0) throw new ProtocolError('COMMIT out of place');
@@ -216,14 +324,15 @@ class Session {
         this.lastCommitted = this.iteration;
         if (this.iteration > 1 && ((this.flags & HELLO_AUTO_DEDUP) !== 0 || this.o.autoDedup)) dedupParents(dir);
         this.log(`iteration ${this.iteration} (${inv.type}) written to ${dir}`);
+        this.o.onCommit?.({ iteration: this.iteration, type: inv.type, dir });
         if (inv.type === 'dump') this.finished = true;
         this.sock.write(frame(T.OK, u32(this.iteration)));
-        return;
+        return true;
       }
       case T.BYE: {
         if (this.xfer !== null) throw new ProtocolError('BYE in the middle of an iteration');
         this.sock.end();
-        return;
+        return true;
       }
       default:
         throw new ProtocolError(`message type ${type} is not for a server`);
@@ -233,33 +342,56 @@ class Session {
 
 
 export function startPageServer(o: PageServerOptions): Promise<PageServer> {
-  if (existsSync(o.imagesDir)) {
-    if (!statSync(o.imagesDir).isDirectory()) throw new UsageError(`${o.imagesDir} exists and is not a directory; choose another -D`);
-  } else mkdirSync(o.imagesDir, { recursive: true });
   let active: Session | null = null;
+  const sessions = new Set<Session>();
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const onConnection = (sock: net.Socket) => {
-    if (active !== null) {
-      // Read and drop what it sends, so its end is seen and the socket closes.
-      sock.on('error', () => undefined);
-      sock.resume();
-      sock.end(frame(T.ERR, errPayload(EXIT_IO, 'the page server is busy with another dump; try again when it is done')));
-      return;
-    }
-    const s = new Session(sock, o, (finalDump) => {
-      if (active === s) active = null;
-      if (finalDump && !o.keepRunning) stop();
-    });
-    active = s;
+    const s = new Session(
+      sock,
+      o,
+      (finalDump) => {
+        sessions.delete(s);
+        if (active === s) active = null;
+        if (finalDump && !o.keepRunning) stop();
+      },
+      () => (active === null ? ((active = s), true) : false),
+    );
+    sessions.add(s);
   };
+  // Before -D is made: a certificate or key that TLS refuses fails here.
   const server = o.tls !== undefined ? tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.ca !== undefined, rejectUnauthorized: o.tls.ca !== undefined }, onConnection) : net.createServer(onConnection);
+  // A -D the server made is removed again when it ends holding nothing (rmdir never removes content).
+  let created = false;
+  if (existsSync(o.imagesDir)) {
+    if (!statSync(o.imagesDir).isDirectory()) throw new UsageError(`${o.imagesDir} exists and is not a directory; choose another -D`);
+  } else {
+    mkdirSync(o.imagesDir, { recursive: true });
+    created = true;
+  }
+  const removeIfEmpty = () => {
+    if (!created) return;
+    try {
+      rmdirSync(o.imagesDir);
+    } catch {
+      // it holds images (or anything else): kept
+    }
+  };
+  let stopping = false;
   const stop = () => {
-    server.close(() => resolveDone());
-    active?.fail(new ProtocolError('the page server is stopping'));
+    if (stopping) return;
+    stopping = true;
+    server.close(() => {
+      removeIfEmpty();
+      resolveDone();
+    });
+    for (const s of [...sessions]) s.fail(new ProtocolError('the page server is stopping'));
   };
   return new Promise((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new IoError(`cannot listen on ${o.address}:${o.port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      removeIfEmpty();
+      reject(new IoError(`cannot listen on ${o.address}:${o.port}: ${e.code ?? e.message}`));
+    });
     server.listen(o.port, o.address, () => {
       const a = server.address() as net.AddressInfo;
       resolve({ address: a.address, port: a.port, done, close: stop });

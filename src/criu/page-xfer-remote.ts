@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { EXIT_IMAGE, EXIT_USAGE, ImageError, IoError, UsageError } from '../errors.js';
-import { crc32, encodeImage, IMAGE_FILES } from './image.js';
+import { crc32, crc32Combine, encodeImage, IMAGE_FILES } from './image.js';
 import type { PageXfer } from './page-xfer.js';
 import { frameParts, HELLO_AUTO_DEDUP, HELLO_FORCE, MAX_DATA, PROTO_MAGIC, PROTO_VERSION, T, u32, WIRE_KINDS } from './page-server-proto.js';
 
@@ -71,7 +71,11 @@ export class PageServerLink {
     this.check();
     this.send(T.HELLO, u32(PROTO_MAGIC, PROTO_VERSION, (o.force ? HELLO_FORCE : 0) | (o.autoDedup ? HELLO_AUTO_DEDUP : 0)));
     this.awaitAck(CONNECT_MS);
+    this.connected = true;
   }
+
+  /** The server answered HELLO: from then on, a failure loses a connection that worked. */
+  private connected = false;
 
   private fail(why: string, code = 5): never {
     this.broken = true;
@@ -79,6 +83,7 @@ export class PageServerLink {
     const text = `page server ${this.where}: ${why}`;
     if (code === EXIT_USAGE) throw new UsageError(text);
     if (code === EXIT_IMAGE) throw new ImageError(text);
+    if (!this.connected) throw new IoError(`cannot reach the page server at ${this.where} (${why}); nothing was sent: start \`tracker page-server\` there or check --address and --port`);
     throw new IoError(`lost the page server at ${this.where} (${why}); the iterations it confirmed are complete there`);
   }
 
@@ -114,9 +119,9 @@ export class PageServerLink {
     }
   }
 
-  send(type: number, payload: Uint8Array = new Uint8Array(0)): void {
+  send(type: number, payload: Uint8Array = new Uint8Array(0), payloadCrc?: number): void {
     this.check();
-    const [head, tail] = frameParts(type, payload);
+    const [head, tail] = frameParts(type, payload, payloadCrc);
     this.put(head);
     this.put(payload);
     this.put(tail);
@@ -157,9 +162,14 @@ export class PageServerLink {
         let crc = 0;
         let middle = faultPoint !== undefined;
         for (const c of chunks) {
-          crc = crc32(c, crc);
+          // Each DATA payload is checksummed once: its crc serves the frame and pages.img's.
+          for (let at = 0; at < c.length; at += MAX_DATA) {
+            const piece = c.subarray(at, Math.min(c.length, at + MAX_DATA));
+            const pc = crc32(piece);
+            crc = crc32Combine(crc, pc, piece.length);
+            this.send(T.DATA, piece, pc);
+          }
           n += c.length;
-          this.sendData(c);
           if (middle && n >= (bytes ?? 2) / 2) {
             middle = false;
             faultPoint!(`${IMAGE_FILES.pages}:middle`);

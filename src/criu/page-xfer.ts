@@ -4,11 +4,12 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
-import { crc32, encodeImage, IMAGE_FILES, pagesHeader, type ImageKind, fsyncDir } from './image.js';
+import { crc32, crc32Combine, encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind, fsyncDir } from './image.js';
 import type { PageCompression, PagemapEntry } from './schema.js';
+import type { PagePipe } from './page-pipe.js';
 
 export interface PageXfer {
   /**
@@ -16,11 +17,14 @@ export interface PageXfer {
    * with `compression`, how the page data is compressed (page-compress.ts).
    */
   writePagemap(entries: readonly PagemapEntry[], compression?: PageCompression): void;
+  /** Optional: the raw pagemap straight from the page-pipe, without an object per entry (counting). */
+  writePagemapPipe?(pipe: PagePipe): void;
   /**
    * The page data, `bytes` in all (null for compressed frames, whose total is known at the end), as
-   * chunks that are only valid during the call that yields them. Returns the bytes written.
+   * chunks that are only valid during the call that yields them, or, with `stable`, until
+   * writePages returns (views of a frozen process's frames). Returns the bytes written.
    */
-  writePages(bytes: number | null, chunks: Iterable<Uint8Array>): number;
+  writePages(bytes: number | null, chunks: Iterable<Uint8Array>, stable?: boolean): number;
   /** Any other image of the iteration (mm, shmem, core, stats; inventory last). */
   writeImage(kind: Exclude<ImageKind, 'pagemap' | 'pages'>, value: unknown): void;
   /** Make the iteration durable and visible as a whole. */
@@ -55,13 +59,40 @@ const WHY: Record<string, string> = {
   EMFILE: 'too many open files; close some and dump again',
   ENFILE: 'too many open files in the system; dump again later',
 };
+/** Stable chunks waiting for their CRC (a bound on what a scattered dump holds on to). */
+const STABLE_PIECES = 4096;
+/** Below this, the CRC is quicker than handing an fsync to another thread. */
+const EARLY_FLUSH_BYTES = 16 << 20;
+/** Page data arriving from a page server is flushed to disk in steps of this much. */
+const FLUSH_EVERY = 64 << 20;
+
 /** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
 const IO_CODES = new Set(Object.keys(WHY));
+
+/** pages.img being written: by the dumper (write), or by the page server as DATA arrives (writeAsync). */
+export interface PagesWriter {
+  /** Write a chunk now (its CRC computed here, or at finish() if `stable`). */
+  write(chunk: Uint8Array, stable?: boolean): void;
+  /**
+   * Write chunks (one writev) at their place on libuv's thread pool, so receiving goes on
+   * meanwhile; `done` is called once they are written (with an IoError if that failed: the
+   * iteration is then removed). Their CRC comes separately (addCrc), from a checksum already made.
+   */
+  writeAsync(chunks: readonly Uint8Array[], done: (e: Error | null) => void): void;
+  /** Account `length` bytes written with writeAsync whose crc32 is `crc`. */
+  addCrc(crc: number, length: number): void;
+  /** Bytes handed to writeAsync not yet written. */
+  readonly inflight: number;
+  /** Header and fsync (nothing may be in flight); returns the payload's length and CRC. */
+  finish(): { bytes: number; crc: number };
+  /** Close the file (once what is in flight is written). */
+  close(): void;
+}
 
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
   /** pages.img written piece by piece; finish() returns its length and checksum. */
-  openPages(): { write(chunk: Uint8Array): void; finish(): { bytes: number; crc: number }; close(): void };
+  openPages(): PagesWriter;
   /** An image already encoded (header and checksum included), arriving in pieces, written as it comes; fsynced with the last. */
   appendEncoded(kind: Exclude<ImageKind, 'pages'>, data: Uint8Array, first: boolean, last: boolean): void;
   /** The iteration directory once committed, and the temporary one it is written in. */
@@ -73,14 +104,17 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
   const tmp = join(o.imagesRoot, `.${o.name}.tmp`);
   const dir = join(o.imagesRoot, o.name);
   /** Run an fs step; an errno becomes one IoError naming the iteration and the file, the partial iteration removed. */
+  const ioError = (what: string, e: unknown): unknown => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined || !IO_CODES.has(code)) return e;
+    abort();
+    return new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code]}; the partial iteration was removed, earlier ones are intact`);
+  };
   const io = <T>(what: string, f: () => T): T => {
     try {
       return f();
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === undefined || !IO_CODES.has(code)) throw e;
-      abort();
-      throw new IoError(`iteration ${o.iteration}: cannot write ${what === '' ? tmp : join(tmp, what)}: ${WHY[code]}; the partial iteration was removed, earlier ones are intact`);
+      throw ioError(what, e);
     }
   };
   const abort = () => {
@@ -105,37 +139,124 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
   });
-  /** pages.img: a placeholder header, the chunks with their crc, then the real header and fsync. */
-  const openPages = () => {
+  /**
+   * pages.img: a placeholder header, the chunks with their crc, then the real header and fsync.
+   * Stable chunks are checksummed at the end instead, while the kernel flushes what was written
+   * (an fsync on libuv's thread pool; the fsync that follows the header waits for it), so the
+   * CRC costs no time of its own; at most STABLE_PIECES of them wait, older ones are checksummed
+   * when that fills.
+   */
+  const openPages = (): PagesWriter => {
     const name = IMAGE_FILES.pages;
     const fd = io(name, () => openSync(join(tmp, name), 'w'));
     let crc = 0;
     let n = 0;
+    const unsummed: Uint8Array[] = [];
+    let unsummedBytes = 0;
+    const sumPending = () => {
+      for (const c of unsummed) crc = crc32(c, crc);
+      unsummed.length = 0;
+      unsummedBytes = 0;
+    };
+    /**
+     * A write-back error is reported once per open file, and a background fsync of `fd` could take
+     * it: a descriptor opened before the first one starts checks for one at finish().
+     */
+    let check = -1;
+    const openCheck = () => {
+      if (check < 0) check = openSync(join(tmp, name), 'r');
+    };
     let open = true;
+    let inflight = 0;
+    let closeWhenIdle = false;
+    /** writeAsync: bytes written since the last flush began, and whether one runs. */
+    let unflushed = 0;
+    let flushing = false;
     const close = () => {
-      if (open) closeSync(fd);
+      if (!open) return;
+      closeWhenIdle = inflight > 0 || flushing;
+      if (closeWhenIdle) return;
+      closeSync(fd);
+      if (check >= 0) closeSync(check);
+      check = -1;
       open = false;
     };
     try {
-      io(name, () => writeSync(fd, pagesHeader(0, 0)));
+      io(name, () => writeSync(fd, encodeHeader('pages', 0, 0)));
     } catch (e) {
       close();
       throw e;
     }
     return {
-      write(c: Uint8Array) {
-        crc = crc32(c, crc);
+      write(c: Uint8Array, stable = false) {
+        if (stable) {
+          if (unsummed.length === STABLE_PIECES) sumPending();
+          unsummed.push(c);
+          unsummedBytes += c.length;
+        } else {
+          sumPending();
+          crc = crc32(c, crc);
+        }
         io(name, () => {
           let off = 0;
-          while (off < c.length) off += writeSync(fd, c, off);
+          while (off < c.length) off += writeSync(fd, c, off, c.length - off, HEADER_BYTES + n + off);
         });
         n += c.length;
       },
+      writeAsync(cs: readonly Uint8Array[], done: (e: Error | null) => void) {
+        let len = 0;
+        for (const c of cs) len += c.length;
+        const pos = HEADER_BYTES + n;
+        n += len;
+        inflight += len;
+        const landed = (err: Error | null) => {
+          inflight -= len;
+          unflushed += len;
+          // Flush as data comes rather than all at finish(): the disk works while the link does.
+          if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
+            unflushed = 0;
+            try {
+              openCheck();
+              flushing = true;
+              fdatasync(fd, () => {
+                flushing = false;
+                if (inflight === 0 && closeWhenIdle) close();
+              });
+            } catch {
+              // Only a head start for the fsync at finish().
+            }
+          }
+          if (inflight === 0 && closeWhenIdle) close();
+          done(err === null ? null : (ioError(name, err) as Error));
+        };
+        // A short write (rare on a file) goes on with the rest, copied into one piece.
+        const step = (bufs: readonly Uint8Array[], at: number, left: number) =>
+          fsWritev(fd, bufs as Uint8Array[], at, (err, k) => {
+            if (err !== null || k === left) return landed(err);
+            const rest = Buffer.concat(bufs).subarray(k);
+            step([rest], at + k, left - k);
+          });
+        step(cs, pos, len);
+      },
+      addCrc(pc: number, length: number) {
+        sumPending();
+        crc = crc32Combine(crc, pc, length);
+      },
+      get inflight() {
+        return inflight;
+      },
       finish() {
+        if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
         try {
           io(name, () => {
-            writeSync(fd, pagesHeader(n, crc), 0, undefined, 0);
+            if (unsummedBytes >= EARLY_FLUSH_BYTES) {
+              openCheck();
+              fsync(fd, () => undefined);
+            }
+            sumPending();
+            writeSync(fd, encodeHeader('pages', n, crc), 0, undefined, 0);
             fsyncSync(fd);
+            if (check >= 0) fsyncSync(check);
           });
         } finally {
           close();
@@ -151,7 +272,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     writePagemap(entries, compression) {
       put(IMAGE_FILES.pagemap, encodeImage('pagemap', compression === undefined ? { entries } : { entries, compression }));
     },
-    writePages(bytes, chunks) {
+    writePages(bytes, chunks, stable) {
       const name = IMAGE_FILES.pages;
       io(name, () => o.faultPoint?.(name));
       const w = openPages();
@@ -161,7 +282,7 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
         let middle = o.faultPoint !== undefined && half > 0;
         let n = 0;
         for (const c of chunks) {
-          w.write(c);
+          w.write(c, stable);
           n += c.length;
           if (middle && n >= half / 2) {
             middle = false;

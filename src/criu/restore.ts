@@ -10,7 +10,7 @@
 import { basename } from 'node:path';
 import { ImageError, VerifyError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
-import { memDigest as memoryDigest } from '../proc/mem-digest.js';
+import { digestAlgoOf, memDigest as memoryDigest } from '../proc/mem-digest.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_SHARED, MAX_MEMORY_BYTES, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { openChain, restoreArgs, type RestoreArgs } from './page-read.js';
@@ -36,14 +36,19 @@ export interface RestoredProcess {
   report: ImagesRestoreReport;
 }
 
-/** Rebuild the process the restorer's arguments describe in a fresh machine. */
-export function restoreProcess(args: RestoreArgs): { sys: TaskSyscalls; perIteration: number[] } {
+/**
+ * Rebuild the process the restorer's arguments describe: in a fresh machine, or in `into` (a
+ * machine kept for restores, as a migration target is: its freed frames are warm and are reused
+ * without the host's first-touch cost).
+ */
+export function restoreProcess(args: RestoreArgs, into?: Kernel): { sys: TaskSyscalls; perIteration: number[] } {
   const dir = args.dir;
   // Every page the images name must fit in the emulated machine: refuse absurd counts up front.
   const needed = args.pages;
   if (needed * PAGE_SIZE > MAX_MEMORY_BYTES) throw new ImageError(`${dir}: the images name ${needed} pages, more than an emulated machine holds`);
   const memoryBytes = Math.min(MAX_MEMORY_BYTES, Math.max(64 << 20, Math.ceil((needed * 1.25) / 512) * 512 * PAGE_SIZE + (16 << 20)));
-  const sys = TaskSyscalls.spawn('restore', { profile: args.kernel, memoryBytes });
+  if (into !== undefined && into.profile.name !== args.kernel) throw new ImageError(`${dir}: dumped on kernel profile ${args.kernel}, cannot restore into a ${into.profile.name} machine`);
+  const sys = into !== undefined ? new TaskSyscalls(into.spawn('restore')) : TaskSyscalls.spawn('restore', { profile: args.kernel, memoryBytes });
   let top = 0;
   for (const v of args.vmas) {
     top = Math.max(top, v.start + v.pages);
@@ -106,7 +111,7 @@ function restoreShmem(sys: TaskSyscalls, args: RestoreArgs, top: number): void {
 export function restoreImages(dir: string, o: { onMismatch?: 'throw' | 'report' } = {}): RestoredProcess {
   const args = restoreArgs(openChain(dir));
   const { sys, perIteration } = restoreProcess(args);
-  const digest = memoryDigest(sys.task);
+  const digest = memoryDigest(sys.task, digestAlgoOf(args.inventory.memoryDigest));
   const digestOk = digest === args.inventory.memoryDigest;
   const report: ImagesRestoreReport = {
     images_dir: dir,

@@ -1,6 +1,7 @@
 /** What the image files hold (see README "Image format" for a table per file). */
 import type { MapsEntry } from '../proc/vma-list.js';
 import type { ProgramIdentity, ProgramState } from '../task/process.js';
+import type { VmaSyscallArgs } from './vma-entry.js';
 
 export interface InventoryEntry {
   format: 'tracker';
@@ -16,16 +17,22 @@ export interface InventoryEntry {
   trackMem: boolean;
   /** clear_refs 4 was written at this iteration (so the next one can be incremental). */
   clearedRefs: boolean;
-  /** sha256 of the whole process memory at this dump (final dumps only). */
+  /** The tracking backend (src/criu/track.ts); absent in images from before --track: soft-dirty. */
+  track?: string;
+  /** Digest of the whole process memory at this dump (final dumps only): 'blake3:HEX', or bare HEX for SHA-256 (older images). */
   memoryDigest: string | null;
   steps: number;
+  /** Present when the dumped memory held content tokens (page-alloc.ts): its page bytes were synthesised. */
+  memoryModel?: 'token';
 }
 
 /**
  * A VMA as /proc/PID/maps gives it (start, end, vm_flags, kind, pgoff, and for file mappings the
- * file to map again), with its shared memory object as an index into shmem.img.
+ * file to map again), with its shared memory object as an index into shmem.img, and (mm.img
+ * version 2) the syscall arguments that re-create it, as CRIU's vma_entry: prot, map_flags, madv
+ * (vma-entry.ts). `flags` stays vm_flags, as smaps shows them, for `tracker show`.
  */
-export interface VmaEntry extends Omit<MapsEntry, 'shmemId'> {
+export interface VmaEntry extends Omit<MapsEntry, 'shmemId'>, VmaSyscallArgs {
   shmem: number;
 }
 

@@ -4,16 +4,18 @@
  * become names; page data is summarised (count and CRC-32), never dumped, unless a hex view of
  * given pages is asked for. Also the `crit x DIR mems` and `crit x DIR rss` views.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ImageError, InputError, UsageError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, vmFlagsString } from '../mm/vma.js';
-import { crc32, HEADER_BYTES, IMAGE_FILES, type ImageKind } from './image.js';
+import { crc32, IMAGE_FILES, readHeader, type ImageKind } from './image.js';
 import { readCoreFile, readInventoryFile, readMmFile, readPagemapImageFile, readShmemFile, readStatsFile } from './image-decode.js';
 import { compressionRatio } from './stats.js';
 import { checkChain, checkPagesFile, IMAGE_KINDS, PageRead, type Chain } from './page-read.js';
 import { PE_PARENT, PE_PRESENT, PE_RELEASED, type MmEntry, type VmaEntry } from './schema.js';
+import { MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, MAP_SHARED } from '../task/syscalls.js';
+import { MADV_BITS } from './vma-entry.js';
 import { imageKindOf } from './stats.js';
 
 export const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -61,25 +63,27 @@ export interface ShownVma {
   kind: VmaEntry['kind'];
   flags: string;
   vm_flags: string;
+  /** The syscall arguments mm.img records (CRIU's vma_entry flags and madv), by name. */
+  map_flags: string;
+  madv: string[];
   pgoff: number;
   file: VmaEntry['file'];
   shmem: number;
 }
 
-function readHeader(path: string): ImageHeader {
-  const b = Buffer.alloc(HEADER_BYTES);
-  const fd = openSync(path, 'r');
-  try {
-    readSync(fd, b, 0, HEADER_BYTES, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return {
-    magic: b.subarray(0, 4).reverse().toString('latin1'),
-    version: b.readUInt32LE(4),
-    payload_bytes: Number(b.readBigUInt64LE(8)),
-    crc32: hex(b.readUInt32LE(16)),
-  };
+const MAP_NAMES = [
+  [MAP_SHARED, 'MAP_SHARED'],
+  [MAP_PRIVATE, 'MAP_PRIVATE'],
+  [MAP_ANONYMOUS, 'MAP_ANONYMOUS'],
+  [MAP_NORESERVE, 'MAP_NORESERVE'],
+] as const;
+
+function shownHeader(path: string): ImageHeader {
+  const { header: h } = readHeader(path);
+  if (h === null) throw new ImageError(`${path}: truncated image; the image is damaged, dump again`);
+  const magic = Buffer.alloc(4);
+  magic.writeUInt32BE(h.magic);
+  return { magic: magic.toString('latin1'), version: h.version, payload_bytes: Number(h.length), crc32: hex(h.crc) };
 }
 
 export function showVma(v: VmaEntry): ShownVma {
@@ -91,6 +95,8 @@ export function showVma(v: VmaEntry): ShownVma {
     kind: v.kind,
     flags: vmFlagsString(v.flags),
     vm_flags: hex(v.flags),
+    map_flags: MAP_NAMES.filter(([bit]) => (v.map_flags & bit) !== 0).map(([, name]) => name).join('|'),
+    madv: MADV_BITS.filter(([n]) => (v.madv & (1 << n)) !== 0).map(([, advice]) => advice),
     pgoff: v.pgoff,
     file: v.file,
     shmem: v.shmem,
@@ -149,7 +155,7 @@ export function showImageFile(path: string): ShownImage {
   if (statSync(path).isDirectory()) throw new UsageError(`${path}: is a directory, not an image file`);
   const kind = imageKindOf(path);
   if (kind === null) throw new InputError(`${path}: not a tracker image (no known magic in its first 4 bytes)`);
-  const header = readHeader(path);
+  const header = shownHeader(path);
   return { file: path, kind, header, contents: decodeContents(path, kind) };
 }
 

@@ -3,10 +3,10 @@
  * each iteration and the sizes of its files. The chain is read through page-read with every check
  * restore makes, every pages.img checksum included: a chain restore would refuse is refused here.
  */
-import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ImageError, InputError } from '../errors.js';
-import { HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, type ImageKind } from './image.js';
+import { IMAGE_FILES, kindOfMagic, readHeader, type ImageKind } from './image.js';
 import { checkChain, IMAGE_KINDS, interruptedTmp, type ChainLink, type FileSizes } from './page-read.js';
 import type { IterationStats } from './schema.js';
 
@@ -22,22 +22,13 @@ function isDir(p: string): boolean {
 
 /** The kind of an image file, by its magic; null for anything else (or a file shorter than a header). */
 export function imageKindOf(path: string): ImageKind | null {
-  const head = Buffer.alloc(HEADER_BYTES);
-  let n = 0;
-  let fd: number;
+  let magic: number | null;
   try {
-    fd = openSync(path, 'r');
+    magic = readHeader(path).magic;
   } catch (e) {
     throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((e as NodeJS.ErrnoException).code)}`);
   }
-  try {
-    n = readSync(fd, head, 0, HEADER_BYTES, 0);
-  } finally {
-    closeSync(fd);
-  }
-  if (n < 4) return null;
-  const magic = head.readUInt32LE(0);
-  return IMAGE_KINDS.find((k) => IMAGE_MAGIC[k] === magic) ?? null;
+  return magic === null ? null : kindOfMagic(magic);
 }
 
 /**

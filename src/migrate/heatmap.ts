@@ -2,11 +2,14 @@
  * Which iteration dumped which page, from an image chain: for the report's heat map. Pages go
  * along one axis (the final dump's private VMAs end to end, gaps between them left out), in
  * buckets; per iteration, the pages of each bucket that its pagemap.img marks PE_PRESENT. Work
- * and memory follow the pagemap runs and the buckets, never the pages.
+ * and memory follow the pagemap runs and the buckets, never the pages. The chain is read through
+ * page-read, as every reader of images does.
  */
 import { join } from 'node:path';
-import { IMAGE_FILES, readImage } from '../criu/image.js';
-import { PE_PRESENT, type MmEntry, type PagemapImage } from '../criu/schema.js';
+import { ImageError } from '../errors.js';
+import { openChain } from '../criu/page-read.js';
+import { PE_PRESENT } from '../criu/schema.js';
+import type { MmEntry, PagemapEntry } from '../criu/schema.js';
 
 export interface HeatMap {
   /** Pages along the axis. */
@@ -19,7 +22,13 @@ export interface HeatMap {
 }
 
 export function heatMapFromImages(root: string, iterations: number, maxBuckets = 160): HeatMap {
-  const mm = readImage<MmEntry>(join(root, String(iterations), IMAGE_FILES.mm), 'mm');
+  const chain = openChain(join(root, String(iterations)));
+  if (chain.dump === null) throw new ImageError(`${root}/${iterations}: is a pre-dump; the heat map needs the final dump`);
+  return heatMap(chain.dump.mm, chain.links.map((l) => l.entries), maxBuckets);
+}
+
+/** The heat map of an iteration chain: the final dump's mm image and each iteration's pagemap. */
+export function heatMap(mm: MmEntry, pagemaps: readonly (readonly PagemapEntry[])[], maxBuckets = 160): HeatMap {
   const vmas = mm.vmas.filter((v) => v.kind !== 'shared').map((v) => ({ start: v.start, end: v.end }));
   const offsets: number[] = [];
   let pages = 0;
@@ -31,10 +40,9 @@ export function heatMapFromImages(root: string, iterations: number, maxBuckets =
   const buckets = Math.max(1, Math.ceil(pages / perBucket));
   const counts: number[][] = [];
   const types: ('pre-dump' | 'dump')[] = [];
-  for (let it = 1; it <= iterations; it++) {
+  for (let it = 1; it <= pagemaps.length; it++) {
     const row = new Array<number>(buckets).fill(0);
-    const pm = readImage<PagemapImage>(join(root, String(it), IMAGE_FILES.pagemap), 'pagemap');
-    for (const e of pm.entries) {
+    for (const e of pagemaps[it - 1]) {
       if ((e.flags & PE_PRESENT) === 0) continue;
       // Clip the run to each VMA it overlaps (a later unmap may have removed some of it).
       for (let i = 0; i < vmas.length; i++) {
@@ -52,7 +60,7 @@ export function heatMapFromImages(root: string, iterations: number, maxBuckets =
       }
     }
     counts.push(row);
-    types.push(it === iterations ? 'dump' : 'pre-dump');
+    types.push(it === pagemaps.length ? 'dump' : 'pre-dump');
   }
   return { pages, pages_per_bucket: perBucket, counts, types };
 }

@@ -13,19 +13,24 @@
  * Before each iteration after the first, the dirty pages are counted through pagemap without
  * clearing (the expected downtime if we stopped here, and what QEMU's rule looks at).
  */
-import { InterruptedError, ResourceError, TrackerError } from '../errors.js';
+import { InterruptedError, ResourceError, TrackerError, UsageError } from '../errors.js';
 import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { createWorkload, durationSeconds, WorkloadClock, type Duration } from '../workload/index.js';
+import { createWorkload, durationSeconds, runChecked, WorkloadClock, workloadMemoryNeed, type Duration } from '../workload/index.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
+import { checkFits } from './capacity.js';
+import { openCountingXfer, type CountedIteration } from '../criu/page-xfer-count.js';
 import { countSoftDirty } from './run.js';
 import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
 import { dumpIteration } from '../criu/mem-dump.js';
+import { pendingPages, trackIncremental, trackUnsupported, type TrackBackend } from '../criu/track.js';
+import { readMaps } from '../proc/vma-list.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
-import { AutoConverge, decide, DEFAULT_MAX_ITERS, isCriuDriven, isQemuEngine, PHAUL, QEMU, type PolicyName } from './policy.js';
-import { CRIU_FIXED_COSTS, dumpTiming, iterationSeconds, NO_FIXED_COSTS, transferSeconds, type FixedCosts, type PreDumpMode } from './timing.js';
+import { AutoConverge, decide, DEFAULT_MAX_ITERS, isCriuDriven, isQemuEngine, type PolicyName, type PolicyOptions } from './policy.js';
+import { bandwidthProblem, CRIU_FIXED_COSTS, dumpTiming, iterationSeconds, NO_FIXED_COSTS, transferSeconds, type FixedCosts, type PreDumpMode } from './timing.js';
 import { qemuDump } from './qemu-dump.js';
 import { QEMU_DEFAULTS, type QemuOutcome, type MonitorAction } from './qemu.js';
 import { KUBEVIRT_DEFAULTS, KubevirtMonitor, type DowntimeTuning, type StallDetection } from './policy-kubevirt.js';
@@ -52,6 +57,18 @@ export interface IterativeDumpOptions {
   autoConverge?: boolean;
   /** Steps per virtual second, over the workload's own rate. */
   rate?: number;
+  /** Model parameters over the workload's (--param key=value). */
+  params?: Record<string, unknown>;
+  /** How frames hold their contents (page-alloc.ts); default content. */
+  memoryModel?: MemoryModel;
+  /** Stationary steady states advance by sampled page writes, not access by access (model.ts). */
+  fast?: boolean;
+  /**
+   * Write no images: a counting page-xfer (page-xfer-count.ts) takes each iteration, and the final
+   * dump records no memory digest. Nothing is created in imagesDir. What each iteration would have
+   * written goes to `counted`, pagemaps included with `keep` (heat maps).
+   */
+  count?: { keep: boolean; iterations: CountedIteration[]; digest?: boolean };
   preDumpMode: PreDumpMode;
   /** Bytes per second the pages leave at. */
   bandwidth: number;
@@ -85,6 +102,13 @@ export interface IterativeDumpOptions {
   signal?: CancelSignal;
   /** Who locks the images directory (default: this process, from /proc/self). */
   lockOwner?: LockOwner;
+  /**
+   * How iterations find the pages to copy (src/criu/track.ts). Default: soft-dirty where the kernel
+   * has it, else one full dump. A backend the kernel lacks is refused (UsageError, exit 2).
+   */
+  track?: TrackBackend;
+  /** Count each iteration's false positives against the truly written set (tracker plan --track). */
+  truth?: boolean;
 }
 
 export interface KubevirtSettings {
@@ -134,6 +158,8 @@ export interface IterationReport extends IterationStats {
   running_s: number;
   /** Dirty pages counted before the next iteration (null for the final dump). */
   dirty_pages_after: number | null;
+  /** Pages copied that nothing wrote since the iteration before (null: not counted, or the first). */
+  false_positives: number | null;
   /** Downtime if the final dump came next: dirty bytes / bandwidth (QEMU's expected-downtime). */
   expected_downtime_s: number;
   /** Percentage of the time the workload was throttled during this iteration (auto-converge). */
@@ -151,6 +177,8 @@ export interface DumpReport {
   workload: { model: string; source: string; seed: number };
   kernel: KernelProfileName;
   dirty_tracking: boolean;
+  /** The tracking backend (--track). */
+  track: TrackBackend;
   warning: string | null;
   policy: PolicyName;
   /** Bytes per second. */
@@ -169,7 +197,7 @@ export interface DumpReport {
   /** The first iteration whose pages did not shrink by 5 % from the one before (null: never). */
   plateau_iteration: number | null;
   iterations: IterationReport[];
-  totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number };
+  totals: { pages_written: number; bytes_written: number; pages_skipped_parent: number; frozen_time: number; false_positives: number | null };
   bytes_sent: number;
   /** The final dump's frozen time, seconds. */
   downtime_s: number;
@@ -194,16 +222,24 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
-  // With a page server, the server prepares and locks its own -D.
-  const images = o.pageServer !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
+  const slow = bandwidthProblem(o.bandwidth);
+  if (slow !== null) throw new UsageError(`bandwidth ${o.bandwidth} bytes/s: ${slow}`);
+  // With a page server, the server prepares and locks its own -D; counting writes nothing.
+  const images = o.pageServer !== undefined || o.count !== undefined ? null : prepareImagesRoot(o.imagesDir, o.force, o.lockOwner);
   let current = 1;
   const check = () => {
     if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
   };
   try {
-    const tracked = kerndatSoftDirty(new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 }));
+    const probe = new Kernel({ profile: o.kernel, memoryBytes: 16 << 20 });
+    if (o.track !== undefined) {
+      const why = trackUnsupported(probe, o.track);
+      if (why !== null) throw new UsageError(`--track ${o.track}: ${why}`);
+    }
+    const tracked = o.track !== undefined || kerndatSoftDirty(probe);
     const r = dumpLoop({
       ...o,
+      track: o.track ?? (tracked ? 'soft-dirty' : 'none'),
       ...(tracked ? {} : { policy: 'fixed' as const, iterations: 1 }),
       onIteration: (s, phase) => {
         if (phase === 'start') {
@@ -235,106 +271,213 @@ export function resolvedMaxIters(o: Pick<IterativeDumpOptions, 'policy' | 'maxIt
 }
 
 function dumpLoop(o: IterativeDumpOptions): DumpReport {
+  const counts = o.count === undefined ? undefined : [o.count.iterations];
+  return dumpRows(o, [o.policy], counts)[0];
+}
+
+/**
+ * `tracker plan`'s rows that differ only in their policy, in one run: every policy sees the same
+ * pre-dumps until it decides to stop, so they are made once; a policy that stops gets its final
+ * dump from the state the others go on from (the final dump then leaves the soft-dirty bits
+ * alone). Each report is what iterativeDump() gives for that policy alone. No images are written:
+ * each iteration goes to a counting page-xfer (`keep`: with its pagemaps, for heat maps).
+ */
+export function countedDumps(o: Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'count'>, policies: PolicyName[], keep: boolean): { report: DumpReport; counted: CountedIteration[] }[] {
+  // Only CRIU-driven policies (phaul, go-phaul, fixed) run the same pre-dumps with the same fixed
+  // costs; QEMU's engines and qemu-pass decide differently or pay other costs: each runs alone.
+  const groups: number[][] = [];
+  const shared: number[] = [];
+  policies.forEach((p, i) => (isCriuDriven(p) ? shared.push(i) : groups.push([i])));
+  if (shared.length > 0) groups.unshift(shared);
+  const out: { report: DumpReport; counted: CountedIteration[] }[] = new Array(policies.length);
+  for (const g of groups) {
+    const counts = g.map(() => [] as CountedIteration[]);
+    const reports = dumpRows({ ...o, imagesDir: '', force: false, count: { keep, iterations: [] } }, g.map((i) => policies[i]), counts);
+    g.forEach((i, k) => (out[i] = { report: reports[k], counted: counts[k] }));
+  }
+  return out;
+}
+
+/** One policy's way through dumpRows(). */
+interface Row {
+  name: PolicyName;
+  policy: PolicyOptions;
+  all: IterationReport[];
+  written: number[];
+  stop: string;
+  converged: boolean;
+  plateau: number | null;
+  /** Clock and steps at its end (-1 while it goes on). */
+  end: number;
+  steps: number;
+  counted: CountedIteration[] | undefined;
+}
+
+function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: CountedIteration[][] | undefined): DumpReport[] {
   // With a page server the images go there (its -D); nothing is written locally.
   const link = o.pageServer !== undefined ? new PageServerLink(o.pageServer, { force: o.force, autoDedup: o.autoDedup === true }) : null;
-  const kernel = new Kernel({ profile: o.kernel, memoryBytes: o.memoryBytes });
+  const overrides = { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) };
+  checkFits(o.workload, overrides, o.memoryModel ?? 'content');
+  const memoryBytes = o.memoryBytes ?? workloadMemoryNeed(o.workload, overrides) ?? undefined;
+  const kernel = new Kernel({ profile: o.kernel, memoryBytes, memoryModel: o.memoryModel });
   const dt = kerndat(kernel);
-  let warning = dt.softDirty ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
-  const proc = createWorkload(kernel, o.workload, o.seed, o.rate === undefined ? {} : { rate: o.rate });
+  const track: TrackBackend = o.track ?? (dt.softDirty ? 'soft-dirty' : 'none');
+  const tracking = trackIncremental(track);
+  let warning = dt.softDirty || o.track !== undefined ? null : `kernel profile '${o.kernel}' has no soft-dirty tracking: every iteration is a full dump`;
+  const proc = createWorkload(kernel, o.workload, o.seed, overrides);
+  proc.fast = o.fast === true;
   const clock = new WorkloadClock(proc);
   const interval: Duration = typeof o.interval === 'number' ? { steps: o.interval } : o.interval;
-  const maxIters = resolvedMaxIters(o);
-  const policy = { policy: o.policy, iterations: o.iterations, maxIters, minPages: o.minPages, maxGrowthPercent: o.maxGrowthPercent, downtimeLimit: o.downtimeLimit, bandwidth: o.bandwidth };
+  const rows: Row[] = policies.map((name, i) => ({
+    name,
+    policy: { policy: name, iterations: o.iterations, maxIters: resolvedMaxIters({ ...o, policy: name }), minPages: o.minPages, maxGrowthPercent: o.maxGrowthPercent, downtimeLimit: o.downtimeLimit, bandwidth: o.bandwidth },
+    all: [],
+    written: [],
+    stop: '',
+    converged: false,
+    plateau: null,
+    end: -1,
+    steps: 0,
+    counted: counts?.[i],
+  }));
+  const single = rows.length === 1;
   const throttle = o.autoConverge === true ? new AutoConverge() : null;
   const words = new Uint32Array(4096 * 2);
-  const all: IterationReport[] = [];
-  const written: number[] = [];
-  let stop = '';
-  let converged = false;
-  let plateau: number | null = null;
+  // The rows of one run share their pre-dumps: the same loop and the same fixed costs (countedDumps groups them so).
+  const costs = fixedCosts({ ...o, policy: policies[0] });
+  if (!single && policies.some((p) => !isCriuDriven(p))) throw new Error(`dumpRows: only CRIU-driven policies share pre-dumps, got ${policies.join(', ')}`);
   let engine: QemuIterations | null = null;
-  const costs = fixedCosts(o);
   try {
     // A migration starts from a running service: setup and populate are over, and the service
     // has run one --interval (as each later iteration has); time counts from the first freeze.
-    proc.run(proc.warmUpSteps ?? 0);
+    // Long runs (a big populate, an --interval, a copy at a slow link) look at the signal as they go.
+    let between = 0;
+    clock.check = () => {
+      if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(between + 1));
+    };
+    runChecked(proc, proc.warmUpSteps ?? 0, clock.check);
     clock.run(interval);
     clock.now = 0;
+    let truth: Set<number> | null = null;
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
     if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
-    if (isQemuEngine(o.policy)) {
-      const q = qemuIterations(o, proc, clock, dt, link, maxIters);
-      all.push(...q.iterations);
-      stop = q.reason;
-      converged = q.outcome === 'converged';
+    if (isQemuEngine(rows[0].name)) {
+      // QEMU's loop (qemu, kubevirt): always a row of its own.
+      const row = rows[0];
+      const q = qemuIterations({ ...o, policy: row.name }, proc, clock, dt, track, link, row.policy.maxIters, row.counted);
+      row.all.push(...q.iterations);
+      row.stop = q.reason;
+      row.converged = q.outcome === 'converged';
+      row.end = q.total_time_s;
+      row.steps = proc.steps;
       engine = q;
     }
-    for (let it = 1; engine === null; it++) {
-      const prev = all[all.length - 1];
+    for (let it = 1; ; it++) {
+      const active = rows.filter((r) => r.end < 0);
+      if (active.length === 0) break;
+      // The rows still going have made the same pre-dumps: the last one is the same for all.
+      const prev = active[0].all[active[0].all.length - 1];
       let dirty = 0;
       if (prev !== undefined) {
         clock.run(interval);
-        // What the next dump would write: soft-dirty pages, or all resident ones without tracking.
-        dirty = dt.softDirty ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn) : proc.task.mm.rssPages();
-        prev.dirty_pages_after = dirty;
-        prev.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
+        // What the next dump would write: what the backend reports, or all resident pages without tracking.
+        dirty =
+          track === 'soft-dirty' || track === 'pagemap-scan'
+            ? countSoftDirty(proc.task.mm, words, dt.pagemapFormat, dt.zeroPagePfn)
+            : tracking || track === 'mincore'
+              ? pendingPages(proc, track, dt.pagemapFormat, dt.zeroPagePfn, readMaps(proc.task))
+              : proc.task.mm.rssPages();
+        for (const r of active) {
+          const p = r.all[r.all.length - 1];
+          p.dirty_pages_after = dirty;
+          p.expected_downtime_s = transferSeconds(dirty, o.bandwidth);
+        }
         if (throttle !== null) clock.throttlePct = throttle.check(dirty * PAGE_SIZE, prev.bytes_written);
       }
       // The final dump's pagemap read takes about as long as the last one did.
       const scanS = prev === undefined ? 0 : prev.memdump_time / 1e6;
-      const d = decide(policy, { iteration: it, written, dirtyPages: dirty, scanSeconds: scanS });
-      const final = d.final;
-      if (final) {
-        stop = d.reason;
-        converged = d.converged;
-      }
-      const type = final ? 'dump' : 'pre-dump';
-      o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
-      const start = clock.now;
-      const fault = (point: string) => o.faultPoint?.(it, point);
-      const r = dumpIteration(proc, {
-        imagesRoot: o.imagesDir,
-        iteration: it,
-        type,
-        trackMem: dt.softDirty,
-        hasParent: it > 1,
-        format: dt.pagemapFormat,
-        softDirty: dt.softDirty,
-        timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate, costs }),
-        kernelName: o.kernel,
-        faultPoint: fault,
-        compressRegion: o.compressRegion,
-        autoDedup: o.autoDedup,
-        xfer: link?.open(it, fault),
+      const decisions = active.map((r) => decide(r.policy, { iteration: it, written: r.written, dirtyPages: dirty, scanSeconds: scanS }));
+      const finals = active.filter((_, i) => decisions[i].final);
+      const goOn = active.filter((_, i) => !decisions[i].final);
+      finals.forEach((r) => {
+        const d = decisions[active.indexOf(r)];
+        r.stop = d.reason;
+        r.converged = d.converged;
       });
-      const s = r.stats;
-      // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
-      const frozen = s.frozen_time / 1e6;
-      const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written, costs });
-      clock.wait(frozen);
-      // The workload runs on while the pages leave; what it writes is dirty for the next one.
-      if (s.steps_during_copy > 0) proc.run(s.steps_during_copy);
-      clock.wait(t.running_s);
-      let note: string | null = null;
-      if (plateau === null && prev !== undefined && it > 2 && s.pages_written >= PLATEAU * prev.pages_written) {
-        plateau = it;
-        note = `the dirty set stopped shrinking (${s.pages_written} pages after ${prev.pages_written}): later pre-dumps gain nothing`;
+      for (const [type, group] of [['dump', finals], ['pre-dump', goOn]] as const) {
+        if (group.length === 0) continue;
+        const final = type === 'dump';
+        if (single) o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
+        const start = clock.now;
+        const fault = (point: string) => o.faultPoint?.(it, point);
+        const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
+        if (counting !== undefined) for (const r of group) r.counted?.push(counting.counted);
+        const r = dumpIteration(proc, {
+          imagesRoot: o.imagesDir,
+          iteration: it,
+          type,
+          trackMem: tracking,
+          hasParent: it > 1,
+          format: dt.pagemapFormat,
+          softDirty: dt.softDirty,
+          track,
+          truth,
+          timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate, costs }),
+          kernelName: o.kernel,
+          faultPoint: fault,
+          compressRegion: o.compressRegion,
+          autoDedup: o.autoDedup,
+          xfer: counting ?? link?.open(it, fault),
+          digest: counting === undefined || o.count!.digest === true,
+          // Other rows pre-dump from this same state next.
+          keepRefs: final && goOn.length > 0,
+        });
+        const s = r.stats;
+        // The truly written set restarts at the freeze: what runs from now on is the next iteration's
+        // (a final dump's rows end, so only the pre-dump group restarts it).
+        if (o.truth === true && !final) {
+          proc.task.mm.resetWritten();
+          truth = proc.task.mm.written;
+        }
+        // Frozen: as CRIU's stats say (µs); running: while the pages leave, exactly.
+        const frozen = s.frozen_time / 1e6;
+        const t = iterationSeconds({ final, preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, pagemapPages: 0, pagesWritten: s.pages_written, costs });
+        // A final dump ends its rows: the shared clock and process go on for the others.
+        const now = clock.now + frozen + t.running_s;
+        if (!final) {
+          clock.wait(frozen);
+          // The workload runs on while the pages leave; what it writes is dirty for the next one.
+          between = it;
+          runChecked(proc, s.steps_during_copy, clock.check);
+          clock.wait(t.running_s);
+        }
+        for (const row of group) {
+          const last = row.all[row.all.length - 1];
+          let note: string | null = null;
+          if (row.plateau === null && last !== undefined && it > 2 && s.pages_written >= PLATEAU * last.pages_written) {
+            row.plateau = it;
+            note = `the dirty set stopped shrinking (${s.pages_written} pages after ${last.pages_written}): later pre-dumps gain nothing`;
+          }
+          const rep: IterationReport = {
+            ...s,
+            start_s: start,
+            duration_s: now - start,
+            frozen_s: frozen,
+            running_s: t.running_s,
+            dirty_pages_after: null,
+            false_positives: r.falsePositives,
+            expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
+            throttle_pct: clock.throttlePct,
+            note,
+          };
+          row.all.push(rep);
+          if (final) {
+            row.end = now;
+            row.steps = proc.steps;
+          } else row.written.push(s.pages_written);
+          if (single) o.onIteration?.(rep, 'done');
+        }
       }
-      const rep: IterationReport = {
-        ...s,
-        start_s: start,
-        duration_s: clock.now - start,
-        frozen_s: frozen,
-        running_s: t.running_s,
-        dirty_pages_after: null,
-        expected_downtime_s: final ? frozen : transferSeconds(s.pages_written, o.bandwidth),
-        throttle_pct: clock.throttlePct,
-        note,
-      };
-      all.push(rep);
-      if (!final) written.push(s.pages_written);
-      o.onIteration?.(rep, 'done');
-      if (final) break;
     }
     link?.close();
   } catch (e) {
@@ -342,39 +485,44 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
     if (e instanceof OutOfMemory) throw new ResourceError('the emulated machine ran out of memory; use a smaller workload');
     throw e;
   }
-  const steps = proc.steps;
   kernel.exit(proc.task);
-  const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
-  const last = all[all.length - 1];
-  return {
-    images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
-    workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
-    kernel: o.kernel,
-    dirty_tracking: dt.softDirty,
-    warning,
-    policy: o.policy,
-    bandwidth: o.bandwidth,
-    rate: clock.baseRate,
-    interval_s: durationSeconds(interval, clock.baseRate),
-    downtime_limit_s: o.downtimeLimit,
-    stop_reason: stop,
-    converged,
-    outcome: engine !== null ? (engine.outcome === 'bound' ? 'not converged' : engine.outcome) : converged ? 'converged' : 'not converged',
-    actions: engine?.actions ?? [],
-    plateau_iteration: plateau,
-    iterations: all,
-    totals: {
-      pages_written: sum('pages_written'),
-      bytes_written: sum('bytes_written'),
-      pages_skipped_parent: sum('pages_skipped_parent'),
-      frozen_time: sum('frozen_time'),
-    },
-    bytes_sent: engine?.bytes_sent ?? all.reduce((a, i) => a + i.bytes_written + (i.shpages_written ?? 0) * PAGE_SIZE, 0),
-    downtime_s: engine?.downtime_s ?? last.frozen_s,
-    total_time_s: engine?.total_time_s ?? clock.now,
-    final_frozen_time: last.frozen_time,
-    memory_digest_steps: steps,
-  };
+  return rows.map((row) => {
+    const all = row.all;
+    const sum = (k: 'pages_written' | 'bytes_written' | 'pages_skipped_parent' | 'frozen_time') => all.reduce((a, s) => a + s[k], 0);
+    const last = all[all.length - 1];
+    return {
+      images_dir: o.pageServer !== undefined ? `page-server ${o.pageServer.address}:${o.pageServer.port}` : o.imagesDir,
+      workload: { model: proc.identity.model, source: proc.identity.source, seed: proc.identity.seed },
+      kernel: o.kernel,
+      dirty_tracking: tracking,
+      track,
+      warning,
+      policy: row.name,
+      bandwidth: o.bandwidth,
+      rate: clock.baseRate,
+      interval_s: durationSeconds(interval, clock.baseRate),
+      downtime_limit_s: o.downtimeLimit,
+      stop_reason: row.stop,
+      converged: row.converged,
+      outcome: engine !== null ? (engine.outcome === 'bound' ? 'not converged' : engine.outcome) : row.converged ? 'converged' : 'not converged',
+      actions: engine?.actions ?? [],
+      plateau_iteration: row.plateau,
+      iterations: all,
+      totals: {
+        pages_written: sum('pages_written'),
+        bytes_written: sum('bytes_written'),
+        pages_skipped_parent: sum('pages_skipped_parent'),
+        frozen_time: sum('frozen_time'),
+        false_positives: o.truth === true ? all.reduce((a, s) => a + (s.false_positives ?? 0), 0) : null,
+      },
+      // Shared memory's pages leave with the others (CRIU pre-dumps it too).
+      bytes_sent: engine?.bytes_sent ?? all.reduce((a, i) => a + i.bytes_written + (i.shpages_written ?? 0) * PAGE_SIZE, 0),
+      downtime_s: engine?.downtime_s ?? last.frozen_s,
+      total_time_s: engine?.total_time_s ?? row.end,
+      final_frozen_time: last.frozen_time,
+      memory_digest_steps: row.steps,
+    };
+  });
 }
 
 interface QemuIterations {
@@ -388,7 +536,18 @@ interface QemuIterations {
 }
 
 /** qemu and kubevirt: QEMU's loop on the process, each bitmap sync an iteration of the chain. */
-function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createWorkload>, clock: WorkloadClock, dt: ReturnType<typeof kerndat>, link: PageServerLink | null, maxIters: number): QemuIterations {
+function qemuIterations(
+  o: IterativeDumpOptions,
+  proc: ReturnType<typeof createWorkload>,
+  clock: WorkloadClock,
+  dt: ReturnType<typeof kerndat>,
+  track: TrackBackend,
+  link: PageServerLink | null,
+  maxIters: number,
+  counted: CountedIteration[] | undefined,
+): QemuIterations {
+  // QEMU's dirty log is read here as the soft-dirty bits (qemu-dump.ts): the backends that clear and read them.
+  if (track !== 'soft-dirty' && track !== 'pagemap-scan') throw new UsageError(`--policy ${o.policy} reads QEMU's dirty log as soft-dirty bits: use --track soft-dirty or pagemap-scan with it, not ${track}`);
   const vcpusParam = proc.identity.params.vcpus;
   const vcpus = o.vcpus ?? (typeof vcpusParam === 'number' && vcpusParam > 0 ? vcpusParam : 1);
   let controller: KubevirtMonitor | undefined;
@@ -419,19 +578,24 @@ function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createW
       },
       dump: (it, type) => {
         const fault = (point: string) => o.faultPoint?.(it, point);
+        // Under plan: a counting page-xfer, nothing written (as for the CRIU-driven rows).
+        const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
+        if (counting !== undefined) counted?.push(counting.counted);
         return dumpIteration(proc, {
           imagesRoot: o.imagesDir,
           iteration: it,
           type,
-          trackMem: dt.softDirty,
+          trackMem: trackIncremental(track),
           hasParent: it > 1,
           format: dt.pagemapFormat,
           softDirty: dt.softDirty,
+          track,
           kernelName: o.kernel,
           faultPoint: fault,
           compressRegion: o.compressRegion,
           autoDedup: o.autoDedup,
-          xfer: link?.open(it, fault),
+          xfer: counting ?? link?.open(it, fault),
+          digest: counting === undefined || o.count!.digest === true,
         });
       },
     },
@@ -464,6 +628,7 @@ function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createW
         frozen_s: 0,
         running_s: pass.end_s - pass.start_s,
         dirty_pages_after: syncs[k + 1]?.pass?.pages_new ?? null,
+        false_positives: null,
         expected_downtime_s: (pass.pages_pending * PAGE_SIZE) / o.bandwidth,
         throttle_pct: pass.throttle_pct,
         note: pass.cause === 'setup' ? null : pass.cause,
@@ -487,6 +652,7 @@ function qemuIterations(o: IterativeDumpOptions, proc: ReturnType<typeof createW
       frozen_s: frozen,
       running_s: result.total_time_s - start - frozen,
       dirty_pages_after: null,
+      false_positives: null,
       expected_downtime_s: frozen,
       throttle_pct: result.throttle_pct,
       note: result.outcome === 'post-copy' ? `post-copy: ${result.postcopy_s.toFixed(3)} s on the destination while the rest is pulled` : null,

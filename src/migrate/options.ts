@@ -10,6 +10,7 @@ import { DEFAULT_MAX_ITERS, PHAUL, POLICIES, QEMU, type PolicyName } from './pol
 import { KUBEVIRT_DEFAULTS } from './policy-kubevirt.js';
 import { QEMU_DEFAULTS } from './qemu.js';
 import { CRIU_FIXED_COSTS, type PreDumpMode } from './timing.js';
+import { TRACK_BACKENDS, type TrackBackend } from '../criu/track.js';
 
 const KV = KUBEVIRT_DEFAULTS;
 const msOf = (s: number) => `${+(s * 1e3).toFixed(3)}ms`;
@@ -41,11 +42,15 @@ export const OPTIONS = {
   downtimeLimit: spec('--downtime-limit <time>', 'qemu: the downtime the final dump may take (plan: the limit rows must meet)', QEMU.downtimeLimitS as number, '300ms'),
   preDumpMode: spec<PreDumpMode>('--pre-dump-mode <mode>', 'splice: pages go into pipes while frozen, the workload runs while they drain; read: the workload runs during the whole copy', 'splice'),
   /** Bytes per second. */
-  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit)', 1024 ** 3, '1G'),
-  /** Bytes of emulated physical memory; undefined: the largest machine (4G less 4M). */
-  memory: spec<number | undefined>('--memory <size>', 'emulated physical memory, at most 4G (default: 4G less 4M)', undefined),
+  bandwidth: spec('--bandwidth <rate>', 'speed the pages leave at: bytes/s (1G, 100M/s) or bits/s (10Gbit, 100Mbit); at least 1Mbit', 1024 ** 3, '1G'),
+  /** Bytes of emulated physical memory; undefined: 4G less 4M, or what a guest model needs. */
+  memory: spec<number | undefined>('--memory <size>', 'emulated physical memory, at most 4T (default: 4G less 4M, or what a guest model needs)', undefined),
   /** tracker plan: the link speeds and policies it compares. */
-  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit)', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
+  planBandwidths: spec('--bandwidth <rates>', 'comma-separated link speeds: bytes/s (1G) or bits/s (100Mbit,1Gbit,10Gbit), each at least 1Mbit', [100e6 / 8, 1e9 / 8, 10e9 / 8], '100Mbit,1Gbit,10Gbit'),
+  /** How iterations find the pages to copy (src/criu/track.ts); undefined: soft-dirty where the kernel has it. */
+  track: spec<TrackBackend | undefined>('--track <backend>', `how iterations find written pages: ${TRACK_BACKENDS.join(', ')} (default: soft-dirty where the kernel has it; a backend the kernel lacks is refused)`, undefined),
+  /** tracker plan: the tracking backends it compares (each row also counts false positives against the truly written set). */
+  planTracks: spec<TrackBackend[] | undefined>('--track <backends>', `comma-separated tracking backends to compare: ${TRACK_BACKENDS.join(', ')} (adds pages, false positives and frozen time per backend)`, undefined),
   planPolicies: spec<PolicyName[]>('--policy <policies>', `comma-separated policies: ${POLICIES.join(', ')}`, ['phaul', 'qemu'], 'phaul,qemu'),
   /** tracker plan: seeds per combination. */
   seeds: spec('--seeds <n>', 'run every combination with N seeds (--seed, --seed+1, ...): rows give the median and the min-max; a row meets the limit only if every seed does', 1),

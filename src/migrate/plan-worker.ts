@@ -1,14 +1,15 @@
-/** A `tracker plan` worker thread: runs the combinations it is sent, one at a time. */
+/** A `tracker plan` worker thread: runs the groups of combinations it is sent, one at a time. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { runCombination, type CombinationOptions } from './plan.js';
+import { serializeError } from '../errors.js';
+import { runGroup, sharedSignal, type CombinationOptions } from './plan.js';
 
-const { tmpRoot, heatmap } = workerData as { tmpRoot: string; heatmap: boolean };
+const { tmpRoot, heatmap, abort } = workerData as { tmpRoot: string; heatmap: boolean; abort?: SharedArrayBuffer };
+const signal = sharedSignal(abort);
 
-parentPort!.on('message', (m: { index: number; task: CombinationOptions }) => {
+parentPort!.on('message', (m: { index: number; group: CombinationOptions[] }) => {
   try {
-    parentPort!.postMessage({ index: m.index, result: runCombination(m.task, tmpRoot, heatmap) });
+    parentPort!.postMessage({ index: m.index, results: runGroup(m.group, tmpRoot, heatmap, signal) });
   } catch (e) {
-    const err = e as Error;
-    parentPort!.postMessage({ index: m.index, error: { name: err?.name ?? 'Error', message: err?.message ?? String(e), stack: err?.stack } });
+    parentPort!.postMessage({ index: m.index, error: serializeError(e) });
   }
 });

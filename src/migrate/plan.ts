@@ -9,14 +9,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ImageError, InputError, IoError, ResourceError, TrackerError, UsageError, VerifyError } from '../errors.js';
-import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from './iterative.js';
-import type { PolicyName } from './policy.js';
+import { InterruptedError, reviveError, UsageError, type SerializedError } from '../errors.js';
+import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump, type CancelSignal, type DumpReport, type IterativeDumpOptions } from './iterative.js';
+import { isCriuDriven, type PolicyName } from './policy.js';
+import type { TrackBackend } from '../criu/track.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import type { Duration } from '../workload/clock.js';
 import type { PreDumpMode } from './timing.js';
 import { formatBandwidth, formatBytes, formatSeconds } from './format.js';
-import { heatMapFromImages, type HeatMap } from './heatmap.js';
+import { heatMap, heatMapFromImages, type HeatMap } from './heatmap.js';
+import type { CountedIteration } from '../criu/page-xfer-count.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
+import { checkFits } from './capacity.js';
 import type { ReportInput, ReportRun } from './report.js';
 
 export interface PlanOptions {
@@ -34,6 +38,14 @@ export interface PlanOptions {
   preDumpMode?: PreDumpMode;
   autoConverge?: boolean;
   rate?: number;
+  /** Model parameters over the workload's (--param). */
+  params?: Record<string, unknown>;
+  /** How frames hold their contents; the plan reads no page bytes, so 'token' costs least. */
+  memoryModel?: MemoryModel;
+  /** Stationary steady states by sampled page writes (model.ts). */
+  fast?: boolean;
+  /** Write each combination's images to a temporary directory, as dump --iterative does (default: count them, write nothing). */
+  images?: boolean;
   memoryBytes?: number;
   /** Worker threads; 0 runs every combination in this thread. */
   jobs: number;
@@ -45,9 +57,23 @@ export interface PlanOptions {
   engine?: Partial<IterativeDumpOptions>;
   /** Seeds per combination, from `seed` on (default 1): rows then give min, median and max. */
   seeds?: number;
+  /**
+   * --track a,b,...: every combination once per tracking backend, each counting its false
+   * positives against the truly written set. Undefined: the kernel's default backend, uncounted.
+   */
+  tracks?: TrackBackend[];
+  /**
+   * Set to non-zero (Atomics) to stop: each running combination stops at its next safe point and
+   * removes its images, and runPlan fails with InterruptedError once all have.
+   */
+  abort?: SharedArrayBuffer;
+  /** Told as each combination finishes (progress). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface PlanRow {
+  /** The tracking backend. */
+  track: TrackBackend;
   policy: PolicyName;
   /** Bytes per second. */
   bandwidth: number;
@@ -60,6 +86,12 @@ export interface PlanRow {
   meets_limit: boolean;
   plateau_iteration: number | null;
   stop_reason: string;
+  /** Pages copied over all iterations. */
+  pages_written: number;
+  /** Of those, pages nothing wrote since the iteration before (null without --track). */
+  false_positives: number | null;
+  /** Frozen time of all iterations, seconds. */
+  frozen_s: number;
   /** The downtime limit less the downtime: the headroom (negative: over the limit). */
   margin_s: number;
   outcome: DumpReport['outcome'];
@@ -111,19 +143,29 @@ export interface PlanReport {
 }
 
 /** One combination's options, as `dump --iterative` takes them (less where the images go). */
-export type CombinationOptions = Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'onIteration' | 'faultPoint'>;
+export type CombinationOptions = Omit<IterativeDumpOptions, 'imagesDir' | 'force' | 'onIteration' | 'faultPoint' | 'count'> & {
+  /** Write the images (to a temporary directory) instead of counting them. */
+  images?: boolean;
+};
 
 export interface CombinationResult {
   report: DumpReport;
   heatmap: HeatMap | null;
 }
 
+/** Counting reads no page bytes: token memory unless asked otherwise (or images are written). */
+function planMemoryModel(o: PlanOptions): MemoryModel {
+  return o.memoryModel ?? (o.images === true ? 'content' : 'token');
+}
+
 export function combinations(o: PlanOptions): CombinationOptions[] {
   const out: CombinationOptions[] = [];
+  // Seed by seed: planOutcome gathers a row's seeds at the same index in each block.
   for (let k = 0; k < Math.max(1, o.seeds ?? 1); k++) {
-  for (const policy of o.policies) {
+  for (const track of o.tracks ?? [undefined]) for (const policy of o.policies) {
     for (const bandwidth of o.bandwidths) {
       out.push({
+        ...(track === undefined ? {} : { track, truth: true }),
         workload: o.workload,
         seed: o.seed + k,
         kernel: o.kernel,
@@ -137,6 +179,10 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
         // QEMU's throttle belongs to QEMU's policies (as dump --iterative refuses it elsewhere).
         autoConverge: (policy === 'qemu' || policy === 'kubevirt' || policy === 'qemu-pass') && o.autoConverge === true,
         rate: o.rate,
+        params: o.params,
+        memoryModel: planMemoryModel(o),
+        fast: o.fast,
+        images: o.images,
         preDumpMode: o.preDumpMode ?? DEFAULT_DUMP_OPTIONS.preDumpMode,
         bandwidth,
         memoryBytes: o.memoryBytes,
@@ -149,11 +195,18 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
 }
 
 /** Run one combination into a temporary directory under `tmpRoot`, removed before returning. */
-export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean): CombinationResult {
+export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult {
+  if (c.images !== true) {
+    // A counting page-xfer: the same rows, nothing written (page-xfer-count.ts).
+    const count = { keep: heatmap, iterations: [] as CountedIteration[] };
+    const report = iterativeDump({ ...c, imagesDir: '', force: false, count, signal });
+    const its = count.iterations;
+    return { report, heatmap: heatmap ? heatMap(its[its.length - 1].mm!, its.map((i) => i.pagemap!)) : null };
+  }
   const dir = mkdtempSync(join(tmpRoot, 'combination-'));
   try {
     const imagesDir = join(dir, 'images');
-    const report = iterativeDump({ ...c, imagesDir, force: false });
+    const report = iterativeDump({ ...c, imagesDir, force: false, signal });
     return { report: { ...report, images_dir: '' }, heatmap: heatmap ? heatMapFromImages(imagesDir, report.iterations.length) : null };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -162,6 +215,7 @@ export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: 
 
 export function planRow(r: DumpReport): PlanRow {
   return {
+    track: r.track,
     policy: r.policy,
     bandwidth: r.bandwidth,
     iterations: r.iterations.length,
@@ -174,6 +228,9 @@ export function planRow(r: DumpReport): PlanRow {
     stop_reason: r.stop_reason,
     margin_s: r.downtime_limit_s - r.downtime_s,
     outcome: r.outcome,
+    pages_written: r.totals.pages_written,
+    false_positives: r.totals.false_positives,
+    frozen_s: r.totals.frozen_time / 1e6,
   };
 }
 
@@ -270,7 +327,9 @@ export function bestRow(rows: PlanRow[]): PlanRow | null {
 export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]): string {
   const best = bestRow(rows);
   if (best !== null) {
-    return `use ${best.policy} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
+    // With --track a,b,...: say which backend, too.
+    const tracked = new Set(rows.map((r) => r.track)).size > 1 ? ` with --track ${best.track}` : '';
+    return `use ${best.policy}${tracked} at ${formatBandwidth(best.bandwidth)}: ${best.iterations} iterations, ${formatBytes(best.bytes_sent)} sent, downtime ${formatSeconds(best.downtime_s)} (limit ${formatSeconds(limit)}), migration done in ${formatSeconds(best.total_time_s)}`;
   }
   // None meets the limit: say what would have to change for the one closest to it.
   let k = 0;
@@ -287,46 +346,98 @@ export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]):
 
 interface WorkerReply {
   index: number;
-  result?: CombinationResult;
-  error?: { name: string; message: string; stack?: string };
+  results?: CombinationResult[];
+  error?: SerializedError;
 }
 
-const ERRORS: Record<string, new (m: string) => TrackerError> = { UsageError, InputError, ImageError, VerifyError, ResourceError, IoError };
-
-function rethrow(e: NonNullable<WorkerReply['error']>): never {
-  const C = ERRORS[e.name];
-  if (C !== undefined) throw new C(e.message);
-  const err = new Error(e.message);
-  err.stack = e.stack;
-  throw err;
+/**
+ * Combinations that differ only in their policy share their pre-dumps until a policy stops
+ * (countedDumps): one group each, when nothing is written. Groups keep the table order inside.
+ */
+function groupCombinations(tasks: CombinationOptions[]): number[][] {
+  const groups = new Map<string, number[]>();
+  tasks.forEach((t, i) => {
+    // Only CRIU-driven policies run the same pre-dump loop with the same fixed costs; QEMU's
+    // engines (qemu, kubevirt) and qemu-pass each run alone.
+    const key = t.images === true || !isCriuDriven(t.policy) ? `#${i}` : JSON.stringify({ ...t, policy: null });
+    const g = groups.get(key);
+    if (g === undefined) groups.set(key, [i]);
+    else g.push(i);
+  });
+  return [...groups.values()];
 }
 
-async function runInWorkers(tasks: CombinationOptions[], tmpRoot: string, heatmap: boolean, jobs: number): Promise<CombinationResult[]> {
-  const results: CombinationResult[] = new Array(tasks.length);
+/** Run one group of combinations (plan-worker.ts runs this too). */
+export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult[] {
+  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap, signal)];
+  return countedDumps({ ...group[0], signal }, group.map((t) => t.policy), heatmap).map(({ report, counted }) => ({
+    report,
+    heatmap: heatmap ? heatMap(counted[counted.length - 1].mm!, counted.map((i) => i.pagemap!)) : null,
+  }));
+}
+
+/** The CancelSignal of a shared abort word. */
+export function sharedSignal(abort: SharedArrayBuffer | undefined): CancelSignal | undefined {
+  if (abort === undefined) return undefined;
+  const flag = new Int32Array(abort);
+  return {
+    get aborted() {
+      return Atomics.load(flag, 0) !== 0;
+    },
+  };
+}
+
+const INTERRUPTED = 'plan interrupted; the combinations\' temporary images were removed';
+
+async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, heatmap: boolean, jobs: number, o: PlanOptions): Promise<CombinationResult[][]> {
+  const tasks = groups;
+  const results: CombinationResult[][] = new Array(tasks.length);
   let next = 0;
+  let finished = 0;
   let failure: NonNullable<WorkerReply['error']> | null = null;
+  const aborted = sharedSignal(o.abort);
   const one = () =>
     new Promise<void>((resolveOne, rejectOne) => {
-      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap } });
+      const w = new Worker(new URL('./plan-worker.js', import.meta.url), { workerData: { tmpRoot, heatmap, abort: o.abort } });
       const feed = () => {
-        if (next >= tasks.length || failure !== null) {
+        if (next >= tasks.length || failure !== null || aborted?.aborted === true) {
           void w.terminate().then(() => resolveOne());
           return;
         }
         const index = next++;
-        w.postMessage({ index, task: tasks[index] });
+        w.postMessage({ index, group: tasks[index] });
       };
       w.on('message', (m: WorkerReply) => {
         if (m.error !== undefined) failure ??= m.error;
-        else results[m.index] = m.result!;
+        else {
+          results[m.index] = m.results!;
+          o.onProgress?.(++finished, tasks.length);
+        }
         feed();
       });
       w.on('error', rejectOne);
       feed();
     });
   await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, one));
-  if (failure !== null) rethrow(failure);
+  if (aborted?.aborted === true) throw new InterruptedError(INTERRUPTED);
+  if (failure !== null) throw reviveError(failure);
   return results;
+}
+
+/**
+ * --jobs 0: one combination after another in this thread, yielding to the event loop between
+ * them, so that a signal handler can set the abort word (it acts from the next combination on).
+ */
+async function runInThisThread(groups: CombinationOptions[][], tmpRoot: string, o: PlanOptions): Promise<CombinationResult[][]> {
+  const signal = sharedSignal(o.abort);
+  const out: CombinationResult[][] = [];
+  for (const g of groups) {
+    await new Promise((r) => setImmediate(r));
+    if (signal?.aborted === true) throw new InterruptedError(INTERRUPTED);
+    out.push(runGroup(g, tmpRoot, o.heatmaps === true, signal));
+    o.onProgress?.(out.length, groups.length);
+  }
+  return out;
 }
 
 export function defaultJobs(): number {
@@ -339,18 +450,37 @@ export interface PlanOutcome {
 }
 
 export async function runPlan(o: PlanOptions): Promise<PlanOutcome> {
+  return planOutcome(o, await runCombinations(o));
+}
+
+/**
+ * Run the combinations of `o` whose indexes `pick` keeps (all by default), in order. A combination
+ * is a pure function of its options: which ones run together changes nothing (plan --shard).
+ */
+export async function runCombinations(o: PlanOptions, pick: (index: number) => boolean = () => true): Promise<CombinationResult[]> {
   if (o.bandwidths.length === 0 || o.policies.length === 0) throw new UsageError('tracker plan needs at least one --bandwidth and one --policy');
-  const tasks = combinations(o);
+  const tasks = combinations(o).filter((_, i) => pick(i));
+  if (tasks.length === 0) return [];
+  const groups = groupCombinations(tasks);
+  checkFits(o.workload, { ...o.params, ...(o.rate === undefined ? {} : { rate: o.rate }) }, planMemoryModel(o), o.jobs <= 0 ? 1 : Math.min(o.jobs, tasks.length));
   const tmpRoot = mkdtempSync(join(o.tmpRoot ?? tmpdir(), 'tracker-plan-'));
-  let results: CombinationResult[];
+  let done: CombinationResult[][];
   try {
-    results = o.jobs <= 0 ? tasks.map((t) => runCombination(t, tmpRoot, o.heatmaps === true)) : await runInWorkers(tasks, tmpRoot, o.heatmaps === true, o.jobs);
+    const runs = groups.map((g) => g.map((i) => tasks[i]));
+    done = o.jobs <= 0 ? await runInThisThread(runs, tmpRoot, o) : await runInWorkers(runs, tmpRoot, o.heatmaps === true, o.jobs, o);
   } finally {
     rmSync(tmpRoot, { recursive: true, force: true });
   }
-  // Results come seed by seed; a row gathers one combination over the seeds.
-  const per = o.policies.length * o.bandwidths.length;
+  const results: CombinationResult[] = new Array(tasks.length);
+  groups.forEach((g, k) => g.forEach((i, j) => (results[i] = done[k][j])));
+  return results;
+}
+
+/** The table, the best row and the recommendation of a plan, from every combination's result in order. */
+export function planOutcome(o: Pick<PlanOptions, 'downtimeLimit' | 'seeds'>, results: CombinationResult[]): PlanOutcome {
+  // Results come seed by seed (combinations()); a row gathers one combination over the seeds.
   const seeds = Math.max(1, o.seeds ?? 1);
+  const per = results.length / seeds;
   const rows: PlanRow[] = [];
   const finals: number[] = [];
   for (let i = 0; i < per; i++) {

@@ -12,17 +12,18 @@
  * command runs --interval more steps and dumps.
  */
 import { basename, dirname, resolve } from 'node:path';
-import { join } from 'node:path';
 import { ImageError, InterruptedError, UsageError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
 import { isKernelProfileName, type KernelProfileName } from '../mm/kernel-profile.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { kerndat } from '../proc/kerndat.js';
-import { canonicalSpec, createWorkload, workloadRate } from '../workload/index.js';
-import { IMAGE_FILES, readImage } from '../criu/image.js';
+import { canonicalSpec, createWorkload, modelOverrides, runChecked, workloadMemoryNeed, workloadRate } from '../workload/index.js';
+import type { MemoryModel } from '../mm/page-alloc.js';
 import { prepareIterationDir, type LockOwner } from '../criu/images-dir.js';
 import type { CancelSignal } from './iterative.js';
 import { dumpIteration } from '../criu/mem-dump.js';
+import { collectTracked, isTrackBackend, trackUnsupported, type TrackBackend } from '../criu/track.js';
+import { readMaps } from '../proc/vma-list.js';
 import { openChain, type ChainLink } from '../criu/page-read.js';
 import type { IterationStats } from '../criu/schema.js';
 import { OPTIONS } from './options.js';
@@ -38,6 +39,10 @@ export interface PrimitiveDumpOptions {
   /** Required without a parent; with one they default to the parent's and must agree with it. */
   workload?: string;
   seed?: number;
+  /** Model parameters (--param), first iteration only: later ones replay the parent's. */
+  params?: Record<string, unknown>;
+  /** How frames hold their contents, first iteration only: later ones take the parent's. */
+  memoryModel?: MemoryModel;
   kernel?: KernelProfileName;
   interval: number;
   bandwidth: number;
@@ -52,6 +57,8 @@ export interface PrimitiveDumpOptions {
   lockOwner?: LockOwner;
   compressRegion?: number;
   autoDedup?: boolean;
+  /** The tracking backend; default: the parent's, or soft-dirty (none without it). */
+  track?: TrackBackend;
 }
 
 export interface PrimitiveDumpReport {
@@ -67,6 +74,8 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
   let workload = o.workload;
   let seed = o.seed;
   let kernelName = o.kernel;
+  let params = o.params ?? {};
+  let memoryModel = o.memoryModel ?? 'content';
   let chain: ChainLink[] = [];
   if (o.prevImagesDir !== undefined) {
     if (o.prevImagesDir.startsWith('/')) throw new UsageError('--prev-images-dir must be relative to the images directory (e.g. ../1), as CRIU takes it');
@@ -82,7 +91,11 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     agree('--seed', seed, id.seed);
     agree('--kernel', kernelName, inv.kernel);
     if (workload !== undefined && canonicalSpec(workload) !== id.spec) throw new UsageError(`--workload ${workload} differs from the parent's ${id.spec ?? id.source}; leave it out to continue the same process`);
+    if (Object.keys(params).length > 0) throw new UsageError('--param goes with the first iteration; later ones replay the parent\'s parameters');
     workload = id.spec ?? id.source;
+    params = modelOverrides(id);
+    if (o.memoryModel !== undefined && o.memoryModel !== (inv.memoryModel ?? 'content')) throw new UsageError(`--memory-model ${o.memoryModel} differs from the parent's ${inv.memoryModel ?? 'content'}; leave it out to continue the same process`);
+    memoryModel = inv.memoryModel ?? 'content';
     seed = id.seed;
     if (!isKernelProfileName(inv.kernel)) throw new ImageError(`${o.prevImagesDir}: unknown kernel profile '${inv.kernel}'`);
     kernelName = inv.kernel;
@@ -94,7 +107,7 @@ export function primitiveDump(o: PrimitiveDumpOptions): PrimitiveDumpReport {
     if (o.signal?.aborted === true) throw new InterruptedError(`interrupted in iteration ${iteration} (${o.imagesDir}); nothing of it was kept`);
   };
   try {
-    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, kernelName, check });
+    const r = replayAndDump(o, chain, { root, dir, iteration, workload, seed, params, memoryModel, kernelName, check });
     images.release();
     return r;
   } catch (e) {
@@ -109,28 +122,43 @@ interface Resolved {
   iteration: number;
   workload: string;
   seed: number | undefined;
+  params: Record<string, unknown>;
+  memoryModel: MemoryModel;
   kernelName: KernelProfileName | undefined;
   check: () => void;
 }
 
-function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, kernelName, check }: Resolved): PrimitiveDumpReport {
-  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes });
+function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir, iteration, workload, seed, params, memoryModel, kernelName, check }: Resolved): PrimitiveDumpReport {
+  const kernel = new Kernel({ profile: kernelName ?? '6.1', memoryBytes: o.memoryBytes ?? workloadMemoryNeed(workload, params) ?? undefined, memoryModel });
   const dt = kerndat(kernel);
-  if (o.trackMem && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
-  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default);
-  // Replay: the same steps, and clear_refs 4 where each parent iteration wrote it.
+  const parentTrack = chain.length > 0 ? (chain[chain.length - 1].inventory.track ?? 'soft-dirty') : undefined;
+  if (o.track !== undefined && parentTrack !== undefined && o.track !== parentTrack) {
+    throw new UsageError(`--track ${o.track} differs from the parent's ${parentTrack}; a chain keeps one tracking backend`);
+  }
+  const track: TrackBackend | undefined = o.track ?? (parentTrack !== undefined && isTrackBackend(parentTrack) ? parentTrack : undefined);
+  if (track !== undefined) {
+    const why = trackUnsupported(kernel, track);
+    if (why !== null) throw new UsageError(`--track ${track}: ${why}`);
+  }
+  if (o.trackMem && track === undefined && !dt.softDirty) throw new UsageError(`--track-mem: kernel profile '${kernelName}' has no soft-dirty tracking; leave --track-mem out for full dumps`);
+  const proc = createWorkload(kernel, workload, seed ?? OPTIONS.seed.default, params);
+  // Replay: the same steps, and each parent's reset where it made it (clear_refs 4, or the uffd-wp
+  // scan that protected the pages again).
   for (const link of chain) {
     const stats = link.stats;
     // inventory.steps is where the parent froze the process; it then ran steps_during_copy more.
-    proc.run(link.inventory.steps - proc.steps);
+    runChecked(proc, link.inventory.steps - proc.steps, check);
     if (link.inventory.clearedRefs) clearRefsWrite(proc.task.mm, '4');
-    proc.run(stats.steps_during_copy ?? 0);
+    if (link.inventory.track === 'uffd-wp') {
+      collectTracked(proc, readMaps(proc.task), 'uffd-wp', false, dt.pagemapFormat, dt.zeroPagePfn);
+    }
+    runChecked(proc, stats.steps_during_copy ?? 0, check);
     check();
   }
   // The first iteration finds a running service: setup and populate are over (as dump --iterative).
-  if (chain.length === 0) proc.run(proc.warmUpSteps ?? 0);
+  if (chain.length === 0) runChecked(proc, proc.warmUpSteps ?? 0, check);
   const replayed = proc.steps;
-  proc.run(o.interval);
+  runChecked(proc, o.interval, check);
   check();
   const r = dumpIteration(proc, {
     imagesRoot: root,
@@ -142,6 +170,7 @@ function replayAndDump(o: PrimitiveDumpOptions, chain: ChainLink[], { root, dir,
     hasParent: chain.length > 0,
     format: dt.pagemapFormat,
     softDirty: dt.softDirty,
+    track,
     // A scripted pre-dump has no --pre-dump-mode (CRIU's default, splice).
     timing: dumpTiming({ preDumpMode: OPTIONS.preDumpMode.default, bandwidth: o.bandwidth, rate: workloadRate(proc), costs: { preDump: o.predumpCost ?? CRIU_FIXED_COSTS.preDump, switchover: o.switchoverCost ?? CRIU_FIXED_COSTS.switchover } }),
     kernelName: kernelName ?? '6.1',

@@ -3,11 +3,11 @@
  * side resumes its program for --resume-steps and, with --verify, compares it with an
  * uninterrupted run of the same workload and seed.
  */
-import { ImageError, TrackerError, VerifyError } from '../errors.js';
+import { ImageError, TrackerError, UsageError, VerifyError } from '../errors.js';
 import { Kernel } from '../mm/kernel.js';
-import { memDigest as memoryDigest } from '../proc/mem-digest.js';
+import { memDigest } from '../proc/mem-digest.js';
 import { restoreImages, type ImagesRestoreReport } from '../criu/restore.js';
-import { createWorkload, resumeWorkload } from '../workload/index.js';
+import { createWorkload, modelOverrides, resumeWorkload, workloadMemoryNeed } from '../workload/index.js';
 import type { WorkloadProcess } from '../workload/process.js';
 
 export interface RestoreReport extends ImagesRestoreReport {
@@ -24,10 +24,16 @@ export interface RestoreOptions {
    * verify: VerifyError ('throw', the default), or only in the report (digest_ok, verify.identical).
    */
   onMismatch?: 'throw' | 'report';
+  /** Told as each long phase begins (the CLI's progress on a terminal). */
+  onPhase?: (what: string) => void;
 }
 
 export function restore(o: RestoreOptions): RestoreReport {
+  o.onPhase?.(`restoring ${o.dir}: reading the chain, mapping and filling the pages`);
   const { kernel, task, core, inventory, report: restored } = restoreImages(o.dir, { onMismatch: o.onMismatch });
+  if (o.verify && inventory.memoryModel === 'token') {
+    throw new UsageError(`${o.dir}: --verify needs images dumped with --memory-model content (these hold pages synthesised from content tokens, which an uninterrupted run does not write); restore without --verify checks the memory digest`);
+  }
   const report: RestoreReport = {
     ...restored,
     resumed_steps: 0,
@@ -41,16 +47,19 @@ export function restore(o: RestoreOptions): RestoreReport {
       if (e instanceof TrackerError) throw e;
       throw new ImageError(`${o.dir}: core image does not describe a process tracker can resume (${(e as Error).message})`);
     }
+    o.onPhase?.(`resuming the workload for ${o.resumeSteps} steps`);
     proc.run(o.resumeSteps);
     report.resumed_steps = o.resumeSteps;
   }
   if (o.verify && proc !== null) {
+    o.onPhase?.(`--verify: running the workload uninterrupted to step ${proc.steps}`);
     const id = inventory.workload;
-    const ref = new Kernel({ profile: inventory.kernel as never });
-    const refProc = createWorkload(ref, workloadSpec(id), id.seed);
+    const overrides = modelOverrides(id);
+    const ref = new Kernel({ profile: inventory.kernel as never, memoryBytes: workloadMemoryNeed(workloadSpec(id), overrides) ?? undefined });
+    const refProc = createWorkload(ref, workloadSpec(id), id.seed, overrides);
     refProc.run(proc.steps);
-    const a = memoryDigest(refProc.task);
-    const b = memoryDigest(task);
+    const a = memDigest(refProc.task);
+    const b = memDigest(task);
     report.verify = { ran: true, uninterrupted_digest: a, restored_digest: b, identical: a === b };
     if (a !== b && o.onMismatch !== 'report') throw new VerifyError(`--verify: after ${proc.steps} steps the restored process differs from an uninterrupted run (${b.slice(0, 12)} != ${a.slice(0, 12)})`);
   }

@@ -18,6 +18,9 @@ import { pagemapScanNext } from '../proc/pagemap-scan.js';
 import { kerndat } from '../proc/kerndat.js';
 import { type Duration, WorkloadClock } from '../workload/clock.js';
 import { shouldDumpPage } from '../criu/should-dump-page.js';
+import { collectTracked, trackIncremental, trackUnsupported, type TrackBackend } from '../criu/track.js';
+import { readMaps } from '../proc/vma-list.js';
+import { UsageError } from '../errors.js';
 import type { WorkloadIdentity, WorkloadProcess } from '../workload/process.js';
 
 const MIB = 1024 * 1024;
@@ -30,6 +33,11 @@ export interface RunOptions {
   sampleInterval: Duration | number;
   /** Run setup and populate first, unmeasured (default true). */
   warmUp?: boolean;
+  /**
+   * How dirty pages are found (src/criu/track.ts); default: soft-dirty where the kernel has it. A
+   * sample is then what that backend's next iteration would copy, and the backend is reset after.
+   */
+  track?: TrackBackend;
 }
 
 export interface RunSample {
@@ -52,8 +60,10 @@ export interface RunSample {
 export interface RunReport {
   workload: WorkloadIdentity;
   kernel: string;
+  /** The tracking backend the dirty figures come from (--track). */
+  track: TrackBackend;
   /** False when the kernel cannot track soft-dirty (see kerndat.ts); dirty figures are then null. */
-  soft_dirty: boolean;
+  dirty_tracking: boolean;
   /** Why dirty figures are missing, when they are. */
   note?: string;
   /** Steps per virtual second. */
@@ -111,7 +121,7 @@ export function referencedPages(mm: Mm): number {
     walkPageRange(mm, v.start, v.end, {
       pmdEntry(pmd, from, to) {
         const e = lo[pmd];
-        if ((e & _PAGE_ACCESSED) !== 0 && !mem.isZero(e >>> 12)) n += to - from;
+        if ((e & _PAGE_ACCESSED) !== 0 && !mem.isZero((e >>> 12) | (mm.pt.hi[pmd] << 20))) n += to - from;
         return true;
       },
       pteRange(slot, from, to) {
@@ -136,7 +146,17 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   const kernel = proc.kernel;
   const mm = proc.task.mm;
   const kd = kerndat(kernel);
-  const softDirty = kd.softDirty;
+  const track = opts.track;
+  if (track !== undefined) {
+    const why = trackUnsupported(kernel, track);
+    if (why !== null) throw new UsageError(`--track ${track}: ${why}`);
+  }
+  // Whether dirty figures exist: soft-dirty's bit, or the backend asked for.
+  const softDirty = track !== undefined || kd.softDirty;
+  const sampleDirty = (): number | null => {
+    if (track === undefined || track === 'soft-dirty') return kd.softDirty ? countSoftDirty(mm, words, kd.pagemapFormat, kd.zeroPagePfn) : null;
+    return collectTracked(proc, readMaps(proc.task), track, trackIncremental(track), kd.pagemapFormat, kd.zeroPagePfn).pipe.nrPages;
+  };
   const words = new Uint32Array(PAGEMAP_BATCH * 2);
   const samples: RunSample[] = [];
   const clock = new WorkloadClock(proc);
@@ -148,6 +168,8 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   const each = 'steps' in interval ? (inSteps ? interval.steps : interval.steps / clock.rate) : interval.seconds;
   clearRefsWrite(mm, '4');
   clearRefsWrite(mm, '1');
+  // uffd-wp starts protected: register and write-protect now, as a first iteration would.
+  if (track === 'uffd-wp') sampleDirty();
   let done = 0;
   let steps = 0;
   let dirtyTotal = 0;
@@ -159,7 +181,7 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
     const ran = inSteps ? (clock.runSteps(chunk), proc.steps - steps - warmUp) : clock.runFor(chunk);
     done += chunk;
     const seconds = clock.now - before;
-    const dirty = softDirty ? countSoftDirty(mm, words, kd.pagemapFormat, kd.zeroPagePfn) : null;
+    const dirty = sampleDirty();
     const ws = referencedPages(mm);
     maxWs = Math.max(maxWs, ws);
     if (dirty !== null) dirtyTotal += dirty;
@@ -181,7 +203,8 @@ export function runMeasured(proc: WorkloadProcess, opts: RunOptions): RunReport 
   return {
     workload: proc.identity,
     kernel: kernel.profile.name,
-    soft_dirty: softDirty,
+    track: track ?? (kd.softDirty ? 'soft-dirty' : 'none'),
+    dirty_tracking: softDirty,
     ...(softDirty ? {} : { note: `kernel ${kernel.profile.name} does not track soft-dirty pages (pagemap bit 55 stays clear after a write): dirty figures unavailable` }),
     rate: clock.rate,
     warm_up_steps: warmUp,

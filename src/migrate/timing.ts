@@ -113,3 +113,16 @@ export function iterationTiming(w: IterationWork): IterationTiming {
 export function dumpTiming(link: { preDumpMode: PreDumpMode; bandwidth: number; rate?: number; costs?: FixedCosts }): (c: IterationCounts) => IterationTiming {
   return (c) => iterationTiming({ ...c, ...link });
 }
+
+/**
+ * The slowest link tracker models: 1 Mbit/s. Below it a single pre-dump of a small service takes
+ * hours of virtual time, which the workload would have to run through (each virtual second is
+ * up to a million workload steps of real work): a figure no migration plan needs.
+ */
+export const MIN_BANDWIDTH = 1e6 / 8;
+
+/** Why a bandwidth (bytes/s) cannot be modelled, or null. */
+export function bandwidthProblem(bytesPerS: number): string | null {
+  if (!Number.isFinite(bytesPerS) || bytesPerS < MIN_BANDWIDTH) return `must be at least 1Mbit (${MIN_BANDWIDTH} bytes/s), the slowest link tracker models`;
+  return null;
+}

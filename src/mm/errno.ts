@@ -1,11 +1,15 @@
 /** errno values the emulated system calls return (negated, as the kernel does). */
 export const EPERM = 1;
 export const ENOENT = 2;
+export const EBADF = 9;
 export const EFAULT = 14;
 export const ENOMEM = 12;
 export const EACCES = 13;
+export const EBUSY = 16;
 export const EINVAL = 22;
+export const ENOTTY = 25;
 export const ERANGE = 34;
+export const ENOSYS = 38;
 
 /** Signals a faulting access raises. */
 export const SIGBUS = 7;

@@ -14,10 +14,11 @@ import {
   _PAGE_RW,
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
+  _PAGE_UFFD_WP,
   _PAGE_USER,
   HPAGE_PMD_NR,
 } from './pgtable-types.js';
-import { anonVmaPrepare, VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
+import { VM_HUGEPAGE, VM_NOHUGEPAGE, type Vma } from './vma.js';
 
 export const HUGE_FALLBACK = 1;
 
@@ -36,7 +37,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   void vpn;
   // The anon_vma comes before the zero-page choice, so a read fault gives the VMA one too (and
   // fork then copies its page tables), unlike do_anonymous_page()'s 4 KiB zero page.
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   if (!write) {
     mm.pt.lo[pmd] = (mm.mem.hugeZeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_PSE | _PAGE_SPECIAL;
     mm.pt.hi[pmd] = 0;
@@ -45,10 +46,10 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
   }
   const head = mm.mem.allocHuge();
   if (head < 0) return HUGE_FALLBACK;
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   mm.mem.getPmd(head);
   mm.pt.lo[pmd] = (head << 12) | prot | _PAGE_RW | _PAGE_PSE | mm.dirtyBits;
-  mm.pt.hi[pmd] = 0;
+  mm.pt.hi[pmd] = head >>> 20;
   mm.counters.thpFaults++;
   return FAULT_OK;
 }
@@ -60,7 +61,7 @@ export function doHugePmdAnonymousPage(mm: Mm, vma: Vma, vpn: number, pmd: numbe
  */
 export function doHugePmdWpPage(mm: Mm, vma: Vma, vpn: number, pmd: number): FaultResult | typeof HUGE_FALLBACK {
   const e = mm.pt.lo[pmd];
-  const head = e >>> 12;
+  const head = (e >>> 12) | (mm.pt.hi[pmd] << 20);
   void vma;
   const mem = mm.mem;
   if (!mem.isZero(head) && ((mem.flags[head] & PG_anon_exclusive) !== 0 || (mem.refs[head] === 1 && mem.compound[head] === 1))) {
@@ -84,21 +85,25 @@ export function splitHugePmd(mm: Mm, pmd: number): void {
   const pt = mm.pt;
   const e = pt.lo[pmd];
   if ((e & _PAGE_PSE) === 0) return;
-  const head = e >>> 12;
+  const head = (e >>> 12) | (pt.hi[pmd] << 20);
   const base = pt.installPteTable(pmd);
   const lo = pt.lo;
+  const hi = pt.hi;
   const mem = mm.mem;
   if (mem.isZero(head)) {
-    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED)) | _PAGE_SPECIAL;
+    // __split_huge_zero_page_pmd(): a uffd-wp PMD gives uffd-wp ptes.
+    const z = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_UFFD_WP)) | _PAGE_SPECIAL;
     for (let i = 0; i < HPAGE_PMD_NR; i++) lo[base + i] = z;
   } else {
-    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY);
+    // __split_huge_pmd_locked(): "uffd_wp = pmd_uffd_wp(old_pmd)" passes to every pte.
+    let keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_UFFD_WP);
     // 6.3+: "re-apply mkdirty for small pages after split"; pte_mkdirty() sets soft-dirty on x86.
     if (mm.profile.splitPmdKeepsDirty && (e & _PAGE_DIRTY) !== 0) keep |= mm.dirtyBits;
     // SetPageDirty() of the THP when the PMD was dirty.
     const pgDirty = (e & _PAGE_DIRTY) !== 0 ? PG_dirty : 0;
     for (let i = 0; i < HPAGE_PMD_NR; i++) {
       lo[base + i] = ((head + i) << 12) | keep;
+      hi[base + i] = head >>> 20;
       mem.getPte(head + i);
       mem.flags[head + i] |= pgDirty;
     }
@@ -138,9 +143,10 @@ export function splitHugePageIn(mm: Mm, vma: Vma, head: number, pmd: number, vpn
   for (const { m, slot } of maps) {
     const lo = m.pt.lo;
     const e = lo[slot];
-    const pfn = e >>> 12;
-    if (mm.profile.splitMapsZeroSubpages && isZeroFilled(mem.frame(pfn))) {
+    const pfn = (e >>> 12) | (m.pt.hi[slot] << 20);
+    if (mm.profile.splitMapsZeroSubpages && mem.isZeroFilled(pfn)) {
       lo[slot] = (mem.zeroPfn << 12) | (e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY)) | _PAGE_SPECIAL;
+      m.pt.hi[slot] = 0;
       mem.putPte(pfn);
     } else if (mm.profile.splitPageRedirties && (e & _PAGE_DIRTY) !== 0) lo[slot] = e | m.dirtyBits;
   }
@@ -169,7 +175,7 @@ function collectThpMappings(m: Mm, head: number, out: { m: Mm; slot: number }[])
       }
       let e = pt.lo[pmd];
       if ((e & _PAGE_PSE) !== 0) {
-        if (e >>> 12 !== head) {
+        if (((e >>> 12) | (pt.hi[pmd] << 20)) !== head) {
           a = next;
           continue;
         }
@@ -177,6 +183,7 @@ function collectThpMappings(m: Mm, head: number, out: { m: Mm; slot: number }[])
         const keep = e & (_PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW | _PAGE_ACCESSED | _PAGE_SOFT_DIRTY | _PAGE_DIRTY);
         for (let i = 0; i < HPAGE_PMD_NR; i++) {
           pt.lo[base + i] = ((head + i) << 12) | keep;
+          pt.hi[base + i] = head >>> 20;
           mem.getPte(head + i);
         }
         mem.putPmd(head);
@@ -188,18 +195,12 @@ function collectThpMappings(m: Mm, head: number, out: { m: Mm; slot: number }[])
         const slot = base | (x & 511);
         const p = pt.lo[slot];
         if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (p & _PAGE_SPECIAL) !== 0) continue;
-        const pfn = p >>> 12;
+        const pfn = (p >>> 12) | (pt.hi[slot] << 20);
         if (pfn >= head && pfn < head + HPAGE_PMD_NR) out.push({ m, slot });
       }
       a = next;
     }
   }
-}
-
-function isZeroFilled(page: Uint8Array): boolean {
-  const w = new Int32Array(page.buffer, page.byteOffset, page.length >> 2);
-  for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-  return true;
 }
 
 /** split_huge_pmd_address(): split the huge PMD covering vpn, if vpn is not at its start. */
@@ -227,8 +228,9 @@ export function splitHugePage(mm: Mm, head: number): void {
 /** zap_huge_pmd(): drop a whole huge PMD. */
 export function zapHugePmd(mm: Mm, pmd: number): void {
   const e = mm.pt.lo[pmd];
+  const h = mm.pt.hi[pmd];
   mm.pt.lo[pmd] = 0;
   mm.pt.hi[pmd] = 0;
-  mm.mem.putPmd(e >>> 12);
+  mm.mem.putPmd((e >>> 12) | (h << 20));
   mm.pt.generation++;
 }

@@ -5,7 +5,8 @@
  * - `6.12`: Debian's Linux 6.12.117, the same configuration (../shared/kernel-traces/traces-6.12).
  *   What changed since 6.1, as hooks below: a split huge PMD passes its dirty bit to the ptes
  *   (pte_mkdirty, so soft-dirty too), splitting a THP maps its zero-filled subpages to the shared
- *   zero page, smaps counts PROT_NONE THPs.
+ *   zero page, smaps counts PROT_NONE THPs; userfaultfd WP_ASYNC / WP_UNPOPULATED and the
+ *   PAGEMAP_SCAN ioctl exist (src/mm/userfaultfd.ts, src/proc/pagemap-scan.ts).
  * - `seed`: the patch as posted in April 2013 (Pavel Emelyanov, "mm: Soft-dirty bits for user
  *   memory changes tracking"), on the kernel of its day. Known gaps, each later fixed upstream:
  *     * no VM_SOFTDIRTY: a region unmapped and mapped again at the same address after a clear
@@ -86,6 +87,28 @@ export interface KernelProfile {
    * MADV_FREE judged by its first page, see madviseFree()).
    */
   readonly madviseFolioBatch: boolean;
+  /** userfaultfd(2) exists (Linux 4.3; write-protect mode since 5.7). */
+  readonly userfaultfd: boolean;
+  /**
+   * UFFD_FEATURE_WP_UNPOPULATED (6.4) and UFFD_FEATURE_WP_ASYNC (6.7) are in UFFD_API_FEATURES:
+   * write faults on protected ptes are resolved by the kernel (do_wp_page()) instead of waiting for
+   * a monitor, and empty ptes of anonymous memory can be protected with pte markers. 6.1's
+   * userfaultfd_api() refuses them with EINVAL.
+   */
+  readonly uffdWpAsync: boolean;
+  /** The PAGEMAP_SCAN ioctl on /proc/PID/pagemap (6.7); without it the ioctl is ENOTTY. */
+  readonly pagemapScan: boolean;
+  /**
+   * mwriteprotect_range() walks every VMA of the range (for_each_vma_range(), 6.12); 6.1 needs the
+   * range inside one VMA (find_dst_vma()), ENOENT otherwise.
+   */
+  readonly uffdWpSpansVmas: boolean;
+  /**
+   * uffd_wp_range() unprotects with newprot = vm_get_page_prot(vma->vm_flags) (6.1): every present
+   * pte of a shared writable VMA in the range becomes writable, write-notify and soft-dirty
+   * notwithstanding. 6.2+ keeps vm_page_prot and tries MM_CP_TRY_CHANGE_WRITABLE instead.
+   */
+  readonly uffdUnprotectMakesSharedWritable: boolean;
 }
 
 /** Linux 6.1.192, the reference of ../shared/kernel-traces; the others are told by how they differ. */
@@ -108,6 +131,11 @@ const LINUX_6_1: KernelProfile = {
   splitPageRedirties: true,
   wpReusesLargeFolio: true,
   madviseFolioBatch: false,
+  userfaultfd: true,
+  uffdWpAsync: false,
+  pagemapScan: false,
+  uffdWpSpansVmas: false,
+  uffdUnprotectMakesSharedWritable: true,
 };
 
 const PROFILES: Record<KernelProfileName, KernelProfile> = {
@@ -122,6 +150,10 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     splitPageRedirties: false,
     wpReusesLargeFolio: false,
     madviseFolioBatch: true,
+    uffdWpAsync: true,
+    pagemapScan: true,
+    uffdWpSpansVmas: true,
+    uffdUnprotectMakesSharedWritable: false,
   },
   // The April 2013 patch, before the rules later kernels added.
   seed: {
@@ -136,6 +168,7 @@ const PROFILES: Record<KernelProfileName, KernelProfile> = {
     pagemap2: true,
     moveNormalPmd: false,
     mprotectTryWritable: false,
+    userfaultfd: false,
   },
   // 6.1 built without CONFIG_MEM_SOFT_DIRTY.
   'no-soft-dirty': {

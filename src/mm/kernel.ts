@@ -2,13 +2,17 @@ import { exitMm, forkMm } from './fork.js';
 import type { KernelProfile, KernelProfileName } from './kernel-profile.js';
 import { DEFAULT_KERNEL, kernelProfile } from './kernel-profile.js';
 import { Mm } from './mm.js';
-import { PageAlloc } from './page-alloc.js';
+import { type MemoryModel, PageAlloc } from './page-alloc.js';
 import { SwapDevice } from './swap.js';
 
 export interface KernelOptions {
   profile?: KernelProfileName;
-  /** Emulated physical memory in bytes (at most 4 GiB). */
+  /** Emulated physical memory in bytes (at most 4 TiB). */
   memoryBytes?: number;
+  /** Frames hold bytes ('content', the default) or content tokens ('token'; page-alloc.ts). */
+  memoryModel?: MemoryModel;
+  /** Physical memory above the zero pages that is never used (pages then get PFNs beyond it). */
+  reservedBytes?: number;
   /** Size of the swap device in bytes. */
   swapBytes?: number;
 }
@@ -38,7 +42,7 @@ export class Kernel {
 
   constructor(opts: KernelOptions = {}) {
     this.profile = kernelProfile(opts.profile ?? DEFAULT_KERNEL);
-    this.mem = new PageAlloc(opts.memoryBytes ?? DEFAULT_MEMORY_BYTES);
+    this.mem = new PageAlloc(opts.memoryBytes ?? DEFAULT_MEMORY_BYTES, opts.memoryModel ?? 'content', opts.reservedBytes ?? 0);
     this.totalramPages = Math.floor((opts.memoryBytes ?? DEFAULT_MEMORY_BYTES) / 4096);
     this.swap = new SwapDevice(opts.swapBytes ?? DEFAULT_SWAP_BYTES);
   }

@@ -3,6 +3,7 @@ import { EACCES, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePageIn, splitHugePmd } from './huge-memory.js';
 import { zapRange } from './mmap.js';
 import { freeSwapAndCache } from './memory.js';
+import { wantsUffdWpMarkerAfterZap } from './userfaultfd-k.js';
 import type { ShmemFile } from './shmem.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_dirty, PG_lazyfree, PG_shmem, PG_swapcache, PG_thp } from './page-alloc.js';
@@ -16,6 +17,11 @@ import {
   _PAGE_SPECIAL,
   _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
+  _PAGE_SWP_UFFD_WP,
+  _PAGE_UFFD_WP,
+  is_pte_marker,
+  PTE_MARKER_UFFD_WP_HI,
+  PTE_MARKER_UFFD_WP_LO,
   swp_entry_hi,
   swp_entry_lo,
 } from './pgtable-types.js';
@@ -58,7 +64,7 @@ export function madvise(mm: Mm, start: number, pages: number, advice: MadviseAdv
 function madviseVma(mm: Mm, vma: Vma, from: number, to: number, advice: MadviseAdvice): number {
   switch (advice) {
     case 'dontneed':
-      zapRange(mm, from, to);
+      zapRange(mm, from, to, vma);
       return 0;
     case 'free':
       if (vma.kind !== 'anon') return -EINVAL;
@@ -113,9 +119,11 @@ function punchHole(mm: Mm, file: ShmemFile, first: number, end: number): void {
         if (slot < 0 || (m.pt.lo[slot] & _PAGE_PSE) !== 0) continue;
         const e = m.pt.lo[slot];
         if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
-        if ((mem.flags[e >>> 12] & PG_shmem) === 0) continue;
+        const pfn = (e >>> 12) | (m.pt.hi[slot] << 20);
+        if ((mem.flags[pfn] & PG_shmem) === 0) continue;
         m.pt.lo[slot] = 0;
-        mem.putPte(e >>> 12);
+        m.pt.hi[slot] = 0;
+        mem.putPte(pfn);
       }
       m.flushTlb();
     }
@@ -142,7 +150,7 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
     }
     const pe = mm.pt.lo[pmd];
     if ((pe & _PAGE_PSE) !== 0) {
-      const head = pe >>> 12;
+      const head = (pe >>> 12) | (mm.pt.hi[pmd] << 20);
       if (mem.isZero(head) || mem.pageMapcount(head) !== 1) {
         a = next;
         continue;
@@ -160,7 +168,7 @@ function coldOrPageout(mm: Mm, vma: Vma, from: number, to: number, pageout: bool
       const slot = base + (v - a);
       const e = mm.pt.lo[slot];
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0) continue;
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
       if ((mem.flags[pfn] & PG_thp) !== 0) {
         const head = mem.thpHead(pfn);
         if (batch) {
@@ -204,7 +212,7 @@ function folioPteBatch(mm: Mm, slot: number, pfn: number, max: number): number {
   let n = 1;
   while (n < max) {
     const e = mm.pt.lo[slot + n];
-    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0 || e >>> 12 !== pfn + n || pfn + n >= head + 512) break;
+    if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0 || (e & _PAGE_SPECIAL) !== 0 || ((e >>> 12) | (mm.pt.hi[slot + n] << 20)) !== pfn + n || pfn + n >= head + 512) break;
     n++;
   }
   return n;
@@ -218,7 +226,7 @@ function folioPteBatch(mm: Mm, slot: number, pfn: number, max: number): number {
 function reclaimHugePmd(mm: Mm, pmd: number): void {
   const mem = mm.mem;
   const e = mm.pt.lo[pmd];
-  const head = e >>> 12;
+  const head = (e >>> 12) | (mm.pt.hi[pmd] << 20);
   if ((mem.flags[head] & PG_lazyfree) !== 0) {
     if ((e & _PAGE_DIRTY) === 0) {
       // Dropped pte by pte after the split: the PMD keeps an empty pte table, so the next fault
@@ -227,6 +235,7 @@ function reclaimHugePmd(mm: Mm, pmd: number): void {
       const base = mm.pt.pteTable(pmd, false);
       for (let i = 0; i < 512; i++) {
         mm.pt.lo[base + i] = 0;
+        mm.pt.hi[base + i] = 0;
         mem.putPte(head + i);
       }
       mm.flushTlb();
@@ -256,6 +265,7 @@ function reclaimPteMappedThp(mm: Mm, vma: Vma, slot: number, head: number): void
     }
     for (let i = 0; i < 512; i++) {
       mm.pt.lo[slot + i] = 0;
+      mm.pt.hi[slot + i] = 0;
       mem.putPte(head + i);
     }
     return;
@@ -270,19 +280,21 @@ function swapOutPte(mm: Mm, slot: number): boolean {
   const mem = mm.mem;
   const swap = mm.swap;
   const e = mm.pt.lo[slot];
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   const pf = mem.flags[pfn];
   let s: number;
   if ((pf & PG_swapcache) !== 0) {
     s = mem.swapSlot[pfn];
     swap.dup(s);
   } else {
-    s = swap.alloc(mem.frame(pfn));
+    s = swap.alloc(mem, pfn);
     if (s < 0) return false;
   }
   mem.flags[pfn] &= ~PG_lazyfree;
   let swp = swp_entry_lo(s) | _PAGE_SWP_EXCLUSIVE;
   if (mm.profile.swapSoftDirty && (e & _PAGE_SOFT_DIRTY) !== 0) swp |= _PAGE_SWP_SOFT_DIRTY;
+  // try_to_unmap_one(): "if (pte_uffd_wp(pteval)) swp_pte = pte_swp_mkuffd_wp(swp_pte);"
+  if ((e & _PAGE_UFFD_WP) !== 0) swp |= _PAGE_SWP_UFFD_WP;
   mm.pt.lo[slot] = swp;
   mm.pt.hi[slot] = swp_entry_hi(swap.type, s);
   mem.putPte(pfn);
@@ -297,10 +309,17 @@ function swapOutPte(mm: Mm, slot: number): boolean {
 function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
   const mem = mm.mem;
   const e = mm.pt.lo[slot];
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   const pf = mem.flags[pfn];
   if ((pf & PG_shmem) !== 0) {
-    mm.pt.lo[slot] = 0;
+    // try_to_unmap_one() -> pte_install_uffd_wp_if_needed(): a protected pte leaves a marker.
+    if (wantsUffdWpMarkerAfterZap(vma, e, 0)) {
+      mm.pt.lo[slot] = PTE_MARKER_UFFD_WP_LO;
+      mm.pt.hi[slot] = PTE_MARKER_UFFD_WP_HI;
+    } else {
+      mm.pt.lo[slot] = 0;
+      mm.pt.hi[slot] = 0;
+    }
     mem.putPte(pfn);
     const index = vma.fileIndex(vpn);
     if (vma.file !== null && vma.file.pfn[index] === pfn) vma.file.pageout(index, mem, mm.swap);
@@ -310,6 +329,7 @@ function reclaimPte(mm: Mm, vma: Vma, vpn: number, slot: number): void {
   if ((pf & PG_lazyfree) !== 0) {
     if ((e & _PAGE_DIRTY) === 0) {
       mm.pt.lo[slot] = 0;
+      mm.pt.hi[slot] = 0;
       mem.putPte(pfn);
     } else mem.flags[pfn] &= ~PG_lazyfree;
     return;
@@ -337,7 +357,7 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
     }
     const pe = mm.pt.lo[pmd];
     if ((pe & _PAGE_PSE) !== 0) {
-      const head = pe >>> 12;
+      const head = (pe >>> 12) | (mm.pt.hi[pmd] << 20);
       if (mem.isZero(head) || mem.refs[head] !== 1) {
         a = next;
         continue;
@@ -363,13 +383,15 @@ function madviseFree(mm: Mm, vma: Vma, from: number, to: number): void {
       const h = hi[s];
       if (e === 0 && h === 0) continue;
       if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+        // madvise_free_pte_range(): only real swap entries go; pte markers (non_swap_entry()) stay.
+        if (is_pte_marker(e, h)) continue;
         freeSwapAndCache(mm, e, h);
         lo[s] = 0;
         hi[s] = 0;
         continue;
       }
       if ((e & _PAGE_SPECIAL) !== 0) continue;
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (h << 20);
       const pf = mem.flags[pfn];
       if ((pf & PG_anon) === 0) continue;
       if ((pf & PG_thp) !== 0) {

@@ -4,7 +4,7 @@
  * x86 also sets _PAGE_SOFT_DIRTY: that is how soft-dirty tracking sees writes.
  */
 import { FAULT_OK, FAULT_OOM, FAULT_SIGBUS, FAULT_SIGSEGV, type FaultResult } from './errno.js';
-import { doHugePmdAnonymousPage, doHugePmdWpPage, HUGE_FALLBACK, thpEligible } from './huge-memory.js';
+import { doHugePmdAnonymousPage, doHugePmdWpPage, HUGE_FALLBACK, splitHugePmd, thpEligible } from './huge-memory.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_anon_exclusive, PG_swapcache, PG_thp } from './page-alloc.js';
 import {
@@ -17,9 +17,15 @@ import {
   _PAGE_SPECIAL,
   _PAGE_SWP_EXCLUSIVE,
   _PAGE_SWP_SOFT_DIRTY,
+  _PAGE_SWP_UFFD_WP,
+  _PAGE_UFFD_WP,
+  is_pte_marker,
+  PTE_MARKER_UFFD_WP_HI,
+  PTE_MARKER_UFFD_WP_LO,
   swp_offset,
 } from './pgtable-types.js';
-import { anonVmaPrepare, VM_EXEC, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
+import { userfaultfdWp, userfaultfdWpAsync, wantsUffdWpMarkerAfterZap } from './userfaultfd-k.js';
+import { VM_EXEC, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
 
 // Bits the wp fault path tests, as module constants: the JIT folds these, not imported bindings.
 const PTE_SPECIAL = 0x200; // _PAGE_SPECIAL
@@ -29,7 +35,10 @@ const F_ANON = 0x1; // PG_anon
 const F_SWAPCACHE = 0x20; // PG_swapcache
 const F_THP = 0x4; // PG_thp
 const F_EXCLUSIVE = 0x100; // PG_anon_exclusive
+const PTE_UFFD_WP = 0x400; // _PAGE_UFFD_WP
+const VMF_UFFD_WP = 0x1000; // VM_UFFD_WP
 if (F_THP !== PG_thp || F_EXCLUSIVE !== PG_anon_exclusive) throw new Error('memory.ts: local page flags disagree with page-alloc.ts');
+if (PTE_UFFD_WP !== _PAGE_UFFD_WP || VMF_UFFD_WP !== VM_UFFD_WP) throw new Error('memory.ts: local uffd-wp bits disagree');
 if (PTE_SPECIAL !== _PAGE_SPECIAL || RW_ACCESSED !== (_PAGE_RW | _PAGE_ACCESSED) || VMF_SHARED !== VM_SHARED || F_ANON !== PG_anon || F_SWAPCACHE !== PG_swapcache) {
   throw new Error('memory.ts: local bit constants disagree with pgtable-types.ts / vma.ts / page-alloc.ts');
 }
@@ -54,14 +63,43 @@ export function handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult 
       pt.lo[pmd] = e | _PAGE_ACCESSED | (write ? mm.dirtyBits : 0);
       return FAULT_OK;
     }
-    const r = doHugePmdWpPage(mm, vma, vpn, pmd);
-    if (r !== HUGE_FALLBACK) return r;
+    if ((e & _PAGE_UFFD_WP) !== 0 && userfaultfdWp(vma)) {
+      // wp_huge_pmd(): a uffd-wp PMD is reported (handle_userfault(): SIGBUS without a monitor), or
+      // with WP_ASYNC split, so the write is resolved per pte.
+      if (!userfaultfdWpAsync(vma)) return FAULT_SIGBUS;
+      splitHugePmd(mm, pmd);
+    } else {
+      const r = doHugePmdWpPage(mm, vma, vpn, pmd);
+      if (r !== HUGE_FALLBACK) return r;
+    }
   }
+  const freshTable = pt.lo[pmd] === 0;
   const slot = pt.pteTable(pmd, true) | (vpn & 511);
   e = pt.lo[slot];
   const h = pt.hi[slot];
-  if (e === 0 && h === 0) return doPteMissing(mm, vma, vpn, slot, write);
-  if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return doSwapPage(mm, vma, vpn, slot, write);
+  if (e === 0 && h === 0) {
+    const r = doPteMissing(mm, vma, vpn, slot, write, false);
+    // __do_fault() fails before finish_fault() allocates the pte table (and fault-around installs
+    // its preallocated one only when it maps a page): a SIGBUS leaves the PMD empty.
+    if (r === FAULT_SIGBUS && freshTable && pt.tableIsEmpty(slot & ~511)) pt.freeTable(pt.detachPteTable(pmd) >>> 9);
+    return r;
+  }
+  if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) {
+    if (is_pte_marker(e, h)) {
+      // handle_pte_marker() -> pte_marker_handle_uffd_wp(): an ordinary missing-page fault whose
+      // new pte keeps the protection (vmf_orig_pte_uffd_wp()); a marker left in a VMA no longer
+      // registered is just cleared (pte_marker_clear()).
+      pt.lo[slot] = 0;
+      pt.hi[slot] = 0;
+      const r = doPteMissing(mm, vma, vpn, slot, write, userfaultfdWp(vma));
+      if (r !== FAULT_OK && pt.lo[slot] === 0 && pt.hi[slot] === 0) {
+        pt.lo[slot] = PTE_MARKER_UFFD_WP_LO;
+        pt.hi[slot] = PTE_MARKER_UFFD_WP_HI;
+      }
+      return r;
+    }
+    return doSwapPage(mm, vma, vpn, slot, write);
+  }
   if (write) {
     if ((e & _PAGE_RW) === 0) return doWpPage(mm, vma, slot);
     pt.lo[slot] = e | _PAGE_ACCESSED | mm.dirtyBits;
@@ -71,56 +109,67 @@ export function handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult 
   return FAULT_OK;
 }
 
-function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean): FaultResult {
+/**
+ * do_pte_missing(). `uffdWp`: the pte was a uffd-wp marker, so the new pte is protected too
+ * (pte_mkuffd_wp(), which also takes _PAGE_RW away: a write then faults again into do_wp_page()).
+ */
+function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean, uffdWp: boolean): FaultResult {
   const prot = mm.pageProt(vma);
   const mem = mm.mem;
+  const wp = uffdWp ? _PAGE_UFFD_WP : 0;
+  const rw = uffdWp ? 0 : _PAGE_RW;
   if (vma.kind === 'anon') {
     if (!write) {
       // do_anonymous_page(): a read maps the shared zero page, special and read-only.
-      mm.pt.lo[slot] = (mem.zeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_SPECIAL;
+      mm.pt.lo[slot] = (mem.zeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_SPECIAL | wp;
       return FAULT_OK;
     }
-    anonVmaPrepare(vma);
+    mm.anonVmaPrepare(vma);
     const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
-    mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    mm.pt.lo[slot] = (pfn << 12) | (prot & ~_PAGE_RW) | rw | mm.dirtyBits | wp;
+    mm.pt.hi[slot] = pfn >>> 20;
     return FAULT_OK;
   }
   const file = vma.file!;
   const index = vma.fileIndex(vpn);
   if (!write) {
     // do_read_fault(): ->map_pages() (fault-around) first, so the cached pages around a fault
-    // beyond the end of the file are mapped before ->fault() raises SIGBUS.
-    doFaultAround(mm, vma, vpn, prot);
+    // beyond the end of the file are mapped before ->fault() raises SIGBUS. should_fault_around():
+    // never in a VMA registered for uffd-wp (uffd_disable_fault_around()).
+    if ((vma.flags & VM_UFFD_WP) === 0) doFaultAround(mm, vma, vpn, prot);
     if (index >= file.nrPages) return FAULT_SIGBUS;
     if (mm.pt.lo[slot] !== 0) return FAULT_OK;
     // do_read_fault(): map the page cache page; private mappings get it read-only for COW.
     const pfn = file.getPage(index, mem, mm.swap);
     if (pfn < 0) return FAULT_OOM;
     mem.getPte(pfn);
-    mm.pt.lo[slot] = (pfn << 12) | prot;
+    mm.pt.lo[slot] = (pfn << 12) | (wp !== 0 ? prot & ~_PAGE_RW : prot) | wp;
+    mm.pt.hi[slot] = pfn >>> 20;
     return FAULT_OK;
   }
   // do_cow_fault() prepares the anon_vma before ->fault() can raise SIGBUS: a failed private
   // write still gives the VMA one (and fork then copies its page tables).
-  if ((vma.flags & VM_SHARED) === 0) anonVmaPrepare(vma);
+  if ((vma.flags & VM_SHARED) === 0) mm.anonVmaPrepare(vma);
   if (index >= file.nrPages) return FAULT_SIGBUS;
   const page = file.getPage(index, mem, mm.swap);
   if (page < 0) return FAULT_OOM;
   if ((vma.flags & VM_SHARED) !== 0) {
     // do_shared_fault()
     mem.getPte(page);
-    mm.pt.lo[slot] = (page << 12) | prot | _PAGE_RW | mm.dirtyBits;
+    mm.pt.lo[slot] = (page << 12) | (prot & ~_PAGE_RW) | rw | mm.dirtyBits | wp;
+    mm.pt.hi[slot] = page >>> 20;
     return FAULT_OK;
   }
   // do_cow_fault(): a private copy of the file page.
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
   if (pfn < 0) return FAULT_OOM;
   mem.copyFrame(pfn, page);
   mem.getPte(pfn);
-  mm.pt.lo[slot] = (pfn << 12) | prot | _PAGE_RW | mm.dirtyBits;
+  mm.pt.lo[slot] = (pfn << 12) | (prot & ~_PAGE_RW) | rw | mm.dirtyBits | wp;
+  mm.pt.hi[slot] = pfn >>> 20;
   mm.counters.cowFaults++;
   return FAULT_OK;
 }
@@ -146,6 +195,7 @@ function doFaultAround(mm: Mm, vma: Vma, vpn: number, prot: number): void {
     if (pfn < 0) continue;
     mm.mem.getPte(pfn);
     lo[s] = (pfn << 12) | prot;
+    hi[s] = pfn >>> 20;
   }
 }
 
@@ -159,7 +209,7 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   if (pfn < 0) {
     pfn = mem.allocFrame(PG_anon);
     if (pfn < 0) return FAULT_OOM;
-    mem.frame(pfn).set(swap.read(s));
+    swap.readInto(s, mem, pfn);
     if (swap.swapMap[s] > 1) {
       // Others still hold this swap entry (fork): keep the page in the swap cache for them.
       swap.cache[s] = pfn;
@@ -171,17 +221,21 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
   const exclusive = (e & _PAGE_SWP_EXCLUSIVE) !== 0 || (swap.swapMap[s] === 1 && mem.mapcount[pfn] === 0);
   let pte = (pfn << 12) | mm.pageProt(vma);
   if (mm.profile.swapSoftDirty && (e & _PAGE_SWP_SOFT_DIRTY) !== 0) pte |= _PAGE_SOFT_DIRTY;
+  // "if (pte_swp_uffd_wp(vmf->orig_pte)) pte = pte_mkuffd_wp(pte);": a write then goes through
+  // do_wp_page() (!userfaultfd_pte_wp() guards the early mkwrite).
+  const uffdWp = (e & _PAGE_SWP_UFFD_WP) !== 0;
+  if (uffdWp) pte = (pte | _PAGE_UFFD_WP) & ~_PAGE_RW;
   let handledWrite = false;
   if (exclusive) mem.flags[pfn] |= PG_anon_exclusive;
-  if (exclusive && write) {
+  if (exclusive && write && !(uffdWp && userfaultfdWp(vma))) {
     pte |= _PAGE_RW | mm.dirtyBits;
     handledWrite = true;
   }
   mem.getPte(pfn);
   mm.pt.lo[slot] = pte;
-  mm.pt.hi[slot] = 0;
+  mm.pt.hi[slot] = pfn >>> 20;
   if (swap.put(s) >= 0) mem.flags[pfn] &= ~PG_swapcache;
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   if (write && !handledWrite) return doWpPage(mm, vma, slot);
   void vpn;
   return FAULT_OK;
@@ -194,8 +248,15 @@ function doSwapPage(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolean)
 export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
   const mem = mm.mem;
   const lo = mm.pt.lo;
-  const e = lo[slot];
-  const pfn = e >>> 12;
+  let e = lo[slot];
+  if ((e & PTE_UFFD_WP) !== 0 && (vma.flags & VMF_UFFD_WP) !== 0) {
+    // userfaultfd_pte_wp(): without a monitor, handle_userfault() is SIGBUS (UFFD_FEATURE_SIGBUS);
+    // with WP_ASYNC the kernel drops the bit and goes on as an ordinary write fault.
+    if (!userfaultfdWpAsync(vma)) return FAULT_SIGBUS;
+    e &= ~PTE_UFFD_WP;
+    lo[slot] = e;
+  }
+  const pfn = (e >>> 12) | (mm.pt.hi[slot] << 20);
   if ((e & PTE_SPECIAL) === 0) {
     if ((vma.flags & VMF_SHARED) !== 0) {
       // wp_page_shared()
@@ -221,12 +282,13 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
     }
   }
   // wp_page_copy()
-  anonVmaPrepare(vma);
+  mm.anonVmaPrepare(vma);
   const copy = mem.allocFrame(F_ANON | F_EXCLUSIVE);
   if (copy < 0) return FAULT_OOM;
   if ((e & PTE_SPECIAL) === 0) mem.copyFrame(copy, pfn);
   mem.getPte(copy);
   mm.pt.lo[slot] = (copy << 12) | mm.pageProt(vma) | RW_ACCESSED | mm.dirtyBits;
+  mm.pt.hi[slot] = copy >>> 20;
   if ((e & PTE_SPECIAL) === 0) mem.putPte(pfn);
   mm.counters.cowFaults++;
   return FAULT_OK;
@@ -234,9 +296,10 @@ export function doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult {
 
 /**
  * zap_pte_range(): drop the ptes of [start, end) within one page table (the PMD must not be huge).
- * Page references and swap references go with them.
+ * Page references and swap references go with them. `details` is the VMA of a zap that keeps
+ * uffd-wp protection (MADV_DONTNEED: no ZAP_FLAG_DROP_MARKER): zap_install_uffd_wp_if_needed().
  */
-export function zapPtes(mm: Mm, start: number, end: number): void {
+export function zapPtes(mm: Mm, start: number, end: number, details: Vma | null = null): void {
   const base = mm.pt.pteSlot(start, false);
   if (base < 0) return;
   const lo = mm.pt.lo;
@@ -247,11 +310,12 @@ export function zapPtes(mm: Mm, start: number, end: number): void {
     const e = lo[s];
     const h = hi[s];
     if (e === 0 && h === 0) continue;
+    const marker = details !== null && wantsUffdWpMarkerAfterZap(details, e, h);
     if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
-      if ((e & _PAGE_SPECIAL) === 0) mem.putPte(e >>> 12);
-    } else freeSwapAndCache(mm, e, h);
-    lo[s] = 0;
-    hi[s] = 0;
+      if ((e & _PAGE_SPECIAL) === 0) mem.putPte((e >>> 12) | (h << 20));
+    } else if (!is_pte_marker(e, h)) freeSwapAndCache(mm, e, h);
+    lo[s] = marker ? PTE_MARKER_UFFD_WP_LO : 0;
+    hi[s] = marker ? PTE_MARKER_UFFD_WP_HI : 0;
   }
 }
 

@@ -15,7 +15,7 @@ import {
   _PAGE_USER,
 } from './pgtable-types.js';
 import type { SwapDevice } from './swap.js';
-import { canMergeAfter, canMergeBefore, isMergeableAnonVma, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_WRITE, Vma } from './vma.js';
+import { canMergeAfter, canMergeBefore, isMergeableAnonVma, newAnonVmaId, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, Vma } from './vma.js';
 
 /**
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
@@ -25,6 +25,8 @@ const TLB_BITS = 14;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
 const NO_FRAME = new Uint8Array(0);
+/** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
+const TOKEN_SCRATCH = new Uint8Array(4096);
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
 const PRESENT = 0x1; // _PAGE_PRESENT
 const ACCESSED = 0x20; // _PAGE_ACCESSED
@@ -77,6 +79,12 @@ export class Mm {
   private walkBase = 0;
   private walkGeneration = -1;
   private lastVma: Vma | null = null;
+  /**
+   * The truly written set, when someone asks (tracker plan --track): every page a store reached
+   * since it was last reset. Writes reach the TLB fill before the fast path, so whoever resets it
+   * flushes the TLB (resetWritten()).
+   */
+  written: Set<number> | null = null;
   /** Counts of what the MMU did, for stats and benchmarks. */
   readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
 
@@ -162,10 +170,20 @@ export class Mm {
     const e = lo[slot];
     const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
     if (ne !== e) lo[slot] = ne;
-    const pfn = (e >>> 12) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-    const chunk = this.chunks[pfn >>> 9];
-    const base = (pfn & 511) << 12;
+    const pfn = ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & PSE) !== 0 ? vpn & 511 : 0);
+    let chunk: Uint8Array;
+    let base: number;
+    if (this.mem.tokens !== null) {
+      // Token memory: a write through a new translation gives the frame new contents.
+      if (write) this.mem.touch(pfn);
+      chunk = TOKEN_SCRATCH;
+      base = 0;
+    } else {
+      chunk = this.chunks[pfn >>> 9];
+      base = (pfn & 511) << 12;
+    }
     const i = vpn & TLB_MASK;
+    if (write && this.written !== null) this.written.add(vpn);
     this.tlbFilled = true;
     this.rTag[i] = vpn;
     this.rFrame[i] = chunk;
@@ -202,7 +220,7 @@ export class Mm {
     if (slot < 0) return -1;
     const e = this.pt.lo[slot];
     if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) return -1;
-    return (e >>> 12) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
+    return ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & _PAGE_PSE) !== 0 ? vpn & 511 : 0);
   }
 
   /**
@@ -213,8 +231,18 @@ export class Mm {
     const r = this.store8(vpn, 0, data[0]);
     if (r !== FAULT_OK) return r;
     const pfn = this.framePfn(vpn);
+    if (this.mem.tokens !== null) throw new Error('internal: populatePage() needs content memory');
     this.chunks[pfn >>> 9].set(data, (pfn & 511) << 12);
     return FAULT_OK;
+  }
+
+  /** Start a new truly-written set: the TLB is flushed so every next store is seen. */
+  resetWritten(): Set<number> | null {
+    const before = this.written;
+    this.written = new Set();
+    this.tlbFilled = true;
+    this.flushTlb();
+    return before;
   }
 
   /** flush_tlb_mm(): forget every cached translation. */
@@ -303,6 +331,7 @@ export class Mm {
   splitVma(vma: Vma, at: number): Vma {
     splitHugePmdAt(this, at);
     const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma, vma.forked);
+    upper.uffdCtx = vma.uffdCtx;
     vma.end = at;
     this.insertVma(upper);
     return upper;
@@ -365,6 +394,28 @@ export class Mm {
     return cur;
   }
 
+  /**
+   * anon_vma_prepare(): the first anonymous page of a VMA gives it an anon_vma, reusing a
+   * neighbour's when find_mergeable_anon_vma() allows: next first, then prev, adjacent, same file,
+   * flags equal but for VM_ACCESS_FLAGS and VM_SOFTDIRTY, pgoff continuous (anon_vma_compatible()),
+   * and the neighbour's anon_vma_chain a single link (not a forked VMA).
+   */
+  anonVmaPrepare(vma: Vma): void {
+    if (vma.anonVma !== 0) return;
+    const i = this.vmas.indexOf(vma);
+    const next = i >= 0 && i + 1 < this.vmas.length ? this.vmas[i + 1] : null;
+    const prev = i > 0 ? this.vmas[i - 1] : null;
+    const compatible = (a: Vma, b: Vma): boolean =>
+      a.end === b.start &&
+      a.file === b.file &&
+      a.kind === b.kind &&
+      ((a.flags ^ b.flags) & ~(VM_READ | VM_WRITE | VM_EXEC | VM_SOFTDIRTY)) === 0 &&
+      b.pgoff === a.pgoff + (b.start - a.start);
+    if (next !== null && next.anonVma !== 0 && !next.forked && compatible(vma, next)) vma.anonVma = next.anonVma;
+    else if (prev !== null && prev.anonVma !== 0 && !prev.forked && compatible(prev, vma)) vma.anonVma = prev.anonVma;
+    else vma.anonVma = newAnonVmaId();
+  }
+
   /** vm_page_prot as pte bits: what a pte of this VMA gets before any write fault. */
   pageProt(vma: Vma): number {
     const f = vma.flags;
@@ -374,9 +425,13 @@ export class Mm {
     return prot;
   }
 
-  /** vma_wants_writenotify() for soft-dirty: shared writable VMAs whose VM_SOFTDIRTY is clear. */
+  /**
+   * vma_wants_writenotify() for soft-dirty and uffd-wp: shared writable VMAs whose VM_SOFTDIRTY is
+   * clear, or that are registered for userfaultfd write-protection ("Do we need write faults for
+   * uffd-wp tracking?").
+   */
   wantsWriteNotify(vma: Vma): boolean {
-    return this.profile.sharedWriteNotify && (vma.flags & VM_SOFTDIRTY) === 0;
+    return (this.profile.sharedWriteNotify && (vma.flags & VM_SOFTDIRTY) === 0) || (vma.flags & VM_UFFD_WP) !== 0;
   }
 
   /** vma_soft_dirty_enabled(): writes to this VMA must fault so soft-dirty can be set. */
@@ -395,12 +450,12 @@ export class Mm {
         if (pmd >= 0 && lo[pmd] !== 0) {
           const e = lo[pmd];
           if ((e & _PAGE_PSE) !== 0) {
-            if (!this.mem.isZero(e >>> 12)) n += next - vpn;
+            if (!this.mem.isZero((e >>> 12) | (this.pt.hi[pmd] << 20))) n += next - vpn;
           } else {
             const base = (e >>> 12) << 9;
             for (let v = vpn; v < next; v++) {
               const p = lo[base | (v & 511)];
-              if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0 && !this.mem.isZero(p >>> 12)) n++;
+              if ((p & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0 && !this.mem.isZero((p >>> 12) | (this.pt.hi[base | (v & 511)] << 20))) n++;
             }
           }
         }

@@ -110,8 +110,11 @@ export function mmap(mm: Mm, req: MmapRequest): number {
   return start;
 }
 
-/** zap_page_range(): drop every pte and huge PMD in [start, end). */
-export function zapRange(mm: Mm, start: number, end: number): void {
+/**
+ * zap_page_range(): drop every pte and huge PMD in [start, end). `details`: see zapPtes() (the VMA
+ * of a MADV_DONTNEED, whose uffd-wp protected shmem and file ptes leave markers).
+ */
+export function zapRange(mm: Mm, start: number, end: number, details: Vma | null = null): void {
   walkPageRange(mm, start, end, {
     pmdEntry(pmd, from, to) {
       if (to - from === 512) {
@@ -122,7 +125,7 @@ export function zapRange(mm: Mm, start: number, end: number): void {
       return false;
     },
     pteRange(_slot, from, to) {
-      zapPtes(mm, from, to);
+      zapPtes(mm, from, to, details);
     },
   });
   mm.flushTlb();

@@ -5,19 +5,21 @@ import { protToVmFlags, PROT_WRITE, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
 import { PG_anon, PG_swapcache } from './page-alloc.js';
 import { walkPageRange } from './pagewalk.js';
-import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_USER } from './pgtable-types.js';
-import { VM_ACCOUNT, VM_EXEC, VM_MAYWRITE, VM_READ, VM_SHARED, VM_WRITE, type Vma } from './vma.js';
+import { _PAGE_DIRTY, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_RW, _PAGE_SOFT_DIRTY, _PAGE_SPECIAL, _PAGE_UFFD_WP, _PAGE_USER } from './pgtable-types.js';
+import { VM_ACCOUNT, VM_EXEC, VM_MAYWRITE, VM_READ, VM_SHARED, VM_UFFD_WP, VM_WRITE, type Vma } from './vma.js';
 
 const PROT_BITS = _PAGE_PRESENT | _PAGE_PROTNONE | _PAGE_USER | _PAGE_RW;
 
 /** can_change_pte_writable(): may mprotect make this pte writable without a write fault? */
-function canChangePteWritable(mm: Mm, vma: Vma, e: number): boolean {
+export function canChangePteWritable(mm: Mm, vma: Vma, e: number, h: number): boolean {
   if ((e & _PAGE_PROTNONE) !== 0 || (e & _PAGE_DIRTY) === 0) return false;
   // Soft-dirty tracking needs the write fault.
   if (mm.softDirtyEnabled(vma) && (e & _PAGE_SOFT_DIRTY) === 0) return false;
+  // "Do we need write faults for uffd-wp tracking?"
+  if ((e & _PAGE_UFFD_WP) !== 0 && (vma.flags & VM_UFFD_WP) !== 0) return false;
   if ((vma.flags & VM_SHARED) !== 0) return true;
   if ((e & _PAGE_SPECIAL) !== 0) return false;
-  const pfn = e >>> 12;
+  const pfn = (e >>> 12) | (h << 20);
   const f = mm.mem.flags[pfn];
   return (f & PG_anon) !== 0 && (f & PG_swapcache) === 0 && mm.mem.pageMapcount(pfn) === 1;
 }
@@ -45,7 +47,7 @@ export function changeProtection(mm: Mm, vma: Vma, start: number, end: number): 
         const e = l[slot + i];
         if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) === 0) continue;
         let n = (e & ~PROT_BITS) | (prot & ((e & _PAGE_SPECIAL) !== 0 ? ~_PAGE_RW : -1));
-        if (tryWritable && (n & _PAGE_RW) === 0 && canChangePteWritable(mm, vma, n)) n |= _PAGE_RW;
+        if (tryWritable && (n & _PAGE_RW) === 0 && canChangePteWritable(mm, vma, n, mm.pt.hi[slot + i])) n |= _PAGE_RW;
         l[slot + i] = n;
       }
     },

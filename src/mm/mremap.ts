@@ -3,14 +3,19 @@ import { EFAULT, EINVAL, ENOMEM } from './errno.js';
 import { splitHugePmd } from './huge-memory.js';
 import { getUnmappedArea, munmap, TASK_SIZE_VPN, vmEnoughMemory } from './mmap.js';
 import type { Mm } from './mm.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SWP_SOFT_DIRTY } from './pgtable-types.js';
-import { VM_ACCOUNT, Vma } from './vma.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, _PAGE_SWP_SOFT_DIRTY, _PAGE_SWP_UFFD_WP, _PAGE_UFFD_WP, is_pte_marker } from './pgtable-types.js';
+import { VM_ACCOUNT, VM_UFFD_WP, Vma } from './vma.js';
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
 
-/** move_page_tables(): move the entries of `pages` pages from oldStart to newStart. */
-function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: number): void {
+/**
+ * move_page_tables(): move the entries of `pages` pages from oldStart to newStart. `clearUffdWp`:
+ * the VMA is registered with a userfaultfd without UFFD_FEATURE_EVENT_REMAP
+ * (vma_has_uffd_without_event_remap()), so its uffd-wp bits are cleared and its markers dropped on
+ * the way, and pte tables are not moved whole.
+ */
+function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: number, clearUffdWp: boolean): void {
   const pt = mm.pt;
   const sd = mm.softDirtyBit;
   const swpSd = mm.profile.swapSoftDirty ? _PAGE_SWP_SOFT_DIRTY : 0;
@@ -29,13 +34,13 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
         const newPmd = pt.pmdSlot(n, true);
         const e = pt.lo[oldPmd];
         pt.lo[oldPmd] = 0;
-        pt.lo[newPmd] = e | sd;
+        pt.lo[newPmd] = (e | sd) & (clearUffdWp ? ~_PAGE_UFFD_WP : -1);
         pt.generation++;
         off += extent;
         continue;
       }
       splitHugePmd(mm, oldPmd);
-    } else if (mm.profile.moveNormalPmd && extent === 512) {
+    } else if (mm.profile.moveNormalPmd && extent === 512 && !clearUffdWp) {
       // move_normal_pmd(): the whole pte table changes hands; its ptes are not touched, so they
       // keep the soft-dirty state they had (Linux 6.1 marks nothing here).
       const newPmd = pt.pmdSlot(n, true);
@@ -57,9 +62,11 @@ function movePageTables(mm: Mm, oldStart: number, newStart: number, pages: numbe
       if (e === 0 && h === 0) continue;
       pt.lo[os] = 0;
       pt.hi[os] = 0;
+      if (clearUffdWp && is_pte_marker(e, h)) continue;
       const ns = pt.pteSlot(n + i, true);
       const present = (e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0;
-      pt.lo[ns] = e | (present ? sd : swpSd);
+      const wp = clearUffdWp ? (present ? _PAGE_UFFD_WP : _PAGE_SWP_UFFD_WP) : 0;
+      pt.lo[ns] = (e | (present ? sd : swpSd)) & ~wp;
       pt.hi[ns] = h;
     }
     off += extent;
@@ -75,9 +82,15 @@ function moveVma(mm: Mm, vma: Vma, oldStart: number, oldPages: number, newStart:
   // so it can merge there; otherwise the pgoff follows the pages.
   const pgoff = vma.kind === 'anon' && vma.anonVma === 0 ? newStart : vma.fileIndex(oldStart);
   const moved = new Vma(newStart, newStart + newPages, vma.flags, vma.kind, pgoff, vma.file, vma.anonVma, vma.forked);
+  moved.uffdCtx = vma.uffdCtx;
   mm.insertVma(moved);
-  mm.mergeNeighbours(moved, 'copy_vma');
-  movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages));
+  const survivor = mm.mergeNeighbours(moved, 'copy_vma');
+  movePageTables(mm, oldStart, newStart, Math.min(oldPages, newPages), vma.uffdCtx !== null);
+  // mremap_userfaultfd_prep(): "Drop uffd context if remap feature not enabled".
+  if (survivor.uffdCtx !== null) {
+    survivor.uffdCtx = null;
+    survivor.flags &= ~VM_UFFD_WP;
+  }
   munmap(mm, oldStart, oldPages);
   mm.flushTlb();
   return newStart;

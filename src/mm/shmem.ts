@@ -56,11 +56,11 @@ export class ShmemFile {
     if (pfn < 0) return -1;
     const slot = this.swap[index];
     if (slot !== 0) {
-      mem.frame(pfn).set(swap.read(slot));
+      swap.readInto(slot, mem, pfn);
       swap.put(slot);
       this.swap[index] = 0;
     } else if (this.pattern) {
-      mem.frame(pfn).fill(this.patternByte(index));
+      mem.fillFrame(pfn, this.patternByte(index));
     }
     this.pfn[index] = pfn;
     return pfn;
@@ -76,7 +76,7 @@ export class ShmemFile {
   pageout(index: number, mem: PageAlloc, swap: SwapDevice): boolean {
     const pfn = this.pfn[index];
     if (pfn < 0 || mem.mapcount[pfn] !== 0) return false;
-    const slot = swap.alloc(mem.frame(pfn));
+    const slot = swap.alloc(mem, pfn);
     if (slot < 0) return false;
     this.swap[index] = slot;
     this.pfn[index] = -1;

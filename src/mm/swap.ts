@@ -1,3 +1,4 @@
+import { type PageAlloc, synthesizePage } from './page-alloc.js';
 import { PAGE_SIZE } from './pgtable-types.js';
 
 const SLOTS_PER_CHUNK = 512;
@@ -14,6 +15,8 @@ export class SwapDevice {
   /** PFN of the page cached for a slot (the swap cache), or -1. */
   readonly cache: Int32Array;
   private readonly chunks: Uint8Array[] = [];
+  /** Token memory model: the content token each slot holds (no bytes); null with content memory. */
+  private tokens: Uint32Array | null = null;
   private free: Int32Array;
   private nrFree = 0;
   private next = 1;
@@ -26,26 +29,47 @@ export class SwapDevice {
     this.free = new Int32Array(this.nrSlots);
   }
 
-  /** A slot holding a copy of `data`, with one reference; -1 when the device is full. */
-  alloc(data: Uint8Array): number {
+  /** A slot holding a copy of frame `pfn`'s contents, with one reference; -1 when the device is full. */
+  alloc(mem: PageAlloc, pfn: number): number {
     let slot: number;
     if (this.nrFree > 0) slot = this.free[--this.nrFree];
     else if (this.next < this.nrSlots) slot = this.next++;
     else return -1;
-    const c = Math.floor(slot / SLOTS_PER_CHUNK);
-    if (this.chunks[c] === undefined) this.chunks[c] = new Uint8Array(SLOTS_PER_CHUNK * PAGE_SIZE);
-    this.chunks[c].set(data, (slot % SLOTS_PER_CHUNK) * PAGE_SIZE);
+    if (mem.tokens !== null) {
+      this.tokens ??= new Uint32Array(this.nrSlots);
+      this.tokens[slot] = mem.tokens[pfn];
+    } else {
+      const c = Math.floor(slot / SLOTS_PER_CHUNK);
+      if (this.chunks[c] === undefined) this.chunks[c] = new Uint8Array(SLOTS_PER_CHUNK * PAGE_SIZE);
+      this.chunks[c].set(mem.frame(pfn), (slot % SLOTS_PER_CHUNK) * PAGE_SIZE);
+    }
     this.swapMap[slot] = 1;
     this.inUse++;
     return slot;
   }
 
-  /** The array holding slot's data, at byte (slot % 512) * 4096. */
-  chunkOf(slot: number): Uint8Array {
+  /** Copy slot's contents into frame `pfn` (swap-in). */
+  readInto(slot: number, mem: PageAlloc, pfn: number): void {
+    if (mem.tokens !== null) mem.tokens[pfn] = this.tokens![slot];
+    else mem.frame(pfn).set(this.read(slot));
+  }
+
+  /**
+   * The array holding slot's data, at byte (slot % 512) * 4096; with token memory, the slot's
+   * page synthesised into `scratch` at that offset's page.
+   */
+  chunkOf(slot: number, scratch?: Uint8Array): Uint8Array {
+    if (this.tokens !== null) return this.read(slot, scratch);
     return this.chunks[Math.floor(slot / SLOTS_PER_CHUNK)];
   }
 
-  read(slot: number): Uint8Array {
+  /** The slot's 4096 bytes (token memory: synthesised, into `scratch` when given). */
+  read(slot: number, scratch?: Uint8Array): Uint8Array {
+    if (this.tokens !== null) {
+      const out = scratch ?? new Uint8Array(PAGE_SIZE);
+      synthesizePage(this.tokens[slot], out, 0);
+      return out;
+    }
     const off = (slot % SLOTS_PER_CHUNK) * PAGE_SIZE;
     return this.chunks[Math.floor(slot / SLOTS_PER_CHUNK)].subarray(off, off + PAGE_SIZE);
   }

@@ -9,6 +9,8 @@ export const VM_MAYREAD = 0x10;
 export const VM_MAYWRITE = 0x20;
 export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
+/** VM_UFFD_WP: registered with a userfaultfd in write-protect mode. */
+export const VM_UFFD_WP = 0x1000;
 export const VM_ACCOUNT = 0x100000;
 export const VM_SOFTDIRTY = 0x8000000;
 export const VM_HUGEPAGE = 0x20000000;
@@ -24,6 +26,7 @@ const MNEMONICS: ReadonlyArray<readonly [number, string]> = [
   [VM_MAYWRITE, 'mw'],
   [VM_MAYEXEC, 'me'],
   [VM_MAYSHARE, 'ms'],
+  [VM_UFFD_WP, 'uw'],
   [VM_ACCOUNT, 'ac'],
   [VM_SOFTDIRTY, 'sd'],
   [VM_HUGEPAGE, 'hg'],
@@ -38,15 +41,17 @@ export function vmFlagsString(flags: number): string {
 
 export type VmaKind = 'anon' | 'shared' | 'file';
 
+/** What a VMA knows of its userfaultfd_ctx (the context itself: userfaultfd.ts). */
+export interface VmUserfaultfdCtx {
+  /** UFFD_FEATURE_* enabled by UFFDIO_API. */
+  readonly features: number;
+}
+
 let nextAnonVma = 1;
 export function newAnonVmaId(): number {
   return nextAnonVma++;
 }
 
-/** anon_vma_prepare(): the first anonymous page of a VMA gives it an anon_vma. */
-export function anonVmaPrepare(vma: Vma): void {
-  if (vma.anonVma === 0) vma.anonVma = newAnonVmaId();
-}
 
 /**
  * A vm_area_struct. Addresses are virtual page numbers: [start, end). `pgoff` is the page offset
@@ -54,6 +59,9 @@ export function anonVmaPrepare(vma: Vma): void {
  * the kernel sets vm_pgoff, so VMAs that were moved apart do not merge back).
  */
 export class Vma {
+  /** vm_userfaultfd_ctx: the userfaultfd this VMA is registered with (VM_UFFD_WP set), or null. */
+  uffdCtx: VmUserfaultfdCtx | null = null;
+
   constructor(
     public start: number,
     public end: number,
@@ -84,7 +92,9 @@ export class Vma {
   }
 
   clone(): Vma {
-    return new Vma(this.start, this.end, this.flags, this.kind, this.pgoff, this.file, this.anonVma, this.forked);
+    const v = new Vma(this.start, this.end, this.flags, this.kind, this.pgoff, this.file, this.anonVma, this.forked);
+    v.uffdCtx = this.uffdCtx;
+    return v;
   }
 }
 
@@ -105,6 +115,8 @@ export function canMergeAfter(prev: Vma, range: Vma, anonVma: number): boolean {
   if (prev.end !== range.start) return false;
   if (((prev.flags ^ range.flags) & ~VM_SOFTDIRTY) !== 0) return false;
   if (prev.kind !== range.kind || prev.file !== range.file) return false;
+  // is_mergeable_vm_userfaultfd_ctx()
+  if (prev.uffdCtx !== range.uffdCtx) return false;
   if (prev.pgoff + prev.pages !== range.pgoff) return false;
   return isMergeableAnonVma(anonVma, prev);
 }
@@ -114,6 +126,7 @@ export function canMergeBefore(range: Vma, next: Vma, anonVma: number): boolean 
   if (range.end !== next.start) return false;
   if (((range.flags ^ next.flags) & ~VM_SOFTDIRTY) !== 0) return false;
   if (range.kind !== next.kind || range.file !== next.file) return false;
+  if (range.uffdCtx !== next.uffdCtx) return false;
   if (range.pgoff + range.pages !== next.pgoff) return false;
   return isMergeableAnonVma(anonVma, next);
 }

@@ -2,16 +2,28 @@
  * Runs op-script ops on an emulated process and produces the observations the reference runner
  * prints (fixtures/spec/ops-language.md), in the same field order.
  */
-import { EFAULT, EINVAL, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
+import { EBADF, EFAULT, EINVAL, ENOMEM, SIGBUS, SIGSEGV } from '../mm/errno.js';
 import type { Kernel, Task } from '../mm/kernel.js';
 import { TASK_SIZE_VPN } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import {
+  mwriteprotectRange,
+  UFFD_FEATURE_WP_ASYNC,
+  UFFD_FEATURE_WP_UNPOPULATED,
+  userfaultfdApi,
+  userfaultfdOpen,
+  userfaultfdRegister,
+  userfaultfdRelease,
+  userfaultfdUnregister,
+  type UserfaultfdCtx,
+} from '../mm/userfaultfd.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, TaskSyscalls } from '../task/syscalls.js';
 import { clearRefsWrite } from '../proc/clear-refs.js';
 import { KPF_THP, KPF_ZERO_PAGE, kpageflags } from '../proc/kpageflags.js';
-import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, readPagemap, softDirtyPagemap } from '../proc/pagemap.js';
+import { PM_FILE_HI, PM_MMAP_EXCLUSIVE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI, PM_UFFD_WP_HI, readPagemap, softDirtyPagemap } from '../proc/pagemap.js';
+import { pagemapScan } from '../proc/pagemap-scan.js';
 import { smapsVma } from '../proc/smaps.js';
-import type { Op, OpProt } from './ops-parser.js';
+import type { Op, OpProt, OpRange } from './ops-parser.js';
 
 /** The observation flag values of the spec's pagemap table. */
 export const OBS_PRESENT = 1;
@@ -21,6 +33,8 @@ export const OBS_EXCLUSIVE = 8;
 export const OBS_SOFT_DIRTY = 16;
 export const OBS_ZERO_PAGE = 32;
 export const OBS_THP = 64;
+/** EXTENSION: PM_UFFD_WP (bit 57). */
+export const OBS_UFFD_WP = 128;
 
 /** The reference runner's first mmap slot (0x100000000000) and the gap after every slot (128 MiB). */
 export const OPS_FIRST_SLOT_VPN = 0x100000000;
@@ -39,6 +53,8 @@ interface Frame {
   nextSlot: number;
   /** Line of the fork that made this process (children only). */
   forkLine: number;
+  /** The process's one userfaultfd (the runner keeps at most one; a forked child starts without). */
+  uffd: UserfaultfdCtx | null;
 }
 
 /**
@@ -95,6 +111,7 @@ export class OpsExecutor {
       names: new Map(state?.names ?? []),
       nextSlot: state?.nextSlot ?? OPS_FIRST_SLOT_VPN,
       forkLine: 0,
+      uffd: null,
     };
     this.files = state?.files ?? 0;
   }
@@ -258,7 +275,7 @@ export class OpsExecutor {
       case 'fork': {
         const child = this.kernel.fork(this.cur.task);
         this.stack.push(this.cur);
-        this.cur = { task: child, names: new Map(this.cur.names), nextSlot: this.cur.nextSlot, forkLine: op.line };
+        this.cur = { task: child, names: new Map(this.cur.names), nextSlot: this.cur.nextSlot, forkLine: op.line, uffd: null };
         return;
       }
       case 'endchild': {
@@ -274,6 +291,69 @@ export class OpsExecutor {
         emit({ ...head(), name: op.name, flags: pagemapFlags(this.kernel, this.cur.task, r.start, r.pages) });
         return;
       }
+      case 'uffd_open': {
+        const r = this.openUffd(op.features);
+        if (r !== 0) fail(r[0], { stage: r[1] });
+        return;
+      }
+      case 'uffd_close':
+        if (this.cur.uffd === null) return fail(EBADF);
+        this.closeUffd();
+        return;
+      case 'uffd_register':
+      case 'uffd_unregister':
+      case 'uffd_wp': {
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
+        const { first, count } = opRange(op.range, r);
+        if (op.op === 'uffd_register' && this.cur.uffd === null) {
+          const o = this.openUffd(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED);
+          if (o !== 0) return fail(o[0], { stage: o[1] });
+        }
+        // Without a uffd the runner passes fd -1: EBADF.
+        if (this.cur.uffd === null) return fail(EBADF);
+        const start = r.start + first;
+        if (op.op === 'uffd_register') {
+          const res = userfaultfdRegister(mm, this.cur.uffd, start, count);
+          if (res < 0) fail(-res, { stage: 'register' });
+        } else if (op.op === 'uffd_unregister') {
+          const res = userfaultfdUnregister(mm, this.cur.uffd, start, count);
+          if (res < 0) fail(-res);
+        } else {
+          const res = mwriteprotectRange(mm, this.cur.uffd, start, count, op.op === 'uffd_wp' && op.on);
+          if (res < 0) fail(-res);
+        }
+        return;
+      }
+      case 'pagemap_scan': {
+        const r = this.cur.names.get(op.name);
+        if (r === undefined) return unknown();
+        const { first, count } = opRange(op.range, r);
+        const vecLen = op.vecLen ?? count;
+        const start = r.start + first;
+        const res = pagemapScan(mm, {
+          size: op.size,
+          flags: op.flags,
+          start,
+          end: start + count,
+          vec: vecLen > 0,
+          vecLen,
+          maxPages: op.maxPages,
+          categoryInverted: op.inverted,
+          categoryMask: op.mask,
+          categoryAnyofMask: op.anyof,
+          returnMask: op.returnMask,
+        });
+        const cats: number[] = new Array<number>(count).fill(-1);
+        for (const reg of res.regions) {
+          for (let v = Math.max(reg.start, start); v < Math.min(reg.end, start + count); v++) cats[v - start] = reg.categories;
+        }
+        const o: Observation = { ...head(), name: op.name, ret: res.ret < 0 ? -1 : res.ret, errno: res.ret < 0 ? -res.ret : 0 };
+        if (res.walkEnd !== undefined) o.walk_end = res.walkEnd - r.start;
+        o.cats = cats;
+        emit(o);
+        return;
+      }
       case 'smaps': {
         const r = this.cur.names.get(op.name);
         if (r === undefined) return unknown();
@@ -286,6 +366,24 @@ export class OpsExecutor {
         return;
       }
     }
+  }
+
+  /** Close this process's userfaultfd, if any: userfaultfd_release(). */
+  private closeUffd(): void {
+    if (this.cur.uffd === null) return;
+    userfaultfdRelease(this.cur.task.mm, this.cur.uffd);
+    this.cur.uffd = null;
+  }
+
+  /** userfaultfd(O_CLOEXEC|O_NONBLOCK) + UFFDIO_API, replacing the current one; 0 or [errno, stage]. */
+  private openUffd(features: number): 0 | [number, string] {
+    this.closeUffd();
+    const ctx = userfaultfdOpen(this.cur.task.mm);
+    if (typeof ctx === 'number') return [-ctx, 'open'];
+    const r = userfaultfdApi(ctx, features);
+    if (r < 0) return [-r, 'api'];
+    this.cur.uffd = ctx;
+    return 0;
   }
 
   /** End the script: a child still running exits. */
@@ -317,6 +415,7 @@ export function pagemapFlags(kernel: Kernel, task: Task, start: number, pages: n
     if ((hi & PM_FILE_HI) !== 0) f |= OBS_FILE;
     if ((hi & PM_MMAP_EXCLUSIVE_HI) !== 0) f |= OBS_EXCLUSIVE;
     if ((hi & PM_SOFT_DIRTY_HI) !== 0) f |= OBS_SOFT_DIRTY;
+    if ((hi & PM_UFFD_WP_HI) !== 0) f |= OBS_UFFD_WP;
     out[i] = f;
   }
   return out;
@@ -343,6 +442,11 @@ export function runOpsScript(kernel: Kernel, ops: Op[]): OpsRun {
 
 export function runOps(kernel: Kernel, ops: Op[]): Observation[] {
   return runOpsScript(kernel, ops).observations;
+}
+
+/** An op's [FIRST COUNT], or the whole of NAME's current range. */
+function opRange(range: OpRange | undefined, r: Range): OpRange {
+  return range ?? { first: 0, count: r.pages };
 }
 
 /** Thrown inside an op when a fault finds no memory: the OOM killer's SIGKILL for this process. */

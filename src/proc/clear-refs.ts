@@ -95,7 +95,7 @@ function clearSoftDirty(mm: Mm): void {
       pmdEntry(pmd) {
         if (splitThp) {
           // The 2013 patch split THPs before clearing (split_huge_page_pmd).
-          const head = mm.pt.lo[pmd] >>> 12;
+          const head = (mm.pt.lo[pmd] >>> 12) | (mm.pt.hi[pmd] << 20);
           splitHugePmd(mm, pmd);
           if (!mm.mem.isZero(head) && mm.mem.compound[head] === 0) splitHugePage(mm, head);
           return false;

@@ -4,12 +4,17 @@
  *    (PM_SOFT_DIRTY). A kernel built without CONFIG_MEM_SOFT_DIRTY accepts `clear_refs 4`
  *    silently and never sets the bit, so reporting zero dirty pages there would be a lie;
  *  - the zero page's PFN: read an untouched anonymous page and look at its pagemap PFN. A pre-dump
- *    skips pages mapped to it (CRIU's should_dump_page()), soft-dirty or not.
+ *    skips pages mapped to it (CRIU's should_dump_page()), soft-dirty or not;
+ *  - PAGEMAP_SCAN: the ioctl CRIU's check_pagemap() tries (ENOTTY or EINVAL: not there);
+ *  - userfaultfd write-protection in async mode: userfaultfd() and UFFDIO_API with
+ *    UFFD_FEATURE_WP_ASYNC (CRIU's kerndat has_wp_async).
  */
 import type { Kernel } from '../mm/kernel.js';
 import { mmap, munmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import { UFFD_FEATURE_WP_ASYNC, userfaultfdApi, userfaultfdOpen, userfaultfdRelease } from '../mm/userfaultfd.js';
 import { clearRefsWrite } from './clear-refs.js';
+import { PAGE_IS_FILE, PAGE_IS_PFNZERO, PAGE_IS_PRESENT, PAGE_IS_SOFT_DIRTY, PAGE_IS_SWAPPED, pagemapScan } from './pagemap-scan.js';
 import { PM_PRESENT_HI, PM_SOFT_DIRTY_HI, readPagemap, softDirtyPagemap, type PagemapFormat } from './pagemap.js';
 
 export interface Kerndat {
@@ -18,6 +23,10 @@ export interface Kerndat {
   pagemapFormat: PagemapFormat;
   /** PFN of the shared zero page, or -1 if it could not be found. */
   zeroPagePfn: number;
+  /** The PAGEMAP_SCAN ioctl answers (Linux 6.7+). */
+  pagemapScan: boolean;
+  /** userfaultfd accepts UFFD_FEATURE_WP_ASYNC (Linux 6.7+). */
+  uffdWpAsync: boolean;
 }
 
 const probed = new WeakMap<Kernel, Kerndat>();
@@ -28,7 +37,7 @@ export function kerndat(kernel: Kernel): Kerndat {
   const task = kernel.spawn('kerndat');
   const mm = task.mm;
   const format = softDirtyPagemap(kernel.profile);
-  const kd: Kerndat = { softDirty: false, pagemapFormat: format, zeroPagePfn: -1 };
+  const kd: Kerndat = { softDirty: false, pagemapFormat: format, zeroPagePfn: -1, pagemapScan: false, uffdWpAsync: false };
   const page = mmap(mm, { pages: 2, prot: PROT_READ | PROT_WRITE, kind: 'anon' });
   if (page >= 0) {
     const words = new Uint32Array(4);
@@ -39,7 +48,24 @@ export function kerndat(kernel: Kernel): Kerndat {
     readPagemap(mm, page, 2, words, format);
     kd.softDirty = wrote && (words[1] & PM_SOFT_DIRTY_HI) !== 0;
     if (read && (words[3] & PM_PRESENT_HI) !== 0) kd.zeroPagePfn = words[2];
+    // check_pagemap(): CRIU's own arguments; the ioctl either answers or is ENOTTY / EINVAL.
+    const scan = pagemapScan(mm, {
+      start: page,
+      end: page + 2,
+      vecLen: 0,
+      vec: false,
+      categoryInverted: PAGE_IS_PFNZERO | PAGE_IS_FILE,
+      categoryMask: PAGE_IS_PFNZERO | PAGE_IS_FILE,
+      categoryAnyofMask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+      returnMask: PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_SOFT_DIRTY,
+    });
+    kd.pagemapScan = scan.ret >= 0;
     munmap(mm, page, 2);
+  }
+  const ctx = userfaultfdOpen(mm);
+  if (typeof ctx !== 'number') {
+    kd.uffdWpAsync = userfaultfdApi(ctx, UFFD_FEATURE_WP_ASYNC) === 0;
+    userfaultfdRelease(mm, ctx);
   }
   kernel.exit(task);
   probed.set(kernel, kd);

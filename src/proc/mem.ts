@@ -1,11 +1,12 @@
 /**
  * /proc/PID/mem as a dumper needs it: the contents of one page, read without side effects (a
- * swapped page is read from the swap device, not faulted in), and a digest of the whole memory.
+ * swapped page is read from the swap device, not faulted in), and runs of pages as views of
+ * their frames (the digest, mem-digest.ts, and the restorer read through these).
  */
-import { createHash } from 'node:crypto';
 import type { Mm } from '../mm/mm.js';
-import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, PAGE_SIZE, swp_offset } from '../mm/pgtable-types.js';
+import { _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PSE, is_pte_marker, PAGE_SIZE, swp_offset } from '../mm/pgtable-types.js';
 import type { Vma } from '../mm/vma.js';
+import { synthesizePage } from '../mm/page-alloc.js';
 
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 /** One zero-filled page per pattern byte, built on first use (tmpfs files made by op scripts). */
@@ -14,21 +15,27 @@ const patternPages = new Map<number, Uint8Array>();
 /** Byte offset, in the array locatePage() returned, of the page it located. */
 export const located = { offset: 0 };
 
+/** Token memory: where locatePage() synthesises the page it locates (set by the caller). */
+let synthTarget: Uint8Array | null = null;
+let synthOffset = 0;
+
 /**
  * Where the bytes a load from page vpn would see live: returns the array (a frame chunk, a swap
  * chunk, or a shared zero or pattern page) and sets located.offset. No side effects, no allocation.
+ * With token memory, frames and swap slots are synthesised into a new page (or the caller's target).
  */
 export function locatePage(mm: Mm, vma: Vma, vpn: number): Uint8Array {
   const pmd = mm.pt.pmdSlot(vpn, false);
   if (pmd >= 0) {
     const pe = mm.pt.lo[pmd];
-    if ((pe & _PAGE_PSE) !== 0) return frameAt(mm, (pe >>> 12) + (vpn & 511));
+    if ((pe & _PAGE_PSE) !== 0) return frameAt(mm, ((pe >>> 12) | (mm.pt.hi[pmd] << 20)) + (vpn & 511));
     if (pe !== 0) {
       const s = ((pe >>> 12) << 9) | (vpn & 511);
       const e = mm.pt.lo[s];
       const h = mm.pt.hi[s];
-      if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) return frameAt(mm, e >>> 12);
-      if (e !== 0 || h !== 0) return swapAt(mm, swp_offset(e, h));
+      if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) return frameAt(mm, (e >>> 12) | (h << 20));
+      // A uffd-wp pte marker holds no page: the load sees what an empty pte would give.
+      if ((e !== 0 || h !== 0) && !is_pte_marker(e, h)) return swapAt(mm, swp_offset(e, h));
     }
   }
   located.offset = 0;
@@ -46,14 +53,38 @@ export function locatePage(mm: Mm, vma: Vma, vpn: number): Uint8Array {
 }
 
 function frameAt(mm: Mm, pfn: number): Uint8Array {
+  const tokens = mm.mem.tokens;
+  if (tokens !== null) {
+    if (tokens[pfn] === 0) {
+      located.offset = 0;
+      return ZERO_PAGE;
+    }
+    const out = synthTarget ?? new Uint8Array(PAGE_SIZE);
+    located.offset = synthTarget === null ? 0 : synthOffset;
+    synthesizePage(tokens[pfn], out, located.offset);
+    return out;
+  }
   located.offset = (pfn & 511) << 12;
   return mm.mem.chunks[pfn >>> 9];
 }
 
 function swapAt(mm: Mm, slot: number): Uint8Array {
+  if (mm.mem.tokens !== null) {
+    const page = mm.swap.read(slot);
+    if (synthTarget === null) {
+      located.offset = 0;
+      return page;
+    }
+    synthTarget.set(page, synthOffset);
+    located.offset = synthOffset;
+    return synthTarget;
+  }
   located.offset = (slot % 512) * PAGE_SIZE;
   return mm.swap.chunkOf(slot);
 }
+
+/** Token memory: pages of a run are synthesised side by side into batches of this many pages. */
+const SYNTH_BATCH = 64;
 
 /** The bytes a load from page vpn would see, as a view (do not modify). */
 export function accessPage(mm: Mm, vma: Vma, vpn: number): Uint8Array {
@@ -77,14 +108,28 @@ export function forEachPageRun(
   let arr: Uint8Array | null = null;
   let start = 0;
   let length = 0;
+  const token = mm.mem.tokens !== null;
+  let batch: Uint8Array | null = null;
   for (let i = 0; i < count; i++) {
     const v = vpnAt(i);
     if (vma === null || v < vma.start || v >= vma.end) vma = mm.findVma(v);
     let page: Uint8Array;
+    if (token) {
+      // Synthesised pages go side by side into a batch the sink may keep until the run ends.
+      if (batch === null || synthOffset + PAGE_SIZE > batch.length) {
+        batch = new Uint8Array(Math.min(count - i, SYNTH_BATCH) * PAGE_SIZE);
+        synthOffset = 0;
+      }
+      synthTarget = batch;
+    }
     if (vma === null) {
       page = ZERO_PAGE;
       located.offset = 0;
     } else page = locatePage(mm, vma, v);
+    if (token) {
+      synthTarget = null;
+      if (page === batch) synthOffset += PAGE_SIZE;
+    }
     const off = located.offset;
     if (page === arr && off === start + length) length += PAGE_SIZE;
     else {
@@ -95,25 +140,4 @@ export function forEachPageRun(
     }
   }
   if (arr !== null) sink(arr, start, length);
-}
-
-/**
- * SHA-256 over the layout and every page of every VMA. The layout is taken as runs of equal
- * protection (read, write, exec, shared), so a restore whose VMAs merge differently (anon_vma and
- * pgoff are not restored) still digests the same when the memory is the same.
- */
-export function memoryDigest(mm: Mm): string {
-  const h = createHash('sha256');
-  const runs: number[][] = [];
-  for (const vma of mm.vmas) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last[1] === vma.start && last[2] === (vma.flags & 0xf)) last[1] = vma.end;
-    else runs.push([vma.start, vma.end, vma.flags & 0xf]);
-  }
-  h.update(new Uint8Array(new Float64Array(runs.flat()).buffer));
-  for (const vma of mm.vmas) {
-    const first = vma.start;
-    forEachPageRun(mm, vma.pages, (i) => first + i, (arr, off, len) => h.update(arr.subarray(off, off + len)));
-  }
-  return h.digest('hex');
 }

@@ -18,7 +18,10 @@ import {
   _PAGE_SOFT_DIRTY,
   _PAGE_SPECIAL,
   _PAGE_SWP_SOFT_DIRTY,
+  _PAGE_SWP_UFFD_WP,
+  _PAGE_UFFD_WP,
   PAGE_SHIFT,
+  SWP_PTE_MARKER,
   swp_offset,
   swp_type,
 } from '../mm/pgtable-types.js';
@@ -30,6 +33,8 @@ export const PM_SWAP_HI = 1 << 30;
 export const PM_FILE_HI = 1 << 29;
 export const PM_MMAP_EXCLUSIVE_HI = 1 << 24;
 export const PM_SOFT_DIRTY_HI = 1 << 23;
+/** PM_UFFD_WP (bit 57): the pte, huge PMD or swap entry is uffd-wp protected, or a uffd-wp marker. */
+export const PM_UFFD_WP_HI = 1 << 25;
 /** Entry bit numbers, as the kernel documents them. */
 export const PM_SOFT_DIRTY_BIT = 55;
 export const PM_MMAP_EXCLUSIVE_BIT = 56;
@@ -82,10 +87,11 @@ export function readPagemap(mm: Mm, start: number, count: number, out: Uint32Arr
         if (holeHi !== 0) for (let v = vpn; v < next; v++, o += 2) out[o + 1] = holeHi;
       } else if ((pe & _PAGE_PSE) !== 0) {
         // pagemap_pmd_range(): one THP, the same flags for each of its pages.
-        const head = pe >>> 12;
+        const head = (pe >>> 12) | (pt.hi[pmd] << 20);
         let hi = PM_PRESENT_HI | vmaSd | (v1 ? PM_PSHIFT_HI : 0);
         if ((pe & _PAGE_SOFT_DIRTY) !== 0) hi |= sdBit;
         if ((pflags[head] & PG_anon) === 0) hi |= PM_FILE_HI;
+        if ((pe & _PAGE_UFFD_WP) !== 0) hi |= PM_UFFD_WP_HI;
         if (!mem.isZero(head) && mem.pageMapcount(head) === 1) hi |= exclusiveBit;
         hi >>>= 0;
         for (let v = vpn; v < next; v++, o += 2) {
@@ -137,6 +143,8 @@ const PTE_PRESENT_MASK = 0x101; // _PAGE_PRESENT | _PAGE_PROTNONE
 const PTE_SOFT_DIRTY = 0x800; // _PAGE_SOFT_DIRTY
 const PTE_SPECIAL = 0x200; // _PAGE_SPECIAL
 const PTE_SWP_SOFT_DIRTY = 0x2; // _PAGE_SWP_SOFT_DIRTY
+const PTE_UFFD_WP = 0x400; // _PAGE_UFFD_WP
+const PTE_SWP_UFFD_WP = 0x4; // _PAGE_SWP_UFFD_WP
 const F_ANON = 1; // PG_anon
 const F_THP = 4; // PG_thp
 if (
@@ -144,6 +152,8 @@ if (
   PTE_SOFT_DIRTY !== _PAGE_SOFT_DIRTY ||
   PTE_SPECIAL !== _PAGE_SPECIAL ||
   PTE_SWP_SOFT_DIRTY !== _PAGE_SWP_SOFT_DIRTY ||
+  PTE_UFFD_WP !== _PAGE_UFFD_WP ||
+  PTE_SWP_UFFD_WP !== _PAGE_SWP_UFFD_WP ||
   F_ANON !== PG_anon ||
   F_THP !== PG_thp
 ) {
@@ -166,10 +176,11 @@ function ptePagemap(mm: Mm, first: number, n: number, out: Uint32Array, o: numbe
     const s = first + j;
     const e = lo[s];
     if ((e & (PTE_PRESENT_MASK)) !== 0) {
-      const pfn = e >>> 12;
+      const pfn = (e >>> 12) | (hiw[s] << 20);
       out[o] = pfn;
       let hi = presentWord;
       if ((e & PTE_SOFT_DIRTY) !== 0) hi |= sdBit;
+      if ((e & PTE_UFFD_WP) !== 0) hi |= PM_UFFD_WP_HI;
       if ((e & PTE_SPECIAL) === 0) {
         const f = pflags[pfn];
         if ((f & F_ANON) === 0) hi |= PM_FILE_HI;
@@ -183,7 +194,9 @@ function ptePagemap(mm: Mm, first: number, n: number, out: Uint32Array, o: numbe
       out[o] = ((off << 5) | swp_type(h)) >>> 0;
       let hi = holeWord | PM_SWAP_HI | (Math.floor(off / 2 ** 27) & PM_PFRAME_HI_MASK);
       if (swapSd && (e & PTE_SWP_SOFT_DIRTY) !== 0) hi |= PM_SOFT_DIRTY_HI;
-      out[o + 1] = hi;
+      // pte_swp_uffd_wp(), pte_marker_entry_uffd_wp()
+      if ((e & PTE_SWP_UFFD_WP) !== 0 || h >>> 27 === SWP_PTE_MARKER) hi |= PM_UFFD_WP_HI;
+      out[o + 1] = hi >>> 0;
     } else if (holeWord !== 0) out[o + 1] = holeWord;
   }
 }

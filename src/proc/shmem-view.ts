@@ -4,7 +4,6 @@
  * that hold data, resident or swapped, by index into the object.
  */
 import type { Task } from '../mm/kernel.js';
-import { PAGE_SIZE } from '../mm/pgtable-types.js';
 
 export interface ShmemObjectView {
   id: number;
@@ -29,8 +28,7 @@ export function readShmemPages(task: Task, vpn: number, sink: (index: number, da
   const mm = task.mm;
   for (let i = 0; i < f.nrPages; i++) {
     if (f.pfn[i] >= 0) {
-      const pfn = f.pfn[i];
-      sink(i, mm.mem.chunks[pfn >>> 9].subarray((pfn & 511) * PAGE_SIZE, ((pfn & 511) + 1) * PAGE_SIZE));
+      sink(i, mm.mem.frame(f.pfn[i]));
     } else if (f.swap[i] !== 0) sink(i, mm.swap.read(f.swap[i]));
   }
 }

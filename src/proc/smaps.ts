@@ -43,7 +43,7 @@ export function smapsVma(mm: Mm, vma: Vma): SmapsEntry {
   walkPageRange(mm, vma.start, vma.end, {
     pmdEntry(pmd, from, to) {
       const e = mm.pt.lo[pmd];
-      const head = e >>> 12;
+      const head = (e >>> 12) | (mm.pt.hi[pmd] << 20);
       // smaps_pmd_entry(): 6.1's follow_trans_huge_pmd(FOLL_DUMP) refuses a PROT_NONE PMD.
       if ((e & _PAGE_PRESENT) === 0 && !mm.profile.smapsProtNoneThp) return true;
       if (!mem.isZero(head)) {
@@ -63,7 +63,7 @@ export function smapsVma(mm: Mm, vma: Vma): SmapsEntry {
         if ((e & (_PAGE_PRESENT | _PAGE_PROTNONE)) !== 0) {
           if ((e & _PAGE_SPECIAL) !== 0) continue;
           rss++;
-          if ((mem.flags[e >>> 12] & PG_anon) !== 0) anon++;
+          if ((mem.flags[(e >>> 12) | (hi[slot + i] << 20)] & PG_anon) !== 0) anon++;
         } else if (e !== 0 || hi[slot + i] !== 0) {
           swap++;
         }

@@ -28,6 +28,10 @@ export const MAP_FIXED = 0x10;
 export const MAP_ANONYMOUS = 0x20;
 export const MAP_NORESERVE = 0x4000;
 
+/** madvise(2) advice numbers (Linux's), as CRIU's vma_entry.madv records them: a bit per advice. */
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
+
 /** A file opened for mapping: a tmpfs file (the only kind the emulated machine has). */
 export type FileHandle = ShmemFile;
 

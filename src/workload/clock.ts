@@ -38,7 +38,31 @@ export function durationSeconds(d: Duration, rate: number): number {
   return 'steps' in d ? d.steps / rate : d.seconds;
 }
 
+/** Steps run between two looks at `check`: a few milliseconds of real time for any workload. */
+export const CHECK_EVERY_STEPS = 16384;
+
+/**
+ * Run the process for n steps in slices, calling `check` between them (it throws to stop): a long
+ * virtual copy at a slow link is many real seconds of workload, and cancellation must not wait
+ * for it. The slices end where one run(n) would (run() continues from where it stopped).
+ */
+export function runChecked(proc: WorkloadProcess, n: number, check?: () => void): void {
+  if (check === undefined || n <= CHECK_EVERY_STEPS) {
+    if (n > 0) proc.run(n);
+    return;
+  }
+  const target = proc.steps + n;
+  while (proc.steps < target) {
+    const before = proc.steps;
+    proc.run(Math.min(CHECK_EVERY_STEPS, target - proc.steps));
+    if (proc.steps === before) return; // a trace that has ended
+    check();
+  }
+}
+
 export class WorkloadClock {
+  /** Called between slices of a long run; throws to stop it (the dump's cancellation). */
+  check?: () => void;
   /** Virtual seconds since the clock started. */
   now = 0;
   /** Percentage of the time the process is kept from running (QEMU cpu-throttle). */
@@ -63,7 +87,7 @@ export class WorkloadClock {
     const n = Math.floor(this.carry + 1e-7);
     this.carry = Math.max(0, this.carry - n);
     const before = this.proc.steps;
-    if (n > 0) this.proc.run(n);
+    runChecked(this.proc, n, this.check);
     this.now += seconds;
     return this.proc.steps - before;
   }
@@ -72,7 +96,7 @@ export class WorkloadClock {
   runSteps(n: number): number {
     if (n <= 0) return 0;
     const before = this.proc.steps;
-    this.proc.run(n);
+    runChecked(this.proc, n, this.check);
     const s = (this.proc.steps - before) / this.rate;
     this.now += s;
     return s;

@@ -11,14 +11,16 @@ import { LackeyWorkload, type LackeyWorkloadState } from './lackey.js';
 import type { ModelState } from './model.js';
 import { readModelFile } from './model-file.js';
 import { OpsWorkload, type OpsWorkloadState } from './ops-workload.js';
-import type { WorkloadProcess, WorkloadState } from './process.js';
+import type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
 import { DEFAULT_WORKLOAD, findModel, launchModel, modelNames } from './registry.js';
 import { DEFAULT_RATES } from './clock.js';
-import { parseParam, rateParam } from './params.js';
+import { parseParam, rateParam, resolveParams } from './params.js';
+import { DEFAULT_MEMORY_BYTES } from '../mm/kernel.js';
 
 export { DEFAULT_WORKLOAD, listWorkloads, type WorkloadListing } from './registry.js';
-export { DEFAULT_RATES, durationSeconds, durationSteps, WorkloadClock, workloadRate, type Duration } from './clock.js';
-export { accessPage, memoryDigest } from '../proc/mem.js';
+export { DEFAULT_RATES, durationSeconds, durationSteps, runChecked, WorkloadClock, workloadRate, type Duration } from './clock.js';
+export { accessPage } from '../proc/mem.js';
+export { memDigest } from '../proc/mem-digest.js';
 export { kerndat, kerndatSoftDirty, type Kerndat } from '../proc/kerndat.js';
 export type { WorkloadIdentity, WorkloadProcess, WorkloadState } from './process.js';
 
@@ -68,6 +70,36 @@ function startWorkload(kernel: Kernel, spec: string, seed: number, overrides: Re
   // Any other file is taken for a Lackey trace, recognised by its content (gzip or text).
   if (existsSync(name)) return LackeyWorkload.create(kernel, name, seed, rateOnly('Lackey trace', DEFAULT_RATES.lackey));
   throw new InputError(`unknown workload '${spec}': expected a model (${modelNames()}) or a .json model file, .ops op script or a Valgrind Lackey trace (a file, plain or gzip)`);
+}
+
+/**
+ * The emulated physical memory a machine needs for this workload, when more than a default
+ * machine has (a large guest): its RAM plus room for page tables' worth of slack; null otherwise.
+ */
+export function workloadMemoryNeed(spec: string, overrides: Record<string, unknown> = {}): number | null {
+  const name = spec === '' ? DEFAULT_WORKLOAD : spec;
+  let def = findModel(name);
+  const layers: { where: string; values: Record<string, unknown> }[] = [];
+  if (def === undefined && name.endsWith('.json') && existsSync(name)) {
+    const f = readModelFile(name);
+    def = f.def;
+    layers.push({ where: `${name}: params.`, values: f.params });
+  }
+  if (def?.memoryBytes === undefined) return null;
+  layers.push({ where: OVERRIDES, values: overrides });
+  const need = def.memoryBytes(resolveParams(def.name, def.params, layers)) + (64 << 20);
+  return need > DEFAULT_MEMORY_BYTES ? need : null;
+}
+
+/**
+ * The parameters a built-in model's identity was started with, as overrides that start it again
+ * the same way (--param values, --rate); derived ones (the guest's rate) left out. Empty for
+ * scripts and traces.
+ */
+export function modelOverrides(id: WorkloadIdentity): Record<string, unknown> {
+  const def = findModel(id.model);
+  if (def === undefined) return {};
+  return Object.fromEntries(def.params.filter((p) => p.name in id.params).map((p) => [p.name, id.params[p.name]]));
 }
 
 /**

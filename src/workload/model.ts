@@ -62,6 +62,10 @@ export interface ModelDef {
   readonly params: readonly ParamSpec[];
   /** Cross-parameter checks (e.g. hot set within the heap); throw InputError naming the field. */
   check?(p: ResolvedParams, where: string): void;
+  /** Parameters computed from the others (the guest model's rate), set on the resolved ones. */
+  derive?(p: ResolvedParams): void;
+  /** Emulated physical memory the model needs beyond a default machine's (large guests). */
+  memoryBytes?(p: ResolvedParams): number;
   create(ctx: ModelContext): ModelProcess;
 }
 
@@ -129,6 +133,40 @@ export abstract class ModelProcess implements WorkloadProcess {
   protected abstract configure(p: ResolvedParams): void;
   /** `n` steady-state steps (memory accesses). */
   protected abstract access(n: number): void;
+  /**
+   * The fast path: advance `n` steady-state steps by their effect on memory instead of one access
+   * at a time, where the steady state is stationary: each page class is written at a known rate,
+   * so a page of it is written at least once in n steps with probability 1 - (1 - q)^n, and the
+   * pages that were are drawn as independent Bernoulli trials (geometric gaps, work in proportion
+   * to the pages written). Reads, which only set accessed bits, are left out. Returns false where
+   * the model has no fast path (then access(n) runs).
+   */
+  protected sampleWrites(n: number): boolean {
+    void n;
+    return false;
+  }
+
+  /**
+   * Fast path (run() with `fast` set): memory as it would be after the steady-state steps, in
+   * distribution, at the cost of the pages written rather than of the steps. Deterministic per seed.
+   */
+  fast = false;
+
+  /** Write one byte in each page of [first, first + n) with probability p, independently. */
+  protected writeSampled(first: number, n: number, p: number): void {
+    if (!(p > 0) || n <= 0) return;
+    const rng = this.rng;
+    const mm = this.task.mm;
+    const logQ = p >= 1 ? 0 : Math.log1p(-p);
+    for (let i = p >= 1 ? 0 : Math.floor(Math.log((rng.next() + 1) / 4294967296) / logQ); i < n; ) {
+      const r = rng.next();
+      const addr = (first + i) * PAGE_SIZE + (r & 4095);
+      const f = mm.write8(addr, r >>> 24);
+      if (f !== FAULT_OK) this.fault(f, addr);
+      i += p >= 1 ? 1 : 1 + Math.floor(Math.log((rng.next() + 1) / 4294967296) / logQ);
+    }
+  }
+
   /** The periodic event; returns the steps it took (at least 1; may exceed what run() asked). */
   protected event(): number {
     return 1;
@@ -200,7 +238,7 @@ export abstract class ModelProcess implements WorkloadProcess {
       }
       let k = chunk - done;
       if (this.eventEvery > 0 && this.untilEvent < k) k = this.untilEvent;
-      this.access(k);
+      if (!this.fast || !this.sampleWrites(k)) this.access(k);
       done += k;
       if (this.eventEvery > 0) this.untilEvent -= k;
     }

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { InputError, ResourceError } from '../errors.js';
+import { checkInputSize, InputError, ResourceError } from '../errors.js';
 import type { Kernel, Task } from '../mm/kernel.js';
 import { OpsExecutor, type OpsExecutorState } from '../ops/ops-executor.js';
 import { type Op, OpsSyntaxError, parseOps } from '../ops/ops-parser.js';
@@ -25,6 +25,7 @@ export interface OpsWorkloadState extends WorkloadState {
 
 export function loadOps(file: string): Op[] {
   let text: string;
+  checkInputSize(file, 'op script');
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {

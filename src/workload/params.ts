@@ -7,7 +7,7 @@
 import { InputError } from '../errors.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 
-export type ParamKind = 'pages' | 'fraction' | 'count' | 'rate';
+export type ParamKind = 'pages' | 'fraction' | 'count' | 'rate' | 'byterate';
 
 export interface ParamSpec {
   readonly name: string;
@@ -23,6 +23,31 @@ export interface ParamSpec {
 
 export type ResolvedParams = Record<string, number>;
 
+/** hotSet -> hot_set: the name JSON output uses, accepted as input too. */
+export function snakeName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
+}
+
+/** A size in pages as a user writes it: 2048 -> '8M', 3 -> '12K'. */
+export function pagesText(pages: number): string {
+  const bytes = pages * PAGE_SIZE;
+  for (const [u, f] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) if (bytes % f === 0) return `${bytes / f}${u}`;
+  return `${bytes}B`;
+}
+
+/**
+ * Resolved parameters as output shows them: snake_case names (as every JSON key), sizes as
+ * `tracker workloads` and model files write them ('8M'), so they can be pasted back.
+ */
+export function displayParams(specs: readonly ParamSpec[], p: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) {
+    const s = specs.find((x) => x.name === k);
+    out[snakeName(k)] = s?.kind === 'pages' && typeof v === 'number' ? pagesText(v) : v;
+  }
+  return out;
+}
+
 const UNIT: Record<string, number> = { '': 1, B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i?B)?|(B))$/i;
 
@@ -36,6 +61,32 @@ export function parsePages(v: unknown): number {
   if (m === null) return NaN;
   const unit = m[3] !== undefined ? 'B' : m[2].toUpperCase();
   return Math.ceil((Number(m[1]) * UNIT[unit]) / PAGE_SIZE);
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** Links are sold in decimal bits per second: 10 Gbit/s is 10^10 bits, 1.25 * 10^9 bytes a second. */
+const BIT_UNITS: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 };
+
+/**
+ * A byte size or rate such as 1G, 512MiB, 100M/s, 1073741824 (binary multiples); NaN if malformed.
+ * The one byte-unit parser: the CLI's --memory, --bandwidth and model parameters all use it.
+ */
+export function parseByteSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?(?:\/s)?$/i.exec(v.trim());
+  return m === null ? NaN : Number(m[1]) * BYTE_UNITS[m[2].toLowerCase()];
+}
+
+/**
+ * Bytes per second: bytes with binary multiples as parseByteSize (1G, 100M/s), or bits with
+ * decimal ones, as links are sold and QEMU's calc-dirty-rate is quoted (10Gbit, 650Mbit/s, 1Gbps).
+ * NaN if malformed.
+ */
+export function parseByteRate(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v !== 'string') return NaN;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit(?:\/s)?|bps)$/i.exec(v.trim());
+  if (m === null) return parseByteSize(v);
+  return (Number(m[1]) * BIT_UNITS[m[2].toLowerCase()]) / 8;
 }
 
 const RATE_UNIT: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9 };
@@ -81,6 +132,11 @@ export function parseParam(spec: ParamSpec, v: unknown, where: string): number {
       if (!(r > 0) || !Number.isFinite(r)) throw new InputError(`${field}: expected a rate in steps per virtual second such as 1000000, 1M or 250k, got ${describe(v)}`);
       return r;
     }
+    case 'byterate': {
+      const r = parseByteRate(v);
+      if (!(r > 0) || !Number.isFinite(r)) throw new InputError(`${field}: expected a rate in bytes or bits per second such as 80M/s or 650Mbit, got ${describe(v)}`);
+      return r;
+    }
     case 'count': {
       const c = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
       if (!Number.isSafeInteger(c) || c < min) throw new InputError(`${field}: expected a whole number of at least ${min}, got ${describe(v)}`);
@@ -114,7 +170,7 @@ export function applyParams(
   steadyOnly: boolean,
 ): void {
   for (const [k, v] of Object.entries(values)) {
-    const s = specs.find((p) => p.name === k);
+    const s = specs.find((p) => p.name === k || snakeName(p.name) === k);
     if (s === undefined) {
       const known = specs.map((p) => p.name).join(', ') || 'none';
       throw new InputError(`${where}${k}: unknown parameter for model ${model} (allowed: ${known})`);
@@ -122,7 +178,7 @@ export function applyParams(
     if (steadyOnly && s.layout === true) {
       throw new InputError(`${where}${k}: ${k === 'rate' ? 'is fixed for the life of the process' : 'shapes the address space'} and cannot change in a phase (allowed here: ${steadyNames(specs)})`);
     }
-    out[k] = parseParam(s, v, where);
+    out[s.name] = parseParam(s, v, where);
   }
 }
 

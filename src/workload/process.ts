@@ -14,5 +14,10 @@ export interface WorkloadProcess extends ProcessHandle {
   readonly warmUpSteps?: number;
   /** Advance by `steps` steps. A process whose program has ended stays alive doing nothing. */
   run(steps: number): void;
+  /**
+   * Set to advance stationary steady states by their effect on memory, in distribution, instead of
+   * access by access (models with a fast path: hot-cold, uniform, guest; model.ts sampleWrites).
+   */
+  fast?: boolean;
   saveState(): WorkloadState;
 }

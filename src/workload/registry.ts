@@ -4,18 +4,20 @@ import type { Kernel } from '../mm/kernel.js';
 import type { ModelDef, Phase } from './model.js';
 import { churn } from './models/churn.js';
 import { forkCow } from './models/fork-cow.js';
+import { guest } from './models/guest.js';
+import { curve } from './models/curve.js';
 import { hotCold } from './models/hot-cold.js';
 import { idle } from './models/idle.js';
 import { sequential } from './models/sequential.js';
 import { swapModel } from './models/swap.js';
 import { thp } from './models/thp.js';
 import { uniform } from './models/uniform.js';
-import { applyParams, resolveParams } from './params.js';
+import { applyParams, resolveParams, snakeName } from './params.js';
 import type { WorkloadProcess } from './process.js';
 
 export const DEFAULT_WORKLOAD = 'hot-cold';
 
-export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel];
+export const MODELS: readonly ModelDef[] = [hotCold, uniform, sequential, idle, churn, forkCow, thp, swapModel, guest, curve];
 
 export function findModel(name: string): ModelDef | undefined {
   return MODELS.find((m) => m.name === name);
@@ -35,7 +37,7 @@ export function listWorkloads(): WorkloadListing[] {
   return MODELS.map((m) => ({
     name: m.name,
     description: m.description,
-    params: m.params.map((p) => ({ name: p.name, default: p.default, description: p.description })),
+    params: m.params.map((p) => ({ name: snakeName(p.name), default: p.default, description: p.description })),
   }));
 }
 
@@ -54,6 +56,7 @@ export function launchModel(kernel: Kernel, l: ModelLaunch): WorkloadProcess {
   const params = resolveParams(l.def.name, l.def.params, l.layers);
   const where = l.layers.length > 0 ? l.layers[l.layers.length - 1].where : 'params.';
   l.def.check?.(params, where);
+  l.def.derive?.(params);
   l.phases.forEach((ph, i) => {
     const p = { ...params };
     applyParams(l.def.name, l.def.params, p, ph.params, `phases[${i}].params.`, true);

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { EXIT_CODES, EXIT_CODES_HELP } from '../../src/cli/help.js';
@@ -31,8 +31,8 @@ function capture(json: boolean): Output & { text: string } {
 test('tracker run --json: measured after setup and populate, dirty pages per interval settle near the hot set', () => {
   const out = capture(true);
   runCommand({ workload: model, seed: 1, steps: 40_000, duration: { steps: 40_000 }, sampleInterval: { steps: 10_000 }, kernel: '6.1', json: true }, out);
-  const report = JSON.parse(out.text) as { samples: { dirty_pages: number }[]; soft_dirty: boolean; warm_up_steps: number; dirty_rate_mib_per_s: number };
-  assert.equal(report.soft_dirty, true);
+  const report = JSON.parse(out.text) as { samples: { dirty_pages: number }[]; dirty_tracking: boolean; warm_up_steps: number; dirty_rate_mib_per_s: number };
+  assert.equal(report.dirty_tracking, true);
   assert.equal(report.samples.length, 4);
   assert.equal(report.warm_up_steps, 1025, 'mmap and the populate of the 4 MiB heap run before measuring');
   for (const s of report.samples) assert.ok(s.dirty_pages >= 64 && s.dirty_pages < 200, `${s.dirty_pages} dirty pages (hot set 64)`);
@@ -54,7 +54,7 @@ test('tracker workloads --json lists every built-in model with its parameters', 
   assert.equal(r.status, 0);
   const list = JSON.parse(r.stdout) as { name: string; params: unknown[] }[];
   assert.deepEqual(list.map((w) => w.name), listWorkloads().map((w) => w.name));
-  assert.deepEqual(list.map((w) => w.name), ['hot-cold', 'uniform', 'sequential', 'idle', 'churn', 'fork-cow', 'thp', 'swap']);
+  assert.deepEqual(list.map((w) => w.name), ['hot-cold', 'uniform', 'sequential', 'idle', 'churn', 'fork-cow', 'thp', 'swap', 'guest', 'curve']);
   assert.ok(list.every((w) => w.params.length > 0));
 });
 
@@ -76,7 +76,7 @@ test('one exit-code table: in --help of every command and in the README, with 70
   }
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   for (const [code, what] of EXIT_CODES) assert.ok(readme.includes(`| ${code} | ${what} |`), `README lists exit ${code}: ${what}`);
-  assert.deepEqual(EXIT_CODES.map(([c]) => c), [0, 1, 2, 3, 4, 5, 70, 130]);
+  assert.deepEqual(EXIT_CODES.map(([c]) => c), [0, 1, 2, 3, 4, 5, 70, 130, 141]);
 });
 
 test('bad flags and values are one-line usage errors with exit 2', async () => {
@@ -100,7 +100,7 @@ test('a missing path is exit 2 for every command that reads images; so is an emp
     [['restore', '-D', missing], `tracker: ${missing}: no such file or directory\n`],
     [['check', missing], `tracker: ${missing}: no such file or directory\n`],
     [['compare', missing, empty], `tracker: base ${missing}: no such file or directory\n`],
-    [['compare', missing.replace('nope', ''), empty], `tracker: head ${empty} is empty: it holds no images\n`],
+    [['compare', missing.replace('nope', ''), empty], `tracker: base ${missing.replace('nope', '')} holds no images (no inventory.img and no numbered iteration directories); give an images directory\n`],
     [['show', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['stats', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['restore', '-D', empty], `tracker: ${empty} is empty: it holds no images\n`],

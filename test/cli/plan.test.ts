@@ -48,8 +48,8 @@ test('tracker plan --json: one row per combination, the best one, and no tempora
   assert.match(plan.recommendation, /^use /);
   assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('tracker-plan-')), [], 'temporary images removed');
 
-  // The qemu row at 10 Gbit/s is what dump --iterative reports with the same options.
-  const d = tracker('dump', '--iterative', '-D', join(tmp, 'd'), '--workload', MODEL, '--bandwidth', '10Gbit', '--policy', 'qemu', '--max-iters', '4', '--json');
+  // The qemu row at 10 Gbit/s is what dump --iterative reports with the same options (plan runs --fast).
+  const d = tracker('dump', '--iterative', '-D', join(tmp, 'd'), '--workload', MODEL, '--bandwidth', '10Gbit', '--policy', 'qemu', '--max-iters', '4', '--fast', '--json');
   assert.equal(d.status, 0, d.stderr);
   const dump = JSON.parse(d.stdout) as Record<string, unknown> & { iterations: unknown[] };
   const row = plan.rows[3];
@@ -98,17 +98,24 @@ test('op scripts take --rate: the same script at twice the rate takes half the v
   assert.ok(Math.abs(a.totals.virtual_seconds - 2 * b.totals.virtual_seconds) < 1e-12);
 });
 
-test('an interrupted plan exits 130 and leaves no temporary images behind', async () => {
-  const dir = mkdtempSync(join(tmp, 'int-'));
-  const { child } = startTracker(['plan', '--bandwidth', '10Mbit', '--policy', 'phaul', '--jobs', '1'], { env: { TMPDIR: dir } });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  // Wait until a combination is writing its images.
-  for (let i = 0; i < 200 && !readdirSync(dir).some((d) => readdirSync(join(dir, d)).length > 0); i++) await new Promise((r) => setTimeout(r, 50));
-  assert.ok(readdirSync(dir).length > 0, 'the plan started');
-  child.kill('SIGINT');
-  assert.equal(await exited, 130);
-  assert.deepEqual(readdirSync(dir), []);
-});
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  test(`5. ${sig} during a plan: one line, exit ${code}, no stack, no temporary images left, within a second`, async () => {
+    const dir = mkdtempSync(join(tmp, 'int-'));
+    const { child, done } = startTracker(['plan', '--bandwidth', '10Mbit,1Gbit', '--policy', 'phaul,qemu', '--jobs', '2'], { env: { TMPDIR: dir } });
+    // Wait until the combinations are writing their images.
+    const writing = () => readdirSync(dir).some((d) => readdirSync(join(dir, d)).some((c) => readdirSync(join(dir, d, c)).length > 0));
+    for (let i = 0; i < 400 && !writing(); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(writing(), 'the plan started');
+    const t0 = Date.now();
+    child.kill(sig);
+    const r = await done;
+    const ms = Date.now() - t0;
+    assert.equal(r.status, code, r.stderr);
+    assert.equal(r.stderr, `tracker: plan interrupted; the combinations' temporary images were removed (${sig})\n`);
+    assert.deepEqual(readdirSync(dir), []);
+    assert.ok(ms < 1500, `${ms} ms`);
+  });
+}
 
 test('pre-dumps scripted by hand with --interval 20ms give the images of dump --iterative --interval 20ms', () => {
   const a = join(tmp, 'byhand');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { chainStats } from '../../src/criu/stats.js';
 import { compare } from '../../src/criu/compare.js';
-import type { DumpReport, IterativeDumpOptions } from '../../src/migrate/iterative.js';
+import type { IterativeDumpOptions } from '../../src/migrate/iterative.js';
 import { checkReport } from '../../src/criu/page-read.js';
 import { PagePipe } from '../../src/criu/page-pipe.js';
 import { primitiveDump } from '../../src/migrate/primitive.js';
@@ -39,6 +39,8 @@ const SMALL: Record<string, Record<string, unknown>> = {
   sequential: { heap: '4M' },
   uniform: { heap: '4M' },
   churn: { bufferSize: '128K' },
+  guest: { memory: '4M', dirtyRate: '256K/s', wss: '1M', vcpus: 2, coldFraction: 0.1 },
+  curve: { memory: '4M', pages1: 64, writeRate1: 500, pages2: 512, writeRate2: 5 },
 };
 
 function modelFile(w: string): string {

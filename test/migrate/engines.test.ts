@@ -239,6 +239,10 @@ test('plan: the answer per bandwidth, its margin, the break-even, and min-median
     stop_reason: '',
     margin_s: 0.3 - downtime,
     outcome: downtime <= 0.3 ? 'converged' : 'not converged',
+    track: 'soft-dirty',
+    pages_written: 0,
+    false_positives: null,
+    frozen_s: 0,
   });
   const seeds = seedRow([row('qemu', 1e8, 0.2, 5), row('qemu', 1e8, 0.35, 6), row('qemu', 1e8, 0.25, 4)]);
   assert.deepEqual(seeds.spread?.downtime_s, [0.2, 0.25, 0.35]);

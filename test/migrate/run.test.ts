@@ -22,7 +22,7 @@ test('one sample per interval, the last one shorter, with rates per virtual seco
   assert.ok(Math.abs(r.totals.virtual_seconds - 0.05) < 1e-12);
   assert.equal(r.totals.dirty_pages, 512 + 64 + 64);
   assert.equal(r.totals.final_rss_pages, 512);
-  assert.equal(r.soft_dirty, true);
+  assert.equal(r.dirty_tracking, true);
   assert.equal(r.note, undefined);
 });
 
@@ -40,7 +40,7 @@ test('the working set counts pages referenced in the interval, reads included', 
 test('without CONFIG_MEM_SOFT_DIRTY dirty tracking is reported unavailable, not as zeros', () => {
   const k = new Kernel({ profile: 'no-soft-dirty' });
   const r = runMeasured(createWorkload(k, 'hot-cold', 1, SMALL), { warmUp: false, duration: 40_000, sampleInterval: 20_000 });
-  assert.equal(r.soft_dirty, false);
+  assert.equal(r.dirty_tracking, false);
   assert.match(r.note!, /does not track soft-dirty/);
   assert.deepEqual(r.samples.map((s) => [s.dirty_pages, s.dirty_rate_mib_per_s]), [[null, null], [null, null]]);
   assert.equal(r.totals.dirty_pages, null);

@@ -12,6 +12,7 @@ import { munmap, PROT_READ } from '../../src/mm/mmap.js';
 import { mprotect } from '../../src/mm/mprotect.js';
 import { clearRefsWrite } from '../../src/proc/clear-refs.js';
 import { map, newTask, pagemap, read, RW, write } from '../helpers/mm.js';
+import type { KernelOptions } from '../../src/mm/kernel.js';
 
 const N = 24;
 type Op =
@@ -35,10 +36,10 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ k: fc.constant('fork' as const), p: page, b: fc.integer({ min: 1, max: 255 }) }) },
 );
 
-test('6.1: a present or swapped page whose contents changed since the last clear always reports soft-dirty', () => {
+function property(opts: KernelOptions, numRuns: number): void {
   fc.assert(
     fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
-      const { kernel, task } = newTask();
+      const { kernel, task } = newTask(opts);
       const base = map(task, { pages: N });
       const content = new Array<number>(N).fill(0);
       let atClear = new Array<number>(N).fill(0);
@@ -94,6 +95,19 @@ test('6.1: a present or swapped page whose contents changed since the last clear
         assert.equal(read(task, base + i), content[i], `page ${i} contents`);
       }
     }),
-    { numRuns: 300, seed: 20261125 },
+    { numRuns, seed: 20261125 },
   );
+}
+
+test('6.1: a present or swapped page whose contents changed since the last clear always reports soft-dirty', () => {
+  property({}, 300);
+});
+
+test('6.1, every frame above 4 GiB (the PFN in both pte words): the same guarantee, and pagemap reports the wide PFNs', () => {
+  property({ reservedBytes: 4 * 1024 ** 3 }, 150);
+  const { task } = newTask({ reservedBytes: 4 * 1024 ** 3 });
+  const base = map(task, { pages: 4 });
+  write(task, base, 7);
+  assert.ok(task.mm.framePfn(base) >= 2 ** 20, 'frames come from above 4 GiB');
+  assert.equal(pagemap(task, base, 1)[0].pfn, task.mm.framePfn(base));
 });

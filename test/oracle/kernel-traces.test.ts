@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { scriptRun } from '../../src/cli/script.js';
 import { parseOps } from '../../src/ops/ops-parser.js';
-import { generateScript } from './generate.js';
+import { generateMergeScript, generateScript, generateUffdScript } from './generate.js';
 import { compareTrace, ROOT, traceSets } from './traces.js';
 
 const KERNELS = ['6.1', '6.12'] as const;
@@ -27,11 +27,19 @@ function knownDivergent(kernel: string): Map<string, string> {
 }
 
 for (const kernel of KERNELS) {
-  const [pub, oracle] = traceSets(kernel);
+  const [pub, oracle, uffd] = traceSets(kernel);
 
   test(`the public Linux ${kernel} traces are all there`, () => {
     assert.equal(pub.traces.length, 10);
+    assert.equal(uffd.traces.length, 10);
   });
+
+  for (const t of uffd.traces) {
+    test(`tracker script --json reproduces the public userfaultfd / PAGEMAP_SCAN Linux ${kernel} trace ${t.name} exactly`, () => {
+      const c = compareTrace(t, kernel);
+      assert.deepEqual(c.got, t.expected);
+    });
+  }
 
   for (const t of pub.traces) {
     test(`tracker script --json reproduces the public Linux ${kernel} trace ${t.name} exactly`, () => {
@@ -168,4 +176,29 @@ test('the scenario generator is deterministic, writes scripts tracker parses, an
   assert.ok(nested, 'no nested fork');
   for (const k of ['mmap anon', 'mmap anon huge', 'mmap shared', 'mmap file', 'mmap anon at', 'write', 'read', 'clear_refs', 'mprotect', 'munmap', 'mremap', 'mremap move', 'fork', 'endchild', 'pagemap', 'smaps']) assert.ok(seen.has(k), k);
   for (const a of ['dontneed', 'free', 'pageout', 'cold', 'willneed', 'remove', 'hugepage', 'nohugepage']) assert.ok(seen.has(`madvise ${a}`), a);
+});
+
+test('the userfaultfd and VMA-merge generators are deterministic, write scripts tracker parses, and use every uffd op and option shape', () => {
+  const seen = new Set<string>();
+  for (let seed = 1; seed <= 60; seed++) {
+    const u = generateUffdScript(seed);
+    assert.equal(generateUffdScript(seed), u);
+    for (const op of parseOps(u, `uffd-${seed}`)) {
+      seen.add(op.op);
+      if (op.op === 'pagemap_scan') {
+        if ((op.flags & 1) !== 0) seen.add('scan wp');
+        if ((op.flags & 2) !== 0) seen.add('scan check');
+        if (op.vecLen === 0) seen.add('scan vec=0');
+        if (op.maxPages > 0) seen.add('scan max');
+        if (op.mask === 2 && op.returnMask === 2) seen.add('scan written fast path');
+      }
+      if (op.op === 'uffd_open' && (op.features & (1 << 7)) !== 0) seen.add('uffd_open sigbus');
+    }
+    const m = generateMergeScript(seed);
+    assert.equal(generateMergeScript(seed), m);
+    for (const op of parseOps(m, `merge-${seed}`)) if (op.op === 'mprotect' || op.op === 'madvise') seen.add(`merge ${op.op}`);
+  }
+  for (const k of ['uffd_open', 'uffd_close', 'uffd_register', 'uffd_unregister', 'uffd_wp', 'pagemap_scan', 'fork', 'scan wp', 'scan check', 'scan vec=0', 'scan max', 'scan written fast path', 'uffd_open sigbus', 'merge mprotect', 'merge madvise']) {
+    assert.ok(seen.has(k), k);
+  }
 });

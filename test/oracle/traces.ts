@@ -39,12 +39,16 @@ export function loadTraces(dir: string, traces = 'traces'): Trace[] {
   return out;
 }
 
-/** The trace sets of one kernel profile: the public traces and the oracle's. */
+/**
+ * The trace sets of one kernel profile: the public soft-dirty traces, the oracle's, and the public
+ * userfaultfd / PAGEMAP_SCAN examples (../shared/kernel-traces/uffd).
+ */
 export function traceSets(kernel: '6.1' | '6.12'): { label: string; traces: Trace[] }[] {
   const pub = join(ROOT, 'fixtures', 'kernel-traces');
   return [
     { label: `public ${kernel}`, traces: loadTraces(pub, kernel === '6.1' ? 'traces' : 'traces-6.12') },
     { label: `oracle ${kernel}`, traces: loadTraces(join(ROOT, 'fixtures', 'oracle', kernel)) },
+    { label: `public uffd ${kernel}`, traces: loadTraces(join(pub, 'uffd'), `traces-${kernel}`) },
   ];
 }
 

@@ -1,15 +1,15 @@
 /**
  * Workloads from files: model files (checked field by field), op scripts and Lackey traces.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../../src/errors.js';
 import { Kernel } from '../../src/mm/kernel.js';
-import { createWorkload, memoryDigest } from '../../src/workload/index.js';
+import { createWorkload, memDigest } from '../../src/workload/index.js';
 import { runMeasured } from '../../src/migrate/run.js';
 import { LACKEY_END, LACKEY_INSTR, LACKEY_LOAD, LACKEY_MODIFY, LACKEY_STORE, LackeyReader } from '../../src/workload/lackey-reader.js';
 import { parsePages } from '../../src/workload/params.js';
@@ -17,6 +17,7 @@ import { parsePages } from '../../src/workload/params.js';
 const TRACE = 'fixtures/traces/hotcold.lackey.gz';
 const TRACE_RECORDS = 371_021;
 const dir = mkdtempSync(join(tmpdir(), 'tracker-workload-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 function file(name: string, text: string): string {
   const p = join(dir, name);
@@ -65,7 +66,7 @@ test('a model file sets parameters and may pin the seed', () => {
   const q = createWorkload(new Kernel(), 'uniform', 9, { heap: 256, writeFraction: 1 });
   p.run(5000);
   q.run(5000);
-  assert.equal(memoryDigest(p.task.mm), memoryDigest(q.task.mm));
+  assert.equal(memDigest(p.task), memDigest(q.task));
 });
 
 test('model files with bad fields are refused, naming the file and the field', () => {
@@ -76,7 +77,7 @@ test('model files with bad fields are refused, naming the file and the field', (
     [{ model: 'hot-cold', params: { heap: '1M', hotSet: '2M' } }, 'params.hotSet: must not exceed heap (256 pages), got 512 pages'],
     [{ model: 'warm' }, 'model: unknown model "warm" (allowed: hot-cold, uniform,'],
     [{ params: {} }, 'model: expected a model name'],
-    [{ model: 'idle', sede: 1 }, 'sede: unknown field (allowed: model, description, seed, params, phases)'],
+    [{ model: 'idle', sede: 1 }, 'sede: unknown field (allowed: model, description, seed, params, phases, windows)'],
     [{ model: 'idle', seed: -1 }, 'seed: expected a whole number of at least 0, got -1'],
     [{ model: 'idle', params: [] }, 'params: expected an object of parameters, got an array'],
     [{ model: 'idle', phases: {} }, 'phases: expected an array'],
@@ -167,7 +168,7 @@ test('a plain-text trace (streamed in chunks) replays to the same memory as its 
   const b = createWorkload(new Kernel(), plain, 1);
   a.run(400_000);
   b.run(400_000);
-  assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
+  assert.equal(memDigest(a.task), memDigest(b.task));
 });
 
 test("the Lackey reader takes records of each kind and skips Valgrind's lines, blank lines, CRLF and a missing final newline", () => {

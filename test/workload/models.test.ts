@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kernel } from '../../src/mm/kernel.js';
-import { createWorkload, listWorkloads, memoryDigest, type WorkloadProcess } from '../../src/workload/index.js';
+import { createWorkload, listWorkloads, memDigest, type WorkloadProcess } from '../../src/workload/index.js';
 import { runMeasured, type RunReport } from '../../src/migrate/run.js';
 
 /** Small sizes so every model runs in milliseconds. */
@@ -18,6 +18,8 @@ const SMALL: Record<string, Record<string, unknown>> = {
   'fork-cow': { heap: '2M', hotSet: 64, forkEvery: 5000, childWrites: 8 },
   thp: { heap: '4M', hotSet: 64 },
   swap: { heap: '2M', hotSet: 64, pageoutEvery: 2000, pageoutPages: 64 },
+  guest: { memory: '2M', dirtyRate: '256K/s', wss: '1M' },
+  curve: { memory: '2M', pages1: 64, writeRate1: 50, pages2: 256, writeRate2: 0.5 },
 };
 
 function start(model: string, seed: number, params: Record<string, unknown> = SMALL[model], kernel = new Kernel()): WorkloadProcess {
@@ -39,7 +41,7 @@ for (const model of Object.keys(SMALL)) {
     const ra = measure(a);
     const rb = measure(b);
     assert.deepEqual(ra.samples, rb.samples);
-    assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
+    assert.equal(memDigest(a.task), memDigest(b.task));
     assert.ok(ra.samples[0].dirty_pages! > 0, 'populating the heap dirties it');
   });
 
@@ -49,7 +51,7 @@ for (const model of Object.keys(SMALL)) {
       const b = start(model, 2);
       measure(a);
       measure(b);
-      assert.notEqual(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
+      assert.notEqual(memDigest(a.task), memDigest(b.task));
     });
   }
 }
@@ -61,7 +63,7 @@ test('run(n) performs exactly n steps, and the step count does not depend on how
   assert.equal(a.steps, 12_345);
   for (let i = 0; i < 5; i++) b.run(2_469);
   assert.equal(b.steps, 12_345);
-  assert.equal(memoryDigest(a.task.mm), memoryDigest(b.task.mm));
+  assert.equal(memDigest(a.task), memDigest(b.task));
 });
 
 test('hot-cold: after the first interval each interval dirties exactly the hot set when cold pages are only read', () => {

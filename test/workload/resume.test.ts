@@ -14,7 +14,7 @@ import { Kernel } from '../../src/mm/kernel.js';
 import { dumpIteration } from '../../src/criu/mem-dump.js';
 import { restoreImages } from '../../src/criu/restore.js';
 import { kerndat } from '../../src/proc/kerndat.js';
-import { createWorkload, memoryDigest, resumeWorkload, type WorkloadProcess, type WorkloadState } from '../../src/workload/index.js';
+import { createWorkload, memDigest, resumeWorkload, type WorkloadProcess, type WorkloadState } from '../../src/workload/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-resume-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -33,17 +33,17 @@ function checkResume(spec: string, overrides: Record<string, unknown>, k: number
   a.run(k);
   const { kernel, task, state } = checkpointRestore(a);
   assert.equal(state.steps, a.steps);
-  assert.equal(memoryDigest(task.mm), memoryDigest(a.task.mm), 'the copy holds the same memory');
-  const atCheckpoint = memoryDigest(a.task.mm);
+  assert.equal(memDigest(task), memDigest(a.task), 'the copy holds the same memory');
+  const atCheckpoint = memDigest(a.task);
   const b = resumeWorkload(kernel, task, state);
   assert.deepEqual(b.identity, a.identity);
   a.run(n);
   b.run(n);
   assert.equal(b.steps, a.steps);
-  assert.equal(memoryDigest(b.task.mm), memoryDigest(a.task.mm), 'the resumed process did what the original did');
+  assert.equal(memDigest(b.task), memDigest(a.task), 'the resumed process did what the original did');
   assert.deepEqual(JSON.parse(JSON.stringify(b.saveState())), JSON.parse(JSON.stringify(a.saveState())));
   // The run after the checkpoint changed memory, so the comparison means something.
-  if (expectChange) assert.notEqual(memoryDigest(a.task.mm), atCheckpoint);
+  if (expectChange) assert.notEqual(memDigest(a.task), atCheckpoint);
 }
 
 const MODELS: [string, Record<string, unknown>][] = [
@@ -74,11 +74,11 @@ test('a resumed process diverges if its state is not the one saved with its memo
   const b = resumeWorkload(kernel, task, early);
   a.run(5_000);
   b.run(5_000);
-  assert.notEqual(memoryDigest(b.task.mm), memoryDigest(a.task.mm));
+  assert.notEqual(memDigest(b.task), memDigest(a.task));
 });
 
 test('an op script resumes at the next op, with its mapping names', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tracker-resume-'));
+  const dir = mkdtempSync(join(tmp, 'ops-'));
   const f = join(dir, 'steps.ops');
   writeFileSync(f, ['mmap a 16 rw anon', 'write a 0 16 0x01', 'mmap b 4 rw anon', 'write b 0 4 0x02', 'mremap a 32', 'write a 20 4 0x03', 'fork', 'write b 0 1 0x09', 'endchild', 'munmap a 0 2', 'write b 3 1 0x04', 'write a 31 1 0x05', ''].join('\n'));
   for (const k of [1, 3, 5, 9]) checkResume(f, {}, k, 20);
@@ -88,7 +88,7 @@ test('a Lackey replay resumes at the byte offset of its next record, plain or gz
   const gz = 'fixtures/traces/hotcold.lackey.gz';
   checkResume(gz, {}, 150_001, 100_000);
   // Past the first 1 MiB chunk of the plain text, so the resumed reader starts mid-file.
-  const plain = join(mkdtempSync(join(tmpdir(), 'tracker-resume-')), 'hotcold.lackey');
+  const plain = join(mkdtempSync(join(tmp, 'lackey-')), 'hotcold.lackey');
   writeFileSync(plain, gunzipSync(readFileSync(gz)));
   checkResume(plain, {}, 150_001, 100_000);
 });

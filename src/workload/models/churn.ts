@@ -8,7 +8,8 @@
  * Layout: buffer b owns slots 2b and 2b+1, each 2 MiB aligned with a 2 MiB gap after the largest
  * buffer, so buffers never merge and an in-place grow always has room.
  */
-import { ResourceError } from '../../errors.js';
+import { InputError, ResourceError } from '../../errors.js';
+import { DEFAULT_MEMORY_BYTES } from '../../mm/kernel.js';
 import { MMAP_BASE_VPN } from '../../mm/mmap.js';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MREMAP_FIXED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } from '../../task/syscalls.js';
 import { PAGE_SIZE } from '../../mm/pgtable-types.js';
@@ -125,5 +126,14 @@ export const churn: ModelDef = {
     { name: 'writeFraction', kind: 'fraction', default: 0.8, description: 'fraction of accesses that are writes' },
     rateParam(DEFAULT_RATES.model, 'like hot-cold, ~1 µs per access'),
   ],
+  // Every buffer is populated at start: more than the largest machine holds is refused before a
+  // layout of that many buffers is built.
+  check(p, where) {
+    const pages = p.buffers * p.bufferSize;
+    const most = Math.floor(DEFAULT_MEMORY_BYTES / PAGE_SIZE);
+    if (pages > most) {
+      throw new InputError(`${where}buffers: ${p.buffers} buffers of ${p.bufferSize} pages populate ${pages} pages, more than the largest emulated machine holds (${most} pages, 4 GiB); use at most ${Math.max(1, Math.floor(most / p.bufferSize))} buffers of this size`);
+    }
+  },
   create: (ctx: ModelContext) => new ChurnProcess(ctx),
 };

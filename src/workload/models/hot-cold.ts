@@ -85,6 +85,20 @@ export class HotColdProcess extends ModelProcess {
     }
   }
 
+  /**
+   * A hot page is written by a step with probability hotAccess x hotWrite / hot, plus the cold
+   * writes that land on it; a cold one only by cold writes: (1 - hotAccess) x coldWrite / heap.
+   */
+  protected override sampleWrites(n: number): boolean {
+    if (this.hugeHeap()) return false;
+    const p = this.params;
+    const cold = ((1 - p.hotAccessFraction) * p.coldWriteFraction) / this.heapPages;
+    const hot = (p.hotAccessFraction * p.hotWriteFraction) / this.hotPages + cold;
+    this.writeSampled(this.regions[0], this.hotPages, 1 - Math.pow(1 - hot, n));
+    this.writeSampled(this.regions[0] + this.hotPages, this.heapPages - this.hotPages, 1 - Math.pow(1 - cold, n));
+    return true;
+  }
+
   /** A uniformly chosen page of the heap (for events). */
   protected randomHeapPage(): number {
     return this.regions[0] + this.rng.below(this.heapPages);

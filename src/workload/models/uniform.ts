@@ -21,6 +21,11 @@ class UniformProcess extends ModelProcess {
     this.writeT = probabilityThreshold(p.writeFraction);
   }
 
+  protected override sampleWrites(n: number): boolean {
+    this.writeSampled(this.regions[0], this.heapPages, 1 - Math.pow(1 - this.params.writeFraction / this.heapPages, n));
+    return true;
+  }
+
   protected access(n: number): void {
     const mm = this.task.mm;
     const rng = this.rng;

@@ -1,0 +1,66 @@
+/**
+ * The README's examples of `tracker stats`, `show --rss`, `show --pages` and `compare`, made by
+ * running those commands today. Each example sits between `<!-- readme-example:NAME -->` and
+ * `<!-- /readme-example -->` in README.md; test/cli/readme.test.ts regenerates them and fails when
+ * the README differs, so they cannot go stale.
+ *
+ *   npm run build && node dist/test/readme-examples.js --write    # rewrite README.md
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './helpers/root.js';
+import { tracker } from './helpers/spawn.js';
+
+export const README = join(ROOT, 'README.md');
+const PLAIN = { NO_COLOR: '1', FORCE_COLOR: undefined, COLUMNS: undefined, CI: '1' };
+
+/** The base and head workload files of the CI example: hot-cold whose hot set grew 8 MiB -> 16 MiB. */
+const SIDES = { base: { model: 'hot-cold', params: { hotSet: '8M' } }, head: { model: 'hot-cold', params: { hotSet: '16M' } } };
+const DUMP = ['--policy', 'fixed', '--iterations', '3', '--interval', '20000', '--seed', '1'];
+
+function run(cwd: string, args: string[], expect = 0): { stdout: string; stderr: string } {
+  const r = tracker(args, { cwd, env: PLAIN });
+  if (r.status !== expect) throw new Error(`tracker ${args.join(' ')}: exit ${r.status}, expected ${expect}: ${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Every example, by name, as the README holds it between its markers. */
+export function generateExamples(): Record<string, string> {
+  // A fixed folder (not $TMPDIR): the workload's path is in inventory.img, whose size the example shows.
+  const cwd = mkdtempSync('/tmp/tracker-readme-');
+  try {
+    for (const [side, spec] of Object.entries(SIDES)) {
+      mkdirSync(join(cwd, side));
+      writeFileSync(join(cwd, side, 'service.json'), JSON.stringify(spec));
+      run(cwd, ['dump', '--iterative', '--workload', `${side}/service.json`, '-D', `${side}/images`, ...DUMP, '--json']);
+    }
+    const stats = run(cwd, ['stats', 'base/images']).stdout;
+    const rss = run(cwd, ['show', 'base/images/3', '--rss']).stdout;
+    // The first page's hexdump, cut after its first rows.
+    const pages = run(cwd, ['show', 'base/images/3', '--pages', '0x100000000000']).stdout.split('\n').slice(0, 5).join('\n');
+    const cmp = run(cwd, ['compare', 'base/images', 'head/images', '--max-increase', '5%', '--max-final-increase', '10%', '--format', 'markdown'], 1);
+    const console = ['```console', '$ tracker stats base/images', stats.trimEnd(), '', '$ tracker show base/images/3 --rss', rss.trimEnd(), '', '$ tracker show base/images/3 --pages 0x100000000000', pages, '...', '```'].join('\n');
+    const compare = [cmp.stdout.trimEnd(), '', 'and on stderr, with exit code 1:', '', '```', cmp.stderr.trimEnd(), '```'].join('\n');
+    return { inspect: console, compare };
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+const MARK = /(<!-- readme-example:([a-z-]+) -->\n)([\s\S]*?)(\n<!-- \/readme-example -->)/g;
+
+/** The examples the README holds now. */
+export function readmeExamples(text = readFileSync(README, 'utf8')): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(MARK)) out[m[2]] = m[3];
+  return out;
+}
+
+export function withExamples(text: string, examples: Record<string, string>): string {
+  return text.replace(MARK, (all, open: string, name: string, _old: string, close: string) => (name in examples ? open + examples[name] + close : all));
+}
+
+if (process.argv.includes('--write')) {
+  writeFileSync(README, withExamples(readFileSync(README, 'utf8'), generateExamples()));
+  process.stdout.write('README.md examples regenerated\n');
+}
