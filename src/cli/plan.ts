@@ -150,7 +150,10 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       heatmaps: f.report !== undefined,
       abort,
       onProgress: (done, total) => {
-        if (spinner !== null) spinner.text = `plan: ${done} of ${total} combinations done`;
+        if (spinner === null) return;
+        spinner.text = `plan: ${done} of ${total} combinations done`;
+        // Drawn now: a group of combinations can end between two of the spinner's frames.
+        spinner.render();
       },
       tracks: f.track,
     };

@@ -391,6 +391,8 @@ const INTERRUPTED = 'plan interrupted; the combinations\' temporary images were 
 
 async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, heatmap: boolean, jobs: number, o: PlanOptions): Promise<CombinationResult[][]> {
   const tasks = groups;
+  // Progress counts combinations, whatever groups they ran in.
+  const total = groups.reduce((n, g) => n + g.length, 0);
   const results: CombinationResult[][] = new Array(tasks.length);
   let next = 0;
   let finished = 0;
@@ -411,7 +413,8 @@ async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, hea
         if (m.error !== undefined) failure ??= m.error;
         else {
           results[m.index] = m.results!;
-          o.onProgress?.(++finished, tasks.length);
+          finished += m.results!.length;
+          o.onProgress?.(finished, total);
         }
         feed();
       });
@@ -431,11 +434,14 @@ async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, hea
 async function runInThisThread(groups: CombinationOptions[][], tmpRoot: string, o: PlanOptions): Promise<CombinationResult[][]> {
   const signal = sharedSignal(o.abort);
   const out: CombinationResult[][] = [];
+  const total = groups.reduce((n, g) => n + g.length, 0);
+  let done = 0;
   for (const g of groups) {
     await new Promise((r) => setImmediate(r));
     if (signal?.aborted === true) throw new InterruptedError(INTERRUPTED);
     out.push(runGroup(g, tmpRoot, o.heatmaps === true, signal));
-    o.onProgress?.(out.length, groups.length);
+    done += g.length;
+    o.onProgress?.(done, total);
   }
   return out;
 }
