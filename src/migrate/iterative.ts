@@ -565,6 +565,11 @@ function qemuIterations(
     });
   }
   const costs = fixedCosts(o);
+  let current = 1;
+  const stop = () => {
+    if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(current));
+  };
+  clock.check = stop;
   const { result, syncs } = qemuDump(
     {
       mm: proc.task.mm,
@@ -572,9 +577,11 @@ function qemuIterations(
       format: dt.pagemapFormat,
       zeroPagePfn: dt.zeroPagePfn,
       onStart: (s) => o.onIteration?.(s, 'start'),
-      // A pass can last minutes of virtual time between syncs: look at the signal at every chunk.
+      // A pass can last minutes of virtual time between syncs: look at the signal at every chunk,
+      // and (clock.check) within a chunk's run, naming the iteration under way.
       check: (it) => {
-        if (o.signal?.aborted === true) throw new InterruptedError(interruptedMessage(it));
+        current = it;
+        stop();
       },
       dump: (it, type) => {
         const fault = (point: string) => o.faultPoint?.(it, point);
