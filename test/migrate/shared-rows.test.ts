@@ -5,10 +5,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { countedDumps, DEFAULT_DUMP_OPTIONS, iterativeDump } from '../../src/migrate/iterative.js';
+import { InterruptedError } from '../../src/errors.js';
 import type { CountedIteration } from '../../src/criu/page-xfer-count.js';
 import type { PolicyName } from '../../src/migrate/policy.js';
 
-const POLICIES: PolicyName[] = ['phaul', 'qemu', 'go-phaul', 'fixed'];
+// qemu, kubevirt and qemu-pass run on their own inside countedDumps (another loop, other fixed costs).
+const POLICIES: PolicyName[] = ['phaul', 'qemu', 'go-phaul', 'kubevirt', 'qemu-pass', 'fixed'];
 
 for (const [workload, params, bandwidth] of [
   ['hot-cold', { heap: '4M', hotSet: '256K' }, 1.25e9],
@@ -28,3 +30,20 @@ for (const [workload, params, bandwidth] of [
     });
   });
 }
+
+test('QEMU\'s loop under plan: counted, nothing written, and an abort inside a pass stops it naming the iteration under way', () => {
+  const o = { ...DEFAULT_DUMP_OPTIONS, workload: 'hot-cold', params: { heap: '4M', hotSet: '256K' }, seed: 5, kernel: '6.1' as const, interval: { seconds: 0.01 }, iterations: 3, bandwidth: 125e3, memoryBytes: 64 << 20, memoryModel: 'token' as const, fast: true };
+  const count = { keep: false, iterations: [] as CountedIteration[] };
+  // Aborted a few looks after the first sync: inside the first pass.
+  let looks = 0;
+  const signal = {
+    get aborted() {
+      return count.iterations.length >= 1 && ++looks > 5;
+    },
+  };
+  assert.throws(
+    () => iterativeDump({ ...o, policy: 'qemu', imagesDir: '/nonexistent/never-written', force: false, count, signal }),
+    (e: unknown) => e instanceof InterruptedError && /^interrupted in iteration [2-9]\d*; iteration/.test(e.message),
+  );
+  assert.ok(count.iterations.length >= 1, 'the first sync went to the counting page-xfer');
+});
