@@ -206,7 +206,7 @@ class Session {
   private end(why: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.xfer !== null) this.log(`iteration ${this.iteration} dropped: ${why}`);
+    this.log(this.xfer !== null ? `iteration ${this.iteration} dropped: ${why}` : `${why} between iterations`);
     this.abortIteration();
     this.onEnd(this.finished);
   }
