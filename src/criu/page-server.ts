@@ -195,7 +195,10 @@ class Session {
     } catch {
       // The peer may be gone already.
     }
-    this.sock.destroySoon?.();
+    // Read on (discarding) until the client has read the ERR and gone, so that its writes in
+    // flight do not turn into EPIPE before it sees why; a client that stays is cut off.
+    this.sock.resume();
+    setTimeout(() => this.sock.destroy(), LINGER_MS).unref();
     this.closed = true;
     this.onEnd(false);
   }
@@ -203,7 +206,7 @@ class Session {
   private end(why: string): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.xfer !== null) this.log(`iteration ${this.iteration} dropped: ${why}`);
+    this.log(this.xfer !== null ? `iteration ${this.iteration} dropped: ${why}` : `${why} between iterations`);
     this.abortIteration();
     this.onEnd(this.finished);
   }
@@ -340,6 +343,9 @@ class Session {
   }
 }
 
+
+/** How long a dropped connection is read (and discarded) for its client to hear the ERR. */
+const LINGER_MS = 2_000;
 
 export function startPageServer(o: PageServerOptions): Promise<PageServer> {
   let active: Session | null = null;

@@ -39,10 +39,16 @@ sock.once(d.tls ? 'secureConnect' : 'connect', () => {
   setState(S.CONNECTED);
   void pump();
 });
-sock.on('error', (e: NodeJS.ErrnoException) =>
-  setState(S.ERROR, e.code === 'ECONNREFUSED' ? 'connection refused' : e.code !== undefined && /^E[A-Z]+$/.test(e.code) ? e.code : e.message),
-);
-sock.on('close', () => setState(closing ? S.CLOSED : S.ERROR, closing ? undefined : 'connection lost'));
+// An error is told at 'close', which always follows it: an ERR frame the server sent before it
+// went (why it refused) is read first and wins over the EPIPE of a write that crossed it.
+let failure: string | undefined;
+sock.on('error', (e: NodeJS.ErrnoException) => {
+  failure ??= e.code === 'ECONNREFUSED' ? 'connection refused' : e.code !== undefined && /^E[A-Z]+$/.test(e.code) ? e.code : e.message;
+});
+sock.on('close', () => {
+  if (failure !== undefined) setState(S.ERROR, failure);
+  else setState(closing ? S.CLOSED : S.ERROR, closing ? undefined : 'connection lost');
+});
 const parser = new FrameParser();
 sock.on('data', (b: Buffer) => {
   try {

@@ -31,6 +31,7 @@ export function snakeName(name: string): string {
 /** A size in pages as a user writes it: 2048 -> '8M', 3 -> '12K'. */
 export function pagesText(pages: number): string {
   const bytes = pages * PAGE_SIZE;
+  if (bytes === 0) return '0';
   for (const [u, f] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) if (bytes % f === 0) return `${bytes / f}${u}`;
   return `${bytes}B`;
 }

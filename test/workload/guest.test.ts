@@ -55,11 +55,13 @@ test('tracker run --param sets model parameters on the command line, for every m
   const g = trackerInProcess('run', '--workload', 'guest', '--param', 'memory=32M', '--param', 'dirtyRate=8Mbit', '--duration', '1s', '--sample-interval', '1s', '--json');
   assert.equal(g.status, 0, g.stderr);
   const gr = JSON.parse(g.stdout);
-  assert.equal(gr.workload.params.memory, 8192);
-  assert.equal(gr.workload.params.dirtyRate, 1e6);
+  // Shown as the user writes them (snake_case keys, sizes with units), accepted back as such.
+  assert.equal(gr.workload.params.memory, '32M');
+  assert.equal(gr.workload.params.dirty_rate, 1e6);
+  assert.equal(gr.workload.params.wss, '0');
   const h = trackerInProcess('run', '--workload', 'hot-cold', '--param', 'heap=4M', '--param', 'hotSet=64', '--steps', '1000', '--json');
   assert.equal(h.status, 0, h.stderr);
-  assert.equal(JSON.parse(h.stdout).workload.params.hotSet, 64);
+  assert.equal(JSON.parse(h.stdout).workload.params.hot_set, '256K');
   const bad = trackerInProcess('run', '--workload', 'hot-cold', '--param', 'nope=1', '--steps', '10');
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /param nope: unknown parameter for model hot-cold/);
