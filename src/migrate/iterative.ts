@@ -276,7 +276,7 @@ function dumpLoop(o: IterativeDumpOptions): DumpReport {
 }
 
 /**
- * `tracker plan`'s rows that differ only in their policy, in one run: every policy sees the same
+ * `tracker plan`'s rows that differ only in their policy, in one run when they are CRIU-driven: each sees the same
  * pre-dumps until it decides to stop, so they are made once; a policy that stops gets its final
  * dump from the state the others go on from (the final dump then leaves the soft-dirty bits
  * alone). Each report is what iterativeDump() gives for that policy alone. No images are written:
