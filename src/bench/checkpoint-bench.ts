@@ -18,7 +18,7 @@ import { openChain, restoreArgs } from '../criu/page-read.js';
 import { restoreProcess } from '../criu/restore.js';
 import { Kernel } from '../mm/kernel.js';
 import { mmap, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
-import { memDigest } from '../proc/mem-digest.js';
+import { asBuffer, memDigest } from '../proc/mem-digest.js';
 import { readMemRuns } from '../proc/pid-mem.js';
 import type { WorkloadProcess } from '../workload/process.js';
 import { alternate, compare, gc, settle, timed, type Compared } from './rounds.js';
@@ -106,7 +106,7 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
       blake3: () =>
         timed(() => {
           const h = new blakeHash.Blake3Hasher();
-          for (const p of pieces) h.update(p);
+          for (const p of pieces) h.update(asBuffer(p));
           h.digestBuffer();
         }),
     });

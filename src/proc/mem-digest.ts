@@ -35,8 +35,17 @@ interface Hasher {
   digestBuffer(): Buffer;
 }
 
+/** A Buffer view of the same bytes, no copy. */
+export function asBuffer(d: Uint8Array): Buffer {
+  return Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+}
+
 function hasher(algo: DigestAlgo): Hasher {
-  if (algo === 'blake3') return new blakeHash.Blake3Hasher();
+  if (algo === 'blake3') {
+    // 1.3.4 (the last release with every platform package published) types update() as Buffer only.
+    const h = new blakeHash.Blake3Hasher();
+    return { update: (d) => h.update(asBuffer(d)), digestBuffer: () => h.digestBuffer() };
+  }
   const h = createHash('sha256');
   return { update: (d) => h.update(d), digestBuffer: () => h.digest() };
 }
