@@ -1,8 +1,11 @@
 /**
- * The README's examples of `tracker stats`, `show --rss`, `show --pages` and `compare`, made by
- * running those commands today. Each example sits between `<!-- readme-example:NAME -->` and
- * `<!-- /readme-example -->` in README.md; test/cli/readme.test.ts regenerates them and fails when
- * the README differs, so they cannot go stale.
+ * The README's examples, made by running the commands today. The examples of `tracker stats`,
+ * `show --rss`, `show --pages` and `compare` need images made first: each sits between
+ * `<!-- readme-example:NAME -->` and `<!-- /readme-example -->`. Any other fenced block between
+ * `<!-- readme-run -->` (or `<!-- readme-run cut=N -->`: N lines of each output, then `...`) and
+ * `<!-- /readme-run -->` holds `$ npx tracker ARGS` lines, each followed by what it prints
+ * (stdout, then stderr). test/cli/readme.test.ts regenerates both and fails when the README
+ * differs, so they cannot go stale.
  *
  *   npm run build && node dist/test/readme-examples.js --write    # rewrite README.md
  */
@@ -60,7 +63,49 @@ export function withExamples(text: string, examples: Record<string, string>): st
   return text.replace(MARK, (all, open: string, name: string, _old: string, close: string) => (name in examples ? open + examples[name] + close : all));
 }
 
+const RUN = /(<!-- readme-run(?: cut=(\d+))? -->\n```[a-z]*\n)([\s\S]*?)(\n```\n<!-- \/readme-run -->)/g;
+const COMMAND = /^\$ (?:npx )?tracker (.*)$/;
+
+/** Split a command line as a shell would, for the plain words and single quotes the README uses. */
+function words(line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2]);
+}
+
+/** One readme-run block's body: each command, then what it prints today. */
+function runBlock(body: string, cut: number | null): string {
+  const out: string[] = [];
+  const cwd = mkdtempSync('/tmp/tracker-readme-');
+  try {
+    for (const line of body.split('\n')) {
+      const m = COMMAND.exec(line);
+      if (m === null) continue;
+      const r = tracker(words(m[1]), { cwd, env: PLAIN });
+      if (r.status === null) throw new Error(`${line}: ${r.error?.message ?? r.signal}`);
+      const printed = (r.stdout + r.stderr).trimEnd().split('\n');
+      out.push(line, ...(cut !== null && printed.length > cut ? [...printed.slice(0, cut), '...'] : printed));
+    }
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+  return out.join('\n');
+}
+
+/** The readme-run blocks as the README holds them, and as the commands print them today. */
+export function readmeRuns(text = readFileSync(README, 'utf8')): { now: string[]; fresh: string[] } {
+  const now: string[] = [];
+  const fresh: string[] = [];
+  for (const m of text.matchAll(RUN)) {
+    now.push(m[3]);
+    fresh.push(runBlock(m[3], m[2] === undefined ? null : Number(m[2])));
+  }
+  return { now, fresh };
+}
+
+export function withRuns(text: string): string {
+  return text.replace(RUN, (_all, open: string, cut: string | undefined, body: string, close: string) => open + runBlock(body, cut === undefined ? null : Number(cut)) + close);
+}
+
 if (process.argv.includes('--write')) {
-  writeFileSync(README, withExamples(readFileSync(README, 'utf8'), generateExamples()));
+  writeFileSync(README, withRuns(withExamples(readFileSync(README, 'utf8'), generateExamples())));
   process.stdout.write('README.md examples regenerated\n');
 }

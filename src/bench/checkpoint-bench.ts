@@ -129,9 +129,9 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
     const warm = nodeReader(img, bytes, h.crc, null).buffers;
     const warmTimes = alternate(rounds, {
       tracker: () => {
-        machine.task.mm.kernel.exit(task);
+        machine.task.kernel.exit(task);
         const s = timed(() => {
-          task = restoreProcess(restoreArgs(openChain(join(root, '2'))), machine.task.mm.kernel).sys.task;
+          task = restoreProcess(restoreArgs(openChain(join(root, '2'))), machine.task.kernel).sys.task;
         });
         return s;
       },

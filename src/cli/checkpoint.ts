@@ -102,7 +102,16 @@ export function renderDumpTable(r: DumpReport): string {
   const lines = table(head, rows, head.map((_, i) => (i < 2 ? 'l' : 'r')));
   const last = lines.pop()!;
   lines.push(chalk.dim('-'.repeat(Math.max(...lines.map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').length)))), chalk.bold(last));
-  for (const s of r.iterations) if (s.note !== null) lines.push(chalk.yellow(`note: iteration ${s.iteration}: ${s.note}`));
+  // Runs of iterations with the same note (QEMU's sync cause, pass after pass) take one line.
+  for (let i = 0; i < r.iterations.length; i++) {
+    const note = r.iterations[i].note;
+    if (note === null) continue;
+    let j = i;
+    while (j + 1 < r.iterations.length && r.iterations[j + 1].note === note) j++;
+    const which = j === i ? `iteration ${r.iterations[i].iteration}` : `iterations ${r.iterations[i].iteration}-${r.iterations[j].iteration}`;
+    lines.push(chalk.yellow(`note: ${which}: ${note}`));
+    i = j;
+  }
   for (const s of r.iterations) {
     if ((s.shpages_scanned ?? 0) > 0) lines.push(`shared memory: iteration ${s.iteration} wrote ${s.shpages_written} of its ${s.shpages_scanned} shared pages (${formatBytes((s.shpages_written ?? 0) * 4096)}, while frozen), ${s.shpages_skipped_parent} in parent`);
   }

@@ -18,7 +18,7 @@ import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rm
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writeRawImage, fsyncDir, type ImageHeader } from './image.js';
+import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writePagesImage, fsyncDir, type ImageHeader } from './image.js';
 import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
 import { openChain } from './page-read.js';
 import { resolveIterationDir } from './stats.js';
@@ -174,7 +174,7 @@ function rewriteCompressed(dir: string, entries: PagemapEntry[], compression: Pa
       }
       cursor.finish();
     }
-    writeRawImage(tmp, 'pages', new RegionCompressor(compression.region).frames(stream()), null);
+    writePagesImage(tmp, new RegionCompressor(compression.region).frames(stream()), null);
   } catch (e) {
     rmSync(tmp, { force: true });
     if (e instanceof ImageError) throw new ImageError(`${e.message.replace(/\.$/, '')}, dedup left the chain as it was`);

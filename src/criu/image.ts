@@ -10,7 +10,7 @@
  * Payloads are msgpack, except pages.img whose payload is the raw page data, 4096 bytes per page,
  * in pagemap order, so page data pays no per-page encoding cost.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsync, fsyncSync, openSync, readFileSync, readSync, writev as fsWritev, writeSync } from 'node:fs';
 import { Packr } from 'msgpackr';
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
@@ -154,66 +154,185 @@ export function encodeImage(kind: ImageKind, value: unknown): Buffer {
   return Buffer.concat([encodeHeader(kind, payload.length, crc32(payload)), payload]);
 }
 
+/** Stable chunks waiting for their CRC (a bound on what a scattered dump holds on to). */
+const STABLE_PIECES = 4096;
+/** Below this, the CRC is quicker than handing an fsync to another thread. */
+const EARLY_FLUSH_BYTES = 16 << 20;
+/** Page data arriving from a page server is flushed to disk in steps of this much. */
+const FLUSH_EVERY = 64 << 20;
+
 /**
- * The one pages.img writer: a placeholder header first, the chunks as they come with the crc
- * computed on the way, then the real header and fsync. The local page-xfer writes every pages.img
- * through it (a dump's, and a page server's as its chunks arrive); dedup's rewrite of a
- * compressed one through writeRawImage.
+ * pages.img being written, the one writer of it: by the dumper (write), by the page server as DATA
+ * arrives (writeAsync), by dedup rewriting a compressed one (writePagesImage).
  */
-export class RawImageWriter {
-  private fd: number;
-  private crc = 0;
-  /** Payload bytes written so far. */
-  length = 0;
-
-  constructor(
-    readonly path: string,
-    readonly kind: ImageKind,
-  ) {
-    this.fd = openSync(path, 'w');
-    try {
-      writeSync(this.fd, encodeHeader(kind, 0, 0));
-    } catch (e) {
-      this.abort();
-      throw e;
-    }
-  }
-
-  write(c: Uint8Array): void {
-    this.crc = crc32(c, this.crc);
-    let off = 0;
-    while (off < c.length) off += writeSync(this.fd, c, off);
-    this.length += c.length;
-  }
-
-  /** The crc32 of the payload so far. */
-  get checksum(): number {
-    return this.crc >>> 0;
-  }
-
-  finish(): number {
-    writeSync(this.fd, encodeHeader(this.kind, this.length, this.crc), 0, HEADER_BYTES, 0);
-    fsyncSync(this.fd);
-    closeSync(this.fd);
-    this.fd = -1;
-    return this.length;
-  }
-
-  abort(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-  }
+export interface PagesWriter {
+  /** Write a chunk now (its CRC computed here, or at finish() if `stable`). */
+  write(chunk: Uint8Array, stable?: boolean): void;
+  /**
+   * Write chunks (one writev) at their place on libuv's thread pool, so receiving goes on
+   * meanwhile; `done` is called once they are written (with an IoError if that failed: the
+   * iteration is then removed). Their CRC comes separately (addCrc), from a checksum already made.
+   */
+  writeAsync(chunks: readonly Uint8Array[], done: (e: Error | null) => void): void;
+  /** Account `length` bytes written with writeAsync whose crc32 is `crc`. */
+  addCrc(crc: number, length: number): void;
+  /** Bytes handed to writeAsync not yet written. */
+  readonly inflight: number;
+  /** Header and fsync (nothing may be in flight); returns the payload's length and CRC. */
+  finish(): { bytes: number; crc: number };
+  /** Close the file (once what is in flight is written). */
+  close(): void;
 }
 
-/** A whole raw image from its chunks (`length` checked when known; null for compressed data); returns it. */
-export function writeRawImage(path: string, kind: ImageKind, chunks: Iterable<Uint8Array>, length: number | null): number {
-  const w = new RawImageWriter(path, kind);
+/** How the writer's errors reach its caller: the local page-xfer turns an errno into the iteration's IoError. */
+export interface PagesErrors {
+  io<T>(f: () => T): T;
+  error(e: Error): Error;
+}
+
+const DIRECT: PagesErrors = { io: (f) => f(), error: (e) => e };
+
+/**
+ * pages.img: a placeholder header, the chunks with their crc, then the real header and fsync.
+ * Stable chunks are checksummed at the end instead, while the kernel flushes what was written
+ * (an fsync on libuv's thread pool; the fsync that follows the header waits for it), so the
+ * CRC costs no time of its own; at most STABLE_PIECES of them wait, older ones are checksummed
+ * when that fills.
+ */
+export function openPagesImage(path: string, wrap: PagesErrors = DIRECT): PagesWriter {
+  const io = wrap.io;
+  const fd = io(() => openSync(path, 'w'));
+  let crc = 0;
+  let n = 0;
+  const unsummed: Uint8Array[] = [];
+  let unsummedBytes = 0;
+  const sumPending = () => {
+    for (const c of unsummed) crc = crc32(c, crc);
+    unsummed.length = 0;
+    unsummedBytes = 0;
+  };
+  /**
+   * A write-back error is reported once per open file, and a background fsync of `fd` could take
+   * it: a descriptor opened before the first one starts checks for one at finish().
+   */
+  let check = -1;
+  const openCheck = () => {
+    if (check < 0) check = openSync(path, 'r');
+  };
+  let open = true;
+  let inflight = 0;
+  let closeWhenIdle = false;
+  /** writeAsync: bytes written since the last flush began, and whether one runs. */
+  let unflushed = 0;
+  let flushing = false;
+  const close = () => {
+    if (!open) return;
+    closeWhenIdle = inflight > 0 || flushing;
+    if (closeWhenIdle) return;
+    closeSync(fd);
+    if (check >= 0) closeSync(check);
+    check = -1;
+    open = false;
+  };
   try {
-    for (const c of chunks) w.write(c);
-    if (length !== null && w.length !== length) throw new Error(`internal: wrote ${w.length} page bytes, expected ${length}`);
-    return w.finish();
+    io(() => writeSync(fd, encodeHeader('pages', 0, 0)));
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return {
+    write(c: Uint8Array, stable = false) {
+      if (stable) {
+        if (unsummed.length === STABLE_PIECES) sumPending();
+        unsummed.push(c);
+        unsummedBytes += c.length;
+      } else {
+        sumPending();
+        crc = crc32(c, crc);
+      }
+      io(() => {
+        let off = 0;
+        while (off < c.length) off += writeSync(fd, c, off, c.length - off, HEADER_BYTES + n + off);
+      });
+      n += c.length;
+    },
+    writeAsync(cs: readonly Uint8Array[], done: (e: Error | null) => void) {
+      let len = 0;
+      for (const c of cs) len += c.length;
+      const pos = HEADER_BYTES + n;
+      n += len;
+      inflight += len;
+      const landed = (err: Error | null) => {
+        inflight -= len;
+        unflushed += len;
+        // Flush as data comes rather than all at finish(): the disk works while the link does.
+        if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
+          unflushed = 0;
+          try {
+            openCheck();
+            flushing = true;
+            fdatasync(fd, () => {
+              flushing = false;
+              if (inflight === 0 && closeWhenIdle) close();
+            });
+          } catch {
+            // Only a head start for the fsync at finish().
+          }
+        }
+        if (inflight === 0 && closeWhenIdle) close();
+        done(err === null ? null : wrap.error(err));
+      };
+      // A short write (rare on a file) goes on with the rest, copied into one piece.
+      const step = (bufs: readonly Uint8Array[], at: number, left: number) =>
+        fsWritev(fd, bufs as Uint8Array[], at, (err, k) => {
+          if (err !== null || k === left) return landed(err);
+          const rest = Buffer.concat(bufs).subarray(k);
+          step([rest], at + k, left - k);
+        });
+      step(cs, pos, len);
+    },
+    addCrc(pc: number, length: number) {
+      sumPending();
+      crc = crc32Combine(crc, pc, length);
+    },
+    get inflight() {
+      return inflight;
+    },
+    finish() {
+      if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
+      try {
+        io(() => {
+          if (unsummedBytes >= EARLY_FLUSH_BYTES) {
+            openCheck();
+            fsync(fd, () => undefined);
+          }
+          sumPending();
+          writeSync(fd, encodeHeader('pages', n, crc), 0, undefined, 0);
+          fsyncSync(fd);
+          if (check >= 0) fsyncSync(check);
+        });
+      } finally {
+        close();
+      }
+      return { bytes: n, crc: crc >>> 0 };
+    },
+    close,
+  };
+}
+
+/** A whole pages.img from its chunks (`length` checked when known; null for compressed data); returns its length. */
+export function writePagesImage(path: string, chunks: Iterable<Uint8Array>, length: number | null): number {
+  const w = openPagesImage(path);
+  try {
+    let n = 0;
+    for (const c of chunks) {
+      w.write(c);
+      n += c.length;
+    }
+    if (length !== null && n !== length) throw new Error(`internal: wrote ${n} page bytes, expected ${length}`);
+    return w.finish().bytes;
   } finally {
-    w.abort();
+    w.close();
   }
 }
 

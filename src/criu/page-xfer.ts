@@ -7,7 +7,9 @@
 import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
-import { crc32, crc32Combine, encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, type ImageKind, fsyncDir } from './image.js';
+import { encodeImage, IMAGE_FILES, type ImageKind, fsyncDir, openPagesImage, type PagesWriter } from './image.js';
+
+export type { PagesWriter };
 import type { PageCompression, PagemapEntry } from './schema.js';
 import type { PagePipe } from './page-pipe.js';
 
@@ -59,35 +61,8 @@ const WHY: Record<string, string> = {
   EMFILE: 'too many open files; close some and dump again',
   ENFILE: 'too many open files in the system; dump again later',
 };
-/** Stable chunks waiting for their CRC (a bound on what a scattered dump holds on to). */
-const STABLE_PIECES = 4096;
-/** Below this, the CRC is quicker than handing an fsync to another thread. */
-const EARLY_FLUSH_BYTES = 16 << 20;
-/** Page data arriving from a page server is flushed to disk in steps of this much. */
-const FLUSH_EVERY = 64 << 20;
-
 /** File-system errors that are the environment's, not tracker's: reported as IoError (exit 5). */
 const IO_CODES = new Set(Object.keys(WHY));
-
-/** pages.img being written: by the dumper (write), or by the page server as DATA arrives (writeAsync). */
-export interface PagesWriter {
-  /** Write a chunk now (its CRC computed here, or at finish() if `stable`). */
-  write(chunk: Uint8Array, stable?: boolean): void;
-  /**
-   * Write chunks (one writev) at their place on libuv's thread pool, so receiving goes on
-   * meanwhile; `done` is called once they are written (with an IoError if that failed: the
-   * iteration is then removed). Their CRC comes separately (addCrc), from a checksum already made.
-   */
-  writeAsync(chunks: readonly Uint8Array[], done: (e: Error | null) => void): void;
-  /** Account `length` bytes written with writeAsync whose crc32 is `crc`. */
-  addCrc(crc: number, length: number): void;
-  /** Bytes handed to writeAsync not yet written. */
-  readonly inflight: number;
-  /** Header and fsync (nothing may be in flight); returns the payload's length and CRC. */
-  finish(): { bytes: number; crc: number };
-  /** Close the file (once what is in flight is written). */
-  close(): void;
-}
 
 /** The local backend, as the page server drives it: pages.img and images arriving in pieces. */
 export interface LocalXfer extends PageXfer {
@@ -139,133 +114,8 @@ export function openLocalXfer(o: LocalXferOptions): LocalXfer {
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp);
   });
-  /**
-   * pages.img: a placeholder header, the chunks with their crc, then the real header and fsync.
-   * Stable chunks are checksummed at the end instead, while the kernel flushes what was written
-   * (an fsync on libuv's thread pool; the fsync that follows the header waits for it), so the
-   * CRC costs no time of its own; at most STABLE_PIECES of them wait, older ones are checksummed
-   * when that fills.
-   */
-  const openPages = (): PagesWriter => {
-    const name = IMAGE_FILES.pages;
-    const fd = io(name, () => openSync(join(tmp, name), 'w'));
-    let crc = 0;
-    let n = 0;
-    const unsummed: Uint8Array[] = [];
-    let unsummedBytes = 0;
-    const sumPending = () => {
-      for (const c of unsummed) crc = crc32(c, crc);
-      unsummed.length = 0;
-      unsummedBytes = 0;
-    };
-    /**
-     * A write-back error is reported once per open file, and a background fsync of `fd` could take
-     * it: a descriptor opened before the first one starts checks for one at finish().
-     */
-    let check = -1;
-    const openCheck = () => {
-      if (check < 0) check = openSync(join(tmp, name), 'r');
-    };
-    let open = true;
-    let inflight = 0;
-    let closeWhenIdle = false;
-    /** writeAsync: bytes written since the last flush began, and whether one runs. */
-    let unflushed = 0;
-    let flushing = false;
-    const close = () => {
-      if (!open) return;
-      closeWhenIdle = inflight > 0 || flushing;
-      if (closeWhenIdle) return;
-      closeSync(fd);
-      if (check >= 0) closeSync(check);
-      check = -1;
-      open = false;
-    };
-    try {
-      io(name, () => writeSync(fd, encodeHeader('pages', 0, 0)));
-    } catch (e) {
-      close();
-      throw e;
-    }
-    return {
-      write(c: Uint8Array, stable = false) {
-        if (stable) {
-          if (unsummed.length === STABLE_PIECES) sumPending();
-          unsummed.push(c);
-          unsummedBytes += c.length;
-        } else {
-          sumPending();
-          crc = crc32(c, crc);
-        }
-        io(name, () => {
-          let off = 0;
-          while (off < c.length) off += writeSync(fd, c, off, c.length - off, HEADER_BYTES + n + off);
-        });
-        n += c.length;
-      },
-      writeAsync(cs: readonly Uint8Array[], done: (e: Error | null) => void) {
-        let len = 0;
-        for (const c of cs) len += c.length;
-        const pos = HEADER_BYTES + n;
-        n += len;
-        inflight += len;
-        const landed = (err: Error | null) => {
-          inflight -= len;
-          unflushed += len;
-          // Flush as data comes rather than all at finish(): the disk works while the link does.
-          if (err === null && open && !closeWhenIdle && !flushing && unflushed >= FLUSH_EVERY) {
-            unflushed = 0;
-            try {
-              openCheck();
-              flushing = true;
-              fdatasync(fd, () => {
-                flushing = false;
-                if (inflight === 0 && closeWhenIdle) close();
-              });
-            } catch {
-              // Only a head start for the fsync at finish().
-            }
-          }
-          if (inflight === 0 && closeWhenIdle) close();
-          done(err === null ? null : (ioError(name, err) as Error));
-        };
-        // A short write (rare on a file) goes on with the rest, copied into one piece.
-        const step = (bufs: readonly Uint8Array[], at: number, left: number) =>
-          fsWritev(fd, bufs as Uint8Array[], at, (err, k) => {
-            if (err !== null || k === left) return landed(err);
-            const rest = Buffer.concat(bufs).subarray(k);
-            step([rest], at + k, left - k);
-          });
-        step(cs, pos, len);
-      },
-      addCrc(pc: number, length: number) {
-        sumPending();
-        crc = crc32Combine(crc, pc, length);
-      },
-      get inflight() {
-        return inflight;
-      },
-      finish() {
-        if (inflight > 0) throw new Error('internal: pages.img finished with writes in flight');
-        try {
-          io(name, () => {
-            if (unsummedBytes >= EARLY_FLUSH_BYTES) {
-              openCheck();
-              fsync(fd, () => undefined);
-            }
-            sumPending();
-            writeSync(fd, encodeHeader('pages', n, crc), 0, undefined, 0);
-            fsyncSync(fd);
-            if (check >= 0) fsyncSync(check);
-          });
-        } finally {
-          close();
-        }
-        return { bytes: n, crc: crc >>> 0 };
-      },
-      close,
-    };
-  };
+  // pages.img through the one writer (image.ts), its errno errors reported as the iteration's.
+  const openPages = (): PagesWriter => openPagesImage(join(tmp, IMAGE_FILES.pages), { io: (f) => io(IMAGE_FILES.pages, f), error: (e) => ioError(IMAGE_FILES.pages, e) as Error });
   return {
     dir,
     tmpDir: tmp,

@@ -126,5 +126,5 @@ export function restoreImages(dir: string, o: { onMismatch?: 'throw' | 'report' 
       `${dir}: restored memory does not match the digest recorded at the dump (${digest.slice(0, 12)} != ${String(args.inventory.memoryDigest).slice(0, 12)}); the incremental images missed a change`,
     );
   }
-  return { sys, kernel: sys.task.mm.kernel, task: sys.task, core: args.core, inventory: args.inventory, report };
+  return { sys, kernel: sys.task.kernel, task: sys.task, core: args.core, inventory: args.inventory, report };
 }

@@ -87,34 +87,80 @@ export class PageRuns {
 
   /**
    * The unsent part of this set united with `other` (in address order): the set after a sync,
-   * to be sent from this set's position on, wrapping at the end.
+   * to be sent from this set's position on, wrapping at the end. Runs stay in typed arrays: a
+   * guest's dirty set can be millions of runs.
    */
   unsentUnion(other: PageRuns): PageRuns {
     const from = this.position;
-    const a: [number, number][] = [];
-    this.forEachUnsent((s, l) => a.push([s, s + l]));
-    a.sort((x, y) => x[0] - y[0]);
-    const merged: [number, number][] = [];
-    let i = 0;
-    let j = 0;
-    const add = (s: number, e: number) => {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && last[1] >= s) {
-        if (e > last[1]) last[1] = e;
-      } else merged.push([s, e]);
-    };
-    while (i < a.length || j < other.n) {
-      if (j >= other.n || (i < a.length && a[i][0] <= other.start[j])) {
-        add(a[i][0], a[i][1]);
-        i++;
-      } else {
-        add(other.start[j], other.start[j] + other.len[j]);
-        j++;
+    // This set's unsent runs are in send order: sorted, or sorted from `position` and wrapped once.
+    let n = 0;
+    for (let i = this.runAt; i < this.n; i++) if (this.len[i] > (i === this.runAt ? this.offAt : 0)) n++;
+    const s0 = new Float64Array(n);
+    const e0 = new Float64Array(n);
+    let k = 0;
+    this.forEachUnsent((st, l) => {
+      s0[k] = st;
+      e0[k++] = st + l;
+    });
+    let wraps = 0;
+    let cut = n;
+    for (let i = 1; i < n; i++) {
+      if (s0[i] < s0[i - 1]) {
+        wraps++;
+        cut = i;
       }
     }
-    const out = new PageRuns(merged.length + 2);
-    for (const [s, e] of merged) if (e > from) out.push(Math.max(s, from), e - Math.max(s, from));
-    for (const [s, e] of merged) if (s < from) out.push(s, Math.min(e, from) - s);
+    let as: Float64Array;
+    let ae: Float64Array;
+    if (wraps === 0) {
+      as = s0;
+      ae = e0;
+    } else if (wraps === 1) {
+      as = new Float64Array(n);
+      ae = new Float64Array(n);
+      mergeRuns(s0.subarray(cut), e0.subarray(cut), s0.subarray(0, cut), e0.subarray(0, cut), (st, e, at) => {
+        as[at] = st;
+        ae[at] = e;
+      });
+    } else {
+      const order = new Uint32Array(n).map((_, i) => i).sort((x, y) => s0[x] - s0[y]);
+      as = Float64Array.from(order, (i) => s0[i]);
+      ae = Float64Array.from(order, (i) => e0[i]);
+    }
+    // United with `other` (address order), overlapping and touching runs joined.
+    const ms = new Float64Array(n + other.n);
+    const me = new Float64Array(n + other.n);
+    let m = 0;
+    const os = other.start.subarray(0, other.n);
+    const oe = new Float64Array(other.n);
+    for (let i = 0; i < other.n; i++) oe[i] = other.start[i] + other.len[i];
+    mergeRuns(as, ae, os, oe, (st, e) => {
+      if (m > 0 && me[m - 1] >= st) {
+        if (e > me[m - 1]) me[m - 1] = e;
+      } else {
+        ms[m] = st;
+        me[m++] = e;
+      }
+    });
+    const out = new PageRuns(m + 2);
+    for (let i = 0; i < m; i++) if (me[i] > from) out.push(Math.max(ms[i], from), me[i] - Math.max(ms[i], from));
+    for (let i = 0; i < m; i++) if (ms[i] < from) out.push(ms[i], Math.min(me[i], from) - ms[i]);
     return out;
+  }
+}
+
+/** Two lists of runs, each sorted by start, visited in order of start (`at` counts the runs visited). */
+function mergeRuns(as: Float64Array, ae: Float64Array, bs: Float64Array, be: Float64Array, visit: (start: number, end: number, at: number) => void): void {
+  let i = 0;
+  let j = 0;
+  let at = 0;
+  while (i < as.length || j < bs.length) {
+    if (j >= bs.length || (i < as.length && as[i] <= bs[j])) {
+      visit(as[i], ae[i], at++);
+      i++;
+    } else {
+      visit(bs[j], be[j], at++);
+      j++;
+    }
   }
 }

@@ -1,7 +1,9 @@
 import { exitMm, forkMm } from './fork.js';
 import type { KernelProfile, KernelProfileName } from './kernel-profile.js';
 import { DEFAULT_KERNEL, kernelProfile } from './kernel-profile.js';
-import { Mm } from './mm.js';
+import { splitHugePmdAt } from './huge-memory.js';
+import { doWpPage, handleMmFault } from './memory.js';
+import { type FaultHandlers, Mm, type MmHost } from './mm.js';
 import { type MemoryModel, PageAlloc } from './page-alloc.js';
 import { SwapDevice } from './swap.js';
 
@@ -20,19 +22,23 @@ export interface KernelOptions {
 export const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024 * 1024 - 4 * 1024 * 1024;
 export const DEFAULT_SWAP_BYTES = 512 * 1024 * 1024;
 
-/** A task_struct, as far as memory goes. */
+/** A task_struct, as far as memory goes, and the machine it runs on. */
 export class Task {
   constructor(
     readonly pid: number,
     readonly comm: string,
     readonly mm: Mm,
     readonly parent: Task | null,
+    readonly kernel: Kernel,
   ) {}
 }
 
+const FAULTS: FaultHandlers = { handleMmFault, doWpPage, splitHugePmdAt };
+
 /** The machine: physical memory, the swap device, the soft-dirty rules in force, and the tasks. */
-export class Kernel {
+export class Kernel implements MmHost {
   readonly profile: KernelProfile;
+  readonly faults = FAULTS;
   readonly mem: PageAlloc;
   readonly swap: SwapDevice;
   readonly tasks = new Map<number, Task>();
@@ -49,13 +55,13 @@ export class Kernel {
 
   /** A new process with an empty address space. */
   spawn(comm: string): Task {
-    const t = new Task(this.nextPid++, comm, new Mm(this), null);
+    const t = new Task(this.nextPid++, comm, new Mm(this), null, this);
     this.tasks.set(t.pid, t);
     return t;
   }
 
   fork(parent: Task): Task {
-    const t = new Task(this.nextPid++, parent.comm, forkMm(parent.mm), parent);
+    const t = new Task(this.nextPid++, parent.comm, forkMm(parent.mm), parent, this);
     this.tasks.set(t.pid, t);
     return t;
   }

@@ -1,7 +1,5 @@
 import { FAULT_OK, FAULT_SIGSEGV, type FaultResult } from './errno.js';
-import type { Kernel } from './kernel.js';
 import type { KernelProfile } from './kernel-profile.js';
-import { doWpPage, handleMmFault } from './memory.js';
 import type { PageAlloc } from './page-alloc.js';
 import { PageTable } from './page-table.js';
 import {
@@ -16,6 +14,32 @@ import {
 } from './pgtable-types.js';
 import type { SwapDevice } from './swap.js';
 import { canMergeAfter, canMergeBefore, isMergeableAnonVma, newAnonVmaId, VM_EXEC, VM_READ, VM_SHARED, VM_SOFTDIRTY, VM_UFFD_WP, VM_WRITE, Vma } from './vma.js';
+
+/**
+ * The fault handlers the MMU traps to, installed by the kernel (kernel.ts) as the kernel installs
+ * its page-fault vector: the MMU below never imports the fault code above it (memory.ts,
+ * huge-memory.ts), which takes an Mm.
+ */
+export interface FaultHandlers {
+  /** handle_mm_fault() */
+  handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult;
+  /** do_wp_page(): a write to a present, write-protected pte. */
+  doWpPage(mm: Mm, vma: Vma, slot: number): FaultResult;
+  /** split_huge_pmd() of the huge PMD over vpn, if any (a VMA split there). */
+  splitHugePmdAt(mm: Mm, vpn: number): void;
+}
+
+/** What an Mm needs of the machine it runs on (the Kernel, kernel.ts). */
+export interface MmHost {
+  readonly profile: KernelProfile;
+  readonly mem: PageAlloc;
+  readonly swap: SwapDevice;
+  /** totalram_pages(), for the overcommit heuristic. */
+  readonly totalramPages: number;
+  /** Every task, for what reaches other address spaces (a shared file's pages, a THP's mappers). */
+  readonly tasks: ReadonlyMap<number, { readonly mm: Mm }>;
+  readonly faults: FaultHandlers;
+}
 
 /**
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
@@ -88,7 +112,10 @@ export class Mm {
   /** Counts of what the MMU did, for stats and benchmarks. */
   readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
 
-  constructor(readonly kernel: Kernel) {
+  private readonly faults: FaultHandlers;
+
+  constructor(readonly kernel: MmHost) {
+    this.faults = kernel.faults;
     this.mem = kernel.mem;
     this.chunks = kernel.mem.chunks;
     this.swap = kernel.swap;
@@ -150,13 +177,13 @@ export class Mm {
           const vma = this.findVma(vpn);
           if (vma === null || (vma.flags & VMF_WRITE) === 0) return FAULT_SIGSEGV;
           this.counters.faults++;
-          const r = doWpPage(this, vma, slot);
+          const r = this.faults.doWpPage(this, vma, slot);
           if (r !== FAULT_OK) return r;
           // fillAndAccess rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
           return this.fillAndAccess(vpn, slot, offset, write, value);
         }
       }
-      const r = handleMmFault(this, vpn, write);
+      const r = this.faults.handleMmFault(this, vpn, write);
       if (r !== FAULT_OK) return r;
       // The fault may have replaced the frame (COW): drop what the TLB knew about this page.
       this.flushTlbPage(vpn);
@@ -329,7 +356,7 @@ export class Mm {
 
   /** __split_vma(): cut `vma` at vpn; returns the upper part. A huge PMD across the cut is split. */
   splitVma(vma: Vma, at: number): Vma {
-    splitHugePmdAt(this, at);
+    this.faults.splitHugePmdAt(this, at);
     const upper = new Vma(at, vma.end, vma.flags, vma.kind, vma.fileIndex(at), vma.file, vma.anonVma, vma.forked);
     upper.uffdCtx = vma.uffdCtx;
     vma.end = at;
@@ -466,5 +493,3 @@ export class Mm {
   }
 }
 
-// Imported last: huge-memory.ts uses Mm only as a type.
-import { splitHugePmdAt } from './huge-memory.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { IMAGE_FILES, writeRawImage } from '../../src/criu/image.js';
+import { IMAGE_FILES, writePagesImage } from '../../src/criu/image.js';
 import { checkRegionSize, CompressedCursor, compressedSize, RegionCompressor } from '../../src/criu/page-compress.js';
 import { compare } from '../../src/criu/compare.js';
 import { restore } from '../../src/migrate/resume.js';
@@ -42,7 +42,7 @@ function readAll(c: CompressedCursor, offset: number, len: number): Buffer {
 function writeFrames(path: string, raw: Buffer, region: number, chunk = 5000): number {
   const chunks: Buffer[] = [];
   for (let o = 0; o < raw.length; o += chunk) chunks.push(raw.subarray(o, o + chunk));
-  return writeRawImage(path, 'pages', new RegionCompressor(region).frames(chunks), null);
+  return writePagesImage(path, new RegionCompressor(region).frames(chunks), null);
 }
 
 test('regions round-trip, incompressible ones are stored raw, reads may straddle regions', () => {
@@ -81,7 +81,7 @@ test('damaged frames are refused with one ImageError, never a crash or a huge al
     const b = Buffer.from(payload);
     damage(b);
     const p = join(tmp, 'damaged.img');
-    writeRawImage(p, 'pages', [b], b.length);
+    writePagesImage(p, [b], b.length);
     assert.throws(
       () => {
         const d = cursorOn(p, raw.length, region);

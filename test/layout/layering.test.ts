@@ -31,13 +31,6 @@ const TOP_FILES: Record<string, string[]> = {
   'errors.ts': [],
 };
 
-/**
- * The one cycle known and accepted, inside src/mm: the Mm class calls the fault and THP code
- * (memory.ts, huge-memory.ts) that takes an Mm, as mm/memory.c and the mm_struct of mm_types.h
- * refer to each other in the kernel. This list may shrink, never grow.
- */
-const KNOWN_MM_CYCLE = ['mm/fork.ts', 'mm/huge-memory.ts', 'mm/kernel.ts', 'mm/memory.ts', 'mm/mm.ts', 'mm/mmap.ts', 'mm/pagewalk.ts'];
-
 const SRC = join(ROOT, 'src');
 const { files, edges } = importGraph(SRC);
 const folder = (f: string) => (f.includes('/') ? f.slice(0, f.indexOf('/')) : f);
@@ -70,10 +63,13 @@ test('src/criu imports nothing from src/workload, src/ops or src/migrate, not ev
 });
 
 test('no import cycle between files, type imports included (workers run apart and do not count)', () => {
-  const found = cycles(files, edges.filter((e) => e.kind !== 'worker'));
-  assert.deepEqual(found.filter((c) => !c.every((f) => KNOWN_MM_CYCLE.includes(f))), [], 'new cycles');
-  // The check can fail: the known cycle is seen.
-  assert.ok(found.some((c) => c.includes('mm/mm.ts') && c.includes('mm/memory.ts')));
+  assert.deepEqual(cycles(files, edges.filter((e) => e.kind !== 'worker')), []);
+  // The check can fail: the MMU calling the fault code that takes an Mm (memory.ts) directly, as
+  // it did before the kernel installed its fault handlers, is a cycle, and a type import counts.
+  const direct: ImportEdge[] = [...edges, { from: 'mm/mm.ts', to: 'mm/memory.ts', kind: 'import' }];
+  assert.ok(cycles(files, direct).some((c) => c.includes('mm/mm.ts') && c.includes('mm/memory.ts')));
+  const typeOnly: ImportEdge[] = [...edges, { from: 'mm/mm.ts', to: 'mm/kernel.ts', kind: 'import type' }];
+  assert.ok(cycles(files, typeOnly).some((c) => c.includes('mm/mm.ts') && c.includes('mm/kernel.ts')));
 });
 
 test('only src/cli and src/bench touch `process`', () => {

@@ -3,52 +3,35 @@
  * markdown table with the error of each prediction. Run with
  *   npx tsc -p tsconfig.json && node dist/test/published/migrations.js
  *
- * The guests are hot-cold models at reduced scale: memory, bandwidth and dirty rate divided by
- * SCALE (everything per second keeps its ratio, so times, iterations and downtimes are those of
- * the full-size guest; bytes are multiplied back). The inputs each case needs and its source do
- * not give (the writable working set and how writes fall on it) are stated in `assumed`.
+ * Every guest is the `guest` model at its full size (8, 50 and 6 GiB), run as `tracker plan` runs
+ * it: token memory, a counting page-xfer (nothing written), stationary writes advanced by sampling.
+ * The inputs each case needs and its source does not give (the writable working set and how writes
+ * fall on it) are stated in the row.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump, type DumpReport, type IterativeDumpOptions } from '../../src/migrate/iterative.js';
 import { KUBEVIRT_DEFAULTS } from '../../src/migrate/policy-kubevirt.js';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 const PAGE = 4096;
-const tmp = mkdtempSync(join(tmpdir(), 'tracker-published-'));
-let n = 0;
 
 interface Guest {
-  /** Full-size memory, bytes (all of it populated). */
+  /** Memory, bytes (all of it populated). */
   memory: number;
-  /** Writable working set, bytes, and how fast its pages are rewritten (page writes per second). */
+  /** Writable working set, bytes, and the distinct bytes dirtied in 1 s (calc-dirty-rate's figure). */
   wss: number;
-  writesPerS: number;
-  scale: number;
+  dirtyRate: number;
 }
 
-function modelFile(g: Guest): string {
-  const p = join(tmp, `guest${n++}.json`);
-  const pages = (b: number) => Math.round(b / g.scale / PAGE);
-  // Every access is a write into the working set, uniformly: the dirty set after t seconds is
-  // wss (1 - e^(-writes t / wss)).
-  writeFileSync(p, JSON.stringify({ model: 'hot-cold', params: { heap: pages(g.memory), hotSet: pages(g.wss), hotAccessFraction: 1, hotWriteFraction: 1, coldWriteFraction: 0, rate: Math.max(1, Math.round(g.writesPerS / g.scale)) } }));
-  return p;
-}
-
-/** The 1-second dirty rate QEMU would report for a guest (distinct pages a second), bytes/s. */
-function dirtyRate(g: Guest): number {
-  const w = g.wss / PAGE;
-  return w * (1 - Math.exp(-g.writesPerS / w)) * PAGE;
+/** A set of `wss` bytes rewritten `times` a second: its 1-second dirty rate. */
+function rewritten(wss: number, times: number): Guest['dirtyRate'] {
+  return wss * (1 - Math.exp(-times));
 }
 
 function run(g: Guest, o: Partial<IterativeDumpOptions> & { bandwidth: number }): DumpReport {
-  const dir = join(tmp, `d${n++}`);
-  const r = iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: dir, workload: modelFile(g), seed: 1, kernel: '6.1', force: false, ...o, bandwidth: o.bandwidth / g.scale });
-  rmSync(dir, { recursive: true, force: true });
-  return { ...r, bytes_sent: r.bytes_sent * g.scale };
+  const params = { memory: Math.round(g.memory / PAGE), wss: Math.round(g.wss / PAGE), dirtyRate: g.dirtyRate };
+  const count = { keep: false, iterations: [] };
+  return iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: '', count, workload: 'guest', params, memoryModel: 'token', fast: true, seed: 1, kernel: '6.1', force: false, ...o });
 }
 
 function err(pred: number, meas: number): string {
@@ -68,9 +51,8 @@ const vepBw = 105.1 * MiB;
 const rate650 = (650e6 / 8);
 // Two ends for the working set the VEP does not give: a 2 GiB set written spread out, and a hot
 // set the size of one second's dirtying rewritten ten times a second.
-const spread: Guest = { memory: 8 * GiB, wss: 2 * GiB, writesPerS: 0, scale: 32 };
-spread.writesPerS = -(spread.wss / PAGE) * Math.log(1 - rate650 / spread.wss);
-const hot: Guest = { memory: 8 * GiB, wss: rate650, writesPerS: (10 * rate650) / PAGE, scale: 32 };
+const spread: Guest = { memory: 8 * GiB, wss: 2 * GiB, dirtyRate: rate650 };
+const hot: Guest = { memory: 8 * GiB, wss: rate650 / (1 - Math.exp(-10)), dirtyRate: rate650 };
 const kube = (tuning: boolean) => ({ policy: 'kubevirt' as const, bandwidth: vepBw, kubevirt: { vmBytes: 8 * GiB, downtimeTuning: tuning ? KUBEVIRT_DEFAULTS.downtimeTuning : null } });
 const measured291 = { off: { it: 69, mib: 11862, total: 112.4, down: 0.451 }, on: { it: 28, mib: 9694, total: 92.2, down: 0.611 } };
 for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const) {
@@ -78,7 +60,7 @@ for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const
     const r = run(g, kube(tuning));
     const m = tuning ? measured291.on : measured291.off;
     row([
-      `VEP 291, 8 GiB, ${tuning ? 'with' : 'without'} tuning; assumed WWS ${name} (dirty ${Math.round((dirtyRate(g) * 8) / 1e6)} Mbit/s)`,
+      `VEP 291, 8 GiB, ${tuning ? 'with' : 'without'} tuning; assumed WWS ${name} (dirty ${Math.round((g.dirtyRate * 8) / 1e6)} Mbit/s)`,
       `${r.outcome}, ${r.iterations.length} it. (${m.it}: ${err(r.iterations.length, m.it)})${r.outcome === 'aborted' ? ` at ${s(r.total_time_s)}: ${r.stop_reason.replace(/\|/g, '/')}` : ''}`,
       `${mib(r.bytes_sent)} (${m.mib.toLocaleString('en-US')}: ${err(r.bytes_sent / MiB, m.mib)})`,
       `${s(r.total_time_s)} (${m.total}: ${err(r.total_time_s, m.total)})`,
@@ -95,7 +77,7 @@ for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const
 
 // 2. VEP 291's 50 GiB example (illustrative in the VEP, not a measurement): ~700 Mbit/s dirty on
 //    ~900 Mbit/s; without tuning never at 300 ms, with tuning near 600 ms.
-const hot50: Guest = { memory: 50 * GiB, wss: 700e6 / 8, writesPerS: (10 * 700e6) / 8 / PAGE, scale: 200 };
+const hot50: Guest = { memory: 50 * GiB, wss: 700e6 / 8, dirtyRate: rewritten(700e6 / 8, 10) };
 for (const tuning of [false, true]) {
   const r = run(hot50, { ...kube(tuning), bandwidth: 900e6 / 8, kubevirt: { vmBytes: 50 * GiB, downtimeTuning: tuning ? KUBEVIRT_DEFAULTS.downtimeTuning : null } });
   row([
@@ -110,9 +92,9 @@ for (const tuning of [false, true]) {
 // 3. Cloud Hypervisor PR #7799: 6 GiB at ~1.9 GiB/s, dirtying ~5.4 GiB per ~3 s pass; its loop
 //    checks the estimate at pass ends (tracker's qemu-pass), 300 ms; measured est_downtime 2.7-3.0 s.
 const chBw = 1986.83 * MiB;
-const ch: Guest = { memory: 6 * GiB, wss: 6 * GiB, writesPerS: 0, scale: 24 };
-// The set dirty after the 3.09 s bulk pass was 5418 MiB: uniform writes over all 6 GiB.
-ch.writesPerS = -(ch.wss / PAGE / 3.09) * Math.log(1 - 5418 / 6144);
+// The set dirty after the 3.09 s bulk pass was 5418 MiB: uniform writes over all 6 GiB, whose
+// 1-second dirty set is 6 GiB (1 - (1 - 5418/6144)^(1/3.09)).
+const ch: Guest = { memory: 6 * GiB, wss: 6 * GiB, dirtyRate: 6 * GiB * (1 - (1 - 5418 / 6144) ** (1 / 3.09)) };
 {
   const r = run(ch, { policy: 'qemu-pass', bandwidth: chBw, maxIters: 5 });
   const est = r.iterations.slice(1, -1).map((i) => i.expected_downtime_s);
@@ -129,9 +111,8 @@ ch.writesPerS = -(ch.wss / PAGE / 3.09) * Math.log(1 - 5418 / 6144);
 //    max-bandwidth unlimited: still running after 130.9 s and 6 syncs, expected downtime 1475 ms
 //    (QEMU's figure) or 3478 ms (remaining / throughput, the author's).
 const p8rate = 39044 * PAGE;
-const p8spread: Guest = { memory: 8 * GiB, wss: p8rate * 10, writesPerS: 0, scale: 32 };
-p8spread.writesPerS = -(p8spread.wss / PAGE) * Math.log(1 - p8rate / p8spread.wss);
-const p8hot: Guest = { memory: 8 * GiB, wss: p8rate, writesPerS: (10 * p8rate) / PAGE, scale: 32 };
+const p8spread: Guest = { memory: 8 * GiB, wss: p8rate * 10, dirtyRate: p8rate };
+const p8hot: Guest = { memory: 8 * GiB, wss: p8rate / (1 - Math.exp(-10)), dirtyRate: p8rate };
 for (const [name, g] of [['1.5 GiB spread', p8spread], ['153 MiB hot', p8hot]] as const) {
   const r = run(g, { policy: 'qemu', bandwidth: 866.83e6 / 8, maxBandwidth: Infinity, maxIters: 8 });
   const est = r.iterations[r.iterations.length - 2].expected_downtime_s;
@@ -147,4 +128,3 @@ for (const [name, g] of [['1.5 GiB spread', p8spread], ['153 MiB hot', p8hot]] a
 console.log('| case and assumptions | outcome, iterations (measured: error) | sent | total time | downtime |');
 console.log('|---|---|---|---|---|');
 for (const r of rows) console.log(r);
-rmSync(tmp, { recursive: true, force: true });
