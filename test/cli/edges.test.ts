@@ -17,6 +17,7 @@ import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../../src/migrate/iterative
 import type { PlanReport, PlanRow } from '../../src/migrate/plan.js';
 import { renderPlan } from '../../src/cli/plan.js';
 import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
+import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -103,14 +104,7 @@ test('3. --report into a missing folder fails before the dump, exit 2, nothing w
   assert.equal(p.status, 2, p.stderr);
 });
 
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
-  const probe = mkdtempSync(join(tmp, 'probe-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]);
-  if (r.status !== 0) return `cannot mount a tmpfs here: ${String(r.stderr).trim()}`;
-  spawnSync('umount', [probe]);
-  return false;
-})();
+const canMount = cannotMountTmpfs(tmp);
 
 test('3. --report onto a nearly full disk: exit 5, one line, no truncated page and no temporary file', { skip: canMount }, () => {
   const mnt = mkdtempSync(join(tmp, 'tmpfs-'));

@@ -24,24 +24,13 @@ import { listWorkloads } from '../../src/workload/index.js';
 import { trackerInProcess } from '../helpers/cli.js';
 import { dumper, quickDump, scratchDir } from '../helpers/dump.js';
 import { tracker } from '../helpers/spawn.js';
+import { SMALL_WORKLOADS } from '../helpers/workloads.js';
 
 const tmp = scratchDir('tracker-test-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 let n = 0;
 
-/** Every built-in workload on a small heap: what is checked here does not depend on its size. */
-const SMALL: Record<string, Record<string, unknown>> = {
-  'hot-cold': { heap: '4M', hotSet: '256K' },
-  thp: { heap: '4M', hotSet: '256K' },
-  'fork-cow': { heap: '4M', hotSet: '256K' },
-  swap: { heap: '4M', hotSet: '256K', pageoutPages: '1M', pageoutEvery: 2000 },
-  idle: { heap: '2M' },
-  sequential: { heap: '4M' },
-  uniform: { heap: '4M' },
-  churn: { bufferSize: '128K' },
-  guest: { memory: '4M', dirtyRate: '256K/s', wss: '1M', vcpus: 2, coldFraction: 0.1 },
-  curve: { memory: '4M', pages1: 64, writeRate1: 500, pages2: 512, writeRate2: 5 },
-};
+const SMALL = SMALL_WORKLOADS;
 
 function modelFile(w: string): string {
   const f = join(tmp, `${w}.json`);

@@ -16,6 +16,7 @@ import { checkChain } from '../../src/criu/page-read.js';
 import { restore } from '../../src/migrate/resume.js';
 import { InputError, InterruptedError, IoError, LockedError, UsageError } from '../../src/errors.js';
 import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
+import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-safety-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -274,14 +275,7 @@ test('an injected ENOSPC (TRACKER_FAULT=2:pages.img:enospc): one line, exit 5, .
   assert.equal(existsSync(d), false, 'the -D tracker created is removed again');
 });
 
-const canMount = (() => {
-  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs';
-  const probe = mkdtempSync(join(tmp, 'probe-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe]);
-  if (r.status !== 0) return `cannot mount a tmpfs here: ${String(r.stderr).trim()}`;
-  spawnSync('umount', [probe]);
-  return false;
-})();
+const canMount = cannotMountTmpfs(tmp);
 
 test('disk full on a 2 MiB tmpfs: exit 5, one line, the space comes back; read-only: exit 5', { skip: canMount }, () => {
   const mnt = mkdtempSync(join(tmp, 'tmpfs-'));
