@@ -125,6 +125,15 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
   const spinner = startSpinner('plan: running the combinations');
+  // Combinations done, and the latest iteration begun: a 1 TiB guest's one combination takes minutes.
+  const progress = { done: 0, total: 0, last: null as string | null };
+  const showProgress = () => {
+    if (spinner === null) return;
+    const done = progress.total === 0 ? 'running the combinations' : `${progress.done} of ${progress.total} combinations done`;
+    spinner.text = `plan: ${done}${progress.last === null ? '' : `; ${progress.last}`}`;
+    // Drawn now: a group of combinations can end between two of the spinner's frames.
+    spinner.render();
+  };
   let outcome;
   try {
     const options: PlanOptions = {
@@ -150,10 +159,14 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
       heatmaps: f.report !== undefined,
       abort,
       onProgress: (done, total) => {
-        if (spinner === null) return;
-        spinner.text = `plan: ${done} of ${total} combinations done`;
-        // Drawn now: a group of combinations can end between two of the spinner's frames.
-        spinner.render();
+        progress.done = done;
+        progress.total = total;
+        progress.last = null;
+        showProgress();
+      },
+      onIteration: (c, iteration) => {
+        progress.last = `${c.policy} at ${formatBandwidth(c.bandwidth)}${c.seed === f.seed ? '' : ` (seed ${c.seed})`} in iteration ${iteration}`;
+        showProgress();
       },
       tracks: f.track,
     };

@@ -8,7 +8,8 @@ const signal = sharedSignal(abort);
 
 parentPort!.on('message', (m: { index: number; group: CombinationOptions[] }) => {
   try {
-    parentPort!.postMessage({ index: m.index, results: runGroup(m.group, tmpRoot, heatmap, signal) });
+    const tick = (iteration: number) => parentPort!.postMessage({ index: m.index, iteration });
+    parentPort!.postMessage({ index: m.index, results: runGroup(m.group, tmpRoot, heatmap, signal, tick) });
   } catch (e) {
     parentPort!.postMessage({ index: m.index, error: serializeError(e) });
   }

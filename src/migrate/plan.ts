@@ -69,7 +69,12 @@ export interface PlanOptions {
   abort?: SharedArrayBuffer;
   /** Told as each combination finishes (progress). */
   onProgress?: (done: number, total: number) => void;
+  /** Told as an iteration of a combination that runs alone starts: a 1 TiB guest's combination takes minutes. */
+  onIteration?: (c: CombinationOptions, iteration: number) => void;
 }
+
+/** An iteration begun in a combination that runs alone (group `index`). */
+export type IterationTick = (iteration: number) => void;
 
 export interface PlanRow {
   /** The tracking backend. */
@@ -195,18 +200,19 @@ export function combinations(o: PlanOptions): CombinationOptions[] {
 }
 
 /** Run one combination into a temporary directory under `tmpRoot`, removed before returning. */
-export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult {
+export function runCombination(c: CombinationOptions, tmpRoot: string, heatmap: boolean, signal?: CancelSignal, tick?: IterationTick): CombinationResult {
+  const onIteration = tick === undefined ? undefined : (s: { iteration: number }, phase: 'start' | 'done') => phase === 'start' && tick(s.iteration);
   if (c.images !== true) {
     // A counting page-xfer: the same rows, nothing written (page-xfer-count.ts).
     const count = { keep: heatmap, iterations: [] as CountedIteration[] };
-    const report = iterativeDump({ ...c, imagesDir: '', force: false, count, signal });
+    const report = iterativeDump({ ...c, imagesDir: '', force: false, count, signal, onIteration });
     const its = count.iterations;
     return { report, heatmap: heatmap ? heatMap(its[its.length - 1].mm!, its.map((i) => i.pagemap!)) : null };
   }
   const dir = mkdtempSync(join(tmpRoot, 'combination-'));
   try {
     const imagesDir = join(dir, 'images');
-    const report = iterativeDump({ ...c, imagesDir, force: false, signal });
+    const report = iterativeDump({ ...c, imagesDir, force: false, signal, onIteration });
     return { report: { ...report, images_dir: '' }, heatmap: heatmap ? heatMapFromImages(imagesDir, report.iterations.length) : null };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -346,6 +352,8 @@ export function recommend(rows: PlanRow[], limit: number, finalBytes: number[]):
 
 interface WorkerReply {
   index: number;
+  /** An iteration begun (the group is still running). */
+  iteration?: number;
   results?: CombinationResult[];
   error?: SerializedError;
 }
@@ -368,8 +376,8 @@ function groupCombinations(tasks: CombinationOptions[]): number[][] {
 }
 
 /** Run one group of combinations (plan-worker.ts runs this too). */
-export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean, signal?: CancelSignal): CombinationResult[] {
-  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap, signal)];
+export function runGroup(group: CombinationOptions[], tmpRoot: string, heatmap: boolean, signal?: CancelSignal, tick?: IterationTick): CombinationResult[] {
+  if (group.length === 1) return [runCombination(group[0], tmpRoot, heatmap, signal, tick)];
   return countedDumps({ ...group[0], signal }, group.map((t) => t.policy), heatmap).map(({ report, counted }) => ({
     report,
     heatmap: heatmap ? heatMap(counted[counted.length - 1].mm!, counted.map((i) => i.pagemap!)) : null,
@@ -410,6 +418,10 @@ async function runInWorkers(groups: CombinationOptions[][], tmpRoot: string, hea
         w.postMessage({ index, group: tasks[index] });
       };
       w.on('message', (m: WorkerReply) => {
+        if (m.iteration !== undefined) {
+          o.onIteration?.(tasks[m.index][0], m.iteration);
+          return;
+        }
         if (m.error !== undefined) failure ??= m.error;
         else {
           results[m.index] = m.results!;
@@ -439,7 +451,7 @@ async function runInThisThread(groups: CombinationOptions[][], tmpRoot: string, 
   for (const g of groups) {
     await new Promise((r) => setImmediate(r));
     if (signal?.aborted === true) throw new InterruptedError(INTERRUPTED);
-    out.push(runGroup(g, tmpRoot, o.heatmaps === true, signal));
+    out.push(runGroup(g, tmpRoot, o.heatmaps === true, signal, o.onIteration === undefined ? undefined : (it) => o.onIteration!(g[0], it)));
     done += g.length;
     o.onProgress?.(done, total);
   }

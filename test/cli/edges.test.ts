@@ -375,6 +375,8 @@ test('11. on a terminal, plan and restore show progress (ora)', { skip: hasScrip
   const plan = onTty(`plan --workload ${model} --policy phaul,qemu --bandwidth 1Gbit,10Gbit --jobs 1`);
   assert.equal(plan.status, 0, plan.stdout);
   assert.match(plan.stdout, /plan: \d of 4 combinations done/);
+  // qemu's combinations run alone and say which iteration they are in, from the worker thread.
+  assert.match(plan.stdout, /; qemu at 1\d? Gbit\/s in iteration \d+/);
 });
 
 test('4. a dump whose progress lines go to /dev/full stops at a safe point: exit 5 (not 141), one line, no lock', { skip: !existsSync('/dev/full') }, () => {
