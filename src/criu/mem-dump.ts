@@ -171,7 +171,7 @@ export interface DumpIterationOptions {
   /** Once the iteration is committed locally, release its parents' copies of the pages it holds. */
   autoDedup?: boolean;
   /** The truly written set since the last iteration (the emulator's own record): count false positives. */
-  truth?: Set<number> | null;
+  truth?: { has(vpn: number): boolean } | null;
 }
 
 /**

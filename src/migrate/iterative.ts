@@ -18,6 +18,7 @@ import { OutOfMemory } from '../mm/page-alloc.js';
 import { Kernel } from '../mm/kernel.js';
 import type { KernelProfileName } from '../mm/kernel-profile.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
+import type { PageSet } from '../mm/page-set.js';
 import { createWorkload, durationSeconds, runChecked, WorkloadClock, workloadMemoryNeed, type Duration } from '../workload/index.js';
 import type { MemoryModel } from '../mm/page-alloc.js';
 import { checkFits } from './capacity.js';
@@ -358,7 +359,7 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
     runChecked(proc, proc.warmUpSteps ?? 0, clock.check);
     clock.run(interval);
     clock.now = 0;
-    let truth: Set<number> | null = null;
+    let truth: PageSet | null = null;
     // Op scripts and traces have no setup phase: with no --interval they would be dumped before their first line.
     if (proc.steps === 0) warning = `the workload had not run when the first pre-dump froze it (${proc.identity.model} has no setup phase): give --interval, e.g. --interval 10ms, to let it run first`;
     if (isQemuEngine(rows[0].name)) {

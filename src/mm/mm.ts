@@ -1,6 +1,7 @@
 import { FAULT_OK, FAULT_SIGSEGV, type FaultResult } from './errno.js';
 import type { KernelProfile } from './kernel-profile.js';
 import type { PageAlloc } from './page-alloc.js';
+import { PageSet } from './page-set.js';
 import { PageTable } from './page-table.js';
 import {
   _PAGE_ACCESSED,
@@ -108,7 +109,7 @@ export class Mm {
    * since it was last reset. Writes reach the TLB fill before the fast path, so whoever resets it
    * flushes the TLB (resetWritten()).
    */
-  written: Set<number> | null = null;
+  written: PageSet | null = null;
   /** Counts of what the MMU did, for stats and benchmarks. */
   readonly counters = { faults: 0, softDirtyFaults: 0, cowFaults: 0, swapIns: 0, thpFaults: 0 };
 
@@ -264,9 +265,9 @@ export class Mm {
   }
 
   /** Start a new truly-written set: the TLB is flushed so every next store is seen. */
-  resetWritten(): Set<number> | null {
+  resetWritten(): PageSet | null {
     const before = this.written;
-    this.written = new Set();
+    this.written = new PageSet();
     this.tlbFilled = true;
     this.flushTlb();
     return before;
