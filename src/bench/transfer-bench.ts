@@ -23,10 +23,10 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** A page server in its own process (this thread blocks while it streams); its port. */
-function startServer(dir: string, log: string): { port: number; stop: () => void } {
+/** A node process that prints "listening on HOST:PORT" to `log`: its port, and how to stop it. */
+function startListening(args: string[], log: string, what: string): { port: number; stop: () => void } {
   const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'tracker.js'), 'page-server', '-D', dir, '--port', '0', '--keep-running'], { stdio: ['ignore', fd, 'ignore'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'ignore'] });
   closeSync(fd);
   for (let i = 0; i < 200; i++) {
     const m = /^listening on [^:]+:(\d+)$/m.exec(readFileSync(log, 'utf8'));
@@ -34,10 +34,15 @@ function startServer(dir: string, log: string): { port: number; stop: () => void
     sleep(50);
   }
   child.kill('SIGKILL');
-  throw new Error('page server did not start');
+  throw new Error(`${what} did not start`);
 }
 
-/** A bare Node receiver in its own process: each connection's bytes written to a new file and fsynced, then one byte back. */
+/** A page server in its own process (this thread blocks while it streams); its port. */
+function startServer(dir: string, log: string): { port: number; stop: () => void } {
+  return startListening([join(ROOT, 'bin', 'tracker.js'), 'page-server', '-D', dir, '--port', '0', '--keep-running'], log, 'page server');
+}
+
+/** The bare Node receiver: each connection's bytes written to a new file and fsynced, then one byte back. */
 const SOCKET_SINK = `
 const net = require('node:net'); const fs = require('node:fs');
 let n = 0;
@@ -53,18 +58,10 @@ const srv = net.createServer((s) => {
 srv.listen(0, '127.0.0.1', () => console.log('listening on 127.0.0.1:' + srv.address().port));
 `;
 
+/** A bare Node receiver in its own process: each connection's bytes written to a new file and fsynced, then one byte back. */
 function startSocketSink(dir: string, log: string): { port: number; stop: () => void } {
   mkdirSync(dir, { recursive: true });
-  const fd = openSync(log, 'w');
-  const child = spawn(process.execPath, ['-e', SOCKET_SINK, dir], { stdio: ['ignore', fd, 'ignore'] });
-  closeSync(fd);
-  for (let i = 0; i < 200; i++) {
-    const m = /^listening on [^:]+:(\d+)$/m.exec(readFileSync(log, 'utf8'));
-    if (m !== null) return { port: Number(m[1]), stop: () => child.kill('SIGTERM') };
-    sleep(50);
-  }
-  child.kill('SIGKILL');
-  throw new Error('socket sink did not start');
+  return startListening(['-e', SOCKET_SINK, dir], log, 'socket sink');
 }
 
 /** Send the pieces over a connected socket, with its backpressure; resolves on the receiver's answer. */
