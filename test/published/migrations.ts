@@ -21,6 +21,8 @@ interface Guest {
   /** Writable working set, bytes, and the distinct bytes dirtied in 1 s (calc-dirty-rate's figure). */
   wss: number;
   dirtyRate: number;
+  /** Memory that reads as zero (QEMU sends such pages as a flag). */
+  zeroFraction?: number;
 }
 
 /** A set of `wss` bytes rewritten `times` a second: its 1-second dirty rate. */
@@ -29,7 +31,7 @@ function rewritten(wss: number, times: number): Guest['dirtyRate'] {
 }
 
 function run(g: Guest, o: Partial<IterativeDumpOptions> & { bandwidth: number }): DumpReport {
-  const params = { memory: Math.round(g.memory / PAGE), wss: Math.round(g.wss / PAGE), dirtyRate: g.dirtyRate };
+  const params = { memory: Math.round(g.memory / PAGE), wss: Math.round(g.wss / PAGE), dirtyRate: g.dirtyRate, zeroFraction: g.zeroFraction ?? 0 };
   const count = { keep: false, iterations: [] };
   return iterativeDump({ ...DEFAULT_DUMP_OPTIONS, imagesDir: '', count, workload: 'guest', params, memoryModel: 'token', fast: true, seed: 1, kernel: '6.1', force: false, ...o });
 }
@@ -55,7 +57,10 @@ const spread: Guest = { memory: 8 * GiB, wss: 2 * GiB, dirtyRate: rate650 };
 const hot: Guest = { memory: 8 * GiB, wss: rate650 / (1 - Math.exp(-10)), dirtyRate: rate650 };
 const kube = (tuning: boolean) => ({ policy: 'kubevirt' as const, bandwidth: vepBw, kubevirt: { vmBytes: 8 * GiB, downtimeTuning: tuning ? KUBEVIRT_DEFAULTS.downtimeTuning : null } });
 const measured291 = { off: { it: 69, mib: 11862, total: 112.4, down: 0.451 }, on: { it: 28, mib: 9694, total: 92.2, down: 0.611 } };
-for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot]] as const) {
+// The VEP's own figures (both runs at 105 MiB/s on average) imply a bulk of about 7.1 GiB: the
+// rest of its 8 GiB read as zero. Taken from the measured run, so shown apart from the two ends.
+const spreadZero: Guest = { ...spread, zeroFraction: 0.11 };
+for (const [name, g] of [['2 GiB spread', spread], ['77 MiB hot', hot], ['2 GiB spread, 11 % zero pages (from the VEP\'s bytes ÷ time)', spreadZero]] as const) {
   for (const tuning of [false, true]) {
     const r = run(g, kube(tuning));
     const m = tuning ? measured291.on : measured291.off;
