@@ -1,6 +1,6 @@
 /** What the CLI writes: the only module that knows about stdout, stderr, TTYs, colour and spinners. */
 import chalk from 'chalk';
-import ora, { type Ora } from 'ora';
+import type { Ora } from 'ora';
 import { fsError } from '../criu/images-dir.js';
 import { StdoutClosedError, type TrackerError } from '../errors.js';
 import { displayParams, snakeName } from '../workload/params.js';
@@ -33,11 +33,6 @@ export function applyColourEnv(env: NodeJS.ProcessEnv): void {
 }
 
 /**
- * A spinner only on a terminal that has a width: ora divides by the column count, and a 0-column
- * pseudo-terminal (`script -qc … /dev/null`) made it clear lines forever. It never reads stdin
- * (discardStdin puts the terminal in raw mode, turning Ctrl-C into a byte instead of SIGINT).
- */
-/**
  * The width tables must fit: the terminal's columns, or $COLUMNS (set by shells, and by tests),
  * or none when the output is not a terminal (a file or a pipe keeps whole rows).
  */
@@ -48,13 +43,27 @@ export function terminalColumns(stream: NodeJS.WriteStream = process.stdout, env
   return Infinity;
 }
 
+/**
+ * A spinner only on a terminal that has a width: ora divides by the column count, and a 0-column
+ * pseudo-terminal (`script -qc … /dev/null`) made it clear lines forever. It never reads stdin
+ * (discardStdin puts the terminal in raw mode, turning Ctrl-C into a byte instead of SIGINT).
+ */
 export function spinnerAllowed(stream: NodeJS.WriteStream = process.stderr, env: NodeJS.ProcessEnv = process.env): boolean {
   return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.CI === undefined && env.TERM !== 'dumb';
 }
 
+// ora and what it loads take ~70 ms, a quarter of a command's start: loaded only where a spinner
+// will be drawn, by the command before its work begins.
+let oraModule: typeof import('ora') | null = null;
+
+export async function loadSpinner(): Promise<void> {
+  if (oraModule === null && spinnerAllowed()) oraModule = await import('ora');
+}
+
 export function startSpinner(text: string): Ora | null {
   if (!spinnerAllowed()) return null;
-  return ora({ text, stream: process.stderr, discardStdin: false, hideCursor: false }).start();
+  if (oraModule === null) throw new Error('startSpinner before loadSpinner');
+  return oraModule.default({ text, stream: process.stderr, discardStdin: false, hideCursor: false }).start();
 }
 
 // Writes to stdout fail asynchronously (the stream's 'error' event): a reader that went away
