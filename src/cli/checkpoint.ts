@@ -21,7 +21,7 @@ import { requireImagesPath, requireUnlockedChain } from './files.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { choice, intArg, kernelOption, memoryOption, memorySize, optionFrom, trackOption } from './options.js';
 import { OPTIONS, PRE_DUMP_MODES } from '../migrate/options.js';
-import { loadSpinner, processOutput, startSpinner, type Output, toJson } from './output.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
 import { fitLine, table } from './table.js';
 import { followBandwidthUnit, formatBandwidth, formatBytes, formatSeconds, formatUs, parseBandwidth, parseBytes, parseDuration, parseSeconds } from './units.js';
 import type { Duration } from '../workload/clock.js';
@@ -189,7 +189,6 @@ export async function dumpCommand(f: DumpFlags, out: Output): Promise<DumpReport
   if (f.iterations !== undefined && f.policy !== 'fixed') throw new UsageError(`--iterations goes with --policy fixed (use --max-iters with ${f.policy})`);
   if (f.autoConverge && !isQemuEngine(f.policy) && f.policy !== 'qemu-pass') throw new UsageError('--auto-converge is QEMU\'s throttle: it goes with --policy qemu, kubevirt or qemu-pass');
   if (f.report !== undefined) checkReportDestination(f.report);
-  if (!f.json) await loadSpinner();
   let spinner: Ora | null = null;
   const report = await runDump<DumpReport>({
     kind: 'iterative',
@@ -404,11 +403,10 @@ ${EXIT_CODES_HELP}`,
     .option('--resume-steps <k>', 'continue the restored workload for K steps', intArg('--resume-steps'), 0)
     .option('--json', 'print the report as JSON', false)
     .addHelpText('after', EXIT_CODES_HELP)
-    .action(async (opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
+    .action((opts: { imagesDir: string; verify: boolean; resumeSteps: number; json: boolean }) => {
       const out = processOutput(opts.json);
       requireImagesPath(opts.imagesDir, undefined, true);
       requireUnlockedChain(opts.imagesDir);
-      if (!opts.json) await loadSpinner();
       // Restore is synchronous: the spinner (a terminal only) is drawn as each phase begins.
       const spinner = opts.json ? null : startSpinner('restoring');
       let r;

@@ -14,7 +14,7 @@ import { interruptExitCode } from './dump-runner.js';
 import { EXIT_CODES_HELP } from './help.js';
 import { registerInspectCommands } from './inspect.js';
 import { kernelOption } from './options.js';
-import { applyColourEnv, processOutput, stdoutError, stdoutSettled, watchStdout } from './output.js';
+import { applyColourEnv, loadSpinner, processOutput, stdoutError, stdoutSettled, watchStdout } from './output.js';
 import { registerRunCommands } from './run.js';
 import { scriptCommand } from './script.js';
 import { registerPlanCommand } from './plan.js';
@@ -72,6 +72,7 @@ export async function main(argv: string[]): Promise<void> {
   watchStdout();
   let failure: unknown = null;
   try {
+    await loadSpinner();
     await buildProgram().parseAsync(argv);
   } catch (e) {
     failure = e;

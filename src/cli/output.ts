@@ -52,17 +52,17 @@ export function spinnerAllowed(stream: NodeJS.WriteStream = process.stderr, env:
   return stream.isTTY === true && (stream.columns ?? 0) > 0 && env.CI === undefined && env.TERM !== 'dumb';
 }
 
-// ora and what it loads take ~70 ms, a quarter of a command's start: loaded only where a spinner
-// will be drawn, by the command before its work begins.
+// ora and what it loads take ~70 ms, a quarter of a command's start: main() loads it only when
+// spinners can be drawn (a terminal), so scripts, pipes and CI never pay for it.
 let oraModule: typeof import('ora') | null = null;
 
 export async function loadSpinner(): Promise<void> {
   if (oraModule === null && spinnerAllowed()) oraModule = await import('ora');
 }
 
+/** A spinner on stderr, or null where none is drawn (not a terminal, or called as a library). */
 export function startSpinner(text: string): Ora | null {
-  if (!spinnerAllowed()) return null;
-  if (oraModule === null) throw new Error('startSpinner before loadSpinner');
+  if (!spinnerAllowed() || oraModule === null) return null;
   return oraModule.default({ text, stream: process.stderr, discardStdin: false, hideCursor: false }).start();
 }
 

@@ -14,7 +14,7 @@ import { EXIT_CODES_HELP } from './help.js';
 import { addEngineOptions, engineSettings, type EngineFlags } from './engine-options.js';
 import { fitLine, table } from './table.js';
 import { intArg, kernelOption, memoryOption, optionFrom, choice } from './options.js';
-import { loadSpinner, processOutput, startSpinner, type Output, toJson } from './output.js';
+import { processOutput, startSpinner, type Output, toJson } from './output.js';
 import { checkReportDestination, writeDurably, writeReport } from './report-file.js';
 import { decodeShard, encodeShard, mergePlanShards, parseShard, runPlanShard, SHARD_FORMAT } from '../migrate/plan-shard.js';
 import { existsSync, readFileSync } from 'node:fs';
@@ -124,7 +124,6 @@ export async function planCommand(f: PlanFlags, out: Output): Promise<PlanReport
   };
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => onSignal(sig)] as const);
   for (const [sig, h] of handlers) process.on(sig, h);
-  await loadSpinner();
   const spinner = startSpinner('plan: running the combinations');
   // Combinations done, and the latest iteration begun: a 1 TiB guest's one combination takes minutes.
   const progress = { done: 0, total: 0, last: null as string | null };

@@ -26,7 +26,7 @@ import { openCountingXfer, type CountedIteration } from '../criu/page-xfer-count
 import { countSoftDirty } from './run.js';
 import type { IterationStats } from '../criu/schema.js';
 import { kerndat, kerndatSoftDirty } from '../proc/kerndat.js';
-import { dumpIteration } from '../criu/mem-dump.js';
+import { dumpIteration, type DumpIterationOptions } from '../criu/mem-dump.js';
 import { pendingPages, trackIncremental, trackUnsupported, type TrackBackend } from '../criu/track.js';
 import { readMaps } from '../proc/vma-list.js';
 import { fsError, prepareImagesRoot, type LockOwner } from '../criu/images-dir.js';
@@ -222,6 +222,35 @@ export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm
  * and a -D tracker created and left empty removed. Without soft-dirty tracking there are no
  * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
  */
+/** What CRIU's loop and QEMU's loop pass alike to dumpIteration for iteration `it`. */
+function iterationOptions(
+  o: IterativeDumpOptions,
+  it: number,
+  type: 'pre-dump' | 'dump',
+  track: TrackBackend,
+  dt: ReturnType<typeof kerndat>,
+  link: PageServerLink | null,
+  counting: ReturnType<typeof openCountingXfer> | undefined,
+): Omit<DumpIterationOptions, 'trackMem'> {
+  const fault = (point: string) => o.faultPoint?.(it, point);
+  return {
+    imagesRoot: o.imagesDir,
+    iteration: it,
+    type,
+    hasParent: it > 1,
+    format: dt.pagemapFormat,
+    softDirty: dt.softDirty,
+    track,
+    kernelName: o.kernel,
+    faultPoint: fault,
+    compressRegion: o.compressRegion,
+    autoDedup: o.autoDedup,
+    xfer: counting ?? link?.open(it, fault),
+    // Under plan nobody reads the final digest, unless asked for.
+    digest: counting === undefined || o.count!.digest === true,
+  };
+}
+
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   const slow = bandwidthProblem(o.bandwidth);
   if (slow !== null) throw new UsageError(`bandwidth ${o.bandwidth} bytes/s: ${slow}`);
@@ -410,26 +439,13 @@ function dumpRows(o: IterativeDumpOptions, policies: PolicyName[], counts: Count
         const final = type === 'dump';
         if (single) o.onIteration?.({ iteration: it, type } as IterationStats, 'start');
         const start = clock.now;
-        const fault = (point: string) => o.faultPoint?.(it, point);
         const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
         if (counting !== undefined) for (const r of group) r.counted?.push(counting.counted);
         const r = dumpIteration(proc, {
-          imagesRoot: o.imagesDir,
-          iteration: it,
-          type,
+          ...iterationOptions(o, it, type, track, dt, link, counting),
           trackMem: tracking,
-          hasParent: it > 1,
-          format: dt.pagemapFormat,
-          softDirty: dt.softDirty,
-          track,
           truth,
           timing: dumpTiming({ preDumpMode: o.preDumpMode, bandwidth: o.bandwidth, rate: clock.rate, costs }),
-          kernelName: o.kernel,
-          faultPoint: fault,
-          compressRegion: o.compressRegion,
-          autoDedup: o.autoDedup,
-          xfer: counting ?? link?.open(it, fault),
-          digest: counting === undefined || o.count!.digest === true,
           // Other rows pre-dump from this same state next.
           keepRefs: final && goOn.length > 0,
         });
@@ -585,26 +601,10 @@ function qemuIterations(
         stop();
       },
       dump: (it, type) => {
-        const fault = (point: string) => o.faultPoint?.(it, point);
         // Under plan: a counting page-xfer, nothing written (as for the CRIU-driven rows).
         const counting = o.count === undefined ? undefined : openCountingXfer(o.count.keep);
         if (counting !== undefined) counted?.push(counting.counted);
-        return dumpIteration(proc, {
-          imagesRoot: o.imagesDir,
-          iteration: it,
-          type,
-          trackMem: trackIncremental(track),
-          hasParent: it > 1,
-          format: dt.pagemapFormat,
-          softDirty: dt.softDirty,
-          track,
-          kernelName: o.kernel,
-          faultPoint: fault,
-          compressRegion: o.compressRegion,
-          autoDedup: o.autoDedup,
-          xfer: counting ?? link?.open(it, fault),
-          digest: counting === undefined || o.count!.digest === true,
-        });
+        return dumpIteration(proc, { ...iterationOptions(o, it, type, track, dt, link, counting), trackMem: trackIncremental(track) });
       },
     },
     {
