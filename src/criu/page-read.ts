@@ -252,6 +252,8 @@ function checkInParent(links: ChainLink[], i: number): void {
 const WINDOW_BYTES = 4 * 1024 * 1024;
 /** Target views smaller than this on average are filled from the window rather than read into. */
 const SCATTER_BYTES = 64 * 1024;
+/** Pages a target is asked for at once (one pte table's span, 2 MiB). */
+const TARGET_PAGES = 512;
 
 /** pages.img read front to back through one window, every byte checksummed on the way. */
 class PagesCursor {
@@ -385,38 +387,13 @@ export class PageRead {
       if (e.flags === RELEASED) throw new ImageError(`${link.dir}: page 0x${(at * PAGE_SIZE).toString(16)} was released by dedup but is asked for`);
       if (e.flags !== PE_PRESENT) this.serve(k - 1, at, to - at, sink, target);
       else if (target !== null) {
-        let page = at;
-        const views = target(at, to - at);
-        if (views.length > 1 && ((to - at) * PAGE_SIZE) / views.length < SCATTER_BYTES) {
-          // Scattered frames (recycled ones come in any order): one read per window and a copy
-          // beat a read per page.
-          let v = 0;
-          let into = 0;
-          this.cursors[k].read(offset, (to - at) * PAGE_SIZE, (d) => {
-            for (let from = 0; from < d.length; ) {
-              const dst = views[v];
-              const n = Math.min(d.length - from, dst.length - into);
-              dst.set(d.subarray(from, from + n), into);
-              from += n;
-              into += n;
-              if (into === dst.length) {
-                sink?.(page, dst, k);
-                page += dst.length / PAGE_SIZE;
-                v++;
-                into = 0;
-              }
-            }
-          });
-        } else {
-          let off = offset;
-          for (const d of views) {
-            this.cursors[k].readInto(off, d);
-            sink?.(page, d, k);
-            page += d.length / PAGE_SIZE;
-            off += d.length;
-          }
+        // A pte table's worth at a time: its frames come (and are read into) as the read goes, as
+        // a reader allocating its buffers as it reads gets memory freed just before.
+        for (let from = at; from < to; ) {
+          const piece = Math.min(to, (Math.floor(from / TARGET_PAGES) + 1) * TARGET_PAGES);
+          this.readTarget(k, from, piece, offset + (from - at) * PAGE_SIZE, sink, target);
+          from = piece;
         }
-        if (page !== to) throw new Error(`internal: page-read target covered ${page - at} of ${to - at} pages`);
       } else {
         let page = at;
         this.cursors[k].read(offset, (to - at) * PAGE_SIZE, sink === null ? null : (d) => {
@@ -427,6 +404,42 @@ export class PageRead {
       at = to;
       if (to < e.vaddr + e.nr_pages) break;
     }
+  }
+
+  /** Pages [at, to) of link k, whose data is at `offset` of its pages.img, read straight into the target's views. */
+  private readTarget(k: number, at: number, to: number, offset: number, sink: PageSink | null, target: PageTarget): void {
+    let page = at;
+    const views = target(at, to - at);
+    if (views.length > 1 && ((to - at) * PAGE_SIZE) / views.length < SCATTER_BYTES) {
+      // Scattered frames (recycled ones come in any order): one read per window and a copy
+      // beat a read per page.
+      let v = 0;
+      let into = 0;
+      this.cursors[k].read(offset, (to - at) * PAGE_SIZE, (d) => {
+        for (let from = 0; from < d.length; ) {
+          const dst = views[v];
+          const n = Math.min(d.length - from, dst.length - into);
+          dst.set(d.subarray(from, from + n), into);
+          from += n;
+          into += n;
+          if (into === dst.length) {
+            sink?.(page, dst, k);
+            page += dst.length / PAGE_SIZE;
+            v++;
+            into = 0;
+          }
+        }
+      });
+    } else {
+      let off = offset;
+      for (const d of views) {
+        this.cursors[k].readInto(off, d);
+        sink?.(page, d, k);
+        page += d.length / PAGE_SIZE;
+        off += d.length;
+      }
+    }
+    if (page !== to) throw new Error(`internal: page-read target covered ${page - at} of ${to - at} pages`);
   }
 }
 

@@ -327,3 +327,57 @@ export function freeSwapAndCache(mm: Mm, e: number, h: number): void {
     if (mm.mem.mapcount[freed] === 0) mm.mem.freeFrame(freed);
   }
 }
+
+/**
+ * Fault pages [vpn, vpn + n) in for write, as a read() into user memory does through
+ * get_user_pages(FOLL_WRITE) (and MADV_POPULATE_WRITE): each page ends exactly as a write fault
+ * leaves it (frames from the same allocator in the same order; ptes, counters and the anon_vma
+ * alike), and no byte of its frame is touched. The common case, none ptes of a private anonymous
+ * VMA, is done a pte table at a time in one loop over the typed arrays, with no call into the fault
+ * path per page; anything else (a THP-eligible range, a huge PMD, a pte already there, uffd-wp,
+ * token memory, a truly-written set) goes through `fault(vpn)`, one page at a time.
+ * Returns how many pages were faulted in: fewer than n when the fault of page vpn + result failed.
+ */
+export function populateWrite(mm: Mm, vpn: number, n: number, fault: (vpn: number) => FaultResult): number {
+  const end = vpn + n;
+  const mem = mm.mem;
+  const pt = mm.pt;
+  const bulk = mem.tokens === null && mm.written === null;
+  for (let v = vpn; v < end; ) {
+    const vma = bulk ? mm.findVma(v) : null;
+    let pmd = -1;
+    if (vma !== null && vma.kind === 'anon' && (vma.flags & (VM_WRITE | VM_UFFD_WP)) === VM_WRITE && !thpEligible(mm, vma, v)) {
+      pmd = pt.pmdSlot(v, true);
+      if ((pt.lo[pmd] & _PAGE_PSE) !== 0) pmd = -1;
+    }
+    if (pmd >= 0) {
+      // do_anonymous_page() for a write, pte after pte of one table: what doPteMissing() does.
+      const stop = Math.min(end, vma!.end, (Math.floor(v / 512) + 1) * 512);
+      const base = pt.pteTable(pmd, true);
+      const pte = (mm.pageProt(vma!) & ~_PAGE_RW) | _PAGE_RW | mm.dirtyBits;
+      const lo = pt.lo;
+      const hi = pt.hi;
+      const from = v;
+      for (; v < stop; v++) {
+        const s = base | (v & 511);
+        if (lo[s] !== 0 || hi[s] !== 0) break;
+        if (v === from) mm.anonVmaPrepare(vma!);
+        const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
+        if (pfn < 0) {
+          // handle_mm_fault() counted the fault that then found no memory.
+          mm.counters.faults += v - from + 1;
+          return v - vpn;
+        }
+        mem.getPte(pfn);
+        lo[s] = (pfn << 12) | pte;
+        hi[s] = pfn >>> 20;
+      }
+      mm.counters.faults += v - from;
+      if (v === stop) continue;
+    }
+    // This page the ordinary way (the loop above stopped at a pte already there).
+    if (fault(v) !== FAULT_OK) return v - vpn;
+    v++;
+  }
+  return n;
+}

@@ -12,7 +12,8 @@ import { mmap, munmap } from '../mm/mmap.js';
 import { mprotect } from '../mm/mprotect.js';
 import { mremap } from '../mm/mremap.js';
 import { ShmemFile } from '../mm/shmem.js';
-import { forEachPageRun } from '../proc/mem.js';
+import { populateWrite } from '../mm/memory.js';
+import { forEachFrameRun, forEachPageRun } from '../proc/mem.js';
 
 export { PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from '../mm/mmap.js';
 export { MREMAP_FIXED, MREMAP_MAYMOVE } from '../mm/mremap.js';
@@ -111,9 +112,15 @@ export class TaskSyscalls {
    * in: less than n when page vpn + result lies outside every VMA (and `out` is then unset).
    */
   memoryIovecs(vpn: number, n: number, out: Uint8Array[]): number {
-    for (let i = 0; i < n; i++) if (this.task.mm.store8(vpn + i, 0, 0) !== FAULT_OK) return i;
+    const mm = this.task.mm;
+    // The read's stores fault the pages in (get_user_pages() for write): in bulk where the fault
+    // is the plain anonymous one, else a store per page.
+    const ok = populateWrite(mm, vpn, n, (v) => mm.store8(v, 0, 0));
+    if (ok < n) return ok;
     out.length = 0;
-    forEachPageRun(this.task.mm, n, (i) => vpn + i, (arr, off, len) => out.push(arr.subarray(off, off + len)));
+    const push = (arr: Uint8Array, off: number, len: number) => out.push(arr.subarray(off, off + len));
+    if (mm.mem.tokens !== null) forEachPageRun(mm, n, (i) => vpn + i, push);
+    else if (forEachFrameRun(mm, vpn, n, push) < n) throw new Error(`internal: a page faulted in for write from 0x${(vpn * 4096).toString(16)} has no frame`);
     return n;
   }
 }
