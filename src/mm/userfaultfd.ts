@@ -108,20 +108,27 @@ export function userfaultfdRegister(mm: Mm, ctx: UserfaultfdCtx, start: number, 
     // A VMA may belong to one userfaultfd only.
     if (v.uffdCtx !== null && v.uffdCtx !== ctx) return -EBUSY;
   }
-  // userfaultfd_register_range()
+  // userfaultfd_register_range(). "Nothing to do: this vma is already registered into this
+  // userfaultfd and with the right tracking mode too."
+  forEachVmaPart(mm, start, end, (v, from, to) => (v.uffdCtx === ctx && userfaultfdWp(v) ? v : setVmaUffd(mm, from, to, ctx)));
+  mm.flushTlb();
+  return 0;
+}
+
+/**
+ * Each VMA over [start, end) in turn, cut to the range: `fn` may split or merge it and returns the
+ * VMA that now holds [from, to), so the walk goes on after it.
+ */
+function forEachVmaPart(mm: Mm, start: number, end: number, fn: (v: Vma, from: number, to: number) => Vma): void {
   let cur = start;
   while (cur < end) {
     const v = mm.vmasIn(cur, end)[0];
     if (v === undefined) break;
     const from = Math.max(cur, v.start);
     const to = Math.min(end, v.end);
-    // "Nothing to do: this vma is already registered into this userfaultfd and with the right
-    // tracking mode too."
-    const done = v.uffdCtx === ctx && userfaultfdWp(v) ? v : setVmaUffd(mm, from, to, ctx);
+    const done = fn(v, from, to);
     cur = Math.max(to, Math.min(done.end, end));
   }
-  mm.flushTlb();
-  return 0;
 }
 
 /**
@@ -140,15 +147,7 @@ export function userfaultfdUnregister(mm: Mm, ctx: UserfaultfdCtx, start: number
   const end = start + pages;
   if (mm.vmasIn(start, end).length === 0) return -EINVAL;
   void ctx;
-  let cur = start;
-  while (cur < end) {
-    const v = mm.vmasIn(cur, end)[0];
-    if (v === undefined) break;
-    const from = Math.max(cur, v.start);
-    const to = Math.min(end, v.end);
-    const done = v.uffdCtx === null ? v : clearVmaRange(mm, v, from, to);
-    cur = Math.max(to, Math.min(done.end, end));
-  }
+  forEachVmaPart(mm, start, end, (v, from, to) => (v.uffdCtx === null ? v : clearVmaRange(mm, v, from, to)));
   mm.flushTlb();
   return 0;
 }
