@@ -8,8 +8,10 @@
  * differs, so they cannot go stale.
  *
  *   npm run build && node dist/test/readme-examples.js --write    # rewrite README.md
+ *   node dist/test/readme-examples.js --picture                    # fixtures/report/plan-report.png
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './helpers/root.js';
 import { tracker } from './helpers/spawn.js';
@@ -109,3 +111,26 @@ if (process.argv.includes('--write')) {
   writeFileSync(README, withRuns(withExamples(readFileSync(README, 'utf8'), generateExamples())));
   process.stdout.write('README.md examples regenerated\n');
 }
+
+/** The README's picture: the worked example's plan with --report, rendered by headless Chromium. */
+export const PICTURE_PLAN = ['plan', '--workload', 'hot-cold', '--bandwidth', '100Mbit,1Gbit,10Gbit', '--policy', 'phaul,qemu'];
+
+function picture(): void {
+  const cwd = mkdtempSync('/tmp/tracker-readme-');
+  try {
+    run(cwd, [...PICTURE_PLAN, '--report', 'plan.html']);
+    const png = join(cwd, 'plan-report.png');
+    const r = spawnSync(
+      '/usr/bin/chromium',
+      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(cwd, 'profile')}`, '--window-size=1200,1800', '--hide-scrollbars', `--screenshot=${png}`, `file://${join(cwd, 'plan.html')}`],
+      { encoding: 'utf8', timeout: 90_000 },
+    );
+    if (r.status !== 0) throw new Error(`chromium: exit ${r.status}: ${r.stderr}`);
+    copyFileSync(png, join(ROOT, 'fixtures', 'report', 'plan-report.png'));
+    process.stdout.write('fixtures/report/plan-report.png regenerated\n');
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--picture')) picture();
