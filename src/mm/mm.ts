@@ -46,13 +46,9 @@ export interface MmHost {
  * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
  * chunk and byte offset, so a hit never walks or reads the page table.
  */
-const TLB_MAX = 1 << 14;
-/**
- * A new mm's TLB starts at 2^8 entries and grows 4x (to 2^14, 64 MiB) once it has missed twice
- * its size: a short-lived mm (an op script, a fork) no longer allocates and first-touches 640 KB
- * of TLB, which was 40 % of the time of a recorded kernel scenario.
- */
-const TLB_FIRST = 1 << 8;
+const TLB_BITS = 14;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
 const NO_FRAME = new Uint8Array(0);
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
 const TOKEN_SCRATCH = new Uint8Array(4096);
@@ -95,14 +91,12 @@ export class Mm {
   readonly softDirtyBit: number;
   /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
   readonly vmSoftDirty: number;
-  private tlbMask = TLB_FIRST - 1;
-  private tlbMisses = 0;
-  private wTag = new Float64Array(TLB_FIRST).fill(-1);
-  private wFrame: Uint8Array[] = new Array<Uint8Array>(TLB_FIRST).fill(NO_FRAME);
-  private wOff = new Int32Array(TLB_FIRST);
-  private rTag = new Float64Array(TLB_FIRST).fill(-1);
-  private rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_FIRST).fill(NO_FRAME);
-  private rOff = new Int32Array(TLB_FIRST);
+  private readonly wTag = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly wFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
+  private readonly wOff = new Int32Array(TLB_SIZE);
+  private readonly rTag = new Float64Array(TLB_SIZE).fill(-1);
+  private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
+  private readonly rOff = new Int32Array(TLB_SIZE);
   private tlbGeneration = 0;
   /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
   private tlbFilled = false;
@@ -144,7 +138,7 @@ export class Mm {
    * for callers that keep page numbers. A write-TLB hit is one tag compare and one store.
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
-    const i = vpn & this.tlbMask;
+    const i = vpn & TLB_MASK;
     if (this.wTag[i] === vpn) {
       this.wFrame[i][this.wOff[i] | offset] = value;
       return 0;
@@ -159,7 +153,7 @@ export class Mm {
 
   /** Load byte `offset` of page vpn. */
   load8(vpn: number, offset: number): number {
-    const i = vpn & this.tlbMask;
+    const i = vpn & TLB_MASK;
     if (this.rTag[i] === vpn) return this.rFrame[i][this.rOff[i] | offset];
     return this.accessSlow(vpn, offset, false, 0);
   }
@@ -172,7 +166,6 @@ export class Mm {
    */
   private accessSlow(vpn: number, offset: number, write: boolean, value: number): number {
     const need = write ? PRESENT_RW : PRESENT;
-    if (++this.tlbMisses > 2 * (this.tlbMask + 1) && this.tlbMask + 1 < TLB_MAX) this.growTlb();
     for (let attempt = 0; attempt < 4; attempt++) {
       if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
       const slot = this.leafSlot(vpn);
@@ -217,7 +210,7 @@ export class Mm {
       chunk = this.chunks[pfn >>> 9];
       base = (pfn & 511) << 12;
     }
-    const i = vpn & this.tlbMask;
+    const i = vpn & TLB_MASK;
     if (write && this.written !== null) this.written.add(vpn);
     this.tlbFilled = true;
     this.rTag[i] = vpn;
@@ -280,19 +273,6 @@ export class Mm {
     return before;
   }
 
-  /** A TLB 4x larger, empty (what it held is only a cache). */
-  private growTlb(): void {
-    const n = Math.min(TLB_MAX, (this.tlbMask + 1) * 4);
-    this.tlbMask = n - 1;
-    this.tlbMisses = 0;
-    this.wTag = new Float64Array(n).fill(-1);
-    this.wFrame = new Array<Uint8Array>(n).fill(NO_FRAME);
-    this.wOff = new Int32Array(n);
-    this.rTag = new Float64Array(n).fill(-1);
-    this.rFrame = new Array<Uint8Array>(n).fill(NO_FRAME);
-    this.rOff = new Int32Array(n);
-  }
-
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
     if (this.tlbFilled) {
@@ -305,7 +285,7 @@ export class Mm {
 
   /** flush_tlb_page() */
   flushTlbPage(vpn: number): void {
-    const i = vpn & this.tlbMask;
+    const i = vpn & TLB_MASK;
     if (this.wTag[i] === vpn) this.wTag[i] = -1;
     if (this.rTag[i] === vpn) this.rTag[i] = -1;
   }
