@@ -1,6 +1,6 @@
 /**
  * Reliability: a restore is either exactly right or refused. Crash points during a dump, and
- * 1,500 corruptions of a valid image chain; the counts are printed for the README.
+ * 500 corruptions of a valid image chain; the counts are printed for the README.
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -90,7 +90,7 @@ function outcome(f: () => unknown): { kind: 'ok' | 'refused' | 'other'; message:
 /** Refusals that only restore can make: about the process the images describe, not the chain. */
 const RESTORE_ONLY = /unknown kernel profile|lies outside every VMA|cannot map|does not match the digest|more than an emulated machine holds|no room to map|core image does not describe/;
 
-test('1,500 corruptions: check refuses exactly what restore refuses for chain or checksum reasons, and so do stats, compare and show', () => {
+test('500 corruptions: check refuses exactly what restore refuses for chain or checksum reasons, and so do stats, compare and show', () => {
   const base = join(tmp, 'fuzz-base');
   dump(base, { workload: join(ROOT, 'fixtures', 'ops', 'fuzz-chain.ops'), interval: 4 });
   const files: string[] = [];
@@ -137,13 +137,16 @@ test('1,500 corruptions: check refuses exactly what restore refuses for chain or
   cpSync(base, work, { recursive: true });
   const undo: (() => void)[] = [];
   const putBack = (r: string) => undo.push(() => copyFileSync(join(base, r), join(work, r)));
-  for (let n = 0; n < 1500; n++) {
+  // The first trial is one that only restore can refuse (a kernel profile it does not know), so
+  // that branch is taken whatever the seed picks after it.
+  const unknownKernel = semantic[4];
+  for (let n = 0; n < 500; n++) {
     for (const u of undo.splice(0)) u();
-    const rel = pick(files);
+    const rel = n === 0 ? join('3', 'inventory.img') : pick(files);
     putBack(rel);
     const path = join(work, rel);
     const data = readFileSync(path);
-    const kind = pick(['flip', 'flip', 'truncate', 'extend', 'swap', 'delete', 'semantic', 'semantic', 'magic', 'version', 'parent-link'] as const);
+    const kind = n === 0 ? 'semantic' : pick(['flip', 'flip', 'truncate', 'extend', 'swap', 'delete', 'semantic', 'semantic', 'magic', 'version', 'parent-link'] as const);
     switch (kind) {
       case 'flip': {
         const i = Math.floor(rand() * data.length);
@@ -173,7 +176,7 @@ test('1,500 corruptions: check refuses exactly what restore refuses for chain or
         const k = KINDS[rel.split('/')[1]];
         if (k === undefined || k === 'pages') continue;
         const o = packr.unpack(data.subarray(HEADER_BYTES)) as Record<string, unknown>;
-        pick(semantic)(o, k);
+        (n === 0 ? unknownKernel : pick(semantic))(o, k);
         writeFileSync(path, encodeImage(k, o));
         break;
       }
@@ -235,6 +238,6 @@ test('1,500 corruptions: check refuses exactly what restore refuses for chain or
   process.stdout.write(`# corruption fuzz: ${JSON.stringify(counts)}\n`);
   assert.deepEqual(others, []);
   assert.equal(counts.check_refused + counts.check_whole, counts.tried);
-  assert.ok(counts.check_refused > 1000, 'most corruptions must be caught');
+  assert.ok(counts.check_refused > counts.tried * 0.7, 'most corruptions must be caught');
   assert.ok(counts.restored_and_verified > 0 && counts.restore_only_refused > 0, 'both branches are exercised');
 });
