@@ -93,15 +93,17 @@ export class PageRuns {
   unsentUnion(other: PageRuns): PageRuns {
     const from = this.position;
     // This set's unsent runs are in send order: sorted, or sorted from `position` and wrapped once.
+    // At most one unsent run per run from runAt on.
+    const cap = Math.max(0, this.n - this.runAt);
+    const sBuf = new Float64Array(cap);
+    const eBuf = new Float64Array(cap);
     let n = 0;
-    for (let i = this.runAt; i < this.n; i++) if (this.len[i] > (i === this.runAt ? this.offAt : 0)) n++;
-    const s0 = new Float64Array(n);
-    const e0 = new Float64Array(n);
-    let k = 0;
     this.forEachUnsent((st, l) => {
-      s0[k] = st;
-      e0[k++] = st + l;
+      sBuf[n] = st;
+      eBuf[n++] = st + l;
     });
+    const s0 = sBuf.subarray(0, n);
+    const e0 = eBuf.subarray(0, n);
     let wraps = 0;
     let cut = n;
     for (let i = 1; i < n; i++) {
