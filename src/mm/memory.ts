@@ -109,6 +109,17 @@ export function handleMmFault(mm: Mm, vpn: number, write: boolean): FaultResult 
   return FAULT_OK;
 }
 
+/** do_anonymous_page() for a write: a new zeroed frame at `slot`, its pte `bits` (all but the PFN). */
+function mapAnonWrite(mm: Mm, vma: Vma, slot: number, bits: number): FaultResult {
+  mm.anonVmaPrepare(vma);
+  const pfn = mm.mem.allocFrame(PG_anon | PG_anon_exclusive);
+  if (pfn < 0) return FAULT_OOM;
+  mm.mem.getPte(pfn);
+  mm.pt.lo[slot] = (pfn << 12) | bits;
+  mm.pt.hi[slot] = pfn >>> 20;
+  return FAULT_OK;
+}
+
 /**
  * do_pte_missing(). `uffdWp`: the pte was a uffd-wp marker, so the new pte is protected too
  * (pte_mkuffd_wp(), which also takes _PAGE_RW away: a write then faults again into do_wp_page()).
@@ -124,13 +135,7 @@ function doPteMissing(mm: Mm, vma: Vma, vpn: number, slot: number, write: boolea
       mm.pt.lo[slot] = (mem.zeroPfn << 12) | (prot & ~_PAGE_RW) | _PAGE_SPECIAL | wp;
       return FAULT_OK;
     }
-    mm.anonVmaPrepare(vma);
-    const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
-    if (pfn < 0) return FAULT_OOM;
-    mem.getPte(pfn);
-    mm.pt.lo[slot] = (pfn << 12) | (prot & ~_PAGE_RW) | rw | mm.dirtyBits | wp;
-    mm.pt.hi[slot] = pfn >>> 20;
-    return FAULT_OK;
+    return mapAnonWrite(mm, vma, slot, (prot & ~_PAGE_RW) | rw | mm.dirtyBits | wp);
   }
   const file = vma.file!;
   const index = vma.fileIndex(vpn);
@@ -354,23 +359,16 @@ export function populateWrite(mm: Mm, vpn: number, n: number, fault: (vpn: numbe
       // do_anonymous_page() for a write, pte after pte of one table: what doPteMissing() does.
       const stop = Math.min(end, vma!.end, (Math.floor(v / 512) + 1) * 512);
       const base = pt.pteTable(pmd, true);
-      const pte = (mm.pageProt(vma!) & ~_PAGE_RW) | _PAGE_RW | mm.dirtyBits;
-      const lo = pt.lo;
-      const hi = pt.hi;
+      const bits = (mm.pageProt(vma!) & ~_PAGE_RW) | _PAGE_RW | mm.dirtyBits;
       const from = v;
       for (; v < stop; v++) {
         const s = base | (v & 511);
-        if (lo[s] !== 0 || hi[s] !== 0) break;
-        if (v === from) mm.anonVmaPrepare(vma!);
-        const pfn = mem.allocFrame(PG_anon | PG_anon_exclusive);
-        if (pfn < 0) {
+        if (pt.lo[s] !== 0 || pt.hi[s] !== 0) break;
+        if (mapAnonWrite(mm, vma!, s, bits) !== FAULT_OK) {
           // handle_mm_fault() counted the fault that then found no memory.
           mm.counters.faults += v - from + 1;
           return v - vpn;
         }
-        mem.getPte(pfn);
-        lo[s] = (pfn << 12) | pte;
-        hi[s] = pfn >>> 20;
       }
       mm.counters.faults += v - from;
       if (v === stop) continue;
