@@ -4,14 +4,14 @@
  * whole or aborts. `openLocalXfer` writes an images directory: everything under DIR/.N.tmp, each
  * file fsynced, then renamed to DIR/N and DIR fsynced. A page server is another PageXfer.
  */
-import { closeSync, fdatasync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writev as fsWritev, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../errors.js';
 import { encodeImage, IMAGE_FILES, type ImageKind, fsyncDir, openPagesImage, type PagesWriter } from './image.js';
-
-export type { PagesWriter };
 import type { PageCompression, PagemapEntry } from './schema.js';
 import type { PagePipe } from './page-pipe.js';
+
+export type { PagesWriter };
 
 export interface PageXfer {
   /**

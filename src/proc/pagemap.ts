@@ -67,7 +67,6 @@ export function readPagemap(mm: Mm, start: number, count: number, out: Uint32Arr
   const sdBit = v1 ? 0 : PM_SOFT_DIRTY_HI;
   const swapSd = mm.profile.swapSoftDirty;
   const mem = mm.mem;
-  const mapcount = mem.mapcount;
   const pflags = mem.flags;
   const end = start + count;
   const pt = mm.pt;

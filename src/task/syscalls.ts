@@ -5,7 +5,7 @@
  * syscalls' own (PROT_*, MAP_*, MREMAP_*, MADV_* names), addresses in pages; results are a page
  * number or -errno, as the kernel returns them.
  */
-import { EINVAL, FAULT_OK, type FaultResult } from '../mm/errno.js';
+import { EINVAL, type FaultResult } from '../mm/errno.js';
 import { DEFAULT_MEMORY_BYTES, Kernel, type Task, type KernelOptions } from '../mm/kernel.js';
 import { madvise, type MadviseAdvice } from '../mm/madvise.js';
 import { mmap, munmap } from '../mm/mmap.js';
