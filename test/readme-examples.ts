@@ -10,9 +10,9 @@
  *   npm run build && node dist/test/readme-examples.js --write    # rewrite README.md
  *   node dist/test/readme-examples.js --picture                    # fixtures/report/plan-report.png
  */
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium } from './helpers/chromium.js';
 import { ROOT } from './helpers/root.js';
 import { tracker } from './helpers/spawn.js';
 
@@ -120,11 +120,7 @@ function picture(): void {
   try {
     run(cwd, [...PICTURE_PLAN, '--report', 'plan.html']);
     const png = join(cwd, 'plan-report.png');
-    const r = spawnSync(
-      '/usr/bin/chromium',
-      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(cwd, 'profile')}`, '--window-size=1200,1800', '--hide-scrollbars', `--screenshot=${png}`, `file://${join(cwd, 'plan.html')}`],
-      { encoding: 'utf8', timeout: 90_000 },
-    );
+    const r = chromium(cwd, ['--window-size=1200,1800', '--hide-scrollbars', `--screenshot=${png}`, `file://${join(cwd, 'plan.html')}`]);
     if (r.status !== 0) throw new Error(`chromium: exit ${r.status}: ${r.stderr}`);
     copyFileSync(png, join(ROOT, 'fixtures', 'report', 'plan-report.png'));
     process.stdout.write('fixtures/report/plan-report.png regenerated\n');

@@ -5,27 +5,16 @@
  * script is the control that the check can fail.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { planReportInput, runPlan } from '../../src/migrate/plan.js';
 import { renderReport, type ReportInput, type ReportRun } from '../../src/migrate/report.js';
+import { CHROMIUM, chromium } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-report-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function chromium(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const profile = mkdtempSync(join(tmp, 'profile-'));
-  const r = spawnSync(
-    CHROMIUM,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, ...args],
-    { encoding: 'utf8', timeout: 90_000, maxBuffer: 64 * 1024 * 1024 },
-  );
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /**
  * What the page's own script recorded on <html> and <body> once it ran; with `png`, a screenshot
@@ -33,7 +22,7 @@ function chromium(args: string[]): { status: number | null; stdout: string; stde
  */
 function rendered(file: string, width = 800, png?: string): { dom: string; charts: number; rendered: boolean; error: string | null; wrapped: number; overflow: boolean } {
   const shot = png === undefined ? [] : ['--hide-scrollbars', `--screenshot=${png}`];
-  const r = chromium([`--window-size=${width},1400`, '--virtual-time-budget=5000', ...shot, '--dump-dom', `file://${file}`]);
+  const r = chromium(tmp, [`--window-size=${width},1400`, '--virtual-time-budget=5000', ...shot, '--dump-dom', `file://${file}`]);
   assert.equal(r.status, 0, r.stderr);
   const dom = r.stdout;
   const charts = /<body[^>]*data-charts="(\d+)"/.exec(dom);
