@@ -5,8 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
-import { crc32, HEADER_BYTES } from '../criu/image.js';
+import * as zlib from 'node:zlib';
+import { HEADER_BYTES } from '../criu/image.js';
 import { timed } from './rounds.js';
+
+/** node:zlib's CRC-32, which a minimal Node program would use (tracker's own is @node-rs/crc32). */
+const crc32 = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
 /**
  * A minimal writer of pages.img: a blank header, the same pieces at the same offsets with CRC-32

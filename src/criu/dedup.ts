@@ -16,16 +16,13 @@
  */
 import { closeSync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import * as zlib from 'node:zlib';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
-import { encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writePagesImage, fsyncDir, type ImageHeader } from './image.js';
+import { crc32, encodeHeader, encodeImage, HEADER_BYTES, IMAGE_FILES, IMAGE_MAGIC, readHeader, readImage, writePagesImage, fsyncDir, type ImageHeader } from './image.js';
 import { CompressedCursor, readCompression, RegionCompressor, type PageCompression } from './page-compress.js';
 import { openChain } from './page-read.js';
 import { resolveIterationDir } from './stats.js';
 import { ImageError } from '../errors.js';
 import { PE_PRESENT, PE_RELEASED, type PagemapEntry, type PagemapImage } from './schema.js';
-
-const crc32: (data: Uint8Array, value?: number) => number = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
 
 /** Runs of pages [start, end) in vpn order. */
 type Runs = { start: Float64Array; end: Float64Array; length: number };

@@ -14,18 +14,16 @@
  * picked over zstd (better ratio, but zstd-napi compiles C at install time) and node:zlib's
  * deflate/brotli (slower for less) by the measurements in the README.
  */
-import { createRequire } from 'node:module';
 import { ImageError, UsageError } from '../errors.js';
+import { lazyNative } from '../native.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { crc32, HEADER_BYTES } from './image.js';
 import type { PageXfer } from './page-xfer.js';
 import type { IterationStats, PageCompression } from './schema.js';
 
-// Loaded when pages are first compressed or decoded, not at every command's start (native: ~7 ms, 4.5 MB).
-const load = createRequire(import.meta.url);
-let lz4: typeof import('lz4-napi') | null = null;
-const lz4Napi = (): typeof import('lz4-napi') => (lz4 ??= load('lz4-napi') as typeof import('lz4-napi'));
+// Loaded when pages are first compressed or decoded (native: ~7 ms, 4.5 MB).
+const lz4Napi = lazyNative<typeof import('lz4-napi')>('lz4-napi');
 
 export const DEFAULT_COMPRESS_REGION = 256 * 1024;
 /** A frame is read through RawImage's 1 MiB window. */

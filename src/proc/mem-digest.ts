@@ -7,15 +7,14 @@
  * covers are skipped without being read.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Task } from '../mm/kernel.js';
+import { lazyNative } from '../native.js';
 import { PAGE_SIZE } from '../mm/pgtable-types.js';
 import { forEachPageRun } from './mem.js';
 import { pagemapScanNext } from './pagemap-scan.js';
 
-// Loaded at the first digest, not at every command's start (a native module: ~10 ms and 3 MB).
-const load = createRequire(import.meta.url);
-let blakeHash: typeof import('@napi-rs/blake-hash') | null = null;
+// Loaded at the first digest (a native module: ~10 ms and 3 MB).
+const blakeHash = lazyNative<typeof import('@napi-rs/blake-hash')>('@napi-rs/blake-hash');
 
 const ZERO = new Uint8Array(PAGE_SIZE);
 const PMD_PAGES = 512;
@@ -47,8 +46,7 @@ export function asBuffer(d: Uint8Array): Buffer {
 function hasher(algo: DigestAlgo): Hasher {
   if (algo === 'blake3') {
     // 1.3.4 (the last release with every platform package published) types update() as Buffer only.
-    blakeHash ??= load('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
-    const h = new blakeHash.Blake3Hasher();
+    const h = new (blakeHash().Blake3Hasher)();
     return { update: (d) => h.update(asBuffer(d)), digestBuffer: () => h.digestBuffer() };
   }
   const h = createHash('sha256');
