@@ -54,7 +54,7 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 /**
  * CRC-32 (zlib's polynomial, and its running value: crc32(B, crc32(A)) = crc32(A ‖ B)), by
  * @node-rs/crc32 (the crc32fast crate's PCLMULQDQ/ARMv8 folding, built per platform in its registry
- * package): 2.5x node:zlib's crc32 on 64 KiB to 64 MiB pieces here, 1.9x on single pages. Every byte
+ * package): 2-2.8x node:zlib's crc32 here, from single pages to 64 MiB pieces. Every byte
  * dumped, restored or served is checksummed, so it is on all of their critical paths.
  */
 const crc32Native = lazyNative<typeof import('@node-rs/crc32')>('@node-rs/crc32');
