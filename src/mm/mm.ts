@@ -43,15 +43,30 @@ export interface MmHost {
 }
 
 /**
- * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
- * chunk and byte offset, so a hit never walks or reads the page table.
+ * The software TLB: direct-mapped, 2^18 entries (1 GiB of 4 KiB pages) for reads and as many for
+ * writes, shared by every mm of the process, so no mm allocates, first-touches or clears a TLB of
+ * its own (the tests make thousands of short-lived mms); what is never filled is never touched.
+ * An entry is 16 bytes, so a hit costs one cache line besides the access's own:
+ *
+ *   f64[2i]      tag: vpn + generation * 2^35 (vpn < TASK_SIZE_VPN = 2^35, exact below 2^53)
+ *   i32[4i+2]    the mm's id (ASID, as x86 PCID tags entries), from 1; 0 is an empty entry
+ *   i32[4i+3]    pfn, or 0 under token memory (the scratch page)
+ *
+ * A flush is a new generation, O(1); only when an mm's generations run out (2^18 flushes) does it
+ * clear its entries one by one and start over.
  */
-const TLB_BITS = 14;
+const TLB_BITS = 18;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
-const NO_FRAME = new Uint8Array(0);
+const GENERATION_SCALE = 2 ** 35;
+const MAX_GENERATION = 2 ** 18 - 1;
+const W_TAGS = new Float64Array(TLB_SIZE * 2);
+const W_WORDS = new Int32Array(W_TAGS.buffer);
+const R_TAGS = new Float64Array(TLB_SIZE * 2);
+const R_WORDS = new Int32Array(R_TAGS.buffer);
+let nextTlbId = 1;
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
-const TOKEN_SCRATCH = new Uint8Array(4096);
+const TOKEN_FRAMES = [new Uint8Array(4096)];
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
 const PRESENT = 0x1; // _PAGE_PRESENT
 const ACCESSED = 0x20; // _PAGE_ACCESSED
@@ -79,8 +94,9 @@ if (
  */
 export class Mm {
   readonly mem: PageAlloc;
-  /** mem.chunks, one load closer to the hot path. */
   private readonly chunks: Uint8Array[];
+  /** mem.chunks, or the scratch page under token memory: where a TLB entry's pfn points. */
+  private readonly frames: Uint8Array[];
   readonly swap: SwapDevice;
   readonly profile: KernelProfile;
   readonly pt = new PageTable();
@@ -91,12 +107,10 @@ export class Mm {
   readonly softDirtyBit: number;
   /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
   readonly vmSoftDirty: number;
-  private readonly wTag = new Float64Array(TLB_SIZE).fill(-1);
-  private readonly wFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
-  private readonly wOff = new Int32Array(TLB_SIZE);
-  private readonly rTag = new Float64Array(TLB_SIZE).fill(-1);
-  private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
-  private readonly rOff = new Int32Array(TLB_SIZE);
+  /** This mm's tag in the shared TLB. */
+  private readonly tlbId: number;
+  /** generation * 2^35, added to a vpn to make its tag. */
+  private tlbBase = GENERATION_SCALE;
   private tlbGeneration = 0;
   /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
   private tlbFilled = false;
@@ -119,6 +133,9 @@ export class Mm {
     this.faults = kernel.faults;
     this.mem = kernel.mem;
     this.chunks = kernel.mem.chunks;
+    this.frames = kernel.mem.tokens !== null ? TOKEN_FRAMES : kernel.mem.chunks;
+    if (nextTlbId > 0x7fffffff) throw new Error('mm.ts: more than 2^31 mms in one process');
+    this.tlbId = nextTlbId++;
     this.swap = kernel.swap;
     this.profile = kernel.profile;
     this.softDirtyBit = this.profile.softDirty ? _PAGE_SOFT_DIRTY : 0;
@@ -138,9 +155,10 @@ export class Mm {
    * for callers that keep page numbers. A write-TLB hit is one tag compare and one store.
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
-    const i = vpn & TLB_MASK;
-    if (this.wTag[i] === vpn) {
-      this.wFrame[i][this.wOff[i] | offset] = value;
+    const i = (vpn & TLB_MASK) << 1;
+    if (W_TAGS[i] === vpn + this.tlbBase && W_WORDS[(i << 1) | 2] === this.tlbId) {
+      const pfn = W_WORDS[(i << 1) | 3];
+      this.frames[pfn >>> 9][((pfn & 511) << 12) | offset] = value;
       return 0;
     }
     return this.accessSlow(vpn, offset, true, value);
@@ -153,8 +171,11 @@ export class Mm {
 
   /** Load byte `offset` of page vpn. */
   load8(vpn: number, offset: number): number {
-    const i = vpn & TLB_MASK;
-    if (this.rTag[i] === vpn) return this.rFrame[i][this.rOff[i] | offset];
+    const i = (vpn & TLB_MASK) << 1;
+    if (R_TAGS[i] === vpn + this.tlbBase && R_WORDS[(i << 1) | 2] === this.tlbId) {
+      const pfn = R_WORDS[(i << 1) | 3];
+      return this.frames[pfn >>> 9][((pfn & 511) << 12) | offset];
+    }
     return this.accessSlow(vpn, offset, false, 0);
   }
 
@@ -163,15 +184,20 @@ export class Mm {
    * entry, fault if the entry does not allow the access, and fill the TLB. Like an x86 TLB, a write
    * translation is cached only once the entry is writable and dirty, so the fast path never has to
    * touch the page table; whoever takes permissions away flushes (flushTlb), as the kernel does.
+   *
+   * One function, walk and fill together, on purpose: V8 inlines a callee of up to 460 bytes of
+   * bytecode, and this one inlined would make store8 too big to be inlined into the caller's loop.
    */
   private accessSlow(vpn: number, offset: number, write: boolean, value: number): number {
     const need = write ? PRESENT_RW : PRESENT;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    let slot = -1;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 4) throw new Error(`page fault at page ${vpn} did not resolve`);
       if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
-      const slot = this.leafSlot(vpn);
+      slot = this.leafSlot(vpn);
       if (slot >= 0) {
         const e = this.pt.lo[slot];
-        if ((e & need) === need) return this.fillAndAccess(vpn, slot, offset, write, value);
+        if ((e & need) === need) break;
         // The soft-dirty fast path: a write to a present, write-protected pte is resolved on the
         // entry already found, without a second walk.
         if (write && (e & (PRESENT | PSE)) === PRESENT) {
@@ -180,8 +206,8 @@ export class Mm {
           this.counters.faults++;
           const r = this.faults.doWpPage(this, vma, slot);
           if (r !== FAULT_OK) return r;
-          // fillAndAccess rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
-          return this.fillAndAccess(vpn, slot, offset, write, value);
+          // The fill below rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
+          break;
         }
       }
       const r = this.faults.handleMmFault(this, vpn, write);
@@ -189,40 +215,36 @@ export class Mm {
       // The fault may have replaced the frame (COW): drop what the TLB knew about this page.
       this.flushTlbPage(vpn);
     }
-    throw new Error(`page fault at page ${vpn} did not resolve`);
-  }
 
-  /** The entry at `slot` allows the access: set accessed/dirty as the CPU does, fill the TLB, access. */
-  private fillAndAccess(vpn: number, slot: number, offset: number, write: boolean, value: number): number {
+    // The entry at `slot` allows the access: set accessed/dirty as the CPU does, fill the TLB, access.
     const lo = this.pt.lo;
     const e = lo[slot];
     const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
     if (ne !== e) lo[slot] = ne;
     const pfn = ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-    let chunk: Uint8Array;
-    let base: number;
+    let frame = pfn;
     if (this.mem.tokens !== null) {
       // Token memory: a write through a new translation gives the frame new contents.
       if (write) this.mem.touch(pfn);
-      chunk = TOKEN_SCRATCH;
-      base = 0;
-    } else {
-      chunk = this.chunks[pfn >>> 9];
-      base = (pfn & 511) << 12;
+      frame = 0;
     }
-    const i = vpn & TLB_MASK;
     if (write && this.written !== null) this.written.add(vpn);
     this.tlbFilled = true;
-    this.rTag[i] = vpn;
-    this.rFrame[i] = chunk;
-    this.rOff[i] = base;
+    const i = (vpn & TLB_MASK) << 1;
+    const tag = vpn + this.tlbBase;
+    const id = this.tlbId;
+    R_TAGS[i] = tag;
+    R_WORDS[(i << 1) | 2] = id;
+    R_WORDS[(i << 1) | 3] = frame;
     if ((ne & RW_DIRTY) === RW_DIRTY) {
-      this.wTag[i] = vpn;
-      this.wFrame[i] = chunk;
-      this.wOff[i] = base;
-    } else if (this.wTag[i] === vpn) this.wTag[i] = -1;
-    if (!write) return chunk[base | offset];
-    chunk[base | offset] = value;
+      W_TAGS[i] = tag;
+      W_WORDS[(i << 1) | 2] = id;
+      W_WORDS[(i << 1) | 3] = frame;
+    } else if (W_TAGS[i] === tag && W_WORDS[(i << 1) | 2] === id) W_WORDS[(i << 1) | 2] = 0;
+    const chunk = this.frames[frame >>> 9];
+    const at = ((frame & 511) << 12) | offset;
+    if (!write) return chunk[at];
+    chunk[at] = value;
     return FAULT_OK;
   }
 
@@ -276,8 +298,16 @@ export class Mm {
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
     if (this.tlbFilled) {
-      this.wTag.fill(-1);
-      this.rTag.fill(-1);
+      // A new generation: no tag of the old one can match. When they run out, clear this mm's
+      // entries so the numbers can be used again.
+      if (this.tlbBase >= MAX_GENERATION * GENERATION_SCALE) {
+        const id = this.tlbId;
+        for (let w = 2; w < TLB_SIZE * 4; w += 4) {
+          if (W_WORDS[w] === id) W_WORDS[w] = 0;
+          if (R_WORDS[w] === id) R_WORDS[w] = 0;
+        }
+        this.tlbBase = GENERATION_SCALE;
+      } else this.tlbBase += GENERATION_SCALE;
       this.tlbFilled = false;
     }
     this.tlbGeneration = this.pt.generation;
@@ -285,9 +315,10 @@ export class Mm {
 
   /** flush_tlb_page() */
   flushTlbPage(vpn: number): void {
-    const i = vpn & TLB_MASK;
-    if (this.wTag[i] === vpn) this.wTag[i] = -1;
-    if (this.rTag[i] === vpn) this.rTag[i] = -1;
+    const i = (vpn & TLB_MASK) << 1;
+    const tag = vpn + this.tlbBase;
+    if (W_TAGS[i] === tag && W_WORDS[(i << 1) | 2] === this.tlbId) W_WORDS[(i << 1) | 2] = 0;
+    if (R_TAGS[i] === tag && R_WORDS[(i << 1) | 2] === this.tlbId) R_WORDS[(i << 1) | 2] = 0;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */
