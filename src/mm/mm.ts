@@ -44,27 +44,64 @@ export interface MmHost {
 
 /**
  * The software TLB: direct-mapped, 2^18 entries (1 GiB of 4 KiB pages) for reads and as many for
- * writes, shared by every mm of the process, so no mm allocates, first-touches or clears a TLB of
- * its own (the tests make thousands of short-lived mms); what is never filled is never touched.
- * An entry is 16 bytes, so a hit costs one cache line besides the access's own:
+ * writes, one for the process, so no mm allocates, first-touches or clears a TLB of its own (the
+ * tests make thousands of short-lived mms); what is never filled is never touched. An entry is 16
+ * bytes, so a hit costs one cache line besides the access's own:
  *
- *   f64[2i]      tag: vpn + generation * 2^35 (vpn < TASK_SIZE_VPN = 2^35, exact below 2^53)
- *   i32[4i+2]    the mm's id (ASID, as x86 PCID tags entries), from 1; 0 is an empty entry
- *   i32[4i+3]    pfn, or 0 under token memory (the scratch page)
+ *   f64[2i]      tag: the vpn (whose low 18 bits are i); 0 (never written) or NaN if empty
+ *   i32[4i+2]    chunk of the frame in Mm.frames (0 under token memory: the scratch page)
+ *   i32[4i+3]    byte offset of the frame in its chunk
  *
- * A flush is a new generation, O(1); only when an mm's generations run out (2^18 flushes) does it
- * clear its entries one by one and start over.
+ * Like a CPU without PCIDs, the TLB holds the translations of one mm, its owner (CR3); an access
+ * by another mm misses, and its fill takes the TLB over, flushing the owner's entries first. A
+ * flush clears the entries the owner filled since the last one (a list, as v86 keeps), or, past
+ * TLB_FILL_LIST of them, every entry. A cleared entry is NaN, which no vpn equals (-1 would be hit
+ * by vpn -1); only vpn 0 could match an untouched entry, so entry 0 starts NaN and vpn 0 is never
+ * cached.
  */
 const TLB_BITS = 18;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
-const GENERATION_SCALE = 2 ** 35;
-const MAX_GENERATION = 2 ** 18 - 1;
+const TLB_FILL_LIST = 8192;
 const W_TAGS = new Float64Array(TLB_SIZE * 2);
 const W_WORDS = new Int32Array(W_TAGS.buffer);
 const R_TAGS = new Float64Array(TLB_SIZE * 2);
 const R_WORDS = new Int32Array(R_TAGS.buffer);
+W_TAGS[0] = NaN;
+R_TAGS[0] = NaN;
+/**
+ * TLB_OWNER[0]: the id of the mm whose translations the TLB holds. A typed array, as a module `let`
+ * would cost a hole check and an object compare on every access; 128 bytes, so that V8 keeps it off
+ * its heap and the JIT reads it at a fixed address.
+ */
+const TLB_OWNER = new Int32Array(32);
 let nextTlbId = 1;
+/** Entries the owner filled since the last flush, up to TLB_FILL_LIST; [-1] once there were more. */
+const tlbFills: number[] = [];
+
+function newTlbId(): number {
+  if (nextTlbId === 0x7fffffff) throw new Error('mm.ts: more than 2^31 mms in one process');
+  return nextTlbId++;
+}
+
+/** Forget every translation in the TLB (the owner's: nobody else has any). */
+function flushAll(): void {
+  if (tlbFills.length === 0) return;
+  if (tlbFills[0] === -1) {
+    for (let k = 0; k < TLB_SIZE * 2; k += 2) {
+      if (W_TAGS[k] > 0) W_TAGS[k] = NaN;
+      if (R_TAGS[k] > 0) R_TAGS[k] = NaN;
+    }
+  } else {
+    for (let j = 0; j < tlbFills.length; j++) {
+      const k = tlbFills[j] << 1;
+      W_TAGS[k] = NaN;
+      R_TAGS[k] = NaN;
+    }
+  }
+  tlbFills.length = 0;
+}
+
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
 const TOKEN_FRAMES = [new Uint8Array(4096)];
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
@@ -94,9 +131,13 @@ if (
  */
 export class Mm {
   readonly mem: PageAlloc;
+  /** mem.chunks, one load closer. */
   private readonly chunks: Uint8Array[];
-  /** mem.chunks, or the scratch page under token memory: where a TLB entry's pfn points. */
-  private readonly frames: Uint8Array[];
+  /**
+   * mem.chunks, or the scratch page under token memory: what a TLB entry's chunk indexes. `declare`,
+   * so the constructor's store is the field's first and V8 keeps it constant.
+   */
+  private declare readonly frames: Uint8Array[];
   readonly swap: SwapDevice;
   readonly profile: KernelProfile;
   readonly pt = new PageTable();
@@ -107,13 +148,9 @@ export class Mm {
   readonly softDirtyBit: number;
   /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
   readonly vmSoftDirty: number;
-  /** This mm's tag in the shared TLB. */
-  private readonly tlbId: number;
-  /** generation * 2^35, added to a vpn to make its tag. */
-  private tlbBase = GENERATION_SCALE;
+  /** Which mm owns the TLB (TLB_OWNER); an initializer, so V8 keeps the field constant. */
+  private readonly tlbId = newTlbId();
   private tlbGeneration = 0;
-  /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
-  private tlbFilled = false;
   private walkKey = -1;
   private walkBase = 0;
   private walkGeneration = -1;
@@ -134,8 +171,6 @@ export class Mm {
     this.mem = kernel.mem;
     this.chunks = kernel.mem.chunks;
     this.frames = kernel.mem.tokens !== null ? TOKEN_FRAMES : kernel.mem.chunks;
-    if (nextTlbId > 0x7fffffff) throw new Error('mm.ts: more than 2^31 mms in one process');
-    this.tlbId = nextTlbId++;
     this.swap = kernel.swap;
     this.profile = kernel.profile;
     this.softDirtyBit = this.profile.softDirty ? _PAGE_SOFT_DIRTY : 0;
@@ -155,11 +190,15 @@ export class Mm {
    * for callers that keep page numbers. A write-TLB hit is one tag compare and one store.
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
-    const i = (vpn & TLB_MASK) << 1;
-    if (W_TAGS[i] === vpn + this.tlbBase && W_WORDS[(i << 1) | 2] === this.tlbId) {
-      const pfn = W_WORDS[(i << 1) | 3];
-      this.frames[pfn >>> 9][((pfn & 511) << 12) | offset] = value;
-      return 0;
+    const i = vpn & TLB_MASK;
+    // Two calls of accessSlow, not one after `&&`: V8 would box vpn (a double) for the call before
+    // the first test, on every access.
+    if (W_TAGS[i << 1] === vpn) {
+      if (TLB_OWNER[0] === this.tlbId) {
+        this.frames[W_WORDS[(i << 2) | 2]][W_WORDS[(i << 2) | 3] | offset] = value;
+        return 0;
+      }
+      return this.accessSlow(vpn, offset, true, value);
     }
     return this.accessSlow(vpn, offset, true, value);
   }
@@ -171,10 +210,10 @@ export class Mm {
 
   /** Load byte `offset` of page vpn. */
   load8(vpn: number, offset: number): number {
-    const i = (vpn & TLB_MASK) << 1;
-    if (R_TAGS[i] === vpn + this.tlbBase && R_WORDS[(i << 1) | 2] === this.tlbId) {
-      const pfn = R_WORDS[(i << 1) | 3];
-      return this.frames[pfn >>> 9][((pfn & 511) << 12) | offset];
+    const i = vpn & TLB_MASK;
+    if (R_TAGS[i << 1] === vpn) {
+      if (TLB_OWNER[0] === this.tlbId) return this.frames[R_WORDS[(i << 2) | 2]][R_WORDS[(i << 2) | 3] | offset];
+      return this.accessSlow(vpn, offset, false, 0);
     }
     return this.accessSlow(vpn, offset, false, 0);
   }
@@ -222,29 +261,37 @@ export class Mm {
     const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
     if (ne !== e) lo[slot] = ne;
     const pfn = ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-    let frame = pfn;
+    let chunk = pfn >>> 9;
+    let base = (pfn & 511) << 12;
     if (this.mem.tokens !== null) {
       // Token memory: a write through a new translation gives the frame new contents.
       if (write) this.mem.touch(pfn);
-      frame = 0;
+      chunk = 0;
+      base = 0;
     }
     if (write && this.written !== null) this.written.add(vpn);
-    this.tlbFilled = true;
-    const i = (vpn & TLB_MASK) << 1;
-    const tag = vpn + this.tlbBase;
-    const id = this.tlbId;
-    R_TAGS[i] = tag;
-    R_WORDS[(i << 1) | 2] = id;
-    R_WORDS[(i << 1) | 3] = frame;
-    if ((ne & RW_DIRTY) === RW_DIRTY) {
-      W_TAGS[i] = tag;
-      W_WORDS[(i << 1) | 2] = id;
-      W_WORDS[(i << 1) | 3] = frame;
-    } else if (W_TAGS[i] === tag && W_WORDS[(i << 1) | 2] === id) W_WORDS[(i << 1) | 2] = 0;
-    const chunk = this.frames[frame >>> 9];
-    const at = ((frame & 511) << 12) | offset;
-    if (!write) return chunk[at];
-    chunk[at] = value;
+    // vpn 0 is never cached: it is the one vpn an untouched (zero) entry would match.
+    if (vpn !== 0) {
+      if (TLB_OWNER[0] !== this.tlbId) {
+        flushAll();
+        TLB_OWNER[0] = this.tlbId;
+      }
+      const i = vpn & TLB_MASK;
+      if (tlbFills.length < TLB_FILL_LIST) tlbFills.push(i);
+      else if (tlbFills[0] !== -1) tlbFills[0] = -1;
+      R_TAGS[i << 1] = vpn;
+      R_WORDS[(i << 2) | 2] = chunk;
+      R_WORDS[(i << 2) | 3] = base;
+      if ((ne & RW_DIRTY) === RW_DIRTY) {
+        W_TAGS[i << 1] = vpn;
+        W_WORDS[(i << 2) | 2] = chunk;
+        W_WORDS[(i << 2) | 3] = base;
+      } else if (W_TAGS[i << 1] === vpn) W_TAGS[i << 1] = NaN;
+    }
+    const frame = this.frames[chunk];
+    const at = base | offset;
+    if (!write) return frame[at];
+    frame[at] = value;
     return FAULT_OK;
   }
 
@@ -290,35 +337,22 @@ export class Mm {
   resetWritten(): PageSet | null {
     const before = this.written;
     this.written = new PageSet();
-    this.tlbFilled = true;
     this.flushTlb();
     return before;
   }
 
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
-    if (this.tlbFilled) {
-      // A new generation: no tag of the old one can match. When they run out, clear this mm's
-      // entries so the numbers can be used again.
-      if (this.tlbBase >= MAX_GENERATION * GENERATION_SCALE) {
-        const id = this.tlbId;
-        for (let w = 2; w < TLB_SIZE * 4; w += 4) {
-          if (W_WORDS[w] === id) W_WORDS[w] = 0;
-          if (R_WORDS[w] === id) R_WORDS[w] = 0;
-        }
-        this.tlbBase = GENERATION_SCALE;
-      } else this.tlbBase += GENERATION_SCALE;
-      this.tlbFilled = false;
-    }
+    if (TLB_OWNER[0] === this.tlbId) flushAll();
     this.tlbGeneration = this.pt.generation;
   }
 
   /** flush_tlb_page() */
   flushTlbPage(vpn: number): void {
-    const i = (vpn & TLB_MASK) << 1;
-    const tag = vpn + this.tlbBase;
-    if (W_TAGS[i] === tag && W_WORDS[(i << 1) | 2] === this.tlbId) W_WORDS[(i << 1) | 2] = 0;
-    if (R_TAGS[i] === tag && R_WORDS[(i << 1) | 2] === this.tlbId) R_WORDS[(i << 1) | 2] = 0;
+    if (TLB_OWNER[0] !== this.tlbId) return;
+    const k = (vpn & TLB_MASK) << 1;
+    if (W_TAGS[k] === vpn) W_TAGS[k] = NaN;
+    if (R_TAGS[k] === vpn) R_TAGS[k] = NaN;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */
