@@ -43,15 +43,67 @@ export interface MmHost {
 }
 
 /**
- * Direct-mapped software TLB, one for reads and one for writes: a tag (the vpn) and the frame's
- * chunk and byte offset, so a hit never walks or reads the page table.
+ * The software TLB: direct-mapped, 2^18 entries (1 GiB of 4 KiB pages) for reads and as many for
+ * writes, one for the process, so no mm allocates, first-touches or clears a TLB of its own (the
+ * tests make thousands of short-lived mms); what is never filled is never touched. An entry is 16
+ * bytes, so a hit costs one cache line besides the access's own:
+ *
+ *   f64[2i]      tag: the vpn (whose low 18 bits are i); 0 (never written) or NaN if empty
+ *   i32[4i+2]    chunk of the frame in Mm.frames (0 under token memory: the scratch page)
+ *   i32[4i+3]    byte offset of the frame in its chunk
+ *
+ * Like a CPU without PCIDs, the TLB holds the translations of one mm, its owner (CR3); an access
+ * by another mm misses, and its fill takes the TLB over, flushing the owner's entries first. A
+ * flush clears the entries the owner filled since the last one (a list, as v86 keeps), or, past
+ * TLB_FILL_LIST of them, every entry. A cleared entry is NaN, which no vpn equals (-1 would be hit
+ * by vpn -1); only vpn 0 could match an untouched entry, so entry 0 starts NaN and vpn 0 is never
+ * cached.
  */
-const TLB_BITS = 14;
+const TLB_BITS = 18;
 const TLB_SIZE = 1 << TLB_BITS;
 const TLB_MASK = TLB_SIZE - 1;
-const NO_FRAME = new Uint8Array(0);
+const TLB_FILL_LIST = 8192;
+const W_TAGS = new Float64Array(TLB_SIZE * 2);
+const W_WORDS = new Int32Array(W_TAGS.buffer);
+const R_TAGS = new Float64Array(TLB_SIZE * 2);
+const R_WORDS = new Int32Array(R_TAGS.buffer);
+W_TAGS[0] = NaN;
+R_TAGS[0] = NaN;
+/**
+ * TLB_OWNER[0]: the id of the mm whose translations the TLB holds. A typed array, as a module `let`
+ * would cost a hole check and an object compare on every access; 128 bytes, so that V8 keeps it off
+ * its heap and the JIT reads it at a fixed address.
+ */
+const TLB_OWNER = new Int32Array(32);
+let nextTlbId = 1;
+/** Entries the owner filled since the last flush, up to TLB_FILL_LIST; [-1] once there were more. */
+const tlbFills: number[] = [];
+
+function newTlbId(): number {
+  if (nextTlbId === 0x7fffffff) throw new Error('mm.ts: more than 2^31 mms in one process');
+  return nextTlbId++;
+}
+
+/** Forget every translation in the TLB (the owner's: nobody else has any). */
+function flushAll(): void {
+  if (tlbFills.length === 0) return;
+  if (tlbFills[0] === -1) {
+    for (let k = 0; k < TLB_SIZE * 2; k += 2) {
+      if (W_TAGS[k] > 0) W_TAGS[k] = NaN;
+      if (R_TAGS[k] > 0) R_TAGS[k] = NaN;
+    }
+  } else {
+    for (let j = 0; j < tlbFills.length; j++) {
+      const k = tlbFills[j] << 1;
+      W_TAGS[k] = NaN;
+      R_TAGS[k] = NaN;
+    }
+  }
+  tlbFills.length = 0;
+}
+
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
-const TOKEN_SCRATCH = new Uint8Array(4096);
+const TOKEN_FRAMES = [new Uint8Array(4096)];
 // Bits the access paths test, as module constants: the JIT folds these, not imported bindings.
 const PRESENT = 0x1; // _PAGE_PRESENT
 const ACCESSED = 0x20; // _PAGE_ACCESSED
@@ -79,8 +131,13 @@ if (
  */
 export class Mm {
   readonly mem: PageAlloc;
-  /** mem.chunks, one load closer to the hot path. */
+  /** mem.chunks, one load closer. */
   private readonly chunks: Uint8Array[];
+  /**
+   * mem.chunks, or the scratch page under token memory: what a TLB entry's chunk indexes. `declare`,
+   * so the constructor's store is the field's first and V8 keeps it constant.
+   */
+  private declare readonly frames: Uint8Array[];
   readonly swap: SwapDevice;
   readonly profile: KernelProfile;
   readonly pt = new PageTable();
@@ -91,15 +148,9 @@ export class Mm {
   readonly softDirtyBit: number;
   /** VM_SOFTDIRTY, or 0 where the profile has no such flag. */
   readonly vmSoftDirty: number;
-  private readonly wTag = new Float64Array(TLB_SIZE).fill(-1);
-  private readonly wFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
-  private readonly wOff = new Int32Array(TLB_SIZE);
-  private readonly rTag = new Float64Array(TLB_SIZE).fill(-1);
-  private readonly rFrame: Uint8Array[] = new Array<Uint8Array>(TLB_SIZE).fill(NO_FRAME);
-  private readonly rOff = new Int32Array(TLB_SIZE);
+  /** Which mm owns the TLB (TLB_OWNER); an initializer, so V8 keeps the field constant. */
+  private readonly tlbId = newTlbId();
   private tlbGeneration = 0;
-  /** Some translation was cached since the last flush (a flush of an empty TLB is skipped). */
-  private tlbFilled = false;
   private walkKey = -1;
   private walkBase = 0;
   private walkGeneration = -1;
@@ -119,6 +170,7 @@ export class Mm {
     this.faults = kernel.faults;
     this.mem = kernel.mem;
     this.chunks = kernel.mem.chunks;
+    this.frames = kernel.mem.tokens !== null ? TOKEN_FRAMES : kernel.mem.chunks;
     this.swap = kernel.swap;
     this.profile = kernel.profile;
     this.softDirtyBit = this.profile.softDirty ? _PAGE_SOFT_DIRTY : 0;
@@ -139,9 +191,14 @@ export class Mm {
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
     const i = vpn & TLB_MASK;
-    if (this.wTag[i] === vpn) {
-      this.wFrame[i][this.wOff[i] | offset] = value;
-      return 0;
+    // Two calls of accessSlow, not one after `&&`: V8 would box vpn (a double) for the call before
+    // the first test, on every access.
+    if (W_TAGS[i << 1] === vpn) {
+      if (TLB_OWNER[0] === this.tlbId) {
+        this.frames[W_WORDS[(i << 2) | 2]][W_WORDS[(i << 2) | 3] | offset] = value;
+        return 0;
+      }
+      return this.accessSlow(vpn, offset, true, value);
     }
     return this.accessSlow(vpn, offset, true, value);
   }
@@ -154,7 +211,10 @@ export class Mm {
   /** Load byte `offset` of page vpn. */
   load8(vpn: number, offset: number): number {
     const i = vpn & TLB_MASK;
-    if (this.rTag[i] === vpn) return this.rFrame[i][this.rOff[i] | offset];
+    if (R_TAGS[i << 1] === vpn) {
+      if (TLB_OWNER[0] === this.tlbId) return this.frames[R_WORDS[(i << 2) | 2]][R_WORDS[(i << 2) | 3] | offset];
+      return this.accessSlow(vpn, offset, false, 0);
+    }
     return this.accessSlow(vpn, offset, false, 0);
   }
 
@@ -163,15 +223,20 @@ export class Mm {
    * entry, fault if the entry does not allow the access, and fill the TLB. Like an x86 TLB, a write
    * translation is cached only once the entry is writable and dirty, so the fast path never has to
    * touch the page table; whoever takes permissions away flushes (flushTlb), as the kernel does.
+   *
+   * One function, walk and fill together, on purpose: V8 inlines a callee of up to 460 bytes of
+   * bytecode, and this one inlined would make store8 too big to be inlined into the caller's loop.
    */
   private accessSlow(vpn: number, offset: number, write: boolean, value: number): number {
     const need = write ? PRESENT_RW : PRESENT;
-    for (let attempt = 0; attempt < 4; attempt++) {
+    let slot = -1;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt === 4) throw new Error(`page fault at page ${vpn} did not resolve`);
       if (this.pt.generation !== this.tlbGeneration) this.flushTlb();
-      const slot = this.leafSlot(vpn);
+      slot = this.leafSlot(vpn);
       if (slot >= 0) {
         const e = this.pt.lo[slot];
-        if ((e & need) === need) return this.fillAndAccess(vpn, slot, offset, write, value);
+        if ((e & need) === need) break;
         // The soft-dirty fast path: a write to a present, write-protected pte is resolved on the
         // entry already found, without a second walk.
         if (write && (e & (PRESENT | PSE)) === PRESENT) {
@@ -180,8 +245,8 @@ export class Mm {
           this.counters.faults++;
           const r = this.faults.doWpPage(this, vma, slot);
           if (r !== FAULT_OK) return r;
-          // fillAndAccess rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
-          return this.fillAndAccess(vpn, slot, offset, write, value);
+          // The fill below rewrites both TLB entries of vpn, so a copied frame cannot stay cached.
+          break;
         }
       }
       const r = this.faults.handleMmFault(this, vpn, write);
@@ -189,40 +254,44 @@ export class Mm {
       // The fault may have replaced the frame (COW): drop what the TLB knew about this page.
       this.flushTlbPage(vpn);
     }
-    throw new Error(`page fault at page ${vpn} did not resolve`);
-  }
 
-  /** The entry at `slot` allows the access: set accessed/dirty as the CPU does, fill the TLB, access. */
-  private fillAndAccess(vpn: number, slot: number, offset: number, write: boolean, value: number): number {
+    // The entry at `slot` allows the access: set accessed/dirty as the CPU does, fill the TLB, access.
     const lo = this.pt.lo;
     const e = lo[slot];
     const ne = e | (write ? ACCESSED_DIRTY : ACCESSED);
     if (ne !== e) lo[slot] = ne;
     const pfn = ((e >>> 12) | (this.pt.hi[slot] << 20)) + ((e & PSE) !== 0 ? vpn & 511 : 0);
-    let chunk: Uint8Array;
-    let base: number;
+    let chunk = pfn >>> 9;
+    let base = (pfn & 511) << 12;
     if (this.mem.tokens !== null) {
       // Token memory: a write through a new translation gives the frame new contents.
       if (write) this.mem.touch(pfn);
-      chunk = TOKEN_SCRATCH;
+      chunk = 0;
       base = 0;
-    } else {
-      chunk = this.chunks[pfn >>> 9];
-      base = (pfn & 511) << 12;
     }
-    const i = vpn & TLB_MASK;
     if (write && this.written !== null) this.written.add(vpn);
-    this.tlbFilled = true;
-    this.rTag[i] = vpn;
-    this.rFrame[i] = chunk;
-    this.rOff[i] = base;
-    if ((ne & RW_DIRTY) === RW_DIRTY) {
-      this.wTag[i] = vpn;
-      this.wFrame[i] = chunk;
-      this.wOff[i] = base;
-    } else if (this.wTag[i] === vpn) this.wTag[i] = -1;
-    if (!write) return chunk[base | offset];
-    chunk[base | offset] = value;
+    // vpn 0 is never cached: it is the one vpn an untouched (zero) entry would match.
+    if (vpn !== 0) {
+      if (TLB_OWNER[0] !== this.tlbId) {
+        flushAll();
+        TLB_OWNER[0] = this.tlbId;
+      }
+      const i = vpn & TLB_MASK;
+      if (tlbFills.length < TLB_FILL_LIST) tlbFills.push(i);
+      else if (tlbFills[0] !== -1) tlbFills[0] = -1;
+      R_TAGS[i << 1] = vpn;
+      R_WORDS[(i << 2) | 2] = chunk;
+      R_WORDS[(i << 2) | 3] = base;
+      if ((ne & RW_DIRTY) === RW_DIRTY) {
+        W_TAGS[i << 1] = vpn;
+        W_WORDS[(i << 2) | 2] = chunk;
+        W_WORDS[(i << 2) | 3] = base;
+      } else if (W_TAGS[i << 1] === vpn) W_TAGS[i << 1] = NaN;
+    }
+    const frame = this.frames[chunk];
+    const at = base | offset;
+    if (!write) return frame[at];
+    frame[at] = value;
     return FAULT_OK;
   }
 
@@ -268,26 +337,22 @@ export class Mm {
   resetWritten(): PageSet | null {
     const before = this.written;
     this.written = new PageSet();
-    this.tlbFilled = true;
     this.flushTlb();
     return before;
   }
 
   /** flush_tlb_mm(): forget every cached translation. */
   flushTlb(): void {
-    if (this.tlbFilled) {
-      this.wTag.fill(-1);
-      this.rTag.fill(-1);
-      this.tlbFilled = false;
-    }
+    if (TLB_OWNER[0] === this.tlbId) flushAll();
     this.tlbGeneration = this.pt.generation;
   }
 
   /** flush_tlb_page() */
   flushTlbPage(vpn: number): void {
-    const i = vpn & TLB_MASK;
-    if (this.wTag[i] === vpn) this.wTag[i] = -1;
-    if (this.rTag[i] === vpn) this.rTag[i] = -1;
+    if (TLB_OWNER[0] !== this.tlbId) return;
+    const k = (vpn & TLB_MASK) << 1;
+    if (W_TAGS[k] === vpn) W_TAGS[k] = NaN;
+    if (R_TAGS[k] === vpn) R_TAGS[k] = NaN;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */
