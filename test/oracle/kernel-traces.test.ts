@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { scriptRun } from '../../src/cli/script.js';
 import { parseOps } from '../../src/ops/ops-parser.js';
+import { trackerInProcess } from '../helpers/cli.js';
 import { generateMergeScript, generateScript, generateUffdScript } from './generate.js';
 import { compareTrace, ROOT, traceSets } from './traces.js';
 
@@ -72,6 +73,7 @@ for (const kernel of KERNELS) {
 
 const TRACKER = join(ROOT, 'bin', 'tracker.js');
 
+// The binary once (this test); the CLI's refusals and output below run in-process (test/helpers/cli.ts).
 test('the tracker binary prints the same JSON lines as the library (s01-simple, both kernels)', () => {
   for (const kernel of KERNELS) {
     const t = traceSets(kernel)[0].traces.find((x) => x.name === 's01-simple')!;
@@ -82,14 +84,14 @@ test('the tracker binary prints the same JSON lines as the library (s01-simple, 
 });
 
 test('an op script with an unknown op is a usage error naming file and line, exit 2', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', join(ROOT, 'fixtures', 'ops', 'bad-op.ops'), '--json'], { encoding: 'utf8' });
+  const r = trackerInProcess('script', join(ROOT, 'fixtures', 'ops', 'bad-op.ops'), '--json');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tracker: .*bad-op\.ops:3: unknown op 'wrte'\n$/);
   assert.equal(r.stdout, '');
 });
 
 test('an op script naming a mapping no mmap line defines is refused with its line, exit 2', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', join(ROOT, 'fixtures', 'ops', 'unknown-name.ops')], { encoding: 'utf8' });
+  const r = trackerInProcess('script', join(ROOT, 'fixtures', 'ops', 'unknown-name.ops'));
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown-name\.ops:3: unknown mapping name 'b'/);
 });
@@ -108,7 +110,7 @@ function withScript(text: string, fn: (file: string) => void): void {
 test('a failed mmap leaves its name unmapped: later uses are errno 22 observations, not an internal error', () => {
   // A file bigger than the runner's 512 MiB tmpfs cannot be written: ENOSPC at the write stage.
   withScript('mmap a 200000 rw file\nwrite a 0\nmmap c 8 rw anon at=a+4\nmmap a 4 rw anon\nwrite a 0\npagemap a\n', (file) => {
-    const r = spawnSync(process.execPath, [TRACKER, 'script', file, '--json'], { encoding: 'utf8' });
+    const r = trackerInProcess('script', file, '--json');
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
       '{"line":1,"op":"mmap","errno":28,"stage":"write"}',
@@ -134,7 +136,7 @@ test("nested fork blocks: each child's lines carry proc child, its names die at 
 
 test('out of memory: the OOM killer SIGKILLs the process, printed as signal 9; a parent sees its child killed; exit 4', () => {
   withScript('mmap a 4096 rw anon\nfork\nmmap b 1 rw anon\nwrite a 0 4096\nendchild\nwrite a 0 2\npagemap b\nwrite a 0 4096\npagemap a\n', (file) => {
-    const r = spawnSync(process.execPath, [TRACKER, 'script', file, '--json', '--memory', '8M'], { encoding: 'utf8' });
+    const r = trackerInProcess('script', file, '--json', '--memory', '8M');
     assert.equal(r.status, 4, r.stderr);
     assert.match(r.stderr, /^tracker: the emulated machine ran out of memory: .*--memory\n$/);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -146,14 +148,14 @@ test('out of memory: the OOM killer SIGKILLs the process, printed as signal 9; a
     assert.equal(lines[3].line, 8);
     assert.equal(lines[3].signal, 9);
     // The same script with enough memory runs to its end.
-    const ok = spawnSync(process.execPath, [TRACKER, 'script', file, '--json', '--memory', '64M'], { encoding: 'utf8' });
+    const ok = trackerInProcess('script', file, '--json', '--memory', '64M');
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout.trim().split('\n').at(-1)!, /"op":"pagemap","name":"a"/);
   });
 });
 
 test('a missing op script file is a one-line error', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', '/nonexistent.ops'], { encoding: 'utf8' });
+  const r = trackerInProcess('script', '/nonexistent.ops');
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'tracker: cannot read op script /nonexistent.ops: no such file\n');
 });
