@@ -27,8 +27,11 @@ function knownDivergent(kernel: string): Map<string, string> {
   return out;
 }
 
+/** Each kernel's trace sets, read once (some 2,200 files) for every test below. */
+const SETS = new Map(KERNELS.map((k) => [k, traceSets(k)]));
+
 for (const kernel of KERNELS) {
-  const [pub, oracle, uffd] = traceSets(kernel);
+  const [pub, oracle, uffd] = SETS.get(kernel)!;
 
   test(`the public Linux ${kernel} traces are all there`, () => {
     assert.equal(pub.traces.length, 10);
@@ -76,7 +79,7 @@ const TRACKER = join(ROOT, 'bin', 'tracker.js');
 // The binary once (this test); the CLI's refusals and output below run in-process (test/helpers/cli.ts).
 test('the tracker binary prints the same JSON lines as the library (s01-simple, both kernels)', () => {
   for (const kernel of KERNELS) {
-    const t = traceSets(kernel)[0].traces.find((x) => x.name === 's01-simple')!;
+    const t = SETS.get(kernel)![0].traces.find((x) => x.name === 's01-simple')!;
     const r = spawnSync(process.execPath, [TRACKER, 'script', t.script, '--json', '--kernel', kernel], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), t.expected);
