@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,26 +12,14 @@ import { compareTrace, ROOT, traceSets } from './traces.js';
 
 const KERNELS = ['6.1', '6.12'] as const;
 
-/**
- * Scenarios the profile is known not to reproduce yet, one name a line with the reason after '#'.
- * Each must still differ (so a fix has to take it off the list); every other one must be exact.
- */
-function knownDivergent(kernel: string): Map<string, string> {
-  const f = join(ROOT, 'fixtures', 'oracle', kernel, 'divergent.txt');
-  const out = new Map<string, string>();
-  if (!existsSync(f)) return out;
-  for (const line of readFileSync(f, 'utf8').split('\n')) {
-    const m = /^\s*([^#\s]+)\s*(?:#\s*(.*))?$/.exec(line);
-    if (m !== null) out.set(m[1], m[2] ?? '');
-  }
-  return out;
-}
+// The oracle's 1,101 scenarios per kernel run in scenarios-1.test.ts and scenarios-2.test.ts
+// (oracle-scenarios.ts), two halves that npm test runs side by side.
 
-/** Each kernel's trace sets, read once (some 2,200 files) for every test below. */
+/** Each kernel's trace sets, read once for every test below. */
 const SETS = new Map(KERNELS.map((k) => [k, traceSets(k)]));
 
 for (const kernel of KERNELS) {
-  const [pub, oracle, uffd] = SETS.get(kernel)!;
+  const [pub, , uffd] = SETS.get(kernel)!;
 
   test(`the public Linux ${kernel} traces are all there`, () => {
     assert.equal(pub.traces.length, 10);
@@ -51,27 +39,6 @@ for (const kernel of KERNELS) {
       assert.deepEqual(c.got, t.expected);
     });
   }
-
-  test(`tracker script --json reproduces the oracle's Linux ${kernel} traces (except the listed divergences)`, (t0) => {
-    assert.ok(oracle.traces.length >= 300, `only ${oracle.traces.length} recorded scenarios`);
-    const known = knownDivergent(kernel);
-    const unexpected: string[] = [];
-    const fixed: string[] = [];
-    let exact = 0;
-    let same = 0;
-    let total = 0;
-    for (const t of oracle.traces) {
-      const c = compareTrace(t, kernel);
-      same += c.same;
-      total += c.total;
-      if (c.exact) exact++;
-      if (c.exact && known.has(t.name)) fixed.push(t.name);
-      if (!c.exact && !known.has(t.name)) unexpected.push(`${t.name}: observation ${c.firstDiff}\n  want ${t.expected[c.firstDiff]}\n  got  ${c.got[c.firstDiff]}`);
-    }
-    t0.diagnostic(`Linux ${kernel}: scenarios ${exact}/${oracle.traces.length}, observations ${same}/${total}`);
-    assert.deepEqual(unexpected, [], `new divergences:\n${unexpected.join('\n')}`);
-    assert.deepEqual(fixed, [], `now exact, take them off fixtures/oracle/${kernel}/divergent.txt: ${fixed.join(' ')}`);
-  });
 }
 
 const TRACKER = join(ROOT, 'bin', 'tracker.js');
