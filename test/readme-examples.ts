@@ -5,7 +5,8 @@
  * `<!-- readme-run -->` (or `<!-- readme-run cut=N -->`: N lines of each output, then `...`) and
  * `<!-- /readme-run -->` holds `$ npx tracker ARGS` lines, each followed by what it prints
  * (stdout, then stderr). test/cli/readme.test.ts regenerates both and fails when the README
- * differs, so they cannot go stale.
+ * differs, so they cannot go stale. The commands run in-process (test/helpers/cli.ts: main()'s
+ * parsing, output and exit codes), in a scratch folder, with the environment of PLAIN.
  *
  *   npm run build && node dist/test/readme-examples.js --write    # rewrite README.md
  *   node dist/test/readme-examples.js --picture                    # fixtures/report/plan-report.png
@@ -14,7 +15,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { join } from 'node:path';
 import { chromium } from './helpers/chromium.js';
 import { ROOT } from './helpers/root.js';
-import { tracker } from './helpers/spawn.js';
+import { trackerAsync } from './helpers/cli.js';
 
 export const README = join(ROOT, 'README.md');
 const PLAIN = { NO_COLOR: '1', FORCE_COLOR: undefined, COLUMNS: undefined, CI: '1' };
@@ -23,27 +24,27 @@ const PLAIN = { NO_COLOR: '1', FORCE_COLOR: undefined, COLUMNS: undefined, CI: '
 const SIDES = { base: { model: 'hot-cold', params: { hotSet: '8M' } }, head: { model: 'hot-cold', params: { hotSet: '16M' } } };
 const DUMP = ['--policy', 'fixed', '--iterations', '3', '--interval', '20000', '--seed', '1'];
 
-function run(cwd: string, args: string[], expect = 0): { stdout: string; stderr: string } {
-  const r = tracker(args, { cwd, env: PLAIN });
+async function run(cwd: string, args: string[], expect = 0): Promise<{ stdout: string; stderr: string }> {
+  const r = await trackerAsync(args, { cwd, env: PLAIN });
   if (r.status !== expect) throw new Error(`tracker ${args.join(' ')}: exit ${r.status}, expected ${expect}: ${r.stderr}`);
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Every example, by name, as the README holds it between its markers. */
-export function generateExamples(): Record<string, string> {
+export async function generateExamples(): Promise<Record<string, string>> {
   // A fixed folder (not $TMPDIR): the workload's path is in inventory.img, whose size the example shows.
   const cwd = mkdtempSync('/tmp/tracker-readme-');
   try {
     for (const [side, spec] of Object.entries(SIDES)) {
       mkdirSync(join(cwd, side));
       writeFileSync(join(cwd, side, 'service.json'), JSON.stringify(spec));
-      run(cwd, ['dump', '--iterative', '--workload', `${side}/service.json`, '-D', `${side}/images`, ...DUMP, '--json']);
+      await run(cwd, ['dump', '--iterative', '--workload', `${side}/service.json`, '-D', `${side}/images`, ...DUMP, '--json']);
     }
-    const stats = run(cwd, ['stats', 'base/images']).stdout;
-    const rss = run(cwd, ['show', 'base/images/3', '--rss']).stdout;
+    const stats = (await run(cwd, ['stats', 'base/images'])).stdout;
+    const rss = (await run(cwd, ['show', 'base/images/3', '--rss'])).stdout;
     // The first page's hexdump, cut after its first rows.
-    const pages = run(cwd, ['show', 'base/images/3', '--pages', '0x100000000000']).stdout.split('\n').slice(0, 5).join('\n');
-    const cmp = run(cwd, ['compare', 'base/images', 'head/images', '--max-increase', '5%', '--max-final-increase', '10%', '--format', 'markdown'], 1);
+    const pages = (await run(cwd, ['show', 'base/images/3', '--pages', '0x100000000000'])).stdout.split('\n').slice(0, 5).join('\n');
+    const cmp = await run(cwd, ['compare', 'base/images', 'head/images', '--max-increase', '5%', '--max-final-increase', '10%', '--format', 'markdown'], 1);
     const console = ['```console', '$ tracker stats base/images', stats.trimEnd(), '', '$ tracker show base/images/3 --rss', rss.trimEnd(), '', '$ tracker show base/images/3 --pages 0x100000000000', pages, '...', '```'].join('\n');
     const compare = [cmp.stdout.trimEnd(), '', 'and on stderr, with exit code 1:', '', '```', cmp.stderr.trimEnd(), '```'].join('\n');
     return { inspect: console, compare };
@@ -74,15 +75,14 @@ function words(line: string): string[] {
 }
 
 /** One readme-run block's body: each command, then what it prints today. */
-function runBlock(body: string, cut: number | null): string {
+async function runBlock(body: string, cut: number | null): Promise<string> {
   const out: string[] = [];
   const cwd = mkdtempSync('/tmp/tracker-readme-');
   try {
     for (const line of body.split('\n')) {
       const m = COMMAND.exec(line);
       if (m === null) continue;
-      const r = tracker(words(m[1]), { cwd, env: PLAIN });
-      if (r.status === null) throw new Error(`${line}: ${r.error?.message ?? r.signal}`);
+      const r = await trackerAsync(words(m[1]), { cwd, env: PLAIN });
       const printed = (r.stdout + r.stderr).trimEnd().split('\n');
       out.push(line, ...(cut !== null && printed.length > cut ? [...printed.slice(0, cut), '...'] : printed));
     }
@@ -93,32 +93,35 @@ function runBlock(body: string, cut: number | null): string {
 }
 
 /** The readme-run blocks as the README holds them, and as the commands print them today. */
-export function readmeRuns(text = readFileSync(README, 'utf8')): { now: string[]; fresh: string[] } {
+export async function readmeRuns(text = readFileSync(README, 'utf8')): Promise<{ now: string[]; fresh: string[] }> {
   const now: string[] = [];
   const fresh: string[] = [];
   for (const m of text.matchAll(RUN)) {
     now.push(m[3]);
-    fresh.push(runBlock(m[3], m[2] === undefined ? null : Number(m[2])));
+    fresh.push(await runBlock(m[3], m[2] === undefined ? null : Number(m[2])));
   }
   return { now, fresh };
 }
 
-export function withRuns(text: string): string {
-  return text.replace(RUN, (_all, open: string, cut: string | undefined, body: string, close: string) => open + runBlock(body, cut === undefined ? null : Number(cut)) + close);
+export async function withRuns(text: string): Promise<string> {
+  const blocks: string[] = [];
+  for (const m of text.matchAll(RUN)) blocks.push(await runBlock(m[3], m[2] === undefined ? null : Number(m[2])));
+  let i = 0;
+  return text.replace(RUN, (_all, open: string, _cut: string | undefined, _body: string, close: string) => open + blocks[i++] + close);
 }
 
 if (process.argv.includes('--write')) {
-  writeFileSync(README, withRuns(withExamples(readFileSync(README, 'utf8'), generateExamples())));
+  writeFileSync(README, await withRuns(withExamples(readFileSync(README, 'utf8'), await generateExamples())));
   process.stdout.write('README.md examples regenerated\n');
 }
 
 /** The README's picture: the worked example's plan with --report, rendered by headless Chromium. */
 export const PICTURE_PLAN = ['plan', '--workload', 'hot-cold', '--bandwidth', '100Mbit,1Gbit,10Gbit', '--policy', 'phaul,qemu'];
 
-function picture(): void {
+async function picture(): Promise<void> {
   const cwd = mkdtempSync('/tmp/tracker-readme-');
   try {
-    run(cwd, [...PICTURE_PLAN, '--report', 'plan.html']);
+    await run(cwd, [...PICTURE_PLAN, '--report', 'plan.html']);
     const png = join(cwd, 'plan-report.png');
     const r = chromium(cwd, ['--window-size=1200,1800', '--hide-scrollbars', `--screenshot=${png}`, `file://${join(cwd, 'plan.html')}`]);
     if (r.status !== 0) throw new Error(`chromium: exit ${r.status}: ${r.stderr}`);
@@ -129,4 +132,4 @@ function picture(): void {
   }
 }
 
-if (process.argv.includes('--picture')) picture();
+if (process.argv.includes('--picture')) await picture();

@@ -1,6 +1,7 @@
 /**
  * The command line: exit codes and one-line errors, --version and --help, colour and terminals,
- * workloads recognised by content. Commands run in-process where the process is not under test.
+ * workloads recognised by content. Commands run in-process where the process is not under test
+ * (test/helpers/cli.ts); one test runs a few both ways and compares.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -15,6 +16,7 @@ import { spinnerAllowed, type Output } from '../../src/cli/output.js';
 import { runCommand, sparkline } from '../../src/cli/run.js';
 import { listWorkloads } from '../../src/workload/index.js';
 import { ROOT } from '../helpers/root.js';
+import { trackerAsync, type CliResult } from '../helpers/cli.js';
 import { startTracker, TRACKER_BIN, tracker } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-cli-'));
@@ -49,8 +51,8 @@ test('sparkline scales to the largest value and leaves gaps for missing ones', (
   assert.equal(sparkline([0, 4, 8, null]), '▁▅█ ');
 });
 
-test('tracker workloads --json lists every built-in model with its parameters', () => {
-  const r = tracker(['workloads', '--json']);
+test('tracker workloads --json lists every built-in model with its parameters', async () => {
+  const r = await trackerAsync(['workloads', '--json']);
   assert.equal(r.status, 0);
   const list = JSON.parse(r.stdout) as { name: string; params: unknown[] }[];
   assert.deepEqual(list.map((w) => w.name), listWorkloads().map((w) => w.name));
@@ -58,18 +60,28 @@ test('tracker workloads --json lists every built-in model with its parameters', 
   assert.ok(list.every((w) => w.params.length > 0));
 });
 
-test('tracker --version prints the package version', () => {
-  for (const flag of ['--version', '-V']) {
-    const r = tracker([flag]);
+test('tracker --version prints the package version (bin/tracker.js, and -V in-process)', async () => {
+  for (const r of [tracker(['--version']), await trackerAsync(['-V'])]) {
     assert.equal(r.status, 0);
     assert.equal(r.stdout, `${PKG.version}\n`);
     assert.equal(r.stderr, '');
   }
 });
 
+test('in-process runs print and exit as bin/tracker.js does: a usage error, a missing path, a success, --help', async () => {
+  // The tests below run most commands in-process (test/helpers/cli.ts); these cases run both ways.
+  const cases = [['dump', '--bogus'], ['stats', join(tmp, 'nope')], ['run', '--workload', model, '--steps', '2000', '--sample-interval', '1000', '--json'], ['compare', '--help']];
+  const real = await Promise.all(cases.map((args) => startTracker(args).done));
+  for (const [i, args] of cases.entries()) {
+    const mine: CliResult = await trackerAsync(args);
+    assert.deepEqual({ status: mine.status, stdout: mine.stdout, stderr: mine.stderr }, { status: real[i].status, stdout: real[i].stdout, stderr: real[i].stderr }, args.join(' '));
+  }
+  assert.deepEqual(real.map((r) => r.status), [2, 2, 0, 0]);
+});
+
 test('one exit-code table: in --help of every command and in the README, with 70 and 130', async () => {
   const cmds = ['', 'dump', 'pre-dump', 'restore', 'check', 'run', 'show', 'stats', 'compare', 'script'];
-  const runs = await Promise.all(cmds.map((c) => startTracker(c === '' ? ['--help'] : [c, '--help']).done));
+  const runs = await Promise.all(cmds.map((c) => trackerAsync(c === '' ? ['--help'] : [c, '--help'])));
   for (const [i, r] of runs.entries()) {
     assert.equal(r.status, 0, cmds[i]);
     assert.ok(r.stdout.includes(EXIT_CODES_HELP.trim()), `--help of '${cmds[i]}' has the table`);
@@ -81,7 +93,7 @@ test('one exit-code table: in --help of every command and in the README, with 70
 
 test('bad flags and values are one-line usage errors with exit 2', async () => {
   const cases = [['run', '--steps', 'abc'], ['dump', '--bogus'], ['dump', '--iterative', '--kernel', '5.0'], ['dump', '--iterative', '--bandwidth', '-1G'], ['run', '--workload', 'nope'], ['dump', '--iterative', '--leave-running']];
-  const runs = await Promise.all(cases.map((args) => startTracker(args).done));
+  const runs = await Promise.all(cases.map((args) => trackerAsync(args)));
   for (const [i, r] of runs.entries()) {
     const what = cases[i].join(' ');
     assert.equal(r.status, 2, what);
@@ -106,15 +118,15 @@ test('a missing path is exit 2 for every command that reads images; so is an emp
     [['restore', '-D', empty], `tracker: ${empty} is empty: it holds no images\n`],
     [['check', empty], `tracker: ${empty} is empty: it holds no images\n`],
   ];
-  const runs = await Promise.all(cases.map(([args]) => startTracker(args).done));
+  const runs = await Promise.all(cases.map(([args]) => trackerAsync(args)));
   for (const [i, r] of runs.entries()) {
     assert.equal(r.status, 2, cases[i][0].join(' '));
     assert.equal(r.stderr, cases[i][1]);
   }
 });
 
-test('an images directory that cannot be created is a one-line error, exit 2', () => {
-  const r = tracker(['dump', '--iterative', '-D', '/etc/passwd/images']);
+test('an images directory that cannot be created is a one-line error, exit 2', async () => {
+  const r = await trackerAsync(['dump', '--iterative', '-D', '/etc/passwd/images']);
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'tracker: cannot create images directory /etc/passwd/images: a path component is not a directory (ENOTDIR); choose another -D\n');
 });
@@ -164,9 +176,9 @@ test('a 0-column terminal: no spinner, the dump finishes with bounded output', {
   assert.match(r.stdout, /dump +3: scanned 1024 pages/);
 });
 
-test('NO_COLOR turns colour off on a terminal; FORCE_COLOR wins over it and over a pipe', { skip: noScript }, () => {
+test('NO_COLOR turns colour off on a terminal; FORCE_COLOR wins over it and over a pipe', { skip: noScript }, async () => {
   const d = join(tmp, 'colour');
-  const dumped = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '4000']);
+  const dumped = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '4000']);
   assert.equal(dumped.status, 0, dumped.stderr);
   const esc = /\x1b\[/;
   assert.match(onPty(['stats', d], {}, 80).stdout, esc, 'a terminal gets colour');
@@ -189,7 +201,7 @@ test('a Lackey trace is recognised by its content whatever its name; garbage or 
   writeFileSync(mixed, [...lines.slice(0, 100), 'hello from the program', ...lines.slice(100, 200)].join('\n'));
   const banner = join(tmp, 'banner.lackey');
   writeFileSync(banner, '==1== Lackey, an example Valgrind tool\n==1==\n');
-  const runs = await Promise.all([log, garbage, mixed, banner].map((f) => startTracker(['run', '--workload', f, '--steps', '1000', '--sample-interval', '500', '--json']).done));
+  const runs = await Promise.all([log, garbage, mixed, banner].map((f) => trackerAsync(['run', '--workload', f, '--steps', '1000', '--sample-interval', '500', '--json'])));
   assert.equal(runs[0].status, 0, runs[0].stderr);
   assert.equal((JSON.parse(runs[0].stdout) as { workload: { model: string } }).workload.model, 'lackey');
   assert.equal(runs[1].status, 2);

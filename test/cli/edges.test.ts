@@ -1,7 +1,9 @@
 /**
  * The edges a new user hits (issue 20): closed and full stdout, signals in long transfers, reports
  * onto bad destinations, bad TLS input, oversized inputs, exit codes, escaped paths. A real process
- * and a real signal or pipe where the process is what is tested; tiny heaps throughout.
+ * and a real signal, pipe, terminal or /dev/full where the process is what is tested; the other
+ * commands run in-process (trackerAsync: the same parsing and exit-code mapping); tiny heaps
+ * throughout.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -16,7 +18,8 @@ import { UsageError } from '../../src/errors.js';
 import { DEFAULT_DUMP_OPTIONS, iterativeDump } from '../../src/migrate/iterative.js';
 import type { PlanReport, PlanRow } from '../../src/migrate/plan.js';
 import { renderPlan } from '../../src/cli/plan.js';
-import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
+import { trackerAsync } from '../helpers/cli.js';
+import { startTracker, TRACKER_BIN, waitForOutput } from '../helpers/spawn.js';
 import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-edges-'));
@@ -66,9 +69,9 @@ test('2. a command whose reader went away before it printed exits 141 with one l
   }
 });
 
-test('4. writing to /dev/full: exit 5 and one line, for compare, dump --json, workloads and stats', { skip: !existsSync('/dev/full') }, () => {
+test('4. writing to /dev/full: exit 5 and one line, for compare, dump --json, workloads and stats', { skip: !existsSync('/dev/full') }, async () => {
   const d = join(tmp, 'full');
-  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '2000']).status, 0);
+  assert.equal((await trackerAsync(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2', '--interval', '2000'])).status, 0);
   const line = 'tracker: cannot write to standard output: no space left on device (ENOSPC); redirect it elsewhere; what tracker printed was cut short\n';
   for (const args of [
     ['compare', d, d, '--format', 'json', '--max-increase', '5'],
@@ -92,21 +95,21 @@ function spawnToDevFull(args: string[]): { status: number | null; stderr: string
   }
 }
 
-test('3. --report into a missing folder fails before the dump, exit 2, nothing written', () => {
+test('3. --report into a missing folder fails before the dump, exit 2, nothing written', async () => {
   const d = join(tmp, 'report-missing');
   const t0 = Date.now();
-  const r = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--report', join(tmp, 'nope', 'r.html')]);
+  const r = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', d, '--report', join(tmp, 'nope', 'r.html')]);
   assert.equal(r.status, 2, r.stderr);
   assert.equal(r.stderr, `tracker: --report ${join(tmp, 'nope', 'r.html')}: the folder ${join(tmp, 'nope')} does not exist; create it or choose another --report path\n`);
   assert.equal(existsSync(d), false, 'no dump was made');
   assert.ok(Date.now() - t0 < 5000);
-  const p = tracker(['plan', '--workload', model, '--report', join(tmp, 'nope', 'p.html')]);
+  const p = await trackerAsync(['plan', '--workload', model, '--report', join(tmp, 'nope', 'p.html')]);
   assert.equal(p.status, 2, p.stderr);
 });
 
 const canMount = cannotMountTmpfs(tmp);
 
-test('3. --report onto a nearly full disk: exit 5, one line, no truncated page and no temporary file', { skip: canMount }, () => {
+test('3. --report onto a nearly full disk: exit 5, one line, no truncated page and no temporary file', { skip: canMount }, async () => {
   const mnt = mkdtempSync(join(tmp, 'tmpfs-'));
   assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0);
   try {
@@ -114,7 +117,7 @@ test('3. --report onto a nearly full disk: exit 5, one line, no truncated page a
     const fs = statfsSync(mnt);
     writeFileSync(join(mnt, 'filler'), Buffer.alloc(fs.bavail * fs.bsize - 8192));
     const file = join(mnt, 'r.html');
-    const r = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'report-full'), '--policy', 'fixed', '--iterations', '2', '--report', file]);
+    const r = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'report-full'), '--policy', 'fixed', '--iterations', '2', '--report', file]);
     assert.equal(r.status, 5, r.stderr);
     assert.equal(r.stderr, `tracker: cannot write the report ${file}: no space left on device (ENOSPC); free some space or choose another --report path\n`);
     assert.deepEqual(readdirSync(mnt), ['filler']);
@@ -123,7 +126,7 @@ test('3. --report onto a nearly full disk: exit 5, one line, no truncated page a
   }
 });
 
-test('6. page-server --tls with a garbage certificate or key, or a key of another certificate: exit 2 naming the file, no -D made', () => {
+test('6. page-server --tls with a garbage certificate or key, or a key of another certificate: exit 2 naming the file, no -D made', { timeout: 60_000 }, async () => {
   const g = join(tmp, 'garbage.pem');
   writeFileSync(g, 'garbage\n');
   const tlsDir = join(ROOT, 'fixtures', 'tls');
@@ -134,12 +137,12 @@ test('6. page-server --tls with a garbage certificate or key, or a key of anothe
     [['--tls-cert', join(tlsDir, 'ca.pem'), '--tls-key', join(tlsDir, 'server.key')], /^tracker: --tls-key \S+server\.key: the key does not belong to the certificate \(--tls-cert \S+ca\.pem\); give the key the certificate was made for\n$/],
   ];
   for (const [flags, re] of cases) {
-    const r = tracker(['page-server', '-D', d, '--port', '0', '--tls', ...flags]);
+    const r = await trackerAsync(['page-server', '-D', d, '--port', '0', '--tls', ...flags]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, re);
     assert.equal(existsSync(d), false);
   }
-  const c = tracker(['dump', '--iterative', '--page-server', '--port', '1', '--tls', '--tls-cacert', g]);
+  const c = await trackerAsync(['dump', '--iterative', '--page-server', '--port', '1', '--tls', '--tls-cacert', g]);
   assert.equal(c.status, 2, c.stderr);
   assert.match(c.stderr, /^tracker: --tls-cacert \S+garbage\.pem: not a PEM certificate/);
 });
@@ -174,13 +177,13 @@ test('9. page-server: a connection that never says HELLO does not hold the serve
   idle.on('error', () => undefined);
   await new Promise((res) => idle.once('connect', res));
   const t0 = Date.now();
-  const r = await startTracker(['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '2', '--page-server', '--port', String(s.port)]).done;
+  const r = await trackerAsync(['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '2', '--page-server', '--port', String(s.port)]);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(Date.now() - t0 < 20_000, 'not held for the idle timeout');
   await s.done;
   idle.destroy();
   assert.deepEqual(readdirSync(d).sort(), ['1', '2']);
-  const never = await startTracker(['dump', '--iterative', '--workload', model, '--page-server', '--port', String(s.port)]).done;
+  const never = await trackerAsync(['dump', '--iterative', '--workload', model, '--page-server', '--port', String(s.port)]);
   assert.equal(never.status, 5);
   assert.equal(never.stderr, `tracker: cannot reach the page server at 127.0.0.1:${s.port} (connection refused); nothing was sent: start \`tracker page-server\` there or check --address and --port\n`);
 });
@@ -193,25 +196,25 @@ test('9. "holds no images" is exit 2 alike: empty, only user files, only an inte
   writeFileSync(join(root, 'user', 'notes.txt'), 'x');
   writeFileSync(join(root, 'file'), 'x');
   const cases = ['empty', 'tmponly', 'user'].flatMap((name) => [['restore', '-D'], ['stats'], ['show'], ['check'], ['compare', join(root, 'user')]].map((cmd) => [...cmd, join(root, name)]));
-  const runs = await Promise.all(cases.map((args) => startTracker(args).done));
+  const runs = await Promise.all(cases.map((args) => trackerAsync(args)));
   runs.forEach((r, i) => {
     assert.equal(r.status, 2, `${cases[i].join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^tracker: [^\n]*(holds no images|is empty: it holds no images)[^\n]*\n$/, cases[i].join(' '));
   });
-  const f = tracker(['restore', '-D', join(root, 'file')]);
+  const f = await trackerAsync(['restore', '-D', join(root, 'file')]);
   assert.equal(f.status, 2);
   assert.equal(f.stderr, `tracker: ${join(root, 'file')} is a file, not an images directory; give DIR/N of a dump\n`);
 });
 
-test('9. --seed too large says its bound; a path with a newline or an escape sequence is escaped in the one-line error', () => {
-  const s = tracker(['run', '--seed', '99999999999999999999']);
+test('9. --seed too large says its bound; a path with a newline or an escape sequence is escaped in the one-line error', async () => {
+  const s = await trackerAsync(['run', '--seed', '99999999999999999999']);
   assert.equal(s.status, 2);
   assert.match(s.stderr, /--seed must be at most 9007199254740991, got '99999999999999999999'\n/);
   const evil = join(tmp, 'a\nb\x1b[31mred');
-  const r = tracker(['stats', evil]);
+  const r = await trackerAsync(['stats', evil]);
   assert.equal(r.status, 2);
   assert.equal(r.stderr, `tracker: ${join(tmp, 'a\\nb\\x1b[31mred')}: no such file or directory\n`);
-  const w = tracker(['dump', '--iterative', '--workload', join(tmp, 'x\ty\x07.json')]);
+  const w = await trackerAsync(['dump', '--iterative', '--workload', join(tmp, 'x\ty\x07.json')]);
   assert.equal(w.status, 2);
   assert.equal(w.stderr.split('\n').length, 2, w.stderr);
   assert.ok(w.stderr.includes('x\\ty\\x07.json'), w.stderr);
@@ -239,8 +242,8 @@ test('1. SIGTERM (and SIGINT) during a long virtual copy at 1Mbit acts within a 
   }
 });
 
-test('1. a bandwidth below 1Mbit is refused up front, by the CLI and the library alike', () => {
-  const r = tracker(['dump', '--iterative', '--bandwidth', '1', '-D', join(tmp, 'bw1')]);
+test('1. a bandwidth below 1Mbit is refused up front, by the CLI and the library alike', async () => {
+  const r = await trackerAsync(['dump', '--iterative', '--bandwidth', '1', '-D', join(tmp, 'bw1')]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tracker: option '--bandwidth <rate>' argument '1' is invalid\. --bandwidth must be at least 1Mbit \(125000 bytes\/s\), the slowest link tracker models, got '1'\n/);
   assert.equal(existsSync(join(tmp, 'bw1')), false);
@@ -260,11 +263,11 @@ test('5. every test file removes the temporary folders it makes (npm test leaves
   assert.deepEqual(leaks, []);
 });
 
-test('7. oversized inputs are refused in plain words, exit 2, at once: a churn of 10^8 buffers, 2 GiB workload, op script and report files', () => {
+test('7. oversized inputs are refused in plain words, exit 2, at once: a churn of 10^8 buffers, 2 GiB workload, op script and report files', async () => {
   const churn = join(tmp, 'churn.json');
   writeFileSync(churn, JSON.stringify({ model: 'churn', params: { buffers: 100000000 } }));
   const t0 = Date.now();
-  const c = tracker(['dump', '--iterative', '--workload', churn, '-D', join(tmp, 'churn-d')]);
+  const c = await trackerAsync(['dump', '--iterative', '--workload', churn, '-D', join(tmp, 'churn-d')]);
   assert.equal(c.status, 2, c.stderr);
   assert.equal(c.stderr, `tracker: ${churn}: params.buffers: 100000000 buffers of 256 pages populate 25600000000 pages, more than the largest emulated machine holds (1047552 pages, 4 GiB); use at most 4092 buffers of this size\n`);
   assert.equal(existsSync(join(tmp, 'churn-d')), false, 'no -D, no lock');
@@ -277,7 +280,7 @@ test('7. oversized inputs are refused in plain words, exit 2, at once: a churn o
     const f = join(tmp, name);
     closeSync(openSync(f, 'w'));
     truncateSync(f, 2 * 1024 ** 3); // sparse: no disk used
-    const r = tracker(args(f));
+    const r = await trackerAsync(args(f));
     assert.equal(r.status, 2, `${name}: ${r.stderr}`);
     assert.equal(r.stderr, `tracker: ${what} ${f} is 2048 MiB; tracker reads such files whole and takes at most 64 MiB: is it the right file?\n`);
     rmSync(f);
@@ -285,7 +288,7 @@ test('7. oversized inputs are refused in plain words, exit 2, at once: a churn o
   assert.ok(Date.now() - t0 < 20_000);
 });
 
-test('8. plan: the "over the limit" legend only with a marked row; rates answered in the unit the user gave', () => {
+test('8. plan: the "over the limit" legend only with a marked row; rates answered in the unit the user gave', async () => {
   const row = (bandwidth: number, downtime: number): PlanRow => ({ policy: 'qemu', bandwidth, iterations: 2, converged: true, bytes_sent: 1 << 20, downtime_s: downtime, total_time_s: 1, meets_limit: downtime <= 0.3, plateau_iteration: null, stop_reason: 'x', track: 'soft-dirty', pages_written: 0, false_positives: null, frozen_s: 0, margin_s: 0.3 - downtime, outcome: 'converged' });
   const plan = (rows: PlanRow[]): PlanReport => ({ workload: { model: 'hot-cold', source: 'hot-cold', seed: 1 }, downtime_limit_s: 0.3, interval_s: 0, rows, best: rows[0], recommendation: 'r', answers: [], seeds: 1 }) as PlanReport;
   const ok = renderPlan(plan([row(10e9 / 8, 0.01), row(1e9 / 8, 0.1)]));
@@ -294,27 +297,27 @@ test('8. plan: the "over the limit" legend only with a marked row; rates answere
   const over = renderPlan(plan([row(10e9 / 8, 0.01), row(1e6 / 8, 3)]));
   assert.match(over, / !\s+-\S+ \S+\s+\S+ \S+\n/);
   assert.ok(over.includes('! downtime over the limit'));
-  const bytes = tracker(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1G', '--jobs', '1']);
+  const bytes = await trackerAsync(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1G', '--jobs', '1']);
   assert.equal(bytes.status, 0, bytes.stderr);
   assert.match(bytes.stdout, /^qemu +1 GiB\/s /m);
   assert.match(bytes.stdout, /recommendation: use qemu at 1 GiB\/s:/);
-  const bits = tracker(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1Gbit', '--jobs', '1']);
+  const bits = await trackerAsync(['plan', '--workload', model, '--policy', 'qemu', '--bandwidth', '1Gbit', '--jobs', '1']);
   assert.match(bits.stdout, /recommendation: use qemu at 1 Gbit\/s:/);
-  const dump = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'unit'), '--bandwidth', '512M/s']);
+  const dump = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'unit'), '--bandwidth', '512M/s']);
   assert.match(dump.stdout, /; link 512 MiB\/s;/);
 });
 
-test('11. at 60 columns the dump, plan, stats and compare tables fit: no line over 60, no number cut', () => {
+test('11. at 60 columns the dump, plan, stats and compare tables fit: no line over 60, no number cut', async () => {
   const d = join(tmp, 'narrow');
   const env = { COLUMNS: '60' };
   const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
-  const dump = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '3'], { env });
+  const dump = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '3'], { env });
   assert.equal(dump.status, 0, dump.stderr);
   for (const [what, r] of [
     ['dump', dump],
-    ['plan', tracker(['plan', '--workload', model, '--policy', 'phaul', '--bandwidth', '1Gbit', '--jobs', '1'], { env })],
-    ['stats', tracker(['stats', d], { env })],
-    ['compare', tracker(['compare', d, d], { env })],
+    ['plan', await trackerAsync(['plan', '--workload', model, '--policy', 'phaul', '--bandwidth', '1Gbit', '--jobs', '1'], { env })],
+    ['stats', await trackerAsync(['stats', d], { env })],
+    ['compare', await trackerAsync(['compare', d, d], { env })],
   ] as const) {
     assert.equal(r.status, 0, r.stderr);
     const table = r.stdout.split('\n').filter((l) => /\d/.test(l) && !l.includes(tmp) && !/^(workload|stopped|downtime|images|recommendation|base|note)/.test(visible(l)));
@@ -322,45 +325,46 @@ test('11. at 60 columns the dump, plan, stats and compare tables fit: no line ov
     for (const l of table) assert.ok(visible(l).length <= 60, `${what}: ${visible(l).length} columns: ${l}`);
   }
   // Without a terminal or $COLUMNS a row stays whole on one line.
-  const wide = tracker(['stats', d], { env: { COLUMNS: undefined } });
+  const wide = await trackerAsync(['stats', d], { env: { COLUMNS: undefined } });
   assert.match(wide.stdout, /^iter +type +scanned +in parent +written/m);
 });
 
-test('11. JSON: snake_case keys everywhere (dirty_tracking, model params), sizes as workloads writes them, floats rounded; compare --json; run --help readable', () => {
+test('11. JSON: snake_case keys everywhere (dirty_tracking, model params), sizes as workloads writes them, floats rounded; compare --json; run --help readable', async () => {
+  const tracker = trackerAsync;
   const d = join(tmp, 'json');
-  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2']).status, 0);
+  assert.equal((await tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2'])).status, 0);
   const camel = (text: string) => [...text.matchAll(/"([a-z0-9]+[A-Z][A-Za-z0-9]*)":/g)].map((m) => m[1]);
-  const show = tracker(['show', join(d, '2'), '--json']);
+  const show = await tracker(['show', join(d, '2'), '--json']);
   assert.deepEqual(camel(show.stdout), [], 'show --json');
-  const inv = JSON.parse(tracker(['show', join(d, '2', 'inventory.img'), '--json']).stdout) as { contents: { workload: { params: Record<string, unknown> } } };
+  const inv = JSON.parse((await tracker(['show', join(d, '2', 'inventory.img'), '--json'])).stdout) as { contents: { workload: { params: Record<string, unknown> } } };
   assert.deepEqual(Object.keys(inv.contents.workload.params).sort(), ['cold_write_fraction', 'heap', 'hot_access_fraction', 'hot_set', 'hot_write_fraction', 'rate']);
   assert.equal(inv.contents.workload.params.heap, '4M', 'the heap as workloads and model files write it, not in pages');
-  const run = tracker(['run', '--workload', model, '--duration', '300', '--sample-interval', '100', '--json']);
+  const run = await tracker(['run', '--workload', model, '--duration', '300', '--sample-interval', '100', '--json']);
   const rj = JSON.parse(run.stdout) as { dirty_tracking: boolean; workload: { params: { hot_set: string } } };
   assert.equal(rj.dirty_tracking, true);
   assert.equal(rj.workload.params.hot_set, '256K');
   assert.deepEqual(camel(run.stdout), []);
-  const wl = tracker(['workloads', '--json']);
+  const wl = await tracker(['workloads', '--json']);
   assert.deepEqual(camel(wl.stdout), []);
   assert.ok(wl.stdout.includes('"name": "hot_set"'));
   // The snake_case names shown are accepted back in a model file.
   const snake = join(tmp, 'snake.json');
   writeFileSync(snake, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hot_set: '256K' } }));
-  assert.equal(tracker(['run', '--workload', snake, '--duration', '100', '--sample-interval', '100']).status, 0);
-  const dj = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'json2'), '--bandwidth', '100Mbit', '--json']);
+  assert.equal((await tracker(['run', '--workload', snake, '--duration', '100', '--sample-interval', '100'])).status, 0);
+  const dj = await tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'json2'), '--bandwidth', '100Mbit', '--json']);
   assert.doesNotMatch(dj.stdout, /\d\.\d{13,}/, 'no floating-point noise');
-  const a = tracker(['compare', d, d, '--json']);
-  const b = tracker(['compare', d, d, '--format', 'json']);
+  const a = await tracker(['compare', d, d, '--json']);
+  const b = await tracker(['compare', d, d, '--format', 'json']);
   assert.equal(a.status, 0, a.stderr);
   assert.equal(a.stdout, b.stdout);
-  const help = tracker(['run', '--help']);
+  const help = await tracker(['run', '--help']);
   assert.match(help.stdout, /\(default:\s+2s\)/);
   assert.match(help.stdout, /\(default:\s+250ms\)/);
   assert.doesNotMatch(help.stdout, /\{"seconds"/);
 });
 
-test('11. the auto-converge throttle is a column of the text table', () => {
-  const r = tracker(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'ac'), '--policy', 'qemu', '--auto-converge', '--bandwidth', '1Mbit', '--downtime-limit', '1ms', '--max-iters', '4']);
+test('11. the auto-converge throttle is a column of the text table', async () => {
+  const r = await trackerAsync(['dump', '--iterative', '--workload', model, '-D', join(tmp, 'ac'), '--policy', 'qemu', '--auto-converge', '--bandwidth', '1Mbit', '--downtime-limit', '1ms', '--max-iters', '4']);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /exp\. downtime +throttle\n/);
   assert.match(r.stdout, /^4 +dump .* \d+%$/m);
@@ -368,9 +372,9 @@ test('11. the auto-converge throttle is a column of the text table', () => {
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
-test('11. on a terminal, plan and restore show progress (ora)', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+test('11. on a terminal, plan and restore show progress (ora)', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, async () => {
   const d = join(tmp, 'progress');
-  assert.equal(tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2']).status, 0);
+  assert.equal((await trackerAsync(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '2'])).status, 0);
   const onTty = (args: string) => spawnSync('script', ['-qec', `stty cols 100; ${process.execPath} ${TRACKER_BIN} ${args}`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, CI: undefined, NO_COLOR: undefined, FORCE_COLOR: undefined, COLUMNS: undefined } as NodeJS.ProcessEnv, timeout: 60_000 });
   const restore = onTty(`restore -D ${join(d, '2')} --verify --resume-steps 100`);
   assert.equal(restore.status, 0, restore.stdout);

@@ -13,8 +13,7 @@ import type { CompareResult } from '../../src/criu/compare.js';
 import { showImageFile, type MemsView, type PagesView, type RssView, type ShownImage, type ShownIteration } from '../../src/criu/show.js';
 import type { ChainStats } from '../../src/criu/stats.js';
 import { dumper, scratchDir } from '../helpers/dump.js';
-import { trackerInProcess } from '../helpers/cli.js';
-import { tracker as spawnTracker } from '../helpers/spawn.js';
+import { trackerAsync, trackerInProcess } from '../helpers/cli.js';
 
 const tmp = scratchDir('tracker-inspect-');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -236,9 +235,9 @@ test('a doubled hot set exceeds --max-increase 5% and compare exits 1 with the r
   assert.doesNotMatch(md.stdout, /\x1b\[/, 'no colour codes in markdown');
 });
 
-test('a saved `dump --iterative --json` report compares against an images directory', () => {
+test('a saved `dump --iterative --json` report compares against an images directory', async () => {
   const reportDir = join(tmp, 'from-cli');
-  const d = spawnTracker(['dump', '--iterative', '--json', '-D', reportDir, '--workload', SMALL, '--memory', '64M', '--interval', '5000', '--policy', 'fixed', '--iterations', '3']);
+  const d = await trackerAsync(['dump', '--iterative', '--json', '-D', reportDir, '--workload', SMALL, '--memory', '64M', '--interval', '5000', '--policy', 'fixed', '--iterations', '3']);
   assert.equal(d.status, 0, d.stderr);
   const file = join(tmp, 'report.json');
   writeFileSync(file, d.stdout);

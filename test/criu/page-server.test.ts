@@ -1,9 +1,9 @@
 /**
- * The page server on loopback: an in-process server, dumps as child processes (the client blocks
- * its thread while it streams). Byte-identical chains, faults on either side, garbage from clients.
+ * The page server on loopback: an in-process server, dumps run in-process too (test/helpers/cli.ts:
+ * the client streams from the dump's worker thread, so this thread serves), as child processes
+ * where a process is killed. Byte-identical chains, faults on either side, garbage from clients.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -16,6 +16,7 @@ import { frame, FrameParser, frameParts, HELLO_FORCE, PROTO_MAGIC, PROTO_VERSION
 import { crc32, crc32Combine } from '../../src/criu/image.js';
 import { restore } from '../../src/migrate/resume.js';
 import { ROOT } from '../helpers/root.js';
+import { trackerAsync, type CliResult } from '../helpers/cli.js';
 import { startTracker, type Finished } from '../helpers/spawn.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-ps-'));
@@ -24,9 +25,14 @@ const model = join(tmp, 'small.json');
 writeFileSync(model, JSON.stringify({ model: 'hot-cold', params: { heap: '4M', hotSet: '1M' } }));
 const DUMP = ['dump', '--iterative', '--workload', model, '--policy', 'fixed', '--iterations', '3', '--interval', '20000', '--seed', '7'];
 
-/** Run tracker without blocking this thread (the server lives in it), with a time limit. */
-function tracker(args: string[], env: Record<string, string> = {}, onStderr?: (s: string, child: ChildProcess) => void): Promise<Finished> {
-  return startTracker(args, { env, onStderr }).done;
+/** Run tracker in-process: the dump streams from its worker thread, the server lives in this one. */
+function tracker(args: string[]): Promise<CliResult> {
+  return trackerAsync(args);
+}
+
+/** Run tracker as a child process, for a dumper that is to be killed, with a time limit. */
+function trackerProcess(args: string[], env: Record<string, string> = {}): Promise<Finished> {
+  return startTracker(args, { env }).done;
 }
 
 /** Closed at the end whatever happened, so a failed test cannot leave the runner waiting. */
@@ -121,7 +127,7 @@ test('a dumper killed mid-iteration leaves that iteration removed, the earlier o
   const gone = new Promise<void>((r) => (dropped = r));
   // The kill can land before the server has heard iteration 2 begin: then there is nothing to drop.
   const s = await server(dir, { log: (l) => /^iteration 2 dropped|between iterations$/.test(l) && dropped() });
-  const dead = await tracker([...DUMP, '--page-server', '--port', String(s.port)], { TRACKER_FAULT: '2:pages.img:middle' });
+  const dead = await trackerProcess([...DUMP, '--page-server', '--port', String(s.port)], { TRACKER_FAULT: '2:pages.img:middle' });
   assert.equal(dead.signal, 'SIGKILL');
   // The server notices the connection is gone (on a loaded machine, some time after the kill)
   // and removes what iteration 2 had written.

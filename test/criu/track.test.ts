@@ -12,7 +12,7 @@ import { TRACK_BACKENDS, trackUnsupported } from '../../src/criu/track.js';
 import { UsageError } from '../../src/errors.js';
 import { Kernel } from '../../src/mm/kernel.js';
 import { restore } from '../../src/migrate/resume.js';
-import { tracker } from '../helpers/spawn.js';
+import { trackerAsync } from '../helpers/cli.js';
 import { dumper, modelFile, scratchDir } from '../helpers/dump.js';
 import { SMALL_WORKLOADS } from '../helpers/workloads.js';
 
@@ -73,14 +73,14 @@ test('pagemap-scan counts pages_scanned as CRIU does: each page dumped or left t
   }
 });
 
-test('a kernel without the backend refuses it in one line, exit 2', () => {
+test('a kernel without the backend refuses it in one line, exit 2', async () => {
   const k61 = new Kernel({ profile: '6.1', memoryBytes: 16 << 20 });
   assert.match(trackUnsupported(k61, 'pagemap-scan')!, /no PAGEMAP_SCAN ioctl/);
   assert.match(trackUnsupported(k61, 'uffd-wp')!, /no userfaultfd UFFD_FEATURE_WP_ASYNC/);
   assert.equal(trackUnsupported(k61, 'soft-dirty'), null);
   assert.match(trackUnsupported(new Kernel({ profile: 'no-soft-dirty', memoryBytes: 16 << 20 }), 'soft-dirty')!, /no soft-dirty tracking/);
   assert.throws(() => dump({ kernel: '6.1', track: 'uffd-wp', workload: modelFile(tmp, 'idle', 'idle', SMALL.idle) }), (e) => e instanceof UsageError && e.exitCode === 2);
-  const r = tracker(['dump', '--iterative', '-D', join(tmp, 'refused'), '--kernel', '6.1', '--track', 'pagemap-scan', '--workload', 'idle']);
+  const r = await trackerAsync(['dump', '--iterative', '-D', join(tmp, 'refused'), '--kernel', '6.1', '--track', 'pagemap-scan', '--workload', 'idle']);
   assert.equal(r.status, 2);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /--track pagemap-scan: kernel profile '6\.1' has no PAGEMAP_SCAN ioctl/);

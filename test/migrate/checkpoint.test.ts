@@ -21,9 +21,8 @@ import { ImageError, IoError, UsageError, VerifyError } from '../../src/errors.j
 import { KERNEL_PROFILES } from '../../src/mm/kernel-profile.js';
 import { PM_FILE_HI, PM_PRESENT_HI, PM_SOFT_DIRTY_HI, PM_SWAP_HI } from '../../src/proc/pagemap.js';
 import { listWorkloads } from '../../src/workload/index.js';
-import { trackerInProcess } from '../helpers/cli.js';
+import { trackerAsync, trackerInProcess } from '../helpers/cli.js';
 import { dumper, quickDump, scratchDir } from '../helpers/dump.js';
-import { tracker } from '../helpers/spawn.js';
 import { SMALL_WORKLOADS } from '../helpers/workloads.js';
 
 const tmp = scratchDir('tracker-test-');
@@ -131,9 +130,9 @@ test('phaul policy stops after --max-iters and says why', () => {
   assert.match(report.stop_reason, /max-iters 4/);
 });
 
-test('a non-empty -D without --force is refused with exit 2, and nothing is written', () => {
+test('a non-empty -D without --force is refused with exit 2, and nothing is written', async () => {
   const { dir } = dump({});
-  const r = tracker(['dump', '--iterative', '-D', dir]); // a dump runs in a worker: spawned, not in-process
+  const r = await trackerAsync(['dump', '--iterative', '-D', dir]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is not empty; pass --force/);
   assert.deepEqual(readdirSync(dir).sort(), ['1', '2', '3']);

@@ -38,7 +38,14 @@ function rendered(file: string, width = 800, png?: string): { dom: string; chart
   };
 }
 
-async function planPage(): Promise<{ file: string; html: string; combinations: number }> {
+/** The plan's page, made once for the tests that look at it (a plan of four combinations). */
+let planPageOnce: Promise<{ file: string; html: string; combinations: number }> | null = null;
+function planPage(): Promise<{ file: string; html: string; combinations: number }> {
+  planPageOnce ??= makePlanPage();
+  return planPageOnce;
+}
+
+async function makePlanPage(): Promise<{ file: string; html: string; combinations: number }> {
   const model = join(tmp, 'uniform.json');
   writeFileSync(model, JSON.stringify({ model: 'uniform', params: { heap: '8M', writeFraction: 0.5 } }));
   const outcome = await runPlan({

@@ -1,7 +1,8 @@
 /**
  * Data safety (issue 11): --force removes only what tracker wrote, the images-directory lock,
  * SIGINT/SIGTERM, disk full and read-only targets, no empty -D left behind, P.Haul's rule without
- * soft-dirty. In-process where the process is not what is tested; small heaps throughout.
+ * soft-dirty. In-process (the library, or the CLI through test/helpers/cli.ts) where the process is
+ * not what is tested; real processes for concurrent dumps, signals and the terminal; small heaps.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,7 +16,8 @@ import { primitiveDump } from '../../src/migrate/primitive.js';
 import { checkChain } from '../../src/criu/page-read.js';
 import { restore } from '../../src/migrate/resume.js';
 import { InputError, InterruptedError, IoError, LockedError, UsageError } from '../../src/errors.js';
-import { startTracker, TRACKER_BIN, tracker, waitForOutput } from '../helpers/spawn.js';
+import { trackerAsync as tracker } from '../helpers/cli.js';
+import { startTracker, TRACKER_BIN, waitForOutput } from '../helpers/spawn.js';
 import { cannotMountTmpfs } from '../helpers/tmpfs.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tracker-safety-'));
@@ -50,11 +52,11 @@ function throwsWith<E extends Error>(f: () => unknown, cls: new (...a: never[]) 
 
 // ---- 1. --force removes only what tracker wrote --------------------------------------------------
 
-test('--force refuses a -D holding files tracker did not write, naming the first, and removes nothing', () => {
+test('--force refuses a -D holding files tracker did not write, naming the first, and removes nothing', async () => {
   const p = join(tmp, 'force-user');
   mkdirSync(join(p, 'src'), { recursive: true });
   writeFileSync(join(p, 'src', 'a.c'), 'x\n');
-  const r = tracker(['dump', '--iterative', '--workload', model, '-D', p, '--force']);
+  const r = await tracker(['dump', '--iterative', '--workload', model, '-D', p, '--force']);
   assert.equal(r.status, 2);
   assert.equal(r.stderr, `tracker: ${p} holds src, which tracker did not write; --force replaces only tracker's images: move it away or choose another -D\n`);
   assert.deepEqual(listing(p), ['src', join('src', 'a.c')]);
@@ -106,7 +108,7 @@ test('pre-dump --force replaces an iteration only if tracker wrote it', () => {
 
 // ---- 2. the lock ---------------------------------------------------------------------------------
 
-test('a locked images directory: dump, pre-dump and restore fail at once with one line, nothing changes', () => {
+test('a locked images directory: dump, pre-dump and restore fail at once with one line, nothing changes', async () => {
   const d = join(tmp, 'locked');
   dump(d);
   const before = listing(d);
@@ -119,7 +121,7 @@ test('a locked images directory: dump, pre-dump and restore fail at once with on
       ['pre-dump', '-D', join(d, '4'), '--prev-images-dir', '../2', '--track-mem'],
       ['restore', '-D', join(d, '3')],
     ]) {
-      const r = tracker(args);
+      const r = await tracker(args);
       assert.equal(r.status, 2, args[0]);
       assert.equal(r.stderr, line, args[0]);
       assert.equal(r.stdout, '');
@@ -250,10 +252,10 @@ test('on a terminal with a width the spinner runs, and SIGINT still stops the du
 
 // ---- 4. disk full, read-only, injected ENOSPC ----------------------------------------------------
 
-test('an injected ENOSPC (TRACKER_FAULT=2:pages.img:enospc): one line, exit 5, .2.tmp removed, iteration 1 intact', () => {
+test('an injected ENOSPC (TRACKER_FAULT=2:pages.img:enospc): one line, exit 5, .2.tmp removed, iteration 1 intact', async () => {
   for (const point of ['pages.img', 'pages.img:middle', 'inventory.img']) {
     const d = join(tmp, `enospc-${point.replace(':', '-')}`);
-    const r = tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '3', '--interval', '4000'], { env: { TRACKER_FAULT: `2:${point}:enospc` } });
+    const r = await tracker(['dump', '--iterative', '--workload', model, '-D', d, '--policy', 'fixed', '--iterations', '3', '--interval', '4000'], { env: { TRACKER_FAULT: `2:${point}:enospc` } });
     assert.equal(r.status, 5, r.stderr);
     const file = point === 'pages.img:middle' ? 'pages.img' : point;
     assert.equal(r.stderr, `tracker: iteration 2: cannot write ${join(d, '.2.tmp', file)}: no space left on device; free some space or choose another -D; the partial iteration was removed, earlier ones are intact\n`);
@@ -277,23 +279,23 @@ test('an injected ENOSPC (TRACKER_FAULT=2:pages.img:enospc): one line, exit 5, .
 
 const canMount = cannotMountTmpfs(tmp);
 
-test('disk full on a 2 MiB tmpfs: exit 5, one line, the space comes back; read-only: exit 5', { skip: canMount }, () => {
+test('disk full on a 2 MiB tmpfs: exit 5, one line, the space comes back; read-only: exit 5', { skip: canMount }, async () => {
   const mnt = mkdtempSync(join(tmp, 'tmpfs-'));
   assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]).status, 0);
   try {
     writeFileSync(join(mnt, 'user-file'), 'keep me');
     const d = join(mnt, 'img');
-    const r = tracker(['dump', '--iterative', '--workload', model, '-D', d]);
+    const r = await tracker(['dump', '--iterative', '--workload', model, '-D', d]);
     assert.equal(r.status, 5, r.stderr);
     assert.match(r.stderr, /^tracker: iteration 1: cannot write [^\n]*\/img\/\.1\.tmp\/pages\.img: no space left on device; free some space or choose another -D; [^\n]*\n$/);
     assert.deepEqual(readdirSync(mnt), ['user-file'], 'no .1.tmp, and the -D tracker created is gone');
     const fs = statfsSync(mnt);
     assert.ok(fs.bfree * fs.bsize >= 2 * 1024 * 1024 - 16 * 1024, `free ${fs.bfree * fs.bsize}`);
     assert.equal(spawnSync('mount', ['-o', 'remount,ro', mnt]).status, 0);
-    const ro = tracker(['dump', '--iterative', '--workload', model, '-D', join(mnt, 'img')]);
+    const ro = await tracker(['dump', '--iterative', '--workload', model, '-D', join(mnt, 'img')]);
     assert.equal(ro.status, 5);
     assert.equal(ro.stderr, `tracker: cannot create images directory ${join(mnt, 'img')}: read-only file system (EROFS); choose another -D\n`);
-    const ro2 = tracker(['dump', '--iterative', '--workload', model, '-D', mnt, '--force']);
+    const ro2 = await tracker(['dump', '--iterative', '--workload', model, '-D', mnt, '--force']);
     assert.equal(ro2.status, 5);
     assert.equal(ro2.stderr, `tracker: cannot lock images directory ${mnt}: read-only file system (EROFS); choose a writable -D\n`);
   } finally {
@@ -301,19 +303,19 @@ test('disk full on a 2 MiB tmpfs: exit 5, one line, the space comes back; read-o
   }
 });
 
-test('a refused workload or a too-small --memory leaves no -D behind; an existing -D is kept', () => {
+test('a refused workload or a too-small --memory leaves no -D behind; an existing -D is kept', async () => {
   const d = join(tmp, 'refused', 'deep', 'img');
   throwsWith(() => dump(d, { workload: 'no-such-model' }), InputError, /^unknown workload 'no-such-model'/);
   assert.equal(existsSync(join(tmp, 'refused')), false);
   const big = join(tmp, 'big.json');
   writeFileSync(big, JSON.stringify({ model: 'uniform', params: { heap: '64M' } }));
-  const r = tracker(['dump', '--iterative', '--workload', big, '-D', d, '--memory', '32M']);
+  const r = await tracker(['dump', '--iterative', '--workload', big, '-D', d, '--memory', '32M']);
   assert.equal(r.status, 4);
   assert.match(r.stderr, /^tracker: workload uniform: emulated memory exhausted at 0x[0-9a-f]+; use a smaller heap or more --memory\n$/);
   assert.equal(existsSync(join(tmp, 'refused')), false);
   const mine = join(tmp, 'mine-empty');
   mkdirSync(mine);
-  assert.equal(tracker(['dump', '--iterative', '--workload', big, '-D', mine, '--memory', '32M']).status, 4);
+  assert.equal((await tracker(['dump', '--iterative', '--workload', big, '-D', mine, '--memory', '32M'])).status, 4);
   assert.deepEqual(readdirSync(mine), [], 'a -D the user made stays, empty');
 });
 
@@ -331,8 +333,8 @@ test('--kernel no-soft-dirty --iterative: one full dump and a warning, as P.Haul
   assertRestores(d, 1);
 });
 
-test('--leave-running is gone: the process never outlives a final dump', () => {
-  const r = tracker(['dump', '--iterative', '--leave-running']);
+test('--leave-running is gone: the process never outlives a final dump', async () => {
+  const r = await tracker(['dump', '--iterative', '--leave-running']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tracker: unknown option '--leave-running'\n/);
   throwsWith(() => primitiveDump({ imagesDir: join(tmp, 'nsd', '2'), prevImagesDir: '../1', trackMem: false, type: 'pre-dump', interval: 10, bandwidth: 1 << 30, force: false }), UsageError, /is a final dump: its process was killed/);

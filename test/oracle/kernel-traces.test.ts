@@ -1,33 +1,25 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { scriptRun } from '../../src/cli/script.js';
 import { parseOps } from '../../src/ops/ops-parser.js';
+import { trackerInProcess } from '../helpers/cli.js';
 import { generateMergeScript, generateScript, generateUffdScript } from './generate.js';
 import { compareTrace, ROOT, traceSets } from './traces.js';
 
 const KERNELS = ['6.1', '6.12'] as const;
 
-/**
- * Scenarios the profile is known not to reproduce yet, one name a line with the reason after '#'.
- * Each must still differ (so a fix has to take it off the list); every other one must be exact.
- */
-function knownDivergent(kernel: string): Map<string, string> {
-  const f = join(ROOT, 'fixtures', 'oracle', kernel, 'divergent.txt');
-  const out = new Map<string, string>();
-  if (!existsSync(f)) return out;
-  for (const line of readFileSync(f, 'utf8').split('\n')) {
-    const m = /^\s*([^#\s]+)\s*(?:#\s*(.*))?$/.exec(line);
-    if (m !== null) out.set(m[1], m[2] ?? '');
-  }
-  return out;
-}
+// The oracle's 1,101 scenarios per kernel run in scenarios-1.test.ts and scenarios-2.test.ts
+// (oracle-scenarios.ts), two halves that npm test runs side by side.
+
+/** Each kernel's trace sets, read once for every test below. */
+const SETS = new Map(KERNELS.map((k) => [k, traceSets(k)]));
 
 for (const kernel of KERNELS) {
-  const [pub, oracle, uffd] = traceSets(kernel);
+  const [pub, , uffd] = SETS.get(kernel)!;
 
   test(`the public Linux ${kernel} traces are all there`, () => {
     assert.equal(pub.traces.length, 10);
@@ -47,34 +39,14 @@ for (const kernel of KERNELS) {
       assert.deepEqual(c.got, t.expected);
     });
   }
-
-  test(`tracker script --json reproduces the oracle's Linux ${kernel} traces (except the listed divergences)`, (t0) => {
-    assert.ok(oracle.traces.length >= 300, `only ${oracle.traces.length} recorded scenarios`);
-    const known = knownDivergent(kernel);
-    const unexpected: string[] = [];
-    const fixed: string[] = [];
-    let exact = 0;
-    let same = 0;
-    let total = 0;
-    for (const t of oracle.traces) {
-      const c = compareTrace(t, kernel);
-      same += c.same;
-      total += c.total;
-      if (c.exact) exact++;
-      if (c.exact && known.has(t.name)) fixed.push(t.name);
-      if (!c.exact && !known.has(t.name)) unexpected.push(`${t.name}: observation ${c.firstDiff}\n  want ${t.expected[c.firstDiff]}\n  got  ${c.got[c.firstDiff]}`);
-    }
-    t0.diagnostic(`Linux ${kernel}: scenarios ${exact}/${oracle.traces.length}, observations ${same}/${total}`);
-    assert.deepEqual(unexpected, [], `new divergences:\n${unexpected.join('\n')}`);
-    assert.deepEqual(fixed, [], `now exact, take them off fixtures/oracle/${kernel}/divergent.txt: ${fixed.join(' ')}`);
-  });
 }
 
 const TRACKER = join(ROOT, 'bin', 'tracker.js');
 
+// The binary once (this test); the CLI's refusals and output below run in-process (test/helpers/cli.ts).
 test('the tracker binary prints the same JSON lines as the library (s01-simple, both kernels)', () => {
   for (const kernel of KERNELS) {
-    const t = traceSets(kernel)[0].traces.find((x) => x.name === 's01-simple')!;
+    const t = SETS.get(kernel)![0].traces.find((x) => x.name === 's01-simple')!;
     const r = spawnSync(process.execPath, [TRACKER, 'script', t.script, '--json', '--kernel', kernel], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), t.expected);
@@ -82,14 +54,14 @@ test('the tracker binary prints the same JSON lines as the library (s01-simple, 
 });
 
 test('an op script with an unknown op is a usage error naming file and line, exit 2', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', join(ROOT, 'fixtures', 'ops', 'bad-op.ops'), '--json'], { encoding: 'utf8' });
+  const r = trackerInProcess('script', join(ROOT, 'fixtures', 'ops', 'bad-op.ops'), '--json');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tracker: .*bad-op\.ops:3: unknown op 'wrte'\n$/);
   assert.equal(r.stdout, '');
 });
 
 test('an op script naming a mapping no mmap line defines is refused with its line, exit 2', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', join(ROOT, 'fixtures', 'ops', 'unknown-name.ops')], { encoding: 'utf8' });
+  const r = trackerInProcess('script', join(ROOT, 'fixtures', 'ops', 'unknown-name.ops'));
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown-name\.ops:3: unknown mapping name 'b'/);
 });
@@ -108,7 +80,7 @@ function withScript(text: string, fn: (file: string) => void): void {
 test('a failed mmap leaves its name unmapped: later uses are errno 22 observations, not an internal error', () => {
   // A file bigger than the runner's 512 MiB tmpfs cannot be written: ENOSPC at the write stage.
   withScript('mmap a 200000 rw file\nwrite a 0\nmmap c 8 rw anon at=a+4\nmmap a 4 rw anon\nwrite a 0\npagemap a\n', (file) => {
-    const r = spawnSync(process.execPath, [TRACKER, 'script', file, '--json'], { encoding: 'utf8' });
+    const r = trackerInProcess('script', file, '--json');
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(r.stdout.trim().split('\n'), [
       '{"line":1,"op":"mmap","errno":28,"stage":"write"}',
@@ -134,7 +106,7 @@ test("nested fork blocks: each child's lines carry proc child, its names die at 
 
 test('out of memory: the OOM killer SIGKILLs the process, printed as signal 9; a parent sees its child killed; exit 4', () => {
   withScript('mmap a 4096 rw anon\nfork\nmmap b 1 rw anon\nwrite a 0 4096\nendchild\nwrite a 0 2\npagemap b\nwrite a 0 4096\npagemap a\n', (file) => {
-    const r = spawnSync(process.execPath, [TRACKER, 'script', file, '--json', '--memory', '8M'], { encoding: 'utf8' });
+    const r = trackerInProcess('script', file, '--json', '--memory', '8M');
     assert.equal(r.status, 4, r.stderr);
     assert.match(r.stderr, /^tracker: the emulated machine ran out of memory: .*--memory\n$/);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -146,14 +118,14 @@ test('out of memory: the OOM killer SIGKILLs the process, printed as signal 9; a
     assert.equal(lines[3].line, 8);
     assert.equal(lines[3].signal, 9);
     // The same script with enough memory runs to its end.
-    const ok = spawnSync(process.execPath, [TRACKER, 'script', file, '--json', '--memory', '64M'], { encoding: 'utf8' });
+    const ok = trackerInProcess('script', file, '--json', '--memory', '64M');
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout.trim().split('\n').at(-1)!, /"op":"pagemap","name":"a"/);
   });
 });
 
 test('a missing op script file is a one-line error', () => {
-  const r = spawnSync(process.execPath, [TRACKER, 'script', '/nonexistent.ops'], { encoding: 'utf8' });
+  const r = trackerInProcess('script', '/nonexistent.ops');
   assert.equal(r.status, 2);
   assert.equal(r.stderr, 'tracker: cannot read op script /nonexistent.ops: no such file\n');
 });

@@ -60,7 +60,7 @@ for k in "${KERNELS[@]}"; do
             echo "$k: $n differs between boots (timing-dependent), dropped" >&2
         fi
     done
-    # the hand-kept list of known divergences (test/kernel-traces.test.ts) stays
+    # the hand-kept list of known divergences (test/oracle/oracle-scenarios.ts) stays
     [ -f "$DEST/divergent.txt" ] && cp "$DEST/divergent.txt" "$DEST.new/"
     rm -rf "$DEST"
     mv "$DEST.new" "$DEST"

@@ -1,6 +1,6 @@
 /**
  * Recorded real-kernel traces and how tracker compares with them, shared by the regression test
- * (test/kernel-traces.test.ts) and the report tool (compare.ts).
+ * (test/oracle/*.test.ts) and the report tool (compare.ts).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
