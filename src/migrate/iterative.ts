@@ -216,12 +216,6 @@ const PLATEAU = 0.95;
 /** The crash points dumpIteration reports, in the order it reaches them. */
 export const CRASH_POINTS = ['pagemap.img', 'pages.img', 'pages.img:middle', 'mm.img', 'shmem.img', 'core.img', 'stats.img', 'inventory.img', 'rename'] as const;
 
-/**
- * The images directory is locked for the whole dump. A safe point (each iteration's start, each
- * crash point) checks `signal`; on any failure the partial .N.tmp is removed, the lock released,
- * and a -D tracker created and left empty removed. Without soft-dirty tracking there are no
- * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
- */
 /** What CRIU's loop and QEMU's loop pass alike to dumpIteration for iteration `it`. */
 function iterationOptions(
   o: IterativeDumpOptions,
@@ -251,6 +245,12 @@ function iterationOptions(
   };
 }
 
+/**
+ * The images directory is locked for the whole dump. A safe point (each iteration's start, each
+ * crash point) checks `signal`; on any failure the partial .N.tmp is removed, the lock released,
+ * and a -D tracker created and left empty removed. Without soft-dirty tracking there are no
+ * pre-dumps, one full dump: P.Haul's rule when the kernel cannot track memory.
+ */
 export function iterativeDump(o: IterativeDumpOptions): DumpReport {
   const slow = bandwidthProblem(o.bandwidth);
   if (slow !== null) throw new UsageError(`bandwidth ${o.bandwidth} bytes/s: ${slow}`);
