@@ -27,9 +27,6 @@ function knownDivergent(kernel: string): Map<string, string> {
   return out;
 }
 
-/** Each kernel's trace sets, read once (some 2,200 files) for every test below. */
-const SETS = new Map(KERNELS.map((k) => [k, traceSets(k)]));
-
 /** Register the test of part `part` (1-based) of `parts`. */
 export function oracleScenarios(part: number, parts: number): void {
   for (const kernel of KERNELS) {
