@@ -104,8 +104,7 @@ export async function readmeRuns(text = readFileSync(README, 'utf8')): Promise<{
 }
 
 export async function withRuns(text: string): Promise<string> {
-  const blocks: string[] = [];
-  for (const m of text.matchAll(RUN)) blocks.push(await runBlock(m[3], m[2] === undefined ? null : Number(m[2])));
+  const blocks = (await readmeRuns(text)).fresh;
   let i = 0;
   return text.replace(RUN, (_all, open: string, _cut: string | undefined, _body: string, close: string) => open + blocks[i++] + close);
 }
