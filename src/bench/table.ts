@@ -22,7 +22,7 @@ interface Row {
 const COMPARED: Row[] = [
   { key: 'dump', what: 'dump: first pre-dump of 1 GiB (pages.img + small images, fsynced, renamed)', figure: 'tracker', yardsticks: [['node_writer', 'minimal Node writer (same bytes and offsets, CRC-32, fsync)'], ['dd', 'dd conv=fsync']], goal: '≥ 0.95× Node writer' },
   { key: 'restore', what: 'restore of that chain into a new machine', figure: 'tracker', yardsticks: [['node_reader', 'minimal Node reader into new 2 MiB buffers, CRC-32 checked']], goal: '≥ 0.95× Node reader' },
-  { key: 'restore_warm', what: 'restore into a machine kept from an earlier restore (frames warm)', figure: 'tracker', yardsticks: [['dd', 'dd conv=fsync (write)'], ['node_reader', 'Node reader into warm buffers'], ['dd_read', 'dd reading pages.img']], goal: '≥ 2× dd' },
+  { key: 'restore_warm', what: 'restore into a machine kept from an earlier restore, frames warm (the second of two runs)', figure: 'tracker', yardsticks: [['dd', 'dd conv=fsync (write)'], ['node_reader', 'Node reader into warm buffers (the second of two reads)'], ['dd_read', 'dd reading pages.img']], goal: '≥ 2× dd' },
   { key: 'page_server', what: 'page server: first pre-dump of 512 MiB over loopback', figure: 'page_server', yardsticks: [['local', 'the same dump written locally'], ['socket_pair', 'bare Node socket pair, receiver writes + fsyncs']], goal: '≥ 0.8× local' },
   { key: 'uniform', what: 'MMU: uniform writer over a 1 GiB heap (random page per store)', figure: 'mmu', yardsticks: [['raw', 'the same accesses on a Uint8Array']], goal: '≥ 0.5× raw' },
   { key: 'write_hit', what: 'MMU: store8 to present writable pages (8-byte stride, 256 MiB)', figure: 'mmu', yardsticks: [['raw', 'the same stores on a Uint8Array']], goal: '' },
