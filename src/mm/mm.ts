@@ -70,6 +70,36 @@ const R_WORDS = new Int32Array(R_TAGS.buffer);
 W_TAGS[0] = NaN;
 R_TAGS[0] = NaN;
 /**
+ * Block entries: one translation for 64 neighbouring pages (256 KiB, aligned) whose 64 ptes are all
+ * present, writable, accessed and dirty and map 64 neighbouring frames of one chunk, as a populated
+ * heap is. Direct-mapped, 2^14 entries per direction (4 GiB), 16 bytes each as above, the tag the
+ * block's first vpn, the offset that of its first frame. A uniform writer over 1 GiB needs 4,096 of
+ * them (64 KiB, cached) where it needs 262,144 page entries (4 MiB, a cache miss per access).
+ *
+ * A block entry stands for 64 page entries a fill could have made, each allowing the write (and the
+ * read); the kernel's flushes cover it: flush_tlb_page() of any of its pages drops it, and the fill
+ * list of every flush holds it. It is filled only where page entries need nothing from a fill
+ * (no truly written set, content memory), and checked from the first pte up, so after clear_refs a
+ * block mostly clean stops at its first clean pte. Entry 0 starts NaN, as block 0 is never cached.
+ */
+const BLOCK_SHIFT = 6;
+const BLOCK_PAGES = 1 << BLOCK_SHIFT;
+const BLOCK_LOW = BLOCK_PAGES - 1;
+const BLOCK_BITS = 14;
+const BLOCK_MASK = (1 << BLOCK_BITS) - 1;
+const WB_TAGS = new Float64Array(2 << BLOCK_BITS);
+const WB_WORDS = new Int32Array(WB_TAGS.buffer);
+const RB_TAGS = new Float64Array(2 << BLOCK_BITS);
+const RB_WORDS = new Int32Array(RB_TAGS.buffer);
+WB_TAGS[0] = NaN;
+RB_TAGS[0] = NaN;
+/** What each of a block's ptes must have: _PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY, and no _PAGE_PSE. */
+const BLOCK_PTE = 0x63;
+const BLOCK_PTE_MASK = 0xe3;
+/** Block entries filled since the last flush (few: one per 64 pages), up to TLB_FILL_LIST; [-1] once there were more. */
+const blockFills: number[] = [];
+
+/**
  * TLB_OWNER[0]: the id of the mm whose translations the TLB holds. A typed array, as a module `let`
  * would cost a hole check and an object compare on every access; 128 bytes, so that V8 keeps it off
  * its heap and the JIT reads it at a fixed address.
@@ -86,6 +116,7 @@ function newTlbId(): number {
 
 /** Forget every translation in the TLB (the owner's: nobody else has any). */
 function flushAll(): void {
+  if (blockFills.length !== 0) flushBlocks();
   if (tlbFills.length === 0) return;
   if (tlbFills[0] === -1) {
     for (let k = 0; k < TLB_SIZE * 2; k += 2) {
@@ -100,6 +131,22 @@ function flushAll(): void {
     }
   }
   tlbFills.length = 0;
+}
+
+function flushBlocks(): void {
+  if (blockFills[0] === -1) {
+    for (let k = 0; k < 2 << BLOCK_BITS; k += 2) {
+      if (WB_TAGS[k] > 0) WB_TAGS[k] = NaN;
+      if (RB_TAGS[k] > 0) RB_TAGS[k] = NaN;
+    }
+  } else {
+    for (let j = 0; j < blockFills.length; j++) {
+      const k = blockFills[j] << 1;
+      WB_TAGS[k] = NaN;
+      RB_TAGS[k] = NaN;
+    }
+  }
+  blockFills.length = 0;
 }
 
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
@@ -187,18 +234,22 @@ export class Mm {
 
   /**
    * Store one byte at byte `offset` of virtual page `vpn`: the same as write8(vpn * 4096 + offset),
-   * for callers that keep page numbers. A write-TLB hit is one tag compare and one store.
+   * for callers that keep page numbers. A hit is the owner compare, one tag compare (the block's,
+   * then the page's) and the store. Small on purpose: a workload's loop inlines this and load8
+   * within V8's cumulative inlining budget, or not at all.
    */
   store8(vpn: number, offset: number, value: number): FaultResult {
-    const i = vpn & TLB_MASK;
-    // Two calls of accessSlow, not one after `&&`: V8 would box vpn (a double) for the call before
-    // the first test, on every access.
-    if (W_TAGS[i << 1] === vpn) {
-      if (TLB_OWNER[0] === this.tlbId) {
+    if (TLB_OWNER[0] === this.tlbId) {
+      const b = (vpn >>> BLOCK_SHIFT) & BLOCK_MASK;
+      if (WB_TAGS[b << 1] === vpn - (vpn & BLOCK_LOW)) {
+        this.frames[WB_WORDS[(b << 2) | 2]][(WB_WORDS[(b << 2) | 3] + ((vpn & BLOCK_LOW) << 12)) | offset] = value;
+        return 0;
+      }
+      const i = vpn & TLB_MASK;
+      if (W_TAGS[i << 1] === vpn) {
         this.frames[W_WORDS[(i << 2) | 2]][W_WORDS[(i << 2) | 3] | offset] = value;
         return 0;
       }
-      return this.accessSlow(vpn, offset, true, value);
     }
     return this.accessSlow(vpn, offset, true, value);
   }
@@ -210,10 +261,11 @@ export class Mm {
 
   /** Load byte `offset` of page vpn. */
   load8(vpn: number, offset: number): number {
-    const i = vpn & TLB_MASK;
-    if (R_TAGS[i << 1] === vpn) {
-      if (TLB_OWNER[0] === this.tlbId) return this.frames[R_WORDS[(i << 2) | 2]][R_WORDS[(i << 2) | 3] | offset];
-      return this.accessSlow(vpn, offset, false, 0);
+    if (TLB_OWNER[0] === this.tlbId) {
+      const b = (vpn >>> BLOCK_SHIFT) & BLOCK_MASK;
+      if (RB_TAGS[b << 1] === vpn - (vpn & BLOCK_LOW)) return this.frames[RB_WORDS[(b << 2) | 2]][(RB_WORDS[(b << 2) | 3] + ((vpn & BLOCK_LOW) << 12)) | offset];
+      const i = vpn & TLB_MASK;
+      if (R_TAGS[i << 1] === vpn) return this.frames[R_WORDS[(i << 2) | 2]][R_WORDS[(i << 2) | 3] | offset];
     }
     return this.accessSlow(vpn, offset, false, 0);
   }
@@ -286,6 +338,7 @@ export class Mm {
         W_TAGS[i << 1] = vpn;
         W_WORDS[(i << 2) | 2] = chunk;
         W_WORDS[(i << 2) | 3] = base;
+        if (this.written === null && this.mem.tokens === null) this.fillBlock(vpn, slot);
       } else if (W_TAGS[i << 1] === vpn) W_TAGS[i << 1] = NaN;
     }
     const frame = this.frames[chunk];
@@ -293,6 +346,37 @@ export class Mm {
     if (!write) return frame[at];
     frame[at] = value;
     return FAULT_OK;
+  }
+
+  /** The block entries of vpn's 64 pages, if their ptes (or huge pmd) allow it (see BLOCK_SHIFT). */
+  private fillBlock(vpn: number, slot: number): void {
+    const first = vpn - (vpn & BLOCK_LOW);
+    if (first === 0) return;
+    const lo = this.pt.lo;
+    const hi = this.pt.hi;
+    const e = lo[slot];
+    let pfn0: number;
+    if ((e & PSE) !== 0) {
+      if ((e & BLOCK_PTE) !== BLOCK_PTE) return;
+      pfn0 = ((e >>> 12) | (hi[slot] << 20)) + (first & 511);
+    } else {
+      const s0 = slot - (vpn & BLOCK_LOW);
+      pfn0 = (lo[s0] >>> 12) | (hi[s0] << 20);
+      if ((pfn0 & 511) > 512 - BLOCK_PAGES) return;
+      for (let k = 0; k < BLOCK_PAGES; k++) {
+        const x = lo[s0 + k];
+        if ((x & BLOCK_PTE_MASK) !== BLOCK_PTE || ((x >>> 12) | (hi[s0 + k] << 20)) !== pfn0 + k) return;
+      }
+    }
+    const b = (vpn >>> BLOCK_SHIFT) & BLOCK_MASK;
+    if (blockFills.length < TLB_FILL_LIST) blockFills.push(b);
+    else if (blockFills[0] !== -1) blockFills[0] = -1;
+    WB_TAGS[b << 1] = first;
+    WB_WORDS[(b << 2) | 2] = pfn0 >>> 9;
+    WB_WORDS[(b << 2) | 3] = (pfn0 & 511) << 12;
+    RB_TAGS[b << 1] = first;
+    RB_WORDS[(b << 2) | 2] = pfn0 >>> 9;
+    RB_WORDS[(b << 2) | 3] = (pfn0 & 511) << 12;
   }
 
   /** Slot of the pte, or of the huge pmd, that maps vpn; -1 if no table leads there. No side effects. */
@@ -353,6 +437,10 @@ export class Mm {
     const k = (vpn & TLB_MASK) << 1;
     if (W_TAGS[k] === vpn) W_TAGS[k] = NaN;
     if (R_TAGS[k] === vpn) R_TAGS[k] = NaN;
+    const b = ((vpn >>> BLOCK_SHIFT) & BLOCK_MASK) << 1;
+    const first = vpn - (vpn & BLOCK_LOW);
+    if (WB_TAGS[b] === first) WB_TAGS[b] = NaN;
+    if (RB_TAGS[b] === first) RB_TAGS[b] = NaN;
   }
 
   /** Write `data` at a virtual address, page by page, faulting as a CPU would. */

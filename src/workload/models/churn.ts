@@ -74,13 +74,13 @@ class ChurnProcess extends ModelProcess {
       const pages = this.pages[b];
       // An unmapped buffer: the step passes without an access (the program checks and skips it).
       if (pages === 0) continue;
-      const addr = (this.slot(b, this.where[b]) + Math.floor((r2 * pages) / 4294967296)) * PAGE_SIZE + (r2 & 4095);
+      const vpn = this.slot(b, this.where[b]) + Math.floor((r2 * pages) / 4294967296);
       if (r2 < writeT) {
-        const r = mm.write8(addr, r2 >>> 24);
-        if (r !== 0) this.fault(r, addr);
+        const r = mm.store8(vpn, r2 & 4095, r2 >>> 24);
+        if (r !== 0) this.fault(r, vpn * PAGE_SIZE + (r2 & 4095));
       } else {
-        const r = mm.read8(addr);
-        if (r < 0) this.fault(r, addr);
+        const r = mm.load8(vpn, r2 & 4095);
+        if (r < 0) this.fault(r, vpn * PAGE_SIZE + (r2 & 4095));
       }
     }
   }

@@ -80,9 +80,9 @@ class CurveProcess extends ModelProcess {
       const r2 = rng.next();
       let k = 0;
       while (k < cum.length - 1 && r1 >= cum[k]) k++;
-      const addr = (base + first[k] + Math.floor((r2 * pages[k]) / 4294967296)) * PAGE_SIZE + (r2 & 4095);
-      const f = mm.write8(addr, r1 >>> 24);
-      if (f !== 0) this.fault(f, addr);
+      const vpn = base + first[k] + Math.floor((r2 * pages[k]) / 4294967296);
+      const f = mm.store8(vpn, r2 & 4095, r1 >>> 24);
+      if (f !== 0) this.fault(f, vpn * PAGE_SIZE + (r2 & 4095));
     }
   }
 

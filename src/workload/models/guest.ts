@@ -109,9 +109,8 @@ class GuestProcess extends ModelProcess {
       } else {
         page = (n % s.vcpus) * s.slice + Math.floor((r * s.slice) / 4294967296);
       }
-      const addr = (base + page) * PAGE_SIZE + (r & 4095);
-      const f = mm.write8(addr, r >>> 24);
-      if (f !== 0) this.fault(f, addr);
+      const f = mm.store8(base + page, r & 4095, r >>> 24);
+      if (f !== 0) this.fault(f, (base + page) * PAGE_SIZE + (r & 4095));
     }
     this.n = n;
   }

@@ -55,7 +55,7 @@ export class HotColdProcess extends ModelProcess {
   protected access(n: number): void {
     const mm = this.task.mm;
     const rng = this.rng;
-    const base = this.regions[0] * PAGE_SIZE;
+    const base = this.regions[0];
     const heap = this.heapPages;
     const hot = this.hotPages;
     const hotT = this.hotT;
@@ -74,13 +74,12 @@ export class HotColdProcess extends ModelProcess {
         page = Math.floor((r2 * heap) / 4294967296);
         write = r3 < coldWriteT;
       }
-      const addr = base + page * PAGE_SIZE + (r3 & 4095);
       if (write) {
-        const r = mm.write8(addr, r3 >>> 24);
-        if (r !== 0) this.fault(r, addr);
+        const r = mm.store8(base + page, r3 & 4095, r3 >>> 24);
+        if (r !== 0) this.fault(r, (base + page) * PAGE_SIZE + (r3 & 4095));
       } else {
-        const r = mm.read8(addr);
-        if (r < 0) this.fault(r, addr);
+        const r = mm.load8(base + page, r3 & 4095);
+        if (r < 0) this.fault(r, (base + page) * PAGE_SIZE + (r3 & 4095));
       }
     }
   }

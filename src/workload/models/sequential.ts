@@ -35,20 +35,20 @@ class SequentialProcess extends ModelProcess {
   protected access(n: number): void {
     const mm = this.task.mm;
     const rng = this.rng;
-    const base = this.regions[0] * PAGE_SIZE;
+    const base = this.regions[0];
     const size = this.heapBytes;
     const stride = this.stride;
     const writeT = this.writeT;
     let cursor = this.cursor;
     for (let i = 0; i < n; i++) {
-      const addr = base + cursor;
+      const vpn = base + Math.floor(cursor / PAGE_SIZE);
       const r1 = rng.next();
       if (r1 < writeT) {
-        const r = mm.write8(addr, r1 & 255);
-        if (r !== 0) this.fault(r, addr);
+        const r = mm.store8(vpn, cursor & 4095, r1 & 255);
+        if (r !== 0) this.fault(r, base * PAGE_SIZE + cursor);
       } else {
-        const r = mm.read8(addr);
-        if (r < 0) this.fault(r, addr);
+        const r = mm.load8(vpn, cursor & 4095);
+        if (r < 0) this.fault(r, base * PAGE_SIZE + cursor);
       }
       cursor += stride;
       if (cursor >= size) cursor %= size;

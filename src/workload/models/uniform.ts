@@ -29,19 +29,20 @@ class UniformProcess extends ModelProcess {
   protected access(n: number): void {
     const mm = this.task.mm;
     const rng = this.rng;
-    const base = this.regions[0] * PAGE_SIZE;
+    // Page numbers, as the MMU takes them: no byte address to divide back on every access.
+    const base = this.regions[0];
     const heap = this.heapPages;
     const writeT = this.writeT;
     for (let i = 0; i < n; i++) {
       const r1 = rng.next();
       const r2 = rng.next();
-      const addr = base + Math.floor((r1 * heap) / 4294967296) * PAGE_SIZE + (r2 & 4095);
+      const vpn = base + Math.floor((r1 * heap) / 4294967296);
       if (r2 < writeT) {
-        const r = mm.write8(addr, r2 >>> 24);
-        if (r !== 0) this.fault(r, addr);
+        const r = mm.store8(vpn, r2 & 4095, r2 >>> 24);
+        if (r !== 0) this.fault(r, vpn * PAGE_SIZE + (r2 & 4095));
       } else {
-        const r = mm.read8(addr);
-        if (r < 0) this.fault(r, addr);
+        const r = mm.load8(vpn, r2 & 4095);
+        if (r < 0) this.fault(r, vpn * PAGE_SIZE + (r2 & 4095));
       }
     }
   }
