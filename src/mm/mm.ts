@@ -79,8 +79,9 @@ R_TAGS[0] = NaN;
  * A block entry stands for 64 page entries a fill could have made, each allowing the write (and the
  * read); the kernel's flushes cover it: flush_tlb_page() of any of its pages drops it, and the fill
  * list of every flush holds it. It is filled only where page entries need nothing from a fill
- * (no truly written set, content memory), and checked from the first pte up, so after clear_refs a
- * block mostly clean stops at its first clean pte. Entry 0 starts NaN, as block 0 is never cached.
+ * (no truly written set, content memory), and checked from its last pte, then from its first up,
+ * stopping at the first clean one: after clear_refs, a fault reads a few ptes, whatever order the
+ * pages are written in. Entry 0 starts NaN, as block 0 is never cached.
  */
 const BLOCK_SHIFT = 6;
 const BLOCK_PAGES = 1 << BLOCK_SHIFT;
@@ -360,10 +361,15 @@ export class Mm {
       if ((e & BLOCK_PTE) !== BLOCK_PTE) return;
       pfn0 = ((e >>> 12) | (hi[slot] << 20)) + (first & 511);
     } else {
+      // The last pte first: pages written in address order (populate, a sequential writer) leave
+      // it clean until the block is whole, so each of their faults reads one pte, not up to 64.
       const s0 = slot - (vpn & BLOCK_LOW);
-      pfn0 = (lo[s0] >>> 12) | (hi[s0] << 20);
+      const z = s0 + BLOCK_LOW;
+      const y = lo[z];
+      if ((y & BLOCK_PTE_MASK) !== BLOCK_PTE) return;
+      pfn0 = ((y >>> 12) | (hi[z] << 20)) - BLOCK_LOW;
       if ((pfn0 & 511) > 512 - BLOCK_PAGES) return;
-      for (let k = 0; k < BLOCK_PAGES; k++) {
+      for (let k = 0; k < BLOCK_LOW; k++) {
         const x = lo[s0 + k];
         if ((x & BLOCK_PTE_MASK) !== BLOCK_PTE || ((x >>> 12) | (hi[s0 + k] << 20)) !== pfn0 + k) return;
       }
