@@ -117,37 +117,25 @@ function newTlbId(): number {
 
 /** Forget every translation in the TLB (the owner's: nobody else has any). */
 function flushAll(): void {
-  if (blockFills.length !== 0) flushBlocks();
-  if (tlbFills.length === 0) return;
-  if (tlbFills[0] === -1) {
-    for (let k = 0; k < TLB_SIZE * 2; k += 2) {
-      if (W_TAGS[k] > 0) W_TAGS[k] = NaN;
-      if (R_TAGS[k] > 0) R_TAGS[k] = NaN;
-    }
-  } else {
-    for (let j = 0; j < tlbFills.length; j++) {
-      const k = tlbFills[j] << 1;
-      W_TAGS[k] = NaN;
-      R_TAGS[k] = NaN;
-    }
-  }
-  tlbFills.length = 0;
+  if (blockFills.length !== 0) flushPair(blockFills, WB_TAGS, RB_TAGS);
+  if (tlbFills.length !== 0) flushPair(tlbFills, W_TAGS, R_TAGS);
 }
 
-function flushBlocks(): void {
-  if (blockFills[0] === -1) {
-    for (let k = 0; k < 2 << BLOCK_BITS; k += 2) {
-      if (WB_TAGS[k] > 0) WB_TAGS[k] = NaN;
-      if (RB_TAGS[k] > 0) RB_TAGS[k] = NaN;
+/** Clear the entries `fills` lists in a write and a read table, or every entry once the list overflowed. */
+function flushPair(fills: number[], w: Float64Array, r: Float64Array): void {
+  if (fills[0] === -1) {
+    for (let k = 0; k < w.length; k += 2) {
+      if (w[k] > 0) w[k] = NaN;
+      if (r[k] > 0) r[k] = NaN;
     }
   } else {
-    for (let j = 0; j < blockFills.length; j++) {
-      const k = blockFills[j] << 1;
-      WB_TAGS[k] = NaN;
-      RB_TAGS[k] = NaN;
+    for (let j = 0; j < fills.length; j++) {
+      const k = fills[j] << 1;
+      w[k] = NaN;
+      r[k] = NaN;
     }
   }
-  blockFills.length = 0;
+  fills.length = 0;
 }
 
 /** Token memory: where loads and stores of the TLB land (the bytes are not kept). */
