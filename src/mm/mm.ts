@@ -327,7 +327,10 @@ export class Mm {
         W_TAGS[i << 1] = vpn;
         W_WORDS[(i << 2) | 2] = chunk;
         W_WORDS[(i << 2) | 3] = base;
-        if (this.written === null && this.mem.tokens === null) this.fillBlock(vpn, slot);
+        // fillBlock's first test, here, where it fails for most faults: the block's last pte.
+        if (((ne & PSE) !== 0 || (lo[slot - (vpn & BLOCK_LOW) + BLOCK_LOW] & BLOCK_PTE_MASK) === BLOCK_PTE) && this.written === null && this.mem.tokens === null) {
+          this.fillBlock(vpn, slot);
+        }
       } else if (W_TAGS[i << 1] === vpn) W_TAGS[i << 1] = NaN;
     }
     const frame = this.frames[chunk];
