@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,26 +64,67 @@ function startSocketSink(dir: string, log: string): { port: number; stop: () => 
   return startListening(['-e', SOCKET_SINK, dir], log, 'socket sink');
 }
 
-/** Send the pieces over a connected socket, with its backpressure; resolves on the receiver's answer. */
-function sendPieces(port: number, pieces: readonly Uint8Array[], bytes: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: '127.0.0.1', port }, async () => {
-      const t0 = process.hrtime.bigint();
-      sock.once('data', () => {
-        resolve(seconds(t0));
-        sock.destroy();
-      });
-      const len = Buffer.alloc(8);
-      len.writeBigUInt64LE(BigInt(bytes));
-      sock.write(len);
+/**
+ * The same receiver reading with net's onread into one 1 MiB buffer, as the page server reads
+ * (one callback per read, no new Buffer per 64 KiB): Node offers onread only to the sockets it
+ * connects, so this one connects to the sender. One connection per process.
+ */
+const SOCKET_SINK_ONREAD = `
+const net = require('node:net'); const fs = require('node:fs');
+const fd = fs.openSync(process.argv[2], 'w');
+let need = -1; let got = 0; let head = Buffer.alloc(0);
+const s = net.connect({ host: '127.0.0.1', port: Number(process.argv[1]), onread: { buffer: Buffer.allocUnsafe(1 << 20), callback: (n, b) => {
+  let d = b.subarray(0, n);
+  if (need < 0) { head = Buffer.concat([head, d]); if (head.length < 8) return; need = Number(head.readBigUInt64LE(0)); d = head.subarray(8); }
+  fs.writeSync(fd, d); got += d.length;
+  if (got === need) { fs.fsyncSync(fd); fs.closeSync(fd); s.end(Buffer.from([1])); }
+} } });
+`;
+
+/** Send the length and the pieces over a connected socket, with its backpressure; resolves (seconds) on the receiver's answer. */
+function sendPiecesOn(sock: Socket, pieces: readonly Uint8Array[], bytes: number): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    sock.once('data', () => {
+      resolve(seconds(t0));
+      sock.destroy();
+    });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(bytes));
+    sock.write(len);
+    void (async () => {
       for (const p of pieces) {
         for (let at = 0; at < p.length; at += 1 << 20) {
           if (!sock.write(p.subarray(at, Math.min(p.length, at + (1 << 20))))) await new Promise((r) => sock.once('drain', r));
         }
       }
-    });
+    })();
+  });
+}
+
+/** To the socket sink: connect, then send. */
+function sendPieces(port: number, pieces: readonly Uint8Array[], bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port }, () => resolve(sendPiecesOn(sock, pieces, bytes)));
     sock.setNoDelay(true);
     sock.on('error', reject);
+  });
+}
+
+/** To an onread sink started for this connection (its start is not timed): listen, then send once it connects. */
+function sendPiecesOnread(file: string, pieces: readonly Uint8Array[], bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer((sock) => {
+      srv.close();
+      sock.setNoDelay(true);
+      sock.on('error', reject);
+      resolve(sendPiecesOn(sock, pieces, bytes));
+    });
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const child = spawn(process.execPath, ['-e', SOCKET_SINK_ONREAD, String((srv.address() as { port: number }).port), file], { stdio: 'ignore' });
+      child.on('error', reject);
+    });
   });
 }
 
@@ -91,6 +132,8 @@ function sendPieces(port: number, pieces: readonly Uint8Array[], bytes: number):
  * The first (full) pre-dump of a `bytes` process through a loopback page server, next to the same
  * dump written locally and to a bare Node socket pair (sender here, receiver in its own process
  * writing and fsyncing), in alternating rounds. Connections are set up before the clock starts.
+ * `socket_pair_onread` is the same pair with the receiver reading through net's onread (as the
+ * page server does): what Node's 'data' events cost the plain pair.
  */
 export async function benchLoopback(rounds: number, bytes = 512 * 1024 ** 2): Promise<Compared> {
   const root = mkdtempSync(join(tmpdir(), 'tracker-bench-xfer-'));
@@ -123,6 +166,13 @@ export async function benchLoopback(rounds: number, bytes = 512 * 1024 ** 2): Pr
         settle();
         const s = await sendPieces(sink.port, pieces, bytes);
         settle(...readdirSync(join(root, 'sink')).map((f) => join(root, 'sink', f)));
+        return s;
+      },
+      socket_pair_onread: async () => {
+        const file = join(root, 'sink-onread.img');
+        settle();
+        const s = await sendPiecesOnread(file, pieces, bytes);
+        settle(file);
         return s;
       },
     });

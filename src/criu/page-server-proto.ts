@@ -141,6 +141,14 @@ export class FrameParser {
     }
   }
 
+  /**
+   * Copy the bytes kept for an incomplete frame (a few bytes, normally), so that the buffer they
+   * were read into can take the next read.
+   */
+  detach(): void {
+    if (this.have > 0) this.parts = [Buffer.concat(this.parts)];
+  }
+
   private peek(n: number): Buffer {
     if (this.parts[0].length < n) this.parts = [Buffer.concat(this.parts)];
     return this.parts[0].subarray(0, n);
