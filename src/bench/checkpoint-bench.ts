@@ -123,13 +123,15 @@ export function benchCheckpoint(rounds: number, bytes = 1024 ** 3): CheckpointBe
       node_reader: () => nodeReader(img, bytes, h.crc, null).s,
     });
     gc();
-    // Warm: a machine kept from an earlier restore, its process exited; buffers kept likewise. On
-    // this VM, after the guest flushes a disk (any fsync: dd's in these rounds), the next write to
-    // each page costs a trap to the host of ~15 µs, and a write by the kernel (read(2) into the
-    // page) is trapped even after one from user space: after dd conv=fsync of 1 GiB, reading
-    // pages.img into 1 GiB of held buffers took 3.2 s, the same read again 0.3 s, and a user-space
-    // write of every page before the first read did not make it faster. So "warm" is what a second
-    // identical run finds: each case runs once untimed, then timed.
+    // Warm: a machine kept from an earlier restore, its process exited; buffers kept likewise. But
+    // every child this process spawns (dd, and settle()'s sync) is a fork(), which write-protects
+    // all of this process's private memory for copy-on-write: the next write to each page, from
+    // JavaScript or by the kernel in read(2), is a write-protect fault, ~15 µs each on this VM
+    // (after spawnSync('true'), filling 64 MiB of held memory took 16,403 minor faults and 250 ms,
+    // then 3 ms). A kernel write stays slow even after a user-space one: after dd, reading
+    // pages.img into 1 GiB of held buffers took 3.2 s, then 0.3 s, a user-space write to every page
+    // before it notwithstanding. So "warm" is what a second identical run finds: each case runs
+    // once untimed, then timed, with no fork between.
     const machine = restoreProcess(restoreArgs(openChain(join(root, '2')))).sys;
     let task = machine.task;
     const warm = nodeReader(img, bytes, h.crc, null).buffers;
