@@ -149,7 +149,7 @@ class RecvSlabs {
  * the three fields its Socket constructor sets for it are set here (found by their symbols' names),
  * before the socket, paused on connect, first reads. False when this Node has none of them.
  */
-function readInto(sock: net.Socket, next: () => Buffer, onRead: (n: number) => void): boolean {
+export function readInto(sock: net.Socket, next: () => Buffer, onRead: (n: number) => void): boolean {
   const sym = (name: string) => Object.getOwnPropertySymbols(sock).find((k) => k.description === name);
   const [buffer, callback, gen] = [sym('kBuffer'), sym('kBufferCb'), sym('kBufferGen')];
   const handle = (sock as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void } })._handle;

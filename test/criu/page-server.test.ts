@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { openChain } from '../../src/criu/page-read.js';
-import { startPageServer, type PageServer } from '../../src/criu/page-server.js';
+import { readInto, startPageServer, type PageServer } from '../../src/criu/page-server.js';
 import { frame, FrameParser, frameParts, HELLO_FORCE, MAX_DATA, PROTO_MAGIC, PROTO_VERSION, T, u32 } from '../../src/criu/page-server-proto.js';
 import { crc32, crc32Combine } from '../../src/criu/image.js';
 import { restore } from '../../src/migrate/resume.js';
@@ -317,4 +317,30 @@ test('crc32Combine gives the crc32 of two pieces joined, so each byte is checksu
   const payload = randomBytes(70_000);
   const [head, tail] = frameParts(T.DATA, payload, crc32(payload));
   assert.ok(Buffer.concat([head, payload, tail]).equals(frame(T.DATA, payload)));
+});
+
+test("this Node lets the page server read an accepted socket through onread (Node internals it relies on, else it falls back to 'data' events at half the speed)", async () => {
+  const got: Buffer[] = [];
+  const buf = Buffer.alloc(64);
+  let used: boolean | undefined;
+  const socks: net.Socket[] = [];
+  const srv = net.createServer({ pauseOnConnect: true }, (sock) => {
+    socks.push(sock);
+    used = readInto(sock, () => buf, (n) => got.push(Buffer.from(buf.subarray(0, n))));
+    if (!used) sock.on('data', (d: Buffer) => got.push(d));
+    sock.on('error', () => undefined);
+    sock.resume();
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1', () => c.end('page data'));
+  c.on('error', () => undefined);
+  try {
+    for (let i = 0; i < 100 && Buffer.concat(got).toString() !== 'page data'; i++) await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    c.destroy();
+    for (const s of socks) s.destroy();
+    srv.close();
+  }
+  assert.equal(used, true, 'onread could not be set on an accepted socket');
+  assert.equal(Buffer.concat(got).toString(), 'page data');
 });
